@@ -1,0 +1,1 @@
+"""The four services; each owns its schema and talks to the others only through events."""

@@ -1,0 +1,1 @@
+"""Plans service: owns the unit directory and the plans (kế hoạch) with their tasks."""

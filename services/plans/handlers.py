@@ -1,0 +1,7 @@
+"""Event subscribers of the plans service: none — plans is the source of units and plans."""
+
+from __future__ import annotations
+
+from shared.bus import Subscription
+
+SUBSCRIPTIONS: list[Subscription] = []

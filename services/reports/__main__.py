@@ -1,0 +1,5 @@
+from services.reports.app import create_service
+from shared.runtime import serve
+from shared.settings import Settings
+
+serve(create_service(Settings()))

@@ -1,0 +1,30 @@
+"""Pure aggregation maths of reports: rates are recomputed from counts, never copied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Rollup:
+    unit: str
+    period: str
+    expected: int
+    reported: int
+    on_time: int
+    outputs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def completeness(self) -> float | None:
+        """Reports received / expected (tỷ lệ báo cáo đầy đủ)."""
+        return round(self.reported / self.expected, 4) if self.expected else None
+
+    @property
+    def timeliness(self) -> float | None:
+        """Reports received by the due date / expected (tỷ lệ báo cáo đúng hạn)."""
+        return round(self.on_time / self.expected, 4) if self.expected else None
+
+
+def ancestors(path: str) -> list[str]:
+    """'52.21787' → ['52', '21787']: every unit a fact rolls up to."""
+    return path.split(".")

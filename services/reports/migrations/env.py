@@ -1,0 +1,4 @@
+from services.reports.models import SCHEMA, metadata
+from shared.migrations import run_env
+
+run_env(metadata, SCHEMA)

@@ -1,0 +1,52 @@
+"""Tables of the reports service, in schema `reports`: read models fed only by events."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, DateTime, Index, MetaData, Table, Text, Uuid
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from shared.outbox import inbox_table, outbox_table
+
+SCHEMA = "reports"
+metadata = MetaData(schema=SCHEMA)
+
+units = Table(
+    "units",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("parent", Text),
+    Column("path", Text, nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("plan_id", Uuid, nullable=False),
+    Column("task_ref", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("unit_path", Text, nullable=False),
+    Column("ancestors", ARRAY(Text), nullable=False),  # every unit code on the path, itself included
+    Column("period", Text, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("due", Date, nullable=False),
+    Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
+)
+
+progress = Table(
+    "progress",
+    metadata,
+    # Facts stay on the assignment (so on the unit) that reported them; the latest report counts.
+    Column("assignment_id", Uuid, primary_key=True),
+    Column("report_id", Uuid, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("outputs", JSONB, nullable=False),
+    Column("first_reported_at", DateTime(timezone=True), nullable=False),
+    Column("last_reported_at", DateTime(timezone=True), nullable=False),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

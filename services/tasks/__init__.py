@@ -1,0 +1,2 @@
+"""Tasks service: owns assignments (task × responsible unit × period), progress reports and
+overdue state."""

@@ -1,0 +1,4 @@
+from services.tasks.models import SCHEMA, metadata
+from shared.migrations import run_env
+
+run_env(metadata, SCHEMA)

@@ -1,0 +1,52 @@
+"""Tables of the tasks service, in schema `tasks`."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, MetaData, Table, Text, UniqueConstraint, Uuid, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.outbox import inbox_table, outbox_table
+
+SCHEMA = "tasks"
+metadata = MetaData(schema=SCHEMA)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("plan_id", Uuid, nullable=False),
+    Column("plan_number", Text, nullable=False),
+    Column("task_ref", Text, nullable=False),
+    Column("task_title", Text, nullable=False),
+    Column("unit_code", Text, nullable=False),
+    Column("unit_path", Text, nullable=False),
+    Column("unit_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("due", Date, nullable=False),
+    Column("last_status", Text),
+    Column("last_reported_at", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("overdue_emitted_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("plan_id", "task_ref", "unit_code", "period", name="assignment_once"),
+    Index("assignments_unit_period", "unit_code", "period"),
+    Index("assignments_overdue_pending", "due",
+          postgresql_where=text("overdue_emitted_at IS NULL AND done_at IS NULL")),
+)
+
+progress_reports = Table(
+    "progress_reports",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("tasks.assignments.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("outputs", JSONB, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Index("progress_by_assignment", "assignment_id", "reported_at"),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

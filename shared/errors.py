@@ -1,0 +1,27 @@
+"""Errors the HTTP edge turns into 4xx responses that name the field at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FieldProblem:
+    field: str  # e.g. "tasks[0].timeline"
+    message: str
+
+
+class InputError(Exception):
+    """Input that cannot be understood: 422, every problem named by its field."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+class NotFound(Exception):
+    """404: the thing named does not exist."""
+
+
+class Conflict(Exception):
+    """409: the request contradicts the current state (e.g. issuing an issued plan)."""

@@ -1,0 +1,165 @@
+"""The public event contract: one envelope, typed payloads, subjects that carry type and unit path.
+
+Subject: `<prefix>.<family>.<verb>.<unit path>`, e.g. `cchc.progress.reported.52.21787`, so a
+consumer subscribes by type (`cchc.progress.reported.>`) or by subtree (`cchc.*.*.52.>`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.timelines import Schedule
+
+SCHEMA_VERSION = 1
+
+
+class Envelope(BaseModel):
+    id: uuid.UUID
+    type: str
+    version: int = SCHEMA_VERSION
+    occurred_at: AwareDatetime
+    unit: str = Field(description="Đường dẫn đơn vị (unit path) the event concerns, e.g. 52.21787")
+    producer: str
+    payload: dict[str, Any]
+
+
+# --- payloads -------------------------------------------------------------------------------
+
+UnitLevel = Literal["province", "district", "commune", "body", "village"]
+
+
+class UnitCreated(BaseModel):
+    """unit.created — a unit entered the directory (đơn vị hành chính / cơ quan)."""
+
+    code: str
+    name: str
+    level: UnitLevel
+    parent: str | None
+    path: str
+
+
+class UnitRef(BaseModel):
+    code: str
+    path: str
+    name: str = ""
+
+
+class ProductTarget(BaseModel):
+    kind: str
+    target: int = Field(ge=0)
+
+
+class PlanTask(BaseModel):
+    ref: str
+    title: str
+    lead: list[UnitRef]
+    coordinating: list[UnitRef] = []
+    schedule: Schedule
+    products: list[ProductTarget] = []
+
+
+class PlanDrafted(BaseModel):
+    """plan.drafted — a draft plan was saved (not yet binding)."""
+
+    plan_id: uuid.UUID
+    number: str
+    title: str
+    issuer: str
+    period: str
+
+
+class PlanIssued(BaseModel):
+    """plan.issued — a plan was issued; carries what other services need to act on it."""
+
+    plan_id: uuid.UUID
+    number: str
+    title: str
+    issuer: UnitRef
+    period: str
+    tasks: list[PlanTask]
+
+
+class AssignmentCreated(BaseModel):
+    """assignment.created — a unit must do (and report) a task in one period."""
+
+    assignment_id: uuid.UUID
+    plan_id: uuid.UUID
+    plan_number: str
+    task_ref: str
+    task_title: str
+    unit: UnitRef
+    role: Literal["lead", "coordinating"]
+    period: str
+    due: dt.date
+
+
+class ProgressReported(BaseModel):
+    """progress.reported — a unit reported on one occurrence; a later report replaces it."""
+
+    report_id: uuid.UUID
+    assignment_id: uuid.UUID
+    plan_id: uuid.UUID
+    unit: UnitRef
+    period: str
+    due: dt.date
+    status: Literal["not_started", "in_progress", "done", "cannot_do"]
+    outputs: dict[str, int]
+    reported_at: AwareDatetime
+    on_time: bool
+
+
+class OccurrenceOverdue(BaseModel):
+    """occurrence.overdue — the due date passed with no report (Vietnam time)."""
+
+    assignment_id: uuid.UUID
+    plan_id: uuid.UUID
+    task_ref: str
+    task_title: str
+    unit: UnitRef
+    period: str
+    due: dt.date
+
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "unit.created": UnitCreated,
+    "plan.drafted": PlanDrafted,
+    "plan.issued": PlanIssued,
+    "assignment.created": AssignmentCreated,
+    "progress.reported": ProgressReported,
+    "occurrence.overdue": OccurrenceOverdue,
+}
+
+# Stream per event family; the dead-letter stream keeps what consumers could not handle.
+FAMILIES = ("unit", "plan", "assignment", "progress", "occurrence", "notification", "report")
+DEAD_LETTER = "dlq"
+
+
+def subject(prefix: str, event_type: str, unit_path: str) -> str:
+    return f"{prefix}.{event_type}.{unit_path}"
+
+
+def stream_name(prefix: str, family: str) -> str:
+    return f"{prefix}_{family}".upper().replace(".", "_").replace("-", "_")
+
+
+def make_event(
+    event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime
+) -> Envelope:
+    if EVENT_TYPES.get(event_type) is not type(payload):
+        raise TypeError(f"{event_type} does not carry {type(payload).__name__}")
+    return Envelope(
+        id=uuid.uuid4(),
+        type=event_type,
+        occurred_at=at,
+        unit=unit_path,
+        producer=producer,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+def read_payload(envelope: Envelope, model: type[BaseModel]) -> Any:
+    return model.model_validate(envelope.payload)

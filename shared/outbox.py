@@ -1,0 +1,167 @@
+"""Transactional outbox and inbox.
+
+A write and the events it causes commit together (outbox row in the same transaction); a relay
+publishes pending rows to JetStream with Nats-Msg-Id = event id and marks them published after
+the PubAck. Consumers claim each event id in their inbox in the same transaction as the effect,
+so a redelivered or duplicated event is acknowledged without being applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.events import Envelope, stream_name, subject
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("subject", Text, nullable=False),
+        Column("family", Text, nullable=False),
+        Column("body", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("outbox_pending", "seq", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("subject", Text, nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def outbox_row(envelope: Envelope, *, prefix: str) -> dict[str, Any]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the trace continues in whoever consumes the event
+    return {
+        "event_id": envelope.id,
+        "subject": subject(prefix, envelope.type, envelope.unit),
+        "family": envelope.type.split(".", 1)[0],
+        "body": envelope.model_dump_json().encode(),
+        "headers": carrier,
+    }
+
+
+async def add(session: AsyncSession, outbox: Table, envelopes: list[Envelope], *, prefix: str) -> None:
+    if envelopes:
+        await session.execute(insert(outbox), [outbox_row(e, prefix=prefix) for e in envelopes])
+
+
+async def claim(session: AsyncSession, inbox: Table, event_id: uuid.UUID, subject_: str) -> bool:
+    """True if this event was not handled before (the claim commits with the effect)."""
+    result = await session.execute(
+        insert(inbox)
+        .values(event_id=event_id, subject=subject_)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to JetStream, in order, safe with several replicas."""
+
+    def __init__(self, *, engine: AsyncEngine, outbox: Table, broker: Any, prefix: str, poll: float) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.broker = broker
+        self.prefix = prefix
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.publish_pending()
+            except Exception:  # the database or NATS is away: keep the rows, try again
+                log.exception("outbox relay: publish failed, retrying")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self, limit: int = 256) -> int:
+        o = self.outbox
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.family, o.c.body, o.c.headers)
+                    .where(o.c.published_at.is_(None))
+                    .order_by(o.c.seq)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            done = [row.seq for row, result in zip(rows, results, strict=True) if result is True]
+            failed = [result for result in results if result is not True]
+            if done:
+                await conn.execute(update(o).where(o.c.seq.in_(done)).values(published_at=func.now()))
+            if failed:
+                log.warning("outbox relay: %d of %d publishes failed: %r", len(failed), len(rows), failed[0])
+        self.published += len(done)
+        return len(done)
+
+    async def _publish(self, row: Any) -> bool:
+        token = otel_context.attach(propagate.extract(row.headers))
+        try:
+            await self.broker.publish(
+                row.body,
+                row.subject,
+                headers={"Nats-Msg-Id": str(row.event_id), "content-type": "application/json"},
+                stream=stream_name(self.prefix, row.family),
+                timeout=5.0,
+            )
+        finally:
+            otel_context.detach(token)
+        return True

@@ -1,0 +1,224 @@
+"""What every service process runs: HTTP (FastAPI) and events (FastStream on JetStream) over its
+own schema, with the outbox relay, periodic sweeps, health and the AsyncAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.specification import AsyncAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import bus, outbox
+from shared.clock import Clock
+from shared.db import make_engine, make_sessions
+from shared.errors import Conflict, InputError, NotFound
+from shared.events import EVENT_TYPES, Envelope
+from shared.settings import Settings
+from shared.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+PeriodicJob = Callable[["Service"], Awaitable[Any]]
+
+
+@dataclass
+class Service:
+    """One service: its name, tables, subscriptions, routes and periodic jobs."""
+
+    name: str
+    metadata: MetaData
+    subscriptions: list[bus.Subscription]
+    router: APIRouter
+    publishes: list[str]
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    periodic: list[PeriodicJob] = field(default_factory=list)
+
+    engine: AsyncEngine = field(init=False, repr=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False, repr=False)
+    broker: NatsBroker = field(init=False, repr=False)
+    relay: outbox.OutboxRelay = field(init=False, repr=False)
+    ready: bool = field(default=False, init=False)
+    problem: str = field(default="đang khởi động (starting)", init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = self._table("outbox")
+        self.inbox = self._table("inbox")
+        self.broker = NatsBroker(
+            self.settings.nats_url or "nats://127.0.0.1:4222",
+            middlewares=[NatsTelemetryMiddleware()],
+            max_reconnect_attempts=-1,  # reconnect forever; /healthz says when we are cut off
+            reconnect_time_wait=1,
+            logger=logging.getLogger(f"cchc.{self.name}.bus"),
+        )
+        for event_type in self.publishes:
+            self.broker.publisher(
+                f"{self.settings.nats_prefix}.{event_type}.{{unit_path}}",
+                schema=EVENT_TYPES[event_type],
+                title=event_type,
+                description=(EVENT_TYPES[event_type].__doc__ or "").strip(),
+            )
+
+    def _table(self, name: str) -> Table:
+        return self.metadata.tables[f"{self.name}.{name}"]
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit (with its outbox rows) or roll back, then wake the relay."""
+        async with self.sessions() as session, session.begin():
+            yield session
+        self.relay.wake()
+
+    async def emit(self, session: AsyncSession, events: list[Envelope]) -> None:
+        await outbox.add(session, self.outbox, events, prefix=self.settings.nats_prefix)
+
+    def asyncapi(self) -> Any:
+        spec = AsyncAPI(self.broker, title=f"CCHC {self.name}", version="1")
+        return spec.to_specification().to_jsonable()
+
+    async def health(self) -> tuple[bool, str]:
+        if not self.ready:
+            return False, self.problem
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return False, f"PostgreSQL: {exc.__class__.__name__}"
+        if not self.broker.connection.is_connected:
+            return False, "NATS: mất kết nối (disconnected)"
+        return True, "ok"
+
+    async def _run_periodic(self, job: PeriodicJob) -> None:
+        while True:
+            try:
+                await job(self)
+            except Exception:
+                log.exception("%s: periodic job %s failed", self.name, getattr(job, "__name__", job))
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:
+        self.engine = make_engine(self.settings.require_urls()[1])
+        self.sessions = make_sessions(self.engine)
+        self.relay = outbox.OutboxRelay(
+            engine=self.engine,
+            outbox=self.outbox,
+            broker=self.broker,
+            prefix=self.settings.nats_prefix,
+            poll=self.settings.outbox_poll_seconds,
+        )
+        for sub in self.subscriptions:
+            bus.attach(
+                self.broker,
+                sub,
+                service=self.name,
+                settings=self.settings,
+                sessions=self.sessions,
+                inbox=self.inbox,
+                outbox_=self.outbox,
+                after_commit=self.relay.wake,
+            )
+        await self.broker.connect()
+        js = self.broker.connection.jetstream()
+        await bus.ensure_streams(js, self.settings.nats_prefix)
+        await bus.reconcile_consumers(js, self.subscriptions, service=self.name, settings=self.settings)
+        await self.broker.start()
+        tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox")]
+        tasks += [asyncio.create_task(self._run_periodic(job)) for job in self.periodic]
+        self.ready = True
+        log.info("%s ready", self.name)
+        try:
+            yield
+        finally:
+            self.ready = False
+            self.problem = "đang dừng (stopping)"
+            await self.broker.stop()  # stop taking messages; unacked ones are redelivered
+            self.relay.stop()
+            await asyncio.wait(tasks[:1], timeout=5)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.engine.dispose()
+
+    def build_app(self) -> FastAPI:
+        app = FastAPI(title=f"CCHC {self.name}", lifespan=self.lifespan)
+        app.state.service = self
+        app.include_router(self.router)
+
+        @app.get("/healthz", include_in_schema=False)
+        async def healthz() -> JSONResponse:
+            ok, reason = await self.health()
+            return JSONResponse({"service": self.name, "status": "ok" if ok else "unavailable", "reason": reason},
+                                status_code=200 if ok else 503)
+
+        @app.get("/asyncapi.json", include_in_schema=False)
+        async def asyncapi() -> Any:
+            return self.asyncapi()
+
+        install_error_handlers(app)
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+        return app
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    name = ""
+    for part in loc:
+        if part in ("body", "query", "path"):
+            continue
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """4xx bodies: {"detail": [{"field", "msg"}], "message"} — every problem names its field."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": _field_name(e["loc"]), "msg": e["msg"], "loc": list(e["loc"])} for e in exc.errors()]
+        message = "; ".join(f"{p['field']}: {p['msg']}" for p in problems)
+        return JSONResponse({"detail": problems, "message": message}, status_code=422)
+
+    @app.exception_handler(InputError)
+    async def invalid_input(_: Request, exc: InputError) -> JSONResponse:
+        problems = [{"field": p.field, "msg": p.message} for p in exc.problems]
+        return JSONResponse({"detail": problems, "message": str(exc)}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=409)
+
+
+def service_of(request: Request) -> Service:
+    """FastAPI dependency: the Service this route belongs to."""
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def serve(service: Service) -> None:
+    """Run one service process: tracing, HTTP on CCHC_SERVICE_PORT, graceful stop on SIGTERM."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service.name} %(levelname)s %(name)s: %(message)s")
+    setup_tracing(service.name, service.settings)
+    uvicorn.run(
+        service.build_app(),
+        host=service.settings.service_host,
+        port=service.settings.service_port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )

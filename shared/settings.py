@@ -1,0 +1,37 @@
+"""The one place for configuration: every setting is an environment variable `CCHC_*`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CCHC_", extra="ignore")
+
+    nats_url: str | None = None
+    database_url: str | None = None
+    # Subject and stream prefix: lets several deployments (or test runs) share one NATS.
+    nats_prefix: str = "cchc"
+    service_host: str = "127.0.0.1"
+    service_port: int = 0
+    public_url: str = "http://127.0.0.1:8000"
+
+    # JetStream consumer settings, reconciled at start-up (see shared.bus).
+    max_deliver: int = 6
+    ack_wait_seconds: float = 30.0
+    fetch_batch: int = 32
+
+    outbox_poll_seconds: float = 0.5
+    sweep_interval_seconds: float = 5.0
+
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
+
+    def require_urls(self) -> tuple[str, str]:
+        if not self.nats_url:
+            raise RuntimeError("CCHC_NATS_URL chưa được đặt (NATS URL is not set)")
+        if not self.database_url:
+            raise RuntimeError("CCHC_DATABASE_URL chưa được đặt (database URL is not set)")
+        return self.nats_url, self.database_url
