@@ -12,10 +12,15 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+with warnings.catch_warnings():  # pgserver asks platformdirs for a runtime dir at import
+    warnings.simplefilter("ignore")
+    import pgserver  # noqa: F401
 
 
 class ServerError(RuntimeError):

@@ -1,0 +1,157 @@
+"""`cchc` command line: `up` runs the whole system; `migrate`, `service` and `gateway` run one
+part (as deploy/docker-compose.yml does)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+import typer
+import uvicorn
+
+from shared.migrations import SERVICES, upgrade_all
+from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_port, port_is_free
+from shared.settings import Settings
+
+app = typer.Typer(add_completion=False, help="CCHC: kế hoạch tuyên truyền cải cách hành chính.")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"Lỗi: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _writable(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise fail(f"thư mục dữ liệu {data_dir} không ghi được ({exc.strerror or exc})") from None
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Cổng của địa chỉ chung (base URL)")] = 8000,
+    host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="Thư mục dữ liệu (NATS, PostgreSQL, nhật ký)")] = Path(
+        platformdirs.user_data_dir("cchc")
+    ),
+) -> None:
+    """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
+    if not port_is_free(host, port):
+        raise fail(f"cổng {port} trên {host} đang được dùng; chọn cổng khác với --port")
+    data_dir = data_dir.expanduser().resolve()
+    _writable(data_dir)
+    settings = Settings()
+    started: list[EmbeddedNats | EmbeddedPostgres] = []
+    supervisor = None
+    try:
+        nats_url, database_url = settings.nats_url, settings.database_url
+        if not nats_url:
+            nats = EmbeddedNats(data_dir)
+            nats_url = nats.start()
+            started.append(nats)
+        if not database_url:
+            pg = EmbeddedPostgres(data_dir)
+            database_url = pg.start()
+            started.append(pg)
+        try:
+            upgrade_all(database_url)
+        except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the trace log
+            raise fail(f"không áp dụng được migration cơ sở dữ liệu: {exc.__class__.__name__}: {exc}") from None
+
+        from cchc.supervisor import Supervisor
+
+        public_url = f"http://{host}:{port}"
+        supervisor = Supervisor(
+            names=list(SERVICES),
+            ports={name: free_port() for name in SERVICES},
+            env={"CCHC_NATS_URL": nats_url, "CCHC_DATABASE_URL": database_url, "CCHC_PUBLIC_URL": public_url},
+            run_dir=data_dir,
+        )
+        supervisor.start()
+        typer.echo(
+            f"CCHC đang chạy tại {public_url}\n"
+            f"  API: {public_url}/docs · sự kiện (AsyncAPI): {public_url}/asyncapi.json · sức khỏe: {public_url}/healthz\n"
+            f"  Dữ liệu: {data_dir}\n"
+            f"  Nhật ký: {data_dir / 'logs'} (nats.log, postgres/server.log ở {data_dir})\n"
+            f"  NATS: {nats_url} · PostgreSQL: {database_url}\n"
+            f"Nhấn Ctrl-C để dừng."
+        )
+        # uvicorn re-raises the signal it caught after its graceful stop; as KeyboardInterrupt
+        # it unwinds to the finally below, which stops every process this command started.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        asyncio.run(_serve(supervisor, host=host, port=port))
+    except KeyboardInterrupt:
+        typer.echo("Đang dừng các dịch vụ…")
+    except ServerError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        for server in reversed(started):
+            server.stop()
+    typer.echo("Đã dừng.")
+
+
+async def _serve(supervisor: object, *, host: str, port: int) -> None:
+    from cchc.gateway import create_gateway
+    from cchc.supervisor import Supervisor
+
+    assert isinstance(supervisor, Supervisor)
+    gateway = create_gateway({name: child.url for name, child in supervisor.children.items()})
+    server = uvicorn.Server(uvicorn.Config(gateway, host=host, port=port, log_level="warning"))
+    watcher = asyncio.create_task(supervisor.watch())
+    try:
+        await server.serve()  # returns on SIGINT / SIGTERM
+    finally:
+        supervisor.stopping = True
+        watcher.cancel()
+
+
+@app.command()
+def migrate() -> None:
+    """Áp dụng migration của cả 4 dịch vụ vào CCHC_DATABASE_URL."""
+    settings = Settings()
+    if not settings.database_url:
+        raise fail("CCHC_DATABASE_URL chưa được đặt")
+    upgrade_all(settings.database_url)
+    typer.echo("Đã áp dụng migration cho: " + ", ".join(SERVICES))
+
+
+@app.command()
+def service(name: Annotated[str, typer.Argument(help="plans | tasks | notify | reports")]) -> None:
+    """Chạy một dịch vụ (cổng: CCHC_SERVICE_PORT)."""
+    if name not in SERVICES:
+        raise fail(f"không có dịch vụ {name!r}; chọn một trong: {', '.join(SERVICES)}")
+    os.execv(sys.executable, [sys.executable, "-m", f"services.{name}"])
+
+
+@app.command()
+def gateway(
+    port: Annotated[int, typer.Option()] = 8000,
+    host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - inside a container
+) -> None:
+    """Chạy cổng chung: /healthz, /docs, /openapi.json, /asyncapi.json và chuyển tiếp /api
+    (địa chỉ dịch vụ: CCHC_UPSTREAM_PLANS, _TASKS, _NOTIFY, _REPORTS)."""
+    from cchc.gateway import create_gateway
+
+    upstreams = {}
+    for name in SERVICES:
+        url = os.environ.get(f"CCHC_UPSTREAM_{name.upper()}")
+        if not url:
+            raise fail(f"CCHC_UPSTREAM_{name.upper()} chưa được đặt")
+        upstreams[name] = url.rstrip("/")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    uvicorn.run(create_gateway(upstreams), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,94 @@
+"""Runs the four services as separate OS processes, restarts one that dies, stops them all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Supervisor:
+    def __init__(self, *, names: list[str], ports: dict[str, int], env: dict[str, str], run_dir: Path) -> None:
+        self.env = env
+        self.run_dir = run_dir
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.children = {
+            name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names
+        }
+        self.stopping = False
+
+    def _spawn(self, child: ServiceProcess) -> None:
+        child._log = child._log or open(child.log_path, "ab")  # noqa: SIM115 - kept for the child's life
+        env = {**os.environ, **self.env, "CCHC_SERVICE_PORT": str(child.port), "PYTHONUNBUFFERED": "1"}
+        child.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{child.name}"],
+            env=env, stdout=child._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._write_state()
+
+    def _write_state(self) -> None:
+        state = {
+            c.name: {"pid": c.proc.pid if c.proc else None, "port": c.port, "log": str(c.log_path), "restarts": c.restarts}
+            for c in self.children.values()
+        }
+        (self.run_dir / "services.json").write_text(json.dumps(state, indent=2))
+
+    def start(self) -> None:
+        for child in self.children.values():
+            self._spawn(child)
+
+    async def watch(self) -> None:
+        """Restart a service that exits on its own, with a growing pause (at most 30 s)."""
+        while not self.stopping:
+            for child in self.children.values():
+                if child.proc is not None and child.proc.poll() is not None and not self.stopping:
+                    code = child.proc.returncode
+                    delay = min(2 ** min(child.restarts, 5), 30) * 0.5
+                    print(f"Dịch vụ {child.name} đã dừng (mã {code}); khởi động lại sau {delay:.1f} giây. "
+                          f"Xem {child.log_path}", file=sys.stderr, flush=True)
+                    child.restarts += 1
+                    await asyncio.sleep(delay)
+                    if not self.stopping:
+                        self._spawn(child)
+            await asyncio.sleep(0.5)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every child (they finish or release in-flight messages), then SIGKILL stragglers."""
+        self.stopping = True
+        running = [c for c in self.children.values() if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            assert child.proc is not None
+            child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in running:
+            assert child.proc is not None
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait(5)
+        for child in self.children.values():
+            if child._log:
+                child._log.close()
+        (self.run_dir / "services.json").unlink(missing_ok=True)
