@@ -1,0 +1,128 @@
+"""Operating `cchc up`: restarts keep data, a killed service loses nothing, clean stops, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.conftest import CCHC, Running, start
+from tests.e2e.test_http_contract import THIS_YEAR, eventually, issue, quarterly_plan
+
+pytestmark = pytest.mark.e2e
+
+
+async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+    """What a real client does while a service restarts: retry on 5xx and dropped connections."""
+    for _ in range(200):
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+            continue
+        if response.status_code < 500:
+            return response
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never accepted")
+
+
+async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(system_up: Running) -> None:
+    year = THIS_YEAR + 1
+    async with httpx.AsyncClient(base_url=system_up.base_url, timeout=30) as api:
+        await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
+        await issue(api, quarterly_plan(year, "21/KH-UBND"))
+        communes = [c["code"] for c in (await api.get("/api/units", params={"parent": "52"})).json()["items"]]
+
+        async def assignment_of(code: str) -> str | None:
+            items = (await api.get("/api/assignments", params={"unit": code, "period": f"{year}-Q2"})).json()["items"]
+            return items[0]["id"] if items else None
+
+        await eventually(lambda: assignment_of(communes[-1]))
+        targets = {code: await assignment_of(code) for code in communes}
+        tasks_pid = system_up.services()["tasks"]["pid"]
+        gate = asyncio.Semaphore(8)
+        accepted: list[str] = []
+
+        async def report(code: str, index: int) -> None:
+            async with gate:
+                response = await post_until_accepted(
+                    api, f"/api/assignments/{targets[code]}/progress",
+                    {"period": f"{year}-Q2", "status": "done", "outputs": {"article": 1, "video": index % 2}},
+                )
+                assert response.status_code == 201, response.text
+                accepted.append(code)
+
+        async def kill_midway() -> None:
+            while len(accepted) < 40:
+                await asyncio.sleep(0.01)
+            os.kill(tasks_pid, signal.SIGKILL)
+
+        await asyncio.gather(kill_midway(), *(report(code, i) for i, code in enumerate(communes)))
+        assert system_up.services()["tasks"]["pid"] != tasks_pid  # the supervisor restarted it
+
+        async def all_reported() -> dict | None:
+            body = (await api.get("/api/reports/rollup", params={"unit": "52", "period": f"{year}-Q2"})).json()
+            return body if body["reported"] == 135 else None
+
+        body = await eventually(all_reported, timeout=60)
+        assert body["outputs"] == {"article": 135, "video": sum(i % 2 for i in range(135))}
+        for code in communes[::27]:
+            detail = (await api.get(f"/api/assignments/{targets[code]}")).json()
+            assert detail["status"] == "done_on_time" and len(detail["history"]) >= 1
+
+
+async def test_a_second_up_on_the_same_data_dir_finds_the_data_again(data_dir: Path, up_env: dict[str, str]) -> None:
+    first = start(data_dir, up_env)
+    try:
+        async with httpx.AsyncClient(base_url=first.base_url) as api:
+            await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
+            await issue(api, quarterly_plan(THIS_YEAR + 1, "30/KH-UBND"))
+    finally:
+        first.stop()
+    second = start(data_dir, up_env)
+    try:
+        async with httpx.AsyncClient(base_url=second.base_url) as api:
+            plans = (await api.get("/api/plans", params={"issuer": "52"})).json()["items"]
+            assert [p["number"] for p in plans] == ["30/KH-UBND"]
+            assert len((await api.get("/api/units", params={"parent": "52"})).json()["items"]) == 135
+    finally:
+        second.stop()
+
+
+def test_sigterm_stops_every_process_it_started_within_seconds(system_up: Running) -> None:
+    children = [info["pid"] for info in system_up.services().values()]
+    embedded = [p for p in psutil.Process(system_up.proc.pid).children(recursive=True)]
+    elapsed = system_up.stop()
+    assert system_up.proc.returncode == 0, system_up.output.read_text()
+    assert elapsed < 20
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert not [p for p in embedded if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert "Đã dừng." in system_up.output.read_text()
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*CCHC, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"Lỗi: cổng {port} trên 127.0.0.1 đang được dùng; chọn cổng khác với --port"]
+
+
+def test_a_data_dir_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = subprocess.run([*CCHC, "up", "--port", "0", "--data-dir", str(blocker / "data")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Lỗi: thư mục dữ liệu") and "không ghi được" in lines[0]
