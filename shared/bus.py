@@ -147,7 +147,7 @@ def attach(
                         await outbox.add(session, outbox_, caused, prefix=prefix)
             after_commit()
             await message.ack()
-        except PermanentEventError as exc:
+        except (PermanentEventError, ValidationError) as exc:  # retrying cannot help: park it
             await dead_letter(broker, prefix=prefix, service=service, msg=raw, reason=str(exc))
             await message.ack()
         except Exception as exc:

@@ -1,0 +1,130 @@
+"""Events are never lost and never applied twice: inbox de-dup, retries of transient failures,
+dead-lettering of what can never be handled — on a real nats-server and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime
+
+import asyncpg
+import nats
+import pytest
+from sqlalchemy import func, select
+
+from services.notify import models as notify_models
+from shared.db import plain_url
+from shared.events import AssignmentCreated, UnitRef, make_event, stream_name, subject
+from tests.integration.conftest import System
+
+pytestmark = pytest.mark.integration
+
+
+def assignment_event(unit: str = "21787") -> tuple[bytes, uuid.UUID, str]:
+    payload = AssignmentCreated(
+        assignment_id=uuid.uuid4(), plan_id=uuid.uuid4(), plan_number="7/KH-UBND", task_ref="2",
+        task_title="Tuyên truyền trên Đài truyền thanh xã", unit=UnitRef(code=unit, path=f"52.{unit}", name="Xã Vĩnh Sơn"),
+        role="lead", period="2026-Q1", due=date(2026, 3, 15),
+    )
+    envelope = make_event("assignment.created", unit_path=f"52.{unit}", producer="test", payload=payload,
+                          at=datetime.now(UTC))
+    return envelope.model_dump_json().encode(), payload.assignment_id, envelope.unit
+
+
+async def notifications_for(system: System, assignment_id: uuid.UUID) -> int:
+    async with system.services["notify"].sessions() as session:
+        n = notify_models.notifications
+        return int((await session.execute(
+            select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))).scalar_one())
+
+
+async def dead_letters(system: System) -> list:
+    client = await nats.connect(system.settings.nats_url)
+    try:
+        js = client.jetstream()
+        prefix = system.settings.nats_prefix
+        state = (await js.stream_info(stream_name(prefix, "dlq"))).state
+        if not state.messages:
+            return []
+        return [await js.get_msg(stream_name(prefix, "dlq"), seq) for seq in range(state.first_seq, state.last_seq + 1)]
+    finally:
+        await client.close()
+
+
+async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str) -> bool:
+    """Publish as another system would; returns True if JetStream saw it as a duplicate."""
+    client = await nats.connect(system.settings.nats_url)
+    try:
+        prefix = system.settings.nats_prefix
+        ack = await client.jetstream().publish(
+            subject(prefix, "assignment.created", unit_path), body,
+            stream=stream_name(prefix, "assignment"), headers={"Nats-Msg-Id": msg_id},
+        )
+        return bool(ack.duplicate)
+    finally:
+        await client.close()
+
+
+async def test_the_same_event_delivered_twice_creates_one_notification(system: System) -> None:
+    body, assignment_id, path = assignment_event()
+    assert await publish(system, body, path, msg_id="first") is False
+    assert await publish(system, body, path, msg_id="first") is True  # JetStream's own de-dup window
+    assert await publish(system, body, path, msg_id="second-copy") is False  # past the window: the inbox
+
+    await system.eventually(lambda: notifications_for(system, assignment_id))
+    await asyncio.sleep(1.5)
+    assert await notifications_for(system, assignment_id) == 1
+    client = await nats.connect(system.settings.nats_url)
+    info = await client.jetstream().consumer_info(
+        stream_name(system.settings.nats_prefix, "assignment"), "notify-assignment-created")
+    await client.close()
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)  # the duplicate was acked, not left
+
+
+async def test_a_transient_database_failure_is_retried_until_it_succeeds(system: System) -> None:
+    admin = await asyncpg.connect(plain_url(system.settings.database_url or ""))
+    await admin.execute("ALTER TABLE notify.notifications RENAME TO notifications_away")
+    try:
+        body, assignment_id, path = assignment_event()
+        await publish(system, body, path, msg_id=str(uuid.uuid4()))
+        await asyncio.sleep(1.5)  # first deliveries fail: the table is gone
+    finally:
+        await admin.execute("ALTER TABLE notify.notifications_away RENAME TO notifications")
+        await admin.close()
+    assert await system.eventually(lambda: notifications_for(system, assignment_id), timeout=30) == 1
+    assert await dead_letters(system) == []
+
+
+async def test_an_unreadable_event_is_dead_lettered_and_the_stream_moves_on(system: System) -> None:
+    await publish(system, b"{not json", "52.21787", msg_id=str(uuid.uuid4()))
+    body, assignment_id, path = assignment_event()
+    await publish(system, body, path, msg_id=str(uuid.uuid4()))
+    assert await system.eventually(lambda: notifications_for(system, assignment_id)) == 1
+
+    async def parked() -> list:
+        return [m for m in await dead_letters(system) if m.headers and "notify" in m.subject]
+
+    letters = await system.eventually(parked)
+    prefix = system.settings.nats_prefix
+    assert letters[0].headers["Cchc-Original-Subject"] == f"{prefix}.assignment.created.52.21787"
+    assert letters[0].data == b"{not json"
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_delivery(system: System) -> None:
+    admin = await asyncpg.connect(plain_url(system.settings.database_url or ""))
+    await admin.execute("ALTER TABLE notify.notifications RENAME TO notifications_away")
+    try:
+        body, assignment_id, path = assignment_event()
+        await publish(system, body, path, msg_id=str(uuid.uuid4()))
+
+        async def parked() -> list:
+            return [m for m in await dead_letters(system) if m.data == body]
+
+        letters = await system.eventually(parked, timeout=40)
+        assert letters[0].headers["Cchc-Deliveries"] == str(system.settings.max_deliver)
+        assert "notifications" in letters[0].headers["Cchc-Error"]
+    finally:
+        await admin.execute("ALTER TABLE notify.notifications_away RENAME TO notifications")
+        await admin.close()
+    await asyncio.sleep(1)
+    assert await notifications_for(system, assignment_id) == 0  # parked, not half-applied
