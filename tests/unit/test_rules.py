@@ -1,0 +1,90 @@
+"""Pure rules of the services: plan checks, assignment fan-out, follow-up status, routing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from cchc.routes import service_for_path
+from services.plans.domain import CheckedPlan, PlanIn, Unit, check_plan
+from services.reports.domain import Rollup, ancestors
+from services.tasks.domain import assignments_for, follow_up_status
+from shared.events import PlanIssued, UnitCreated, UnitRef, make_event, subject
+
+pytestmark = pytest.mark.unit
+
+PROVINCE = Unit("52", "Tỉnh Gia Lai", "province", None, "52")
+COMMUNES = [Unit(c, f"Xã {c}", "commune", "52", f"52.{c}") for c in ("21787", "21790")]
+OTHER = Unit("48", "Thành phố Đà Nẵng", "province", None, "48")
+UNITS = {u.code: u for u in (PROVINCE, *COMMUNES, OTHER)}
+
+
+def plan(**task: object) -> PlanIn:
+    base = {"ref": "1", "title": "Tin bài", "lead": ["children"], "timeline": "hằng quý"}
+    return PlanIn(number="1/KH-UBND", title="KH", issuer="52", period="2026", tasks=[{**base, **task}])
+
+
+def test_children_expands_to_every_direct_child_of_the_issuer() -> None:
+    checked = check_plan(plan(), units=UNITS, children=COMMUNES)
+    assert isinstance(checked, CheckedPlan)
+    assert [u.code for u in checked.tasks[0].lead] == ["21787", "21790"]
+
+
+def test_every_problem_is_reported_with_its_field() -> None:
+    problems = check_plan(
+        plan(lead=["48", "00000"], timeline="sớm", products=[{"kind": "bài hát", "target": 1}]),
+        units=UNITS, children=COMMUNES,
+    )
+    assert isinstance(problems, list)
+    assert [p.field for p in problems] == [
+        "tasks[0].timeline", "tasks[0].lead[0]", "tasks[0].lead[1]", "tasks[0].products[0].kind",
+    ]
+
+
+def test_issuing_fans_out_one_assignment_per_lead_unit_and_occurrence_with_stable_ids() -> None:
+    issued = PlanIssued(
+        plan_id=uuid.uuid4(), number="1", title="KH", issuer=UnitRef(code="52", path="52"), period="2026",
+        tasks=[{"ref": "1", "title": "Tin bài", "lead": [u.ref() for u in COMMUNES], "schedule": {"kind": "periodic", "every": "quarter"}}],
+    )
+    first, again = assignments_for(issued), assignments_for(issued)
+    assert len(first) == 8
+    assert [a.id for a in first] == [a.id for a in again]
+
+
+@pytest.mark.parametrize(
+    ("done_at", "today", "status"),
+    [
+        (datetime(2026, 3, 14, 16, 0, tzinfo=UTC), date(2026, 4, 1), "done_on_time"),  # 23:00 on 14/03 in Vietnam
+        (datetime(2026, 3, 15, 17, 30, tzinfo=UTC), date(2026, 4, 1), "done_late"),  # 00:30 on 16/03 in Vietnam
+        (None, date(2026, 3, 16), "overdue"),
+        (None, date(2026, 3, 15), "in_progress"),
+        (None, date(2025, 12, 1), "not_due"),
+    ],
+)
+def test_follow_up_status_counts_days_in_vietnam_time(done_at: datetime | None, today: date, status: str) -> None:
+    assert follow_up_status(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
+
+
+def test_rates_are_recomputed_from_counts() -> None:
+    rollup = Rollup(unit="52", period="2026-Q1", expected=135, reported=27, on_time=20)
+    assert (rollup.completeness, rollup.timeliness) == (0.2, 0.1481)
+    assert Rollup(unit="52", period="2026-Q1", expected=0, reported=0, on_time=0).completeness is None
+    assert ancestors("52.21787") == ["52", "21787"]
+
+
+def test_subjects_carry_the_event_type_and_the_unit_path() -> None:
+    event = make_event("unit.created", unit_path="52.21787", producer="plans", at=datetime.now(UTC),
+                       payload=UnitCreated(code="21787", name="Xã Vĩnh Sơn", level="commune", parent="52",
+                                           path="52.21787"))
+    assert subject("cchc", event.type, event.unit) == "cchc.unit.created.52.21787"
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [("/api/units", "plans"), ("/api/plans/1/issue", "plans"), ("/api/assignments?unit=1", "tasks"),
+     ("/api/notifications", "notify"), ("/api/reports/rollup", "reports")],
+)
+def test_each_public_path_is_owned_by_one_service(path: str, service: str) -> None:
+    assert service_for_path(path) == service
