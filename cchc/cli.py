@@ -79,7 +79,8 @@ def up(
         supervisor.start()
         typer.echo(
             f"CCHC đang chạy tại {public_url}\n"
-            f"  API: {public_url}/docs · sự kiện (AsyncAPI): {public_url}/asyncapi.json · sức khỏe: {public_url}/healthz\n"
+            f"  API: {public_url}/docs · sự kiện (AsyncAPI): {public_url}/asyncapi.json\n"
+            f"  Sức khỏe: {public_url}/healthz\n"
             f"  Dữ liệu: {data_dir}\n"
             f"  Nhật ký: {data_dir / 'logs'} (nats.log, postgres/server.log ở {data_dir})\n"
             f"  NATS: {nats_url} · PostgreSQL: {database_url}\n"

@@ -48,13 +48,19 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
                 return await client.get(url + path, timeout=3.0)
             except httpx.HTTPError as exc:
                 return exc
+
         results = await asyncio.gather(*(one(url) for url in upstreams.values()))
         return dict(zip(upstreams, results, strict=True))
 
     @app.get("/", include_in_schema=False)
     async def index() -> dict[str, Any]:
-        return {"name": "CCHC — kế hoạch tuyên truyền cải cách hành chính", "docs": "/docs",
-                "openapi": "/openapi.json", "asyncapi": "/asyncapi.json", "health": "/healthz"}
+        return {
+            "name": "CCHC — kế hoạch tuyên truyền cải cách hành chính",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "asyncapi": "/asyncapi.json",
+            "health": "/healthz",
+        }
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -64,8 +70,10 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
                 services[name] = {"status": "unavailable", "reason": f"không kết nối được ({type(result).__name__})"}
             else:
                 body = result.json() if result.headers.get("content-type", "").startswith("application/json") else {}
-                services[name] = {"status": "ok" if result.status_code == 200 else "unavailable",
-                                  "reason": body.get("reason", result.reason_phrase)}
+                services[name] = {
+                    "status": "ok" if result.status_code == 200 else "unavailable",
+                    "reason": body.get("reason", result.reason_phrase),
+                }
         down = {n: s["reason"] for n, s in services.items() if s["status"] != "ok"}
         body = {"status": "ok" if not down else "unavailable", "services": services}
         if down:
@@ -74,10 +82,20 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
-        docs = [r.json() for r in (await fetch_all("/openapi.json")).values() if isinstance(r, httpx.Response) and r.status_code == 200]
-        return _merge(docs, ["paths", "components.schemas"], {
-            "openapi": "3.1.0", "info": {"title": "CCHC API", "version": "1"}, "paths": {},
-        })
+        docs = [
+            r.json()
+            for r in (await fetch_all("/openapi.json")).values()
+            if isinstance(r, httpx.Response) and r.status_code == 200
+        ]
+        return _merge(
+            docs,
+            ["paths", "components.schemas"],
+            {
+                "openapi": "3.1.0",
+                "info": {"title": "CCHC API", "version": "1"},
+                "paths": {},
+            },
+        )
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -85,13 +103,26 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> dict[str, Any]:
-        docs = [r.json() for r in (await fetch_all("/asyncapi.json")).values() if isinstance(r, httpx.Response) and r.status_code == 200]
-        return _merge(docs, ["channels", "operations", "components.messages", "components.schemas"], {
-            "asyncapi": "3.0.0",
-            "info": {"title": "CCHC events", "version": "1",
-                     "description": "Sự kiện của hệ thống CCHC trên NATS JetStream (subject: cchc.<loại>.<đường dẫn đơn vị>)"},
-            "defaultContentType": "application/json",
-        })
+        docs = [
+            r.json()
+            for r in (await fetch_all("/asyncapi.json")).values()
+            if isinstance(r, httpx.Response) and r.status_code == 200
+        ]
+        return _merge(
+            docs,
+            ["channels", "operations", "components.messages", "components.schemas"],
+            {
+                "asyncapi": "3.0.0",
+                "info": {
+                    "title": "CCHC events",
+                    "version": "1",
+                    "description": (
+                        "Sự kiện của hệ thống CCHC trên NATS JetStream (subject: cchc.<loại>.<đường dẫn đơn vị>)"
+                    ),
+                },
+                "defaultContentType": "application/json",
+            },
+        )
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
@@ -102,14 +133,20 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         try:
             upstream = await client.request(
-                request.method, f"{upstreams[service]}/api/{path}", params=request.query_params,
-                content=await request.body(), headers=headers,
+                request.method,
+                f"{upstreams[service]}/api/{path}",
+                params=request.query_params,
+                content=await request.body(),
+                headers=headers,
             )
         except httpx.HTTPError:
             return JSONResponse(
-                {"detail": f"Dịch vụ {service} tạm thời không phản hồi, vui lòng thử lại (service unavailable)",
-                 "service": service},
-                status_code=503, headers={"Retry-After": "2"},
+                {
+                    "detail": f"Dịch vụ {service} tạm thời không phản hồi, vui lòng thử lại (service unavailable)",
+                    "service": service,
+                },
+                status_code=503,
+                headers={"Retry-After": "2"},
             )
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out)

@@ -33,9 +33,7 @@ class Supervisor:
         self.env = env
         self.run_dir = run_dir
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.children = {
-            name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names
-        }
+        self.children = {name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names}
         self.stopping = False
 
     def _spawn(self, child: ServiceProcess) -> None:
@@ -43,13 +41,21 @@ class Supervisor:
         env = {**os.environ, **self.env, "CCHC_SERVICE_PORT": str(child.port), "PYTHONUNBUFFERED": "1"}
         child.proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{child.name}"],
-            env=env, stdout=child._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=child._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._write_state()
 
     def _write_state(self) -> None:
         state = {
-            c.name: {"pid": c.proc.pid if c.proc else None, "port": c.port, "log": str(c.log_path), "restarts": c.restarts}
+            c.name: {
+                "pid": c.proc.pid if c.proc else None,
+                "port": c.port,
+                "log": str(c.log_path),
+                "restarts": c.restarts,
+            }
             for c in self.children.values()
         }
         (self.run_dir / "services.json").write_text(json.dumps(state, indent=2))
@@ -65,8 +71,12 @@ class Supervisor:
                 if child.proc is not None and child.proc.poll() is not None and not self.stopping:
                     code = child.proc.returncode
                     delay = min(2 ** min(child.restarts, 5), 30) * 0.5
-                    print(f"Dịch vụ {child.name} đã dừng (mã {code}); khởi động lại sau {delay:.1f} giây. "
-                          f"Xem {child.log_path}", file=sys.stderr, flush=True)
+                    print(
+                        f"Dịch vụ {child.name} đã dừng (mã {code}); khởi động lại sau {delay:.1f} giây. "
+                        f"Xem {child.log_path}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     child.restarts += 1
                     await asyncio.sleep(delay)
                     if not self.stopping:

@@ -12,8 +12,8 @@ from typing import Any
 
 import faststream.nats.subscriber.usecases.stream_pull_subscriber as _pull_subscriber
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats import AckPolicy as ServerAckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
@@ -96,7 +96,9 @@ async def reconcile_consumers(
 ) -> None:
     """Create or update each durable consumer so the code's settings are the server's."""
     for sub in subs:
-        await js.add_consumer(sub.stream(settings.nats_prefix), consumer_config(sub, service=service, settings=settings))
+        await js.add_consumer(
+            sub.stream(settings.nats_prefix), consumer_config(sub, service=service, settings=settings)
+        )
 
 
 async def dead_letter(broker: NatsBroker, *, prefix: str, service: str, msg: Any, reason: str) -> None:

@@ -9,13 +9,13 @@ def async_url(url: str) -> str:
     """Accept postgres://, postgresql:// or postgresql+asyncpg:// and use asyncpg."""
     for scheme in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(scheme):
-            return "postgresql+asyncpg://" + url[len(scheme):]
+            return "postgresql+asyncpg://" + url[len(scheme) :]
     raise ValueError(f"CCHC_DATABASE_URL phải là URL PostgreSQL (postgresql://…): {url!r}")
 
 
 def plain_url(url: str) -> str:
     """The libpq form (postgresql://…) for asyncpg.connect and other tools."""
-    return "postgresql://" + async_url(url)[len("postgresql+asyncpg://"):]
+    return "postgresql://" + async_url(url)[len("postgresql+asyncpg://") :]
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -146,9 +146,7 @@ def stream_name(prefix: str, family: str) -> str:
     return f"{prefix}_{family}".upper().replace(".", "_").replace("-", "_")
 
 
-def make_event(
-    event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime
-) -> Envelope:
+def make_event(event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime) -> Envelope:
     if EVENT_TYPES.get(event_type) is not type(payload):
         raise TypeError(f"{event_type} does not carry {type(payload).__name__}")
     return Envelope(

@@ -85,10 +85,7 @@ async def add(session: AsyncSession, outbox: Table, envelopes: list[Envelope], *
 async def claim(session: AsyncSession, inbox: Table, event_id: uuid.UUID, subject_: str) -> bool:
     """True if this event was not handled before (the claim commits with the effect)."""
     result = await session.execute(
-        insert(inbox)
-        .values(event_id=event_id, subject=subject_)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
+        insert(inbox).values(event_id=event_id, subject=subject_).on_conflict_do_nothing().returning(inbox.c.event_id)
     )
     return result.first() is not None
 

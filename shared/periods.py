@@ -36,9 +36,7 @@ class Period:
     def parse(cls, code: str) -> Period:
         match = _PATTERN.match(code.strip())
         if not match:
-            raise PeriodError(
-                f"kỳ báo cáo không hợp lệ: {code!r} (dạng 2026, 2026-H1, 2026-9M, 2026-Q1, 2026-03)"
-            )
+            raise PeriodError(f"kỳ báo cáo không hợp lệ: {code!r} (dạng 2026, 2026-H1, 2026-9M, 2026-Q1, 2026-03)")
         year = int(match["year"])
         if match["h"]:
             return cls("half", year, int(match["h"][1]))

@@ -160,8 +160,10 @@ class Service:
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> JSONResponse:
             ok, reason = await self.health()
-            return JSONResponse({"service": self.name, "status": "ok" if ok else "unavailable", "reason": reason},
-                                status_code=200 if ok else 503)
+            return JSONResponse(
+                {"service": self.name, "status": "ok" if ok else "unavailable", "reason": reason},
+                status_code=200 if ok else 503,
+            )
 
         @app.get("/asyncapi.json", include_in_schema=False)
         async def asyncapi() -> Any:

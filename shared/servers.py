@@ -175,8 +175,18 @@ class EmbeddedPostgres:
         try:
             self._run(
                 "pg_ctl",
-                ["-D", str(self.pgdata), "-w", "-t", str(int(timeout)), "-o", options,
-                 "-l", str(self.pgdata / "server.log"), "start"],
+                [
+                    "-D",
+                    str(self.pgdata),
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.pgdata / "server.log"),
+                    "start",
+                ],
                 timeout=timeout + 5,
             )
         except ServerError as exc:

@@ -5,10 +5,10 @@ occurrences (period + due date) inside a plan's period. Used by the API and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-import datetime as dt
 from datetime import date
 from typing import Literal
 
@@ -91,9 +91,7 @@ _DEADLINE_WORDS = re.compile(
     r"(?:truoc|cham nhat)\s*ngay\s*(?P<d>\d{1,2})\s*thang\s*(?P<m>\d{1,2})\s*nam\s*(?P<y>\d{4})"
 )
 _QUARTER = re.compile(rf"^(?:trong\s+)?quy\s*(?P<q>{_ROMAN_TOKEN})\b\s*(?:[/,-]?\s*{_YEAR})?$")
-_MONTH = re.compile(
-    r"^(?:trong\s+)?thang\s*(?P<m>\d{1,2})\s*(?:[/-]\s*(?P<y1>\d{4})|nam\s*(?P<y2>\d{4}))?$"
-)
+_MONTH = re.compile(r"^(?:trong\s+)?thang\s*(?P<m>\d{1,2})\s*(?:[/-]\s*(?P<y1>\d{4})|nam\s*(?P<y2>\d{4}))?$")
 _WITHIN_YEAR = re.compile(rf"^(?:trong|ca)\s+{_YEAR}$|^nam\s+(?P<y2>(?:19|20)\d{{2}})$")
 _PERIODIC = [
     (re.compile(r"(01|1|mot)\s*lan\s*/\s*quy|(hang|hang|moi)\s*quy|dinh ky\s*(hang\s*)?quy|theo quy"), "quarter"),
@@ -211,9 +209,7 @@ def occurrences(schedule: Schedule, plan_period: Period) -> list[Occurrence]:
         }[schedule.every or "quarter"]
     else:
         single = _single(schedule, year)
-        if not plan_period.contains(single.period) and not (
-            plan_period.start <= single.due <= plan_period.end
-        ):
+        if not plan_period.contains(single.period) and not (plan_period.start <= single.due <= plan_period.end):
             raise TimelineError(
                 f"thời gian thực hiện {schedule.text or schedule.kind!r} nằm ngoài kỳ của kế hoạch "
                 f"({plan_period.label_vi()})"

@@ -9,7 +9,7 @@ import nats
 import pytest
 
 from shared.db import plain_url
-from shared.events import FAMILIES, DEAD_LETTER, stream_name
+from shared.events import DEAD_LETTER, FAMILIES, stream_name
 from tests.servers import Servers, real_servers, unique_name
 
 

@@ -31,21 +31,37 @@ async def list_notifications(
         query = query.where(n.c.kind == kind)
     async with service.sessions() as session:
         rows = (await session.execute(query)).all()
-    return {"items": [{
-        "id": str(r.id), "unit": r.unit_code, "kind": r.kind, "subject_id": str(r.subject_id),
-        "title": r.title, "body": r.body, "link": r.link, "created_at": r.created_at.isoformat(),
-        "read": r.read_at is not None,
-    } for r in rows], "count": len(rows)}
+    return {
+        "items": [
+            {
+                "id": str(r.id),
+                "unit": r.unit_code,
+                "kind": r.kind,
+                "subject_id": str(r.subject_id),
+                "title": r.title,
+                "body": r.body,
+                "link": r.link,
+                "created_at": r.created_at.isoformat(),
+                "read": r.read_at is not None,
+            }
+            for r in rows
+        ],
+        "count": len(rows),
+    }
 
 
 @router.post("/notifications/{notification_id}/read")
 async def mark_read(notification_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
     n = m.notifications
     async with service.transaction() as session:
-        row = (await session.execute(
-            update(n).where(n.c.id == notification_id)
-            .values(read_at=func.coalesce(n.c.read_at, func.now())).returning(n.c.id)
-        )).first()
+        row = (
+            await session.execute(
+                update(n)
+                .where(n.c.id == notification_id)
+                .values(read_at=func.coalesce(n.c.read_at, func.now()))
+                .returning(n.c.id)
+            )
+        ).first()
     if row is None:
         raise NotFound(f"không có thông báo {notification_id}")
     return {"id": str(notification_id), "read": True}

@@ -29,9 +29,11 @@ def assigned(event: AssignmentCreated, *, base_url: str) -> NewNotification:
         kind="assigned",
         subject_id=event.assignment_id,
         title=f"Nhiệm vụ mới: {event.task_title}",
-        body=(f"{event.unit.name} được giao chủ trì nhiệm vụ {event.task_ref} \"{event.task_title}\" "
-              f"của Kế hoạch {event.plan_number or '(chưa có số)'} cho {period}; "
-              f"hạn báo cáo: {format_vn(event.due)}."),
+        body=(
+            f'{event.unit.name} được giao chủ trì nhiệm vụ {event.task_ref} "{event.task_title}" '
+            f"của Kế hoạch {event.plan_number or '(chưa có số)'} cho {period}; "
+            f"hạn báo cáo: {format_vn(event.due)}."
+        ),
         link=f"{base_url}/api/assignments/{event.assignment_id}",
     )
 
@@ -44,7 +46,9 @@ def overdue(event: OccurrenceOverdue, *, base_url: str) -> NewNotification:
         kind="overdue",
         subject_id=event.assignment_id,
         title=f"Quá hạn: {event.task_title}",
-        body=(f"Nhiệm vụ {event.task_ref} \"{event.task_title}\" ({period}) của {event.unit.name} "
-              f"đã quá hạn báo cáo ngày {format_vn(event.due)} mà chưa có báo cáo hoàn thành."),
+        body=(
+            f'Nhiệm vụ {event.task_ref} "{event.task_title}" ({period}) của {event.unit.name} '
+            f"đã quá hạn báo cáo ngày {format_vn(event.due)} mà chưa có báo cáo hoàn thành."
+        ),
         link=f"{base_url}/api/assignments/{event.assignment_id}",
     )

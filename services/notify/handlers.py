@@ -16,10 +16,20 @@ from shared.settings import Settings
 
 
 async def _store(session: AsyncSession, note: domain.NewNotification) -> None:
-    await session.execute(insert(m.notifications).values(
-        id=uuid.uuid4(), dedup_key=note.dedup_key, unit_code=note.unit_code, kind=note.kind,
-        subject_id=note.subject_id, title=note.title, body=note.body, link=note.link,
-    ).on_conflict_do_nothing(index_elements=["dedup_key"]))
+    await session.execute(
+        insert(m.notifications)
+        .values(
+            id=uuid.uuid4(),
+            dedup_key=note.dedup_key,
+            unit_code=note.unit_code,
+            kind=note.kind,
+            subject_id=note.subject_id,
+            title=note.title,
+            body=note.body,
+            link=note.link,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
@@ -29,14 +39,17 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         async def handle(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
             await _store(session, build(envelope))
             return []
+
         return handle
 
     rules: list[tuple[str, Callable[[Envelope], domain.NewNotification]]] = [
-        ("assignment.created",
-         lambda e: domain.assigned(AssignmentCreated.model_validate(e.payload), base_url=base_url)),
-        ("occurrence.overdue",
-         lambda e: domain.overdue(OccurrenceOverdue.model_validate(e.payload), base_url=base_url)),
+        (
+            "assignment.created",
+            lambda e: domain.assigned(AssignmentCreated.model_validate(e.payload), base_url=base_url),
+        ),
+        (
+            "occurrence.overdue",
+            lambda e: domain.overdue(OccurrenceOverdue.model_validate(e.payload), base_url=base_url),
+        ),
     ]
     return [Subscription(event_type, handler(build)) for event_type, build in rules]
-
-

@@ -3,7 +3,7 @@ package (34 provinces, 3,321 commune-level units, codes as published)."""
 
 from __future__ import annotations
 
-from vietnam_provinces import Province, Ward
+from vietnam_provinces import Province, ProvinceCode, Ward
 
 from services.plans.domain import Unit
 
@@ -17,13 +17,15 @@ def province_code(code: int | str) -> str:
 def official_units(province: str) -> list[Unit]:
     """The province and its commune-level units; KeyError if the code is not a province."""
     try:
-        record = Province.from_code(int(province))
+        record = Province.from_code(ProvinceCode(int(province)))
     except (ValueError, KeyError) as exc:
         raise KeyError(province) from exc
     code = province_code(record.code)
     kind = record.division_type.value
-    name = record.name if record.name.lower().startswith(("tỉnh", "thành phố")) else (
-        f"{_PROVINCE_PREFIX.get(kind, kind.capitalize())} {record.name}"
+    name = (
+        record.name
+        if record.name.lower().startswith(("tỉnh", "thành phố"))
+        else (f"{_PROVINCE_PREFIX.get(kind, kind.capitalize())} {record.name}")
     )
     units = [Unit(code=code, name=name, level="province", parent=None, path=code)]
     for ward in Ward.iter_all():

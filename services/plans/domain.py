@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.errors import FieldProblem
-from shared.events import PlanTask, ProductTarget, UnitRef
+from shared.events import PlanTask, ProductTarget, UnitLevel, UnitRef
 from shared.periods import Period, PeriodError
 from shared.products import PRODUCT_KINDS
 from shared.timelines import Schedule, TimelineError, coerce_schedule, occurrences
@@ -41,7 +41,7 @@ class PlanIn(BaseModel):
 class Unit:
     code: str
     name: str
-    level: str
+    level: UnitLevel
     parent: str | None
     path: str
 
@@ -91,13 +91,19 @@ def check_plan(plan: PlanIn, *, units: dict[str, Unit], children: list[Unit]) ->
         for p_index, product in enumerate(task.products):
             if product.kind not in PRODUCT_KINDS:
                 problems.append(
-                    FieldProblem(f"{at}.products[{p_index}].kind", f"loại sản phẩm không có trong danh mục: {product.kind!r}")
+                    FieldProblem(
+                        f"{at}.products[{p_index}].kind", f"loại sản phẩm không có trong danh mục: {product.kind!r}"
+                    )
                 )
         if schedule is not None:
             tasks.append(
                 PlanTask(
-                    ref=task.ref, title=task.title, lead=lead, coordinating=coordinating,
-                    schedule=schedule, products=task.products,
+                    ref=task.ref,
+                    title=task.title,
+                    lead=lead,
+                    coordinating=coordinating,
+                    schedule=schedule,
+                    products=task.products,
                 )
             )
     if problems or issuer is None or period is None:

@@ -30,23 +30,43 @@ async def rollup(unit: str, period: str, service: Service = Depends(service_of))
         known = (await session.execute(select(m.units.c.name).where(m.units.c.code == unit))).first()
         if known is None:
             raise NotFound(f"không có đơn vị mã {unit!r}")
-        counts = (await session.execute(
-            select(
-                func.count(),
-                func.count(p.c.assignment_id),
-                func.count().filter(reported_on <= a.c.due),
-            ).select_from(a.outerjoin(p, p.c.assignment_id == a.c.id)).where(*in_scope)
-        )).one()
+        counts = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count(p.c.assignment_id),
+                    func.count().filter(reported_on <= a.c.due),
+                )
+                .select_from(a.outerjoin(p, p.c.assignment_id == a.c.id))
+                .where(*in_scope)
+            )
+        ).one()
         kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
-        outputs = (await session.execute(
-            select(kv.c.key, func.sum(kv.c.value.cast(BigInteger)))
-            .select_from(a.join(p, p.c.assignment_id == a.c.id).join(kv, literal_column("true")))
-            .where(*in_scope).group_by(kv.c.key).order_by(kv.c.key)
-        )).all()
-    result = Rollup(unit=unit, period=wanted.code, expected=counts[0], reported=counts[1], on_time=counts[2],
-                    outputs={key: int(total) for key, total in outputs})
+        outputs = (
+            await session.execute(
+                select(kv.c.key, func.sum(kv.c.value.cast(BigInteger)))
+                .select_from(a.join(p, p.c.assignment_id == a.c.id).join(kv, literal_column("true")))
+                .where(*in_scope)
+                .group_by(kv.c.key)
+                .order_by(kv.c.key)
+            )
+        ).all()
+    result = Rollup(
+        unit=unit,
+        period=wanted.code,
+        expected=counts[0],
+        reported=counts[1],
+        on_time=counts[2],
+        outputs={key: int(total) for key, total in outputs},
+    )
     return {
-        "unit": result.unit, "unit_name": known.name, "period": result.period,
-        "expected": result.expected, "reported": result.reported, "on_time": result.on_time,
-        "completeness": result.completeness, "timeliness": result.timeliness, "outputs": result.outputs,
+        "unit": result.unit,
+        "unit_name": known.name,
+        "period": result.period,
+        "expected": result.expected,
+        "reported": result.reported,
+        "on_time": result.on_time,
+        "completeness": result.completeness,
+        "timeliness": result.timeliness,
+        "outputs": result.outputs,
     }

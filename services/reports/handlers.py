@@ -30,11 +30,22 @@ async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelo
 async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
     event = AssignmentCreated.model_validate(envelope.payload)
     period = Period.parse(event.period)
-    await session.execute(insert(m.assignments).values(
-        id=event.assignment_id, plan_id=event.plan_id, task_ref=event.task_ref, unit_code=event.unit.code,
-        unit_path=event.unit.path, ancestors=ancestors(event.unit.path), period=period.code,
-        period_start=period.start, period_end=period.end, due=event.due,
-    ).on_conflict_do_nothing())
+    await session.execute(
+        insert(m.assignments)
+        .values(
+            id=event.assignment_id,
+            plan_id=event.plan_id,
+            task_ref=event.task_ref,
+            unit_code=event.unit.code,
+            unit_path=event.unit.path,
+            ancestors=ancestors(event.unit.path),
+            period=period.code,
+            period_start=period.start,
+            period_end=period.end,
+            due=event.due,
+        )
+        .on_conflict_do_nothing()
+    )
     return []
 
 
@@ -42,24 +53,30 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
     event = ProgressReported.model_validate(envelope.payload)
     p = m.progress
     statement = insert(p).values(
-        assignment_id=event.assignment_id, report_id=event.report_id, status=event.status,
-        outputs=event.outputs, first_reported_at=event.reported_at, last_reported_at=event.reported_at,
+        assignment_id=event.assignment_id,
+        report_id=event.report_id,
+        status=event.status,
+        outputs=event.outputs,
+        first_reported_at=event.reported_at,
+        last_reported_at=event.reported_at,
     )
     newer = statement.excluded.last_reported_at > p.c.last_reported_at
 
     def newest(column: str) -> Any:
         return case((newer, statement.excluded[column]), else_=p.c[column])
 
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["assignment_id"],
-        set_={
-            "report_id": newest("report_id"),
-            "status": newest("status"),
-            "outputs": newest("outputs"),
-            "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
-            "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
-        },
-    ))
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["assignment_id"],
+            set_={
+                "report_id": newest("report_id"),
+                "status": newest("status"),
+                "outputs": newest("outputs"),
+                "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
+                "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
+            },
+        )
+    )
     return []
 
 

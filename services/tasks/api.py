@@ -31,10 +31,19 @@ class ProgressIn(BaseModel):
 def _assignment_json(row: Any, today: Any) -> dict[str, Any]:
     status = follow_up_status(due=row.due, period_start=row.period_start, done_at=row.done_at, today=today)
     return {
-        "id": str(row.id), "plan_id": str(row.plan_id), "plan_number": row.plan_number,
-        "task_ref": row.task_ref, "task_title": row.task_title, "unit": row.unit_code,
-        "unit_name": row.unit_name, "role": row.role, "period": row.period, "due": row.due.isoformat(),
-        "status": status, "status_label": STATUS_LABELS[status], "last_report_status": row.last_status,
+        "id": str(row.id),
+        "plan_id": str(row.plan_id),
+        "plan_number": row.plan_number,
+        "task_ref": row.task_ref,
+        "task_title": row.task_title,
+        "unit": row.unit_code,
+        "unit_name": row.unit_name,
+        "role": row.role,
+        "period": row.period,
+        "due": row.due.isoformat(),
+        "status": status,
+        "status_label": STATUS_LABELS[status],
+        "last_report_status": row.last_status,
         "last_reported_at": row.last_reported_at.isoformat() if row.last_reported_at else None,
     }
 
@@ -68,13 +77,24 @@ async def get_assignment(assignment_id: uuid.UUID, service: Service = Depends(se
         row = (await session.execute(select(m.assignments).where(m.assignments.c.id == assignment_id))).first()
         if row is None:
             raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
-        history = (await session.execute(
-            select(m.progress_reports).where(m.progress_reports.c.assignment_id == assignment_id)
-            .order_by(m.progress_reports.c.reported_at)
-        )).all()
+        history = (
+            await session.execute(
+                select(m.progress_reports)
+                .where(m.progress_reports.c.assignment_id == assignment_id)
+                .order_by(m.progress_reports.c.reported_at)
+            )
+        ).all()
     body = _assignment_json(row, service.clock.today_vn())
-    body["history"] = [{"id": str(h.id), "status": h.status, "outputs": h.outputs, "note": h.note,
-                        "reported_at": h.reported_at.isoformat()} for h in history]
+    body["history"] = [
+        {
+            "id": str(h.id),
+            "status": h.status,
+            "outputs": h.outputs,
+            "note": h.note,
+            "reported_at": h.reported_at.isoformat(),
+        }
+        for h in history
+    ]
     return body
 
 
@@ -83,7 +103,9 @@ async def report_progress(
     assignment_id: uuid.UUID, body: ProgressIn, service: Service = Depends(service_of)
 ) -> dict[str, Any]:
     """Báo cáo tiến độ một kỳ; báo cáo sau thay số liệu của báo cáo trước, lịch sử được giữ."""
-    problems = [FieldProblem(f"outputs.{k}", "loại sản phẩm không có trong danh mục") for k in unknown_kinds(list(body.outputs))]
+    problems = [
+        FieldProblem(f"outputs.{k}", "loại sản phẩm không có trong danh mục") for k in unknown_kinds(list(body.outputs))
+    ]
     problems += [FieldProblem(f"outputs.{k}", "số lượng không được âm") for k, v in body.outputs.items() if v < 0]
     if problems:
         raise InputError(problems)
@@ -95,25 +117,53 @@ async def report_progress(
         if row is None:
             raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
         if body.period != row.period:
-            raise InputError([FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")])
-        await session.execute(insert(m.progress_reports).values(
-            id=report_id, assignment_id=assignment_id, status=body.status, outputs=body.outputs,
-            note=body.note, reported_at=now,
-        ))
+            raise InputError(
+                [FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")]
+            )
+        await session.execute(
+            insert(m.progress_reports).values(
+                id=report_id,
+                assignment_id=assignment_id,
+                status=body.status,
+                outputs=body.outputs,
+                note=body.note,
+                reported_at=now,
+            )
+        )
         done_at = (row.done_at or now) if body.status == "done" else None
-        await session.execute(update(a).where(a.c.id == assignment_id).values(
-            last_status=body.status, last_reported_at=now, done_at=done_at,
-        ))
-        await service.emit(session, [make_event(
-            "progress.reported", unit_path=row.unit_path, producer=service.name, at=now,
-            payload=ProgressReported(
-                report_id=report_id, assignment_id=assignment_id, plan_id=row.plan_id,
-                unit=UnitRef(code=row.unit_code, path=row.unit_path, name=row.unit_name),
-                period=row.period, due=row.due, status=body.status, outputs=body.outputs,
-                reported_at=now, on_time=on_time(now, row.due),
-            ),
-        )])
-    status = follow_up_status(due=row.due, period_start=row.period_start, done_at=done_at,
-                              today=service.clock.today_vn())
-    return {"id": str(report_id), "assignment_id": str(assignment_id), "status": status,
-            "reported_at": now.isoformat()}
+        await session.execute(
+            update(a)
+            .where(a.c.id == assignment_id)
+            .values(
+                last_status=body.status,
+                last_reported_at=now,
+                done_at=done_at,
+            )
+        )
+        await service.emit(
+            session,
+            [
+                make_event(
+                    "progress.reported",
+                    unit_path=row.unit_path,
+                    producer=service.name,
+                    at=now,
+                    payload=ProgressReported(
+                        report_id=report_id,
+                        assignment_id=assignment_id,
+                        plan_id=row.plan_id,
+                        unit=UnitRef(code=row.unit_code, path=row.unit_path, name=row.unit_name),
+                        period=row.period,
+                        due=row.due,
+                        status=body.status,
+                        outputs=body.outputs,
+                        reported_at=now,
+                        on_time=on_time(now, row.due),
+                    ),
+                )
+            ],
+        )
+    status = follow_up_status(
+        due=row.due, period_start=row.period_start, done_at=done_at, today=service.clock.today_vn()
+    )
+    return {"id": str(report_id), "assignment_id": str(assignment_id), "status": status, "reported_at": now.isoformat()}

@@ -45,11 +45,17 @@ def assignments_for(plan: PlanIssued) -> list[NewAssignment]:
         for occurrence in occurrences(task.schedule, plan_period):
             for unit in task.lead:
                 key = f"{plan.plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
-                created.append(NewAssignment(
-                    id=uuid.uuid5(uuid.NAMESPACE_URL, key),  # stable: a replay finds the same id
-                    task_ref=task.ref, task_title=task.title, unit=unit, role="lead",
-                    period=occurrence.period, due=occurrence.due,
-                ))
+                created.append(
+                    NewAssignment(
+                        id=uuid.uuid5(uuid.NAMESPACE_URL, key),  # stable: a replay finds the same id
+                        task_ref=task.ref,
+                        task_title=task.title,
+                        unit=unit,
+                        role="lead",
+                        period=occurrence.period,
+                        due=occurrence.due,
+                    )
+                )
     return created
 
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, MetaData, Table, Text, UniqueConstraint, Uuid, func, text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -32,8 +45,9 @@ assignments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("plan_id", "task_ref", "unit_code", "period", name="assignment_once"),
     Index("assignments_unit_period", "unit_code", "period"),
-    Index("assignments_overdue_pending", "due",
-          postgresql_where=text("overdue_emitted_at IS NULL AND done_at IS NULL")),
+    Index(
+        "assignments_overdue_pending", "due", postgresql_where=text("overdue_emitted_at IS NULL AND done_at IS NULL")
+    ),
 )
 
 progress_reports = Table(

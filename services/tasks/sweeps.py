@@ -19,21 +19,41 @@ async def sweep_overdue(service: Service) -> int:
     while True:
         async with service.transaction() as session:
             a = m.assignments
-            claimed = select(a.c.id).where(
-                a.c.due < today, a.c.done_at.is_(None), a.c.overdue_emitted_at.is_(None)
-            ).order_by(a.c.due).limit(BATCH).with_for_update(skip_locked=True).scalar_subquery()
-            rows = (await session.execute(
-                update(a).where(a.c.id.in_(claimed)).values(overdue_emitted_at=func.now()).returning(a)
-            )).all()
+            claimed = (
+                select(a.c.id)
+                .where(a.c.due < today, a.c.done_at.is_(None), a.c.overdue_emitted_at.is_(None))
+                .order_by(a.c.due)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            rows = (
+                await session.execute(
+                    update(a).where(a.c.id.in_(claimed)).values(overdue_emitted_at=func.now()).returning(a)
+                )
+            ).all()
             now = service.clock.now()
-            await service.emit(session, [
-                make_event("occurrence.overdue", unit_path=r.unit_path, producer=service.name, at=now,
-                           payload=OccurrenceOverdue(
-                               assignment_id=r.id, plan_id=r.plan_id, task_ref=r.task_ref, task_title=r.task_title,
-                               unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
-                               period=r.period, due=r.due))
-                for r in rows
-            ])
+            await service.emit(
+                session,
+                [
+                    make_event(
+                        "occurrence.overdue",
+                        unit_path=r.unit_path,
+                        producer=service.name,
+                        at=now,
+                        payload=OccurrenceOverdue(
+                            assignment_id=r.id,
+                            plan_id=r.plan_id,
+                            task_ref=r.task_ref,
+                            task_title=r.task_title,
+                            unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                            period=r.period,
+                            due=r.due,
+                        ),
+                    )
+                    for r in rows
+                ],
+            )
         total += len(rows)
         if len(rows) < BATCH:
             return total

@@ -53,7 +53,10 @@ def start(data_dir: Path, env: dict[str, str], *, timeout: float = 90.0) -> Runn
     output = data_dir.parent / f"{data_dir.name}-up-{port}.log"
     proc = subprocess.Popen(
         [*CCHC, "up", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=output.open("w"), stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=output.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     running = Running(f"http://127.0.0.1:{port}", data_dir, proc, output)
     deadline = time.monotonic() + timeout

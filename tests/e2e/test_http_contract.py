@@ -22,18 +22,20 @@ def quarterly_plan(year: int, number: str) -> dict[str, Any]:
         "title": f"Kế hoạch tuyên truyền cải cách hành chính tỉnh Gia Lai năm {year}",
         "issuer": "52",
         "period": str(year),
-        "tasks": [{
-            "ref": "1",
-            "title": "Gửi tin, bài về kết quả thực hiện cải cách hành chính",
-            "lead": ["children"],
-            "coordinating": [],
-            "timeline": "Định kỳ 01 lần/quý",
-            "products": [{"kind": "article", "target": 1}],
-        }],
+        "tasks": [
+            {
+                "ref": "1",
+                "title": "Gửi tin, bài về kết quả thực hiện cải cách hành chính",
+                "lead": ["children"],
+                "coordinating": [],
+                "timeline": "Định kỳ 01 lần/quý",
+                "products": [{"kind": "article", "target": 1}],
+            }
+        ],
     }
 
 
-async def eventually(check: Any, timeout: float = 30.0) -> Any:
+async def eventually(check: Any, timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - a polling deadline
     deadline = asyncio.get_running_loop().time() + timeout
     last = None
     while asyncio.get_running_loop().time() < deadline:
@@ -77,7 +79,9 @@ async def test_province_plan_fans_out_to_communes_and_rolls_up_reported_progress
 
     reporters = [c["code"] for c in communes[:20]]
     for index, code in enumerate(reporters):
-        assignment = (await api.get("/api/assignments", params={"unit": code, "period": f"{year}-Q1"})).json()["items"][0]
+        assignment = (await api.get("/api/assignments", params={"unit": code, "period": f"{year}-Q1"})).json()["items"][
+            0
+        ]
         reported = await api.post(
             f"/api/assignments/{assignment['id']}/progress",
             json={"period": f"{year}-Q1", "status": "done", "outputs": {"article": 1 + index % 3, "news": 2}},

@@ -53,14 +53,15 @@ async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(syst
         async def report(code: str, index: int) -> None:
             async with gate:
                 response = await post_until_accepted(
-                    api, f"/api/assignments/{targets[code]}/progress",
+                    api,
+                    f"/api/assignments/{targets[code]}/progress",
                     {"period": f"{year}-Q2", "status": "done", "outputs": {"article": 1, "video": index % 2}},
                 )
                 assert response.status_code == 201, response.text
                 accepted.append(code)
 
         async def kill_midway() -> None:
-            while len(accepted) < 40:
+            while len(accepted) < 40:  # noqa: ASYNC110 - polling the shared list is the point
                 await asyncio.sleep(0.01)
             os.kill(tasks_pid, signal.SIGKILL)
 
@@ -112,17 +113,24 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([*CCHC, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*CCHC, "up", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [f"Lỗi: cổng {port} trên 127.0.0.1 đang được dùng; chọn cổng khác với --port"]
+    assert result.stderr.strip().splitlines() == [
+        f"Lỗi: cổng {port} trên 127.0.0.1 đang được dùng; chọn cổng khác với --port"
+    ]
 
 
 def test_a_data_dir_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = subprocess.run([*CCHC, "up", "--port", "0", "--data-dir", str(blocker / "data")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*CCHC, "up", "--port", "0", "--data-dir", str(blocker / "data")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Lỗi: thư mục dữ liệu") and "không ghi được" in lines[0]

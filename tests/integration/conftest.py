@@ -68,7 +68,7 @@ class System:
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", path, **kwargs)
 
-    async def eventually(self, check: Callable[[], Any], *, timeout: float = 20.0) -> Any:
+    async def eventually(self, check: Callable[[], Any], *, timeout: float = 20.0) -> Any:  # noqa: ASYNC109
         """Poll an async check until it returns something truthy (events are asynchronous)."""
         deadline = asyncio.get_running_loop().time() + timeout
         last: Any = None
@@ -84,8 +84,13 @@ class System:
 async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Settings:
     await asyncio.to_thread(upgrade_all, database_url)
     return Settings(
-        nats_url=servers.nats_url, database_url=database_url, nats_prefix=nats_prefix,
-        sweep_interval_seconds=0.3, outbox_poll_seconds=0.2, ack_wait_seconds=5, max_deliver=4,
+        nats_url=servers.nats_url,
+        database_url=database_url,
+        nats_prefix=nats_prefix,
+        sweep_interval_seconds=0.3,
+        outbox_poll_seconds=0.2,
+        ack_wait_seconds=5,
+        max_deliver=4,
     )
 
 

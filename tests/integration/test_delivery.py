@@ -22,20 +22,30 @@ pytestmark = pytest.mark.integration
 
 def assignment_event(unit: str = "21787") -> tuple[bytes, uuid.UUID, str]:
     payload = AssignmentCreated(
-        assignment_id=uuid.uuid4(), plan_id=uuid.uuid4(), plan_number="7/KH-UBND", task_ref="2",
-        task_title="Tuyên truyền trên Đài truyền thanh xã", unit=UnitRef(code=unit, path=f"52.{unit}", name="Xã Vĩnh Sơn"),
-        role="lead", period="2026-Q1", due=date(2026, 3, 15),
+        assignment_id=uuid.uuid4(),
+        plan_id=uuid.uuid4(),
+        plan_number="7/KH-UBND",
+        task_ref="2",
+        task_title="Tuyên truyền trên Đài truyền thanh xã",
+        unit=UnitRef(code=unit, path=f"52.{unit}", name="Xã Vĩnh Sơn"),
+        role="lead",
+        period="2026-Q1",
+        due=date(2026, 3, 15),
     )
-    envelope = make_event("assignment.created", unit_path=f"52.{unit}", producer="test", payload=payload,
-                          at=datetime.now(UTC))
+    envelope = make_event(
+        "assignment.created", unit_path=f"52.{unit}", producer="test", payload=payload, at=datetime.now(UTC)
+    )
     return envelope.model_dump_json().encode(), payload.assignment_id, envelope.unit
 
 
 async def notifications_for(system: System, assignment_id: uuid.UUID) -> int:
     async with system.services["notify"].sessions() as session:
         n = notify_models.notifications
-        return int((await session.execute(
-            select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))).scalar_one())
+        return int(
+            (
+                await session.execute(select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))
+            ).scalar_one()
+        )
 
 
 async def dead_letters(system: System) -> list:
@@ -57,8 +67,10 @@ async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str) -
     try:
         prefix = system.settings.nats_prefix
         ack = await client.jetstream().publish(
-            subject(prefix, "assignment.created", unit_path), body,
-            stream=stream_name(prefix, "assignment"), headers={"Nats-Msg-Id": msg_id},
+            subject(prefix, "assignment.created", unit_path),
+            body,
+            stream=stream_name(prefix, "assignment"),
+            headers={"Nats-Msg-Id": msg_id},
         )
         return bool(ack.duplicate)
     finally:
@@ -76,7 +88,8 @@ async def test_the_same_event_delivered_twice_creates_one_notification(system: S
     assert await notifications_for(system, assignment_id) == 1
     client = await nats.connect(system.settings.nats_url)
     info = await client.jetstream().consumer_info(
-        stream_name(system.settings.nats_prefix, "assignment"), "notify-assignment-created")
+        stream_name(system.settings.nats_prefix, "assignment"), "notify-assignment-created"
+    )
     await client.close()
     assert (info.num_ack_pending, info.num_pending) == (0, 0)  # the duplicate was acked, not left
 

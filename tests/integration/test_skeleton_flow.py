@@ -13,14 +13,16 @@ QUARTERLY_PLAN = {
     "title": "Kế hoạch tuyên truyền cải cách hành chính tỉnh năm 2026",
     "issuer": "52",
     "period": "2026",
-    "tasks": [{
-        "ref": "1",
-        "title": "Gửi tin, bài về kết quả cải cách hành chính",
-        "lead": ["children"],
-        "coordinating": [],
-        "timeline": "Định kỳ 01 lần/quý",
-        "products": [{"kind": "article", "target": 1}],
-    }],
+    "tasks": [
+        {
+            "ref": "1",
+            "title": "Gửi tin, bài về kết quả cải cách hành chính",
+            "lead": ["children"],
+            "coordinating": [],
+            "timeline": "Định kỳ 01 lần/quý",
+            "products": [{"kind": "article", "target": 1}],
+        }
+    ],
 }
 
 

@@ -36,7 +36,9 @@ async def test_issuing_a_plan_is_one_trace_from_http_to_tasks_notify_and_reports
         return [s for s in EXPORTER.get_finished_spans() if fragment in s.name]
 
     async def all_handled() -> bool:
-        return bool(spans_named("reports handle assignment.created") and spans_named("notify handle assignment.created"))
+        return bool(
+            spans_named("reports handle assignment.created") and spans_named("notify handle assignment.created")
+        )
 
     await system.eventually(all_handled)
     http = [s for s in spans_named("/api/plans/{plan_id}/issue") if s.kind.name == "SERVER"]
@@ -45,8 +47,12 @@ async def test_issuing_a_plan_is_one_trace_from_http_to_tasks_notify_and_reports
     for name in ("tasks handle plan.issued", "notify handle assignment.created", "reports handle assignment.created"):
         assert {s.context.trace_id for s in spans_named(name)} == {trace_id}, name
     # the hops between services are NATS publishes and consumes, in the same trace
-    hops = [s for s in EXPORTER.get_finished_spans()
-            if s.attributes and s.attributes.get("messaging.system") == "nats"
-            and any(t in s.name for t in (".plan.issued.", ".assignment.created."))]
+    hops = [
+        s
+        for s in EXPORTER.get_finished_spans()
+        if s.attributes
+        and s.attributes.get("messaging.system") == "nats"
+        and any(t in s.name for t in (".plan.issued.", ".assignment.created."))
+    ]
     assert {s.kind.name for s in hops} >= {"PRODUCER", "CONSUMER"}
     assert {s.context.trace_id for s in hops} == {trace_id}

@@ -35,18 +35,33 @@ def test_children_expands_to_every_direct_child_of_the_issuer() -> None:
 def test_every_problem_is_reported_with_its_field() -> None:
     problems = check_plan(
         plan(lead=["48", "00000"], timeline="sớm", products=[{"kind": "bài hát", "target": 1}]),
-        units=UNITS, children=COMMUNES,
+        units=UNITS,
+        children=COMMUNES,
     )
     assert isinstance(problems, list)
     assert [p.field for p in problems] == [
-        "tasks[0].timeline", "tasks[0].lead[0]", "tasks[0].lead[1]", "tasks[0].products[0].kind",
+        "tasks[0].timeline",
+        "tasks[0].lead[0]",
+        "tasks[0].lead[1]",
+        "tasks[0].products[0].kind",
     ]
 
 
 def test_issuing_fans_out_one_assignment_per_lead_unit_and_occurrence_with_stable_ids() -> None:
     issued = PlanIssued(
-        plan_id=uuid.uuid4(), number="1", title="KH", issuer=UnitRef(code="52", path="52"), period="2026",
-        tasks=[{"ref": "1", "title": "Tin bài", "lead": [u.ref() for u in COMMUNES], "schedule": {"kind": "periodic", "every": "quarter"}}],
+        plan_id=uuid.uuid4(),
+        number="1",
+        title="KH",
+        issuer=UnitRef(code="52", path="52"),
+        period="2026",
+        tasks=[
+            {
+                "ref": "1",
+                "title": "Tin bài",
+                "lead": [u.ref() for u in COMMUNES],
+                "schedule": {"kind": "periodic", "every": "quarter"},
+            }
+        ],
     )
     first, again = assignments_for(issued), assignments_for(issued)
     assert len(first) == 8
@@ -64,7 +79,9 @@ def test_issuing_fans_out_one_assignment_per_lead_unit_and_occurrence_with_stabl
     ],
 )
 def test_follow_up_status_counts_days_in_vietnam_time(done_at: datetime | None, today: date, status: str) -> None:
-    assert follow_up_status(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
+    assert (
+        follow_up_status(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
+    )
 
 
 def test_rates_are_recomputed_from_counts() -> None:
@@ -75,16 +92,25 @@ def test_rates_are_recomputed_from_counts() -> None:
 
 
 def test_subjects_carry_the_event_type_and_the_unit_path() -> None:
-    event = make_event("unit.created", unit_path="52.21787", producer="plans", at=datetime.now(UTC),
-                       payload=UnitCreated(code="21787", name="Xã Vĩnh Sơn", level="commune", parent="52",
-                                           path="52.21787"))
+    event = make_event(
+        "unit.created",
+        unit_path="52.21787",
+        producer="plans",
+        at=datetime.now(UTC),
+        payload=UnitCreated(code="21787", name="Xã Vĩnh Sơn", level="commune", parent="52", path="52.21787"),
+    )
     assert subject("cchc", event.type, event.unit) == "cchc.unit.created.52.21787"
 
 
 @pytest.mark.parametrize(
     ("path", "service"),
-    [("/api/units", "plans"), ("/api/plans/1/issue", "plans"), ("/api/assignments?unit=1", "tasks"),
-     ("/api/notifications", "notify"), ("/api/reports/rollup", "reports")],
+    [
+        ("/api/units", "plans"),
+        ("/api/plans/1/issue", "plans"),
+        ("/api/assignments?unit=1", "tasks"),
+        ("/api/notifications", "notify"),
+        ("/api/reports/rollup", "reports"),
+    ],
 )
 def test_each_public_path_is_owned_by_one_service(path: str, service: str) -> None:
     assert service_for_path(path) == service

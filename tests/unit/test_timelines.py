@@ -64,8 +64,10 @@ def test_the_structured_form_is_accepted_as_well_as_the_text() -> None:
 def test_a_quarterly_task_in_a_year_plan_has_four_occurrences_due_after_each_cut_off() -> None:
     found = occurrences(parse_timeline("Định kỳ 01 lần/quý"), Period.parse("2026"))
     assert [(o.period.code, o.due) for o in found] == [
-        ("2026-Q1", date(2026, 3, 15)), ("2026-Q2", date(2026, 6, 15)),
-        ("2026-Q3", date(2026, 9, 15)), ("2026-Q4", date(2026, 12, 15)),
+        ("2026-Q1", date(2026, 3, 15)),
+        ("2026-Q2", date(2026, 6, 15)),
+        ("2026-Q3", date(2026, 9, 15)),
+        ("2026-Q4", date(2026, 12, 15)),
     ]
 
 

@@ -40,8 +40,7 @@ def upgrade() -> None:
         sa.Column("due", sa.Date, nullable=False),
         schema=S,
     )
-    op.create_index("report_assignments_ancestors", "assignments", ["ancestors"], schema=S,
-                    postgresql_using="gin")
+    op.create_index("report_assignments_ancestors", "assignments", ["ancestors"], schema=S, postgresql_using="gin")
     op.create_table(
         "progress",
         sa.Column("assignment_id", sa.Uuid, primary_key=True),

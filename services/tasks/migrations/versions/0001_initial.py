@@ -41,7 +41,10 @@ def upgrade() -> None:
     )
     op.create_index("assignments_unit_period", "assignments", ["unit_code", "period"], schema=S)
     op.create_index(
-        "assignments_overdue_pending", "assignments", ["due"], schema=S,
+        "assignments_overdue_pending",
+        "assignments",
+        ["due"],
+        schema=S,
         postgresql_where=sa.text("overdue_emitted_at IS NULL AND done_at IS NULL"),
     )
     op.create_table(

@@ -1,0 +1,91 @@
+"""deploy/docker-compose.yml is consistent with the project (no Docker engine runs here, so the
+file is checked, not run): services, commands, environment, ports, routes and the image."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from typer.main import get_command
+
+from cchc.cli import app as cli
+from cchc.routes import ROUTES
+from shared.migrations import SERVICES
+from shared.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+COMPOSE: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+SERVICES_IN_COMPOSE: dict[str, Any] = COMPOSE["services"]
+CLI_COMMANDS = set(get_command(cli).commands)  # type: ignore[attr-defined]
+
+
+def test_the_four_services_run_from_the_project_image_with_existing_commands() -> None:
+    for name in SERVICES:
+        service = SERVICES_IN_COMPOSE[name]
+        assert service["image"] == SERVICES_IN_COMPOSE["migrate"]["image"]
+        assert service["command"] == ["cchc", "service", name]
+        assert "healthcheck" in service
+    for name, service in SERVICES_IN_COMPOSE.items():
+        command = service.get("command") or []
+        if command[:1] == ["cchc"]:
+            assert command[1] in CLI_COMMANDS, f"{name}: `cchc {command[1]}` does not exist"
+
+
+def test_official_nats_with_jetstream_and_postgres_images_with_volumes_and_health_checks() -> None:
+    nats, postgres = SERVICES_IN_COMPOSE["nats"], SERVICES_IN_COMPOSE["postgres"]
+    assert nats["image"].startswith("nats:") and postgres["image"].startswith("postgres:")
+    conf = (DEPLOY / "nats.conf").read_text()
+    assert "jetstream" in conf and "sync_interval: always" in conf
+    assert any(v.endswith(":/etc/nats/nats.conf:ro") for v in nats["volumes"])
+    for service in (nats, postgres):
+        assert "healthcheck" in service
+        volume = service["volumes"][0].split(":")[0]
+        assert volume in COMPOSE["volumes"]
+
+
+def test_service_environment_names_real_settings_and_reachable_servers() -> None:
+    fields = {f"CCHC_{name.upper()}" for name in Settings.model_fields}
+    postgres_env = SERVICES_IN_COMPOSE["postgres"]["environment"]
+    for name in (*SERVICES, "migrate"):
+        env = SERVICES_IN_COMPOSE[name]["environment"]
+        assert set(env) <= fields, set(env) - fields
+        nats_url, db_url = urlparse(env["CCHC_NATS_URL"]), urlparse(env["CCHC_DATABASE_URL"])
+        assert (nats_url.hostname, nats_url.port) == ("nats", 4222)
+        assert (db_url.hostname, db_url.port) == ("postgres", 5432)
+        assert (db_url.username, db_url.password, db_url.path) == (
+            postgres_env["POSTGRES_USER"],
+            postgres_env["POSTGRES_PASSWORD"],
+            "/" + postgres_env["POSTGRES_DB"],
+        )
+        otlp = urlparse(env["CCHC_OTLP_ENDPOINT"]).hostname
+        assert otlp in SERVICES_IN_COMPOSE
+
+
+def test_the_proxy_routes_every_public_path_to_its_owning_service_and_the_rest_to_the_gateway() -> None:
+    conf = (DEPLOY / "nginx.conf").read_text()
+    locations = dict(re.findall(r"location (\S+) \{ proxy_pass http://([\w-]+):\d+; \}", conf))
+    port = SERVICES_IN_COMPOSE["plans"]["environment"]["CCHC_SERVICE_PORT"]
+    assert re.findall(r"proxy_pass http://[\w-]+:(\d+);", conf) == [port] * len(locations)
+    assert {path: service for path, service in locations.items() if path != "/"} == ROUTES
+    assert locations["/"] == "gateway"
+    proxy = SERVICES_IN_COMPOSE["proxy"]
+    assert any(v.startswith("./nginx.conf:") for v in proxy["volumes"]) and proxy["ports"]
+    gateway_env = SERVICES_IN_COMPOSE["gateway"]["environment"]
+    assert gateway_env == {f"CCHC_UPSTREAM_{s.upper()}": f"http://{s}:{port}" for s in SERVICES}
+
+
+def test_the_image_is_built_from_the_project_sources() -> None:
+    build = SERVICES_IN_COMPOSE["migrate"]["build"]
+    assert build["context"] == ".."  # the project root, seen from deploy/
+    text = (DEPLOY.parent / build["dockerfile"]).read_text()
+    for folder in ("shared", "services", "cchc"):
+        assert f"COPY {folder} ./{folder}" in text
+        assert (DEPLOY.parent / folder).is_dir()
+    assert "pip install" in text
+    assert SERVICES_IN_COMPOSE["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
