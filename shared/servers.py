@@ -87,7 +87,10 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 20.0) -> str:
         store = self.data_dir / "nats"
-        store.mkdir(parents=True, exist_ok=True)
+        try:
+            store.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ServerError(f"nats-server không khởi động được: không tạo được {store} ({exc.strerror})") from exc
         pidfile = self.data_dir / "nats.pid"
         _kill_stale(pidfile, str(store))
         self.port = self.port or free_port(self.host)
@@ -162,7 +165,12 @@ class EmbeddedPostgres:
             ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
         if not (self.pgdata / "PG_VERSION").exists():
-            self.pgdata.mkdir(parents=True, exist_ok=True)
+            try:
+                self.pgdata.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ServerError(
+                    f"PostgreSQL không khởi động được: không tạo được {self.pgdata} ({exc.strerror})"
+                ) from exc
             self._run(
                 "initdb",
                 ["-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres", "--locale=C.UTF-8"],

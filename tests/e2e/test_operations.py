@@ -134,3 +134,16 @@ def test_a_data_dir_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Lỗi: thư mục dữ liệu") and "không ghi được" in lines[0]
+
+
+def test_a_server_that_will_not_come_up_is_a_one_line_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "nats").write_text("a file where the JetStream store should be")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
+    result = subprocess.run(
+        [*CCHC, "up", "--port", "0", "--data-dir", str(data)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Lỗi: nats-server không khởi động được"), result.stderr
