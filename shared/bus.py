@@ -167,6 +167,7 @@ def attach(
         durable=sub.durable(service),
         config=consumer_config(sub, service=service, settings=settings),
         pull_sub=PullSub(batch_size=settings.fetch_batch, timeout=1.0),
+        max_workers=settings.consumer_workers,  # effects are idempotent and order-tolerant
         ack_policy=AckPolicy.MANUAL,
         title=f"{service}: {sub.event_type}",
     )(on_message)

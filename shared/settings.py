@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     max_deliver: int = 6
     ack_wait_seconds: float = 30.0
     fetch_batch: int = 32
+    consumer_workers: int = 8  # messages handled concurrently per subscriber
 
     outbox_poll_seconds: float = 0.5
     sweep_interval_seconds: float = 5.0
