@@ -40,6 +40,25 @@ class UnitCreated(BaseModel):
     level: UnitLevel
     parent: str | None
     path: str
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+
+class UnitRenamed(BaseModel):
+    """unit.renamed — a body or unit changed its name (history keeps the code)."""
+
+    code: str
+    name: str
+    path: str
+
+
+class UnitSucceeded(BaseModel):
+    """unit.succeeded — an ended unit's history rolls up to `new` (merge, split, abolition).
+    `default` marks the successor that receives the roll-up when a unit was split."""
+
+    old: str
+    new: str
+    default: bool = True
 
 
 class UnitRef(BaseModel):
@@ -60,6 +79,8 @@ class PlanTask(BaseModel):
     coordinating: list[UnitRef] = []
     schedule: Schedule
     products: list[ProductTarget] = []
+    area: str | None = None
+    channels: list[str] = []
 
 
 class PlanDrafted(BaseModel):
@@ -81,6 +102,36 @@ class PlanIssued(BaseModel):
     issuer: UnitRef
     period: str
     tasks: list[PlanTask]
+    version: int = 1
+    parent_plan_id: uuid.UUID | None = None
+
+
+class TaskChanges(BaseModel):
+    added: list[str] = []
+    removed: list[str] = []
+    changed: list[str] = []
+
+
+class PlanAmended(BaseModel):
+    """plan.amended — a new version of an issued plan; `tasks` is the whole new task list and
+    `changes` names the task refs added, removed and changed."""
+
+    plan_id: uuid.UUID
+    number: str
+    title: str
+    issuer: UnitRef
+    period: str
+    version: int
+    tasks: list[PlanTask]
+    changes: TaskChanges
+
+
+class PlanClosed(BaseModel):
+    """plan.closed — the plan is finished; no more progress is accepted for it."""
+
+    plan_id: uuid.UUID
+    number: str
+    issuer: UnitRef
 
 
 class AssignmentCreated(BaseModel):
@@ -112,6 +163,16 @@ class ProgressReported(BaseModel):
     on_time: bool
 
 
+class AssignmentCancelled(BaseModel):
+    """assignment.cancelled — an amendment removed an assignment that had no report yet."""
+
+    assignment_id: uuid.UUID
+    plan_id: uuid.UUID
+    unit: UnitRef
+    period: str
+    reason: str
+
+
 class OccurrenceOverdue(BaseModel):
     """occurrence.overdue — the due date passed with no report (Vietnam time)."""
 
@@ -126,9 +187,14 @@ class OccurrenceOverdue(BaseModel):
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "unit.created": UnitCreated,
+    "unit.renamed": UnitRenamed,
+    "unit.succeeded": UnitSucceeded,
     "plan.drafted": PlanDrafted,
     "plan.issued": PlanIssued,
+    "plan.amended": PlanAmended,
+    "plan.closed": PlanClosed,
     "assignment.created": AssignmentCreated,
+    "assignment.cancelled": AssignmentCancelled,
     "progress.reported": ProgressReported,
     "occurrence.overdue": OccurrenceOverdue,
 }

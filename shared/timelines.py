@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -15,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, model_validator
 
 from shared.periods import Period
+from shared.text import normalize
 
 ScheduleKind = Literal["ongoing", "periodic", "quarter", "month", "deadline", "year"]
 Every = Literal["month", "quarter", "half", "nine_months", "year"]
@@ -58,13 +58,6 @@ class Occurrence:
 
     period: Period
     due: date
-
-
-def normalize(text: str) -> str:
-    """Lower case, no diacritics, đ → d, single spaces: the form all matching works on."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return re.sub(r"\s+", " ", plain.lower()).strip()
 
 
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.plans import api, handlers, models
+from fastapi import APIRouter
+
+from services.plans import api, directory_api, handlers, models
 from shared.clock import Clock
 from shared.runtime import Service
 from shared.settings import Settings
@@ -13,8 +15,23 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         name="plans",
         metadata=models.metadata,
         subscriptions=handlers.SUBSCRIPTIONS,
-        router=api.router,
-        publishes=["unit.created", "plan.drafted", "plan.issued"],
+        router=_router(),
+        publishes=[
+            "unit.created",
+            "unit.renamed",
+            "unit.succeeded",
+            "plan.drafted",
+            "plan.issued",
+            "plan.amended",
+            "plan.closed",
+        ],
         settings=settings,
         clock=clock or Clock(),
     )
+
+
+def _router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(directory_api.router)
+    router.include_router(api.router)
+    return router

@@ -3,6 +3,9 @@ package (34 provinces, 3,321 commune-level units, codes as published)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from vietnam_provinces import Province, ProvinceCode, Ward
 
 from services.plans.domain import Unit
@@ -27,9 +30,101 @@ def official_units(province: str) -> list[Unit]:
         if record.name.lower().startswith(("tỉnh", "thành phố"))
         else (f"{_PROVINCE_PREFIX.get(kind, kind.capitalize())} {record.name}")
     )
-    units = [Unit(code=code, name=name, level="province", parent=None, path=code)]
+    units = [Unit(code=code, name=name, level="province", parent=None, path=code, valid_from=REFORM_DAY)]
     for ward in Ward.iter_all():
         if int(ward.province_code) == int(record.code):
             ward_code = f"{int(ward.code):05d}"
-            units.append(Unit(code=ward_code, name=ward.name, level="commune", parent=code, path=f"{code}.{ward_code}"))
+            units.append(
+                Unit(
+                    code=ward_code,
+                    name=ward.name,
+                    level="commune",
+                    parent=code,
+                    path=f"{code}.{ward_code}",
+                    valid_from=REFORM_DAY,
+                )
+            )
     return units
+
+
+# --- the structure before 1 July 2025 (63 provinces, districts, communes) -------------------
+
+REFORM_DAY = date(2025, 7, 1)
+LEGACY_END = date(2025, 6, 30)
+LEGACY_PREFIX = "L"  # official codes were reused after the reform: legacy units are L<code>
+
+
+@dataclass(frozen=True)
+class Succession:
+    """Where an ended unit's history rolls up: `default` marks the one successor of a split
+    that receives the roll-up (the others are recorded for reference)."""
+
+    old: str
+    new: str
+    default: bool
+
+
+def _legacy_code(code: str | int) -> str:
+    return f"{LEGACY_PREFIX}{code}"
+
+
+def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
+    """The legacy provinces, districts and communes that now form `province`, and successions."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    import vietnamadminunits
+
+    data = Path(vietnamadminunits.__file__).parent / "data"
+    current = official_units(province)  # KeyError for an unknown province
+    converter = json.loads((data / "converter_2025.json").read_text())
+    with sqlite3.connect(data / "dataset.db") as db:
+        db.row_factory = sqlite3.Row
+        new_rows = db.execute(
+            "SELECT DISTINCT provinceKey, wardKey, wardCode FROM admin_units WHERE CAST(provinceCode AS INT) = ?",
+            (int(province),),
+        ).fetchall()
+        if not new_rows:
+            raise KeyError(province)
+        new_key = new_rows[0]["provinceKey"]
+        new_ward_code = {r["wardKey"]: f"{int(r['wardCode']):05d}" for r in new_rows}
+        old_province_keys = converter["DICT_PROVINCE"][new_key]
+        placeholders = ",".join("?" * len(old_province_keys))
+        old_rows = db.execute(
+            f"SELECT DISTINCT province, district, ward, provinceCode, districtCode, wardCode, districtType, "
+            f"provinceKey, districtKey, wardKey FROM admin_units_legacy WHERE provinceKey IN ({placeholders})",
+            old_province_keys,
+        ).fetchall()
+    successor_of: dict[str, tuple[str, bool]] = {}
+    for ward_key, old_keys in converter["DICT_PROVINCE_WARD_NO_DIVIDED"].get(new_key, {}).items():
+        for old_key in old_keys:
+            if ward_key in new_ward_code:
+                successor_of[old_key] = (new_ward_code[ward_key], True)
+    divided: dict[str, list[tuple[str, bool]]] = {}
+    for old_key, news in converter["DICT_PROVINCE_WARD_DIVIDED"].get(new_key, {}).items():
+        divided[old_key] = [
+            (new_ward_code[n["newWardKey"]], n["isDefaultNewWard"]) for n in news if n["newWardKey"] in new_ward_code
+        ]
+
+    units: dict[str, Unit] = {}
+    successions: list[Succession] = []
+    for row in old_rows:
+        p_code, d_code = _legacy_code(int(row["provinceCode"])), _legacy_code(int(row["districtCode"]))
+        units.setdefault(p_code, Unit(p_code, row["province"], "province", None, p_code, valid_to=LEGACY_END))
+        district_name = row["district"]
+        units.setdefault(
+            d_code, Unit(d_code, district_name, "district", p_code, f"{p_code}.{d_code}", valid_to=LEGACY_END)
+        )
+        if row["wardCode"] is None:  # island districts had no communes
+            continue
+        w_code = _legacy_code(int(row["wardCode"]))
+        units[w_code] = Unit(w_code, row["ward"], "commune", d_code, f"{p_code}.{d_code}.{w_code}", valid_to=LEGACY_END)
+        old_key = f"{row['provinceKey']}_{row['districtKey']}_{row['wardKey']}"
+        if old_key in successor_of:
+            successions.append(Succession(w_code, *successor_of[old_key]))
+        else:
+            successions += [Succession(w_code, new, default) for new, default in divided.get(old_key, [])]
+    province_code_ = current[0].code
+    successions += [Succession(u.code, province_code_, True) for u in units.values() if u.level != "commune"]
+    return [*current, *units.values()], successions

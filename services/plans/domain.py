@@ -1,39 +1,99 @@
-"""Pure rules of plans: what a plan must say to be accepted, and how "children" expands.
+"""Pure rules of plans: what a plan must say to be accepted, how leads resolve ("children",
+codes, body names), what an amendment changed, and how a child plan is pre-filled.
 
 No I/O: the caller passes the units it looked up.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.plans.bodies import NamedUnit, match, name_key
 from shared.errors import FieldProblem
-from shared.events import PlanTask, ProductTarget, UnitLevel, UnitRef
+from shared.events import PlanTask, ProductTarget, TaskChanges, UnitLevel, UnitRef
 from shared.periods import Period, PeriodError
-from shared.products import PRODUCT_KINDS
 from shared.timelines import Schedule, TimelineError, coerce_schedule, occurrences
+from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 
 CHILDREN = "children"  # "UBND các xã": every direct child administrative unit of the issuer
 ADMIN_LEVELS = ("province", "district", "commune")
+BODY_LEVELS = ("body", "village")
+# Ways plans write "every commune at once"
+_CHILDREN_PHRASES = {
+    name_key(p)
+    for p in (
+        "UBND các xã",
+        "UBND các xã, thị trấn",
+        "UBND các xã, phường",
+        "UBND các xã, phường, đặc khu",
+        "Các xã, thị trấn",
+        "Các xã, phường",
+        "UBND cấp xã",
+        "Ủy ban nhân dân các xã",
+    )
+}
+
+
+class ParentRef(BaseModel):
+    """The basis as written: "Thực hiện Kế hoạch số 25/KH-UBND ngày 24/01/2025 của UBND tỉnh"."""
+
+    number: str = ""
+    date: dt.date | None = None
+    issuer: str = ""
+
+
+class ReportingDuty(BaseModel):
+    every: Literal["month", "quarter", "half", "nine_months", "year"]
+    to: str = ""
+    by: dt.date | None = None
+    what: str = ""
+
+
+class Duty(BaseModel):
+    body: str = Field(min_length=1)
+    lines: list[str] = []
+    reporting: list[ReportingDuty] = []
+
+
+class Signer(BaseModel):
+    name: str
+    title: str = ""
 
 
 class TaskIn(BaseModel):
     ref: str = Field(min_length=1)
     title: str = Field(min_length=1)
-    lead: list[str] = Field(min_length=1)
+    group: bool = False  # a heading row whose sub-rows (4.1, 4.2 …) are the tasks
+    lead: list[str] = []
     coordinating: list[str] = []
-    timeline: str | dict[str, Any]
+    timeline: str | dict[str, Any] | None = None
     products: list[ProductTarget] = []
+    area: str | None = None
+    channels: list[str] = []
 
 
 class PlanIn(BaseModel):
-    number: str
+    number: str = ""
     title: str = Field(min_length=1)
     issuer: str = Field(min_length=1)
     period: str
+    date: dt.date | None = None
+    place: str = ""
+    parent_plan: uuid.UUID | None = None
+    parent: ParentRef | None = None
+    purpose: str = ""
+    areas: list[str] = []
+    channels: list[str] = []
+    budget: str = ""
+    duties: list[Duty] = []
+    recipients: list[str] = []
+    signer: Signer | None = None
+    implementing_due: dt.date | None = None
     tasks: list[TaskIn] = Field(min_length=1)
 
 
@@ -44,6 +104,8 @@ class Unit:
     level: UnitLevel
     parent: str | None
     path: str
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
 
     def ref(self) -> UnitRef:
         return UnitRef(code=self.code, path=self.path, name=self.name)
@@ -53,41 +115,71 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class Directory:
+    """The units a plan may name: looked up by code, plus the issuer's children and bodies."""
+
+    units: dict[str, Unit]
+    children: list[Unit]
+    bodies: list[Unit]
+
+    def by_code(self, code: str) -> Unit | None:
+        return self.units.get(code) or next((u for u in (*self.bodies, *self.children) if u.code == code), None)
+
+    def by_name(self, text: str) -> Unit | None:
+        candidates = {u.code: u for u in (*self.bodies, *self.children)}
+        found = match(text, [NamedUnit(u.code, u.name) for u in candidates.values()])
+        return candidates[found.code] if found else None
+
+
+@dataclass(frozen=True)
+class CheckedTask:
+    task: PlanTask
+    is_group: bool
+    lead_text: list[str]
+
+
+@dataclass(frozen=True)
 class CheckedPlan:
     period: Period
     issuer: Unit
-    tasks: list[PlanTask]
+    tasks: list[CheckedTask]
+    uses_children: set[str]  # child unit codes reached through "children"
+
+    def plan_tasks(self) -> list[PlanTask]:
+        """The tasks that become assignments (group headings do not)."""
+        return [t.task for t in self.tasks if not t.is_group]
 
 
-def check_plan(plan: PlanIn, *, units: dict[str, Unit], children: list[Unit]) -> CheckedPlan | list[FieldProblem]:
+def _vocabulary(values: list[str], allowed: dict[str, str], field: str, problems: list[FieldProblem]) -> None:
+    for index, value in enumerate(values):
+        if value not in allowed:
+            problems.append(FieldProblem(f"{field}[{index}]", f"không có trong danh mục: {value!r}"))
+
+
+def check_plan(plan: PlanIn, *, directory: Directory) -> CheckedPlan | list[FieldProblem]:
     """Resolve units and timelines; return the plan ready to store, or every problem found."""
     problems: list[FieldProblem] = []
-    issuer = units.get(plan.issuer)
+    issuer = directory.units.get(plan.issuer)
     if issuer is None:
         problems.append(FieldProblem("issuer", f"không có đơn vị mã {plan.issuer!r}"))
+    period: Period | None = None
     try:
         period = Period.parse(plan.period)
     except PeriodError as exc:
         problems.append(FieldProblem("period", str(exc)))
-        period = None
+    _vocabulary(plan.areas, CONTENT_AREAS, "areas", problems)
+    _vocabulary(plan.channels, CHANNELS, "channels", problems)
     refs = [task.ref for task in plan.tasks]
     for index, ref in enumerate(refs):
         if ref in refs[:index]:
             problems.append(FieldProblem(f"tasks[{index}].ref", f"số thứ tự {ref!r} bị trùng"))
-    tasks: list[PlanTask] = []
+    tasks: list[CheckedTask] = []
+    reached: set[str] = set()
     for index, task in enumerate(plan.tasks):
         at = f"tasks[{index}]"
-        schedule: Schedule | None = None
-        try:
-            schedule = coerce_schedule(task.timeline)
-            if period is not None:
-                occurrences(schedule, period)
-        except (TimelineError, ValueError) as exc:
-            problems.append(FieldProblem(f"{at}.timeline", str(exc)))
-        lead = _resolve(task.lead, f"{at}.lead", units=units, children=children, issuer=issuer, problems=problems)
-        coordinating = _resolve(
-            task.coordinating, f"{at}.coordinating", units=units, children=children, issuer=issuer, problems=problems
-        )
+        _vocabulary(task.channels, CHANNELS, f"{at}.channels", problems)
+        if task.area is not None and task.area not in CONTENT_AREAS:
+            problems.append(FieldProblem(f"{at}.area", f"không có trong danh mục: {task.area!r}"))
         for p_index, product in enumerate(task.products):
             if product.kind not in PRODUCT_KINDS:
                 problems.append(
@@ -95,50 +187,109 @@ def check_plan(plan: PlanIn, *, units: dict[str, Unit], children: list[Unit]) ->
                         f"{at}.products[{p_index}].kind", f"loại sản phẩm không có trong danh mục: {product.kind!r}"
                     )
                 )
-        if schedule is not None:
+        schedule: Schedule | None = None
+        if task.timeline is None:
+            if not task.group:
+                problems.append(FieldProblem(f"{at}.timeline", "thiếu thời gian thực hiện"))
+        else:
+            try:
+                schedule = coerce_schedule(task.timeline)
+                if period is not None:
+                    occurrences(schedule, period)
+            except (TimelineError, ValueError) as exc:
+                problems.append(FieldProblem(f"{at}.timeline", str(exc)))
+        if not task.lead and not task.group:
+            problems.append(FieldProblem(f"{at}.lead", "thiếu cơ quan, đơn vị chủ trì"))
+        lead = _resolve(task.lead, f"{at}.lead", directory, issuer, problems, reached)
+        coordinating = _resolve(task.coordinating, None, directory, issuer, problems, reached)
+        if task.group or schedule is not None:
             tasks.append(
-                PlanTask(
-                    ref=task.ref,
-                    title=task.title,
-                    lead=lead,
-                    coordinating=coordinating,
-                    schedule=schedule,
-                    products=task.products,
+                CheckedTask(
+                    task=PlanTask(
+                        ref=task.ref,
+                        title=task.title,
+                        lead=lead,
+                        coordinating=coordinating,
+                        schedule=schedule or Schedule(kind="ongoing", text=""),
+                        products=task.products,
+                        area=task.area,
+                        channels=task.channels,
+                    ),
+                    is_group=task.group,
+                    lead_text=task.lead,
                 )
             )
     if problems or issuer is None or period is None:
         return problems
-    return CheckedPlan(period=period, issuer=issuer, tasks=tasks)
+    return CheckedPlan(period=period, issuer=issuer, tasks=tasks, uses_children=reached)
 
 
 def _resolve(
-    codes: list[str],
-    field: str,
-    *,
-    units: dict[str, Unit],
-    children: list[Unit],
+    entries: list[str],
+    field: str | None,
+    directory: Directory,
     issuer: Unit | None,
     problems: list[FieldProblem],
+    reached: set[str],
 ) -> list[UnitRef]:
+    """Codes, "children" or names of bodies. Unknown leads are errors; coordinating bodies
+    that are not in the directory ("các cơ quan liên quan") stay as text only."""
     resolved: dict[str, UnitRef] = {}
-    for index, code in enumerate(codes):
-        if code == CHILDREN:
-            if not children:
+    for index, entry in enumerate(entries):
+        if entry == CHILDREN or name_key(entry) in _CHILDREN_PHRASES:
+            if not directory.children and field:
                 problems.append(FieldProblem(f"{field}[{index}]", "đơn vị ban hành không có đơn vị trực thuộc"))
-            resolved.update((child.code, child.ref()) for child in children)
+            resolved.update((child.code, child.ref()) for child in directory.children)
+            reached.update(child.code for child in directory.children)
             continue
-        unit = units.get(code)
+        unit = directory.by_code(entry) or directory.by_name(entry)
         if unit is None:
-            problems.append(FieldProblem(f"{field}[{index}]", f"không có đơn vị mã {code!r}"))
+            if field:
+                problems.append(FieldProblem(f"{field}[{index}]", f"không có đơn vị {entry!r}"))
         elif issuer is not None and not unit.is_under(issuer):
-            problems.append(FieldProblem(f"{field}[{index}]", f"đơn vị {unit.name} không thuộc {issuer.name}"))
+            problems.append(
+                FieldProblem(f"{field or 'coordinating'}[{index}]", f"đơn vị {unit.name} không thuộc {issuer.name}")
+            )
         else:
             resolved[unit.code] = unit.ref()
     return list(resolved.values())
 
 
-def unit_codes(plan: PlanIn) -> set[str]:
+def referenced_codes(plan: PlanIn) -> set[str]:
     codes = {plan.issuer}
     for task in plan.tasks:
         codes.update(c for c in (*task.lead, *task.coordinating) if c != CHILDREN)
     return codes
+
+
+def task_changes(before: list[PlanTask], after: list[PlanTask]) -> TaskChanges:
+    old = {t.ref: t.model_dump(mode="json") for t in before}
+    new = {t.ref: t.model_dump(mode="json") for t in after}
+    return TaskChanges(
+        added=[ref for ref in new if ref not in old],
+        removed=[ref for ref in old if ref not in new],
+        changed=[ref for ref in new if ref in old and new[ref] != old[ref]],
+    )
+
+
+def child_plan(parent: dict[str, Any], child: Unit) -> dict[str, Any]:
+    """A draft for `child` implementing `parent`: its tasks where the child leads, led by the
+    child's own committee until it names its bodies."""
+    tasks = [
+        {
+            **{k: t[k] for k in ("ref", "title", "products", "area", "channels")},
+            "lead": [child.code],
+            "coordinating": [],
+            "timeline": t["timeline"],
+        }
+        for t in parent["tasks"]
+        if child.code in t["lead"] and not t.get("group")
+    ]
+    return {
+        "number": "",
+        "title": f"{parent['title']} — {child.name}",
+        "issuer": child.code,
+        "period": parent["period"],
+        "parent_plan": parent["id"],
+        "tasks": tasks,
+    }

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Table, Text, Uuid, func
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -15,7 +29,7 @@ units = Table(
     metadata,
     Column("code", Text, primary_key=True),
     Column("name", Text, nullable=False),
-    Column("level", Text, nullable=False),
+    Column("level", Text, nullable=False),  # province | district | commune | body | village
     Column("parent", Text, ForeignKey("plans.units.code")),
     Column("path", Text, nullable=False),
     Column("valid_from", Date),
@@ -24,17 +38,37 @@ units = Table(
     Index("units_parent", "parent"),
 )
 
+# Where an ended unit's history rolls up (merges and splits of the 2025 reorganisation).
+unit_successors = Table(
+    "unit_successors",
+    metadata,
+    Column("old_code", Text, ForeignKey("plans.units.code"), primary_key=True),
+    Column("new_code", Text, ForeignKey("plans.units.code"), primary_key=True),
+    Column("is_default", Boolean, nullable=False),
+)
+
 plans = Table(
     "plans",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("number", Text, nullable=False),
+    Column("number", Text, nullable=False),  # number and symbol, "33/KH-UBND"; '' in drafts
     Column("title", Text, nullable=False),
     Column("issuer", Text, ForeignKey("plans.units.code"), nullable=False),
     Column("period", Text, nullable=False),
-    Column("status", Text, nullable=False),  # draft | issued
+    Column("year", Integer, nullable=False, server_default="0"),
+    Column("status", Text, nullable=False),  # draft | issued | amended | closed
+    Column("issued_on", Date),
+    Column("parent_plan_id", Uuid, ForeignKey("plans.plans.id")),
+    Column("parent_ref", JSONB),  # the basis as written, when the parent plan is not in the system
+    Column("content", JSONB, nullable=False, server_default="{}"),  # purpose, areas, duties, signer …
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("implementing_due", Date),  # by when child units must issue their implementing plans
+    Column("search", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("issued_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Index("plans_number_once", "issuer", "year", "number", unique=True, postgresql_where=text("number <> ''")),
+    Index("plans_parent", "parent_plan_id"),
 )
 
 plan_tasks = Table(
@@ -44,10 +78,34 @@ plan_tasks = Table(
     Column("ref", Text, primary_key=True),
     Column("position", Integer, nullable=False),
     Column("title", Text, nullable=False),
+    Column("is_group", Boolean, nullable=False, server_default="false"),
     Column("lead", JSONB, nullable=False),  # unit codes, "children" already expanded
+    Column("lead_text", JSONB, nullable=False, server_default="[]"),  # the leads as written
     Column("coordinating", JSONB, nullable=False),
     Column("schedule", JSONB, nullable=False),
     Column("products", JSONB, nullable=False),
+    Column("area", Text),
+    Column("channels", JSONB, nullable=False, server_default="[]"),
+)
+
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    Column("plan_id", Uuid, ForeignKey("plans.plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("snapshot", JSONB, nullable=False),
+    Column("changes", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Cascade: a child unit must issue its own implementing plan by `due`.
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("plan_id", Uuid, ForeignKey("plans.plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_code", Text, ForeignKey("plans.units.code"), primary_key=True),
+    Column("due", Date, nullable=False),
+    Column("fulfilled_by", Uuid, ForeignKey("plans.plans.id")),
 )
 
 outbox = outbox_table(metadata)

@@ -15,7 +15,7 @@ from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.events import ProgressReported, UnitRef, make_event
 from shared.periods import Period, PeriodError
-from shared.products import unknown_kinds
+from shared.vocabularies import unknown_kinds
 from shared.runtime import Service, service_of
 
 router = APIRouter(prefix="/api")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from cchc.routes import service_for_path
-from services.plans.domain import CheckedPlan, PlanIn, Unit, check_plan
+from services.plans.domain import CheckedPlan, Directory, PlanIn, Unit, check_plan
 from services.reports.domain import Rollup, ancestors
 from services.tasks.domain import assignments_for, follow_up_status
 from shared.events import PlanIssued, UnitCreated, UnitRef, make_event, subject
@@ -19,6 +19,11 @@ PROVINCE = Unit("52", "Tỉnh Gia Lai", "province", None, "52")
 COMMUNES = [Unit(c, f"Xã {c}", "commune", "52", f"52.{c}") for c in ("21787", "21790")]
 OTHER = Unit("48", "Thành phố Đà Nẵng", "province", None, "48")
 UNITS = {u.code: u for u in (PROVINCE, *COMMUNES, OTHER)}
+BODIES = [
+    Unit("52-NV", "Sở Nội vụ", "body", "52", "52.52-NV"),
+    Unit("52-VHTT", "Sở Văn hóa, Thể thao và Du lịch", "body", "52", "52.52-VHTT"),
+]
+DIRECTORY = Directory(units=UNITS, children=COMMUNES, bodies=BODIES)
 
 
 def plan(**task: object) -> PlanIn:
@@ -27,9 +32,38 @@ def plan(**task: object) -> PlanIn:
 
 
 def test_children_expands_to_every_direct_child_of_the_issuer() -> None:
-    checked = check_plan(plan(), units=UNITS, children=COMMUNES)
+    for lead in (["children"], ["UBND các xã, phường"], ["Ủy ban nhân dân các xã"]):
+        checked = check_plan(plan(lead=lead), directory=DIRECTORY)
+        assert isinstance(checked, CheckedPlan)
+        assert [u.code for u in checked.tasks[0].task.lead] == ["21787", "21790"]
+        assert checked.uses_children == {"21787", "21790"}
+
+
+def test_leads_resolve_by_code_or_by_name_without_diacritics_and_coordinators_may_stay_text() -> None:
+    checked = check_plan(
+        plan(lead=["so noi vu", "52-VHTT"], coordinating=["Các cơ quan, đơn vị liên quan"]), directory=DIRECTORY
+    )
     assert isinstance(checked, CheckedPlan)
-    assert [u.code for u in checked.tasks[0].lead] == ["21787", "21790"]
+    assert [u.code for u in checked.tasks[0].task.lead] == ["52-NV", "52-VHTT"]
+    assert checked.tasks[0].task.coordinating == []
+    assert checked.tasks[0].lead_text == ["so noi vu", "52-VHTT"]
+
+
+def test_a_group_heading_needs_no_lead_or_timeline_but_a_task_does() -> None:
+    group = PlanIn(
+        number="",
+        title="KH",
+        issuer="52",
+        period="2026",
+        tasks=[
+            {"ref": "4", "title": "Gửi tin, bài", "group": True},
+            {"ref": "4.1", "title": "Về cải cách thể chế", "lead": ["52-NV"], "timeline": "Định kỳ 01 lần/quý"},
+            {"ref": "5", "title": "Pano"},
+        ],
+    )
+    problems = check_plan(group, directory=DIRECTORY)
+    assert isinstance(problems, list)
+    assert [p.field for p in problems] == ["tasks[2].timeline", "tasks[2].lead"]
 
 
 def test_every_problem_is_reported_with_its_field() -> None:

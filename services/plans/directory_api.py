@@ -1,0 +1,378 @@
+"""HTTP routes of the unit directory: official units (current and before the 2025 reform),
+bodies inside units, renames and merges. Every change is published as a unit.* event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.plans import models as m
+from services.plans.bodies import (
+    STANDARD_COMMUNE_BODIES,
+    STANDARD_DISTRICT_BODIES,
+    NamedUnit,
+    body_code,
+    match,
+    name_key,
+    short_tag,
+)
+from services.plans.directory import Succession, legacy_units, official_units
+from services.plans.domain import Unit
+from shared.errors import Conflict, FieldProblem, InputError, NotFound
+from shared.events import Envelope, UnitCreated, UnitRenamed, UnitSucceeded, make_event
+from shared.runtime import Service, service_of
+from shared.text import normalize
+
+router = APIRouter(prefix="/api/units")
+
+
+class LoadUnits(BaseModel):
+    source: Literal["vietnam-provinces", "vietnamadminunits"] = "vietnam-provinces"
+    provinces: list[str] = Field(min_length=1)
+
+
+class BodyIn(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    level: Literal["body", "village"] = "body"
+    short: str | None = Field(None, max_length=10, pattern=r"^[A-Za-z0-9]+$")
+
+
+class RenameIn(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+
+
+class MergeIn(BaseModel):
+    old: list[str] = Field(min_length=1)
+    into: str
+    on: dt.date
+
+
+def unit_of(row: Any) -> Unit:
+    return Unit(
+        code=row.code,
+        name=row.name,
+        level=row.level,
+        parent=row.parent,
+        path=row.path,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+    )
+
+
+def unit_json(row: Any) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "level": row.level,
+        "parent": row.parent,
+        "path": row.path,
+        "valid_from": row.valid_from.isoformat() if row.valid_from else None,
+        "valid_to": row.valid_to.isoformat() if row.valid_to else None,
+    }
+
+
+def created_event(service: Service, unit: Unit) -> Envelope:
+    return make_event(
+        "unit.created",
+        unit_path=unit.path,
+        producer=service.name,
+        at=service.clock.now(),
+        payload=UnitCreated(
+            code=unit.code,
+            name=unit.name,
+            level=unit.level,
+            parent=unit.parent,
+            path=unit.path,
+            valid_from=unit.valid_from,
+            valid_to=unit.valid_to,
+        ),
+    )
+
+
+async def get_unit_or_raise(session: AsyncSession, code: str) -> Unit:
+    row = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
+    if row is None:
+        raise NotFound(f"không có đơn vị mã {code!r}")
+    return unit_of(row)
+
+
+async def add_units(session: AsyncSession, service: Service, units: list[Unit]) -> int:
+    """Insert the units not yet known (parents first) and publish unit.created for each."""
+    if not units:
+        return 0
+    created = set(
+        (
+            await session.execute(
+                insert(m.units)
+                .values(
+                    [
+                        {
+                            "code": u.code,
+                            "name": u.name,
+                            "level": u.level,
+                            "parent": u.parent,
+                            "path": u.path,
+                            "valid_from": u.valid_from,
+                            "valid_to": u.valid_to,
+                        }
+                        for u in units
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(m.units.c.code)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await service.emit(session, [created_event(service, u) for u in units if u.code in created])
+    return len(created)
+
+
+async def add_successions(session: AsyncSession, service: Service, successions: list[Succession]) -> int:
+    if not successions:
+        return 0
+    paths = dict(
+        (
+            await session.execute(
+                select(m.units.c.code, m.units.c.path).where(m.units.c.code.in_({s.old for s in successions}))
+            )
+        ).all()
+    )
+    created = {
+        tuple(r)
+        for r in (
+            await session.execute(
+                insert(m.unit_successors)
+                .values([{"old_code": s.old, "new_code": s.new, "is_default": s.default} for s in successions])
+                .on_conflict_do_nothing()
+                .returning(m.unit_successors.c.old_code, m.unit_successors.c.new_code)
+            )
+        ).all()
+    }
+    now = service.clock.now()
+    await service.emit(
+        session,
+        [
+            make_event(
+                "unit.succeeded",
+                unit_path=paths[s.old],
+                producer=service.name,
+                at=now,
+                payload=UnitSucceeded(old=s.old, new=s.new, default=s.default),
+            )
+            for s in successions
+            if (s.old, s.new) in created
+        ],
+    )
+    return len(created)
+
+
+@router.post("/load")
+async def load_units(body: LoadUnits, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Nạp đơn vị hành chính: `vietnam-provinces` (cơ cấu hiện hành) hoặc `vietnamadminunits`
+    (cơ cấu trước 01/7/2025 với liên kết đơn vị kế thừa)."""
+    units: list[Unit] = []
+    successions: list[Succession] = []
+    for index, province in enumerate(body.provinces):
+        try:
+            if body.source == "vietnam-provinces":
+                units += official_units(province)
+            else:
+                legacy, links = legacy_units(province)
+                units += legacy
+                successions += links
+        except KeyError:
+            raise InputError([FieldProblem(f"provinces[{index}]", f"không có tỉnh mã {province!r}")]) from None
+    async with service.transaction() as session:
+        created = await add_units(session, service, units)
+        linked = await add_successions(session, service, successions)
+    return {"loaded": len(units), "created": created, "successions": linked}
+
+
+@router.get("")
+async def list_units(
+    parent: str | None = None,
+    level: str | None = None,
+    q: str | None = None,
+    current: bool = False,
+    service: Service = Depends(service_of),
+) -> dict[str, Any]:
+    u = m.units
+    query = select(u).order_by(u.c.code).limit(5000)
+    if parent:
+        query = query.where(u.c.parent == parent)
+    elif not q:
+        query = query.where(u.c.parent.is_(None))
+    if level:
+        query = query.where(u.c.level == level)
+    if current:
+        query = query.where(u.c.valid_to.is_(None))
+    async with service.sessions() as session:
+        if parent:
+            await get_unit_or_raise(session, parent)
+        rows = (await session.execute(query)).all()
+    if q:
+        wanted = normalize(q)
+        rows = [r for r in rows if wanted in normalize(r.name)]
+    return {"items": [unit_json(r) for r in rows], "count": len(rows)}
+
+
+@router.get("/resolve")
+async def resolve(within: str, name: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Tìm cơ quan, đơn vị theo tên (không phân biệt dấu, hoa thường, chữ viết tắt)."""
+    async with service.sessions() as session:
+        await get_unit_or_raise(session, within)
+        rows = (await session.execute(select(m.units).where(m.units.c.parent == within))).all()
+    found = match(name, [NamedUnit(r.code, r.name) for r in rows])
+    if found is None:
+        raise NotFound(f"không tìm thấy {name!r} trong đơn vị {within}")
+    return unit_json(next(r for r in rows if r.code == found.code))
+
+
+@router.get("/{code}")
+async def get_unit(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    s = m.unit_successors
+    async with service.sessions() as session:
+        unit = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
+        if unit is None:
+            raise NotFound(f"không có đơn vị mã {code!r}")
+        links = (await session.execute(select(s).where(or_(s.c.old_code == code, s.c.new_code == code)))).all()
+    body = unit_json(unit)
+    body["successors"] = [{"code": r.new_code, "default": r.is_default} for r in links if r.old_code == code]
+    body["predecessors"] = [r.old_code for r in links if r.new_code == code]
+    return body
+
+
+@router.get("/{code}/bodies")
+async def list_bodies(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    async with service.sessions() as session:
+        await get_unit_or_raise(session, code)
+        rows = (
+            await session.execute(
+                select(m.units)
+                .where(m.units.c.parent == code, m.units.c.level.in_(("body", "village")))
+                .order_by(m.units.c.name)
+            )
+        ).all()
+    return {"items": [unit_json(r) for r in rows], "count": len(rows)}
+
+
+async def _create_bodies(
+    session: AsyncSession, service: Service, parent: Unit, wanted: list[tuple[str, str, str]], *, skip_existing: bool
+) -> list[Unit]:
+    existing = (
+        await session.execute(select(m.units.c.code, m.units.c.name).where(m.units.c.parent == parent.code))
+    ).all()
+    keys = {name_key(r.name) for r in existing}
+    codes = {r.code for r in existing}
+    created: list[Unit] = []
+    for short, name, level in wanted:
+        if name_key(name) in keys:
+            if skip_existing:
+                continue
+            raise Conflict(f"{parent.name} đã có {name!r}")
+        code, suffix = body_code(parent.code, short), 2
+        while code in codes:
+            code, suffix = body_code(parent.code, f"{short}{suffix}"), suffix + 1
+        unit = Unit(
+            code=code,
+            name=name,
+            level=level,
+            parent=parent.code,  # type: ignore[arg-type]
+            path=f"{parent.path}.{code}",
+            valid_from=service.clock.today_vn(),
+        )
+        created.append(unit)
+        keys.add(name_key(name))
+        codes.add(code)
+    await add_units(session, service, created)
+    return created
+
+
+@router.post("/{code}/bodies", status_code=201)
+async def create_body(code: str, body: BodyIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Thêm cơ quan, đơn vị, thôn hoặc chức danh vào một đơn vị."""
+    async with service.transaction() as session:
+        parent = await get_unit_or_raise(session, code)
+        if parent.level in ("body", "village"):
+            raise InputError([FieldProblem("code", f"{parent.name} là cơ quan/thôn, không chứa đơn vị con")])
+        created = await _create_bodies(
+            session,
+            service,
+            parent,
+            [(body.short or short_tag(body.name), body.name.strip(), body.level)],
+            skip_existing=False,
+        )
+    unit = created[0]
+    return {"code": unit.code, "name": unit.name, "level": unit.level, "parent": unit.parent, "path": unit.path}
+
+
+@router.post("/{code}/bodies/standard", status_code=201)
+async def add_standard_bodies(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Thêm bộ cơ quan chuẩn của cấp xã (hoặc cấp huyện cũ); cơ quan đã có được giữ nguyên."""
+    async with service.transaction() as session:
+        parent = await get_unit_or_raise(session, code)
+        standard = {"commune": STANDARD_COMMUNE_BODIES, "district": STANDARD_DISTRICT_BODIES}.get(parent.level)
+        if standard is None:
+            raise InputError([FieldProblem("code", f"chưa có bộ cơ quan chuẩn cho cấp {parent.level!r}")])
+        created = await _create_bodies(
+            session, service, parent, [(s, n, "body") for s, n in standard], skip_existing=True
+        )
+    return {"created": [{"code": u.code, "name": u.name} for u in created]}
+
+
+@router.patch("/{code}")
+async def rename_unit(code: str, body: RenameIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    async with service.transaction() as session:
+        unit = await get_unit_or_raise(session, code)
+        if unit.parent:
+            siblings = (
+                await session.execute(
+                    select(m.units.c.code, m.units.c.name).where(
+                        m.units.c.parent == unit.parent, m.units.c.code != code
+                    )
+                )
+            ).all()
+            if any(name_key(r.name) == name_key(body.name) for r in siblings):
+                raise Conflict(f"đã có đơn vị cùng tên {body.name!r}")
+        await session.execute(update(m.units).where(m.units.c.code == code).values(name=body.name.strip()))
+        await service.emit(
+            session,
+            [
+                make_event(
+                    "unit.renamed",
+                    unit_path=unit.path,
+                    producer=service.name,
+                    at=service.clock.now(),
+                    payload=UnitRenamed(code=code, name=body.name.strip(), path=unit.path),
+                )
+            ],
+        )
+    return {"code": code, "name": body.name.strip()}
+
+
+@router.post("/merge")
+async def merge_units(body: MergeIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Ghi nhận sáp nhập: các đơn vị cũ kết thúc trước ngày `on`, lịch sử tính cho đơn vị `into`."""
+    async with service.transaction() as session:
+        into = await get_unit_or_raise(session, body.into)
+        problems = []
+        for index, code in enumerate(body.old):
+            row = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
+            if row is None:
+                problems.append(FieldProblem(f"old[{index}]", f"không có đơn vị mã {code!r}"))
+            elif code == into.code or into.path.startswith(row.path + "."):
+                problems.append(FieldProblem(f"old[{index}]", "đơn vị không thể kế thừa chính nó"))
+        if problems:
+            raise InputError(problems)
+        ended = body.on - dt.timedelta(days=1)
+        await session.execute(update(m.units).where(m.units.c.code.in_(body.old)).values(valid_to=ended))
+        linked = await add_successions(session, service, [Succession(code, into.code, True) for code in body.old])
+    return {"into": into.code, "ended": body.old, "valid_to": ended.isoformat(), "successions": linked}

@@ -1,0 +1,13 @@
+"""Vietnamese text as matching sees it: no diacritics, đ → d, lower case, single spaces."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def normalize(text: str) -> str:
+    """Lower case, no diacritics, đ → d, single spaces: the form all matching works on."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return re.sub(r"\s+", " ", plain.lower()).strip()
