@@ -68,16 +68,16 @@ def test_a_group_heading_needs_no_lead_or_timeline_but_a_task_does() -> None:
 
 def test_every_problem_is_reported_with_its_field() -> None:
     problems = check_plan(
-        plan(lead=["48", "00000"], timeline="sớm", products=[{"kind": "bài hát", "target": 1}]),
-        units=UNITS,
-        children=COMMUNES,
+        plan(lead=["48", "00000"], timeline="sớm", products=[{"kind": "bài hát", "target": 1}], area="sports"),
+        directory=DIRECTORY,
     )
     assert isinstance(problems, list)
     assert [p.field for p in problems] == [
+        "tasks[0].area",
+        "tasks[0].products[0].kind",
         "tasks[0].timeline",
         "tasks[0].lead[0]",
         "tasks[0].lead[1]",
-        "tasks[0].products[0].kind",
     ]
 
 
