@@ -284,8 +284,8 @@ async def _create_bodies(
         unit = Unit(
             code=code,
             name=name,
-            level=level,
-            parent=parent.code,  # type: ignore[arg-type]
+            level=level,  # type: ignore[arg-type]
+            parent=parent.code,
             path=f"{parent.path}.{code}",
             valid_from=service.clock.today_vn(),
         )

@@ -6,9 +6,9 @@ No I/O: the caller passes the units it looked up.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field

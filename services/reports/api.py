@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import BigInteger, func, literal_column, select
+from sqlalchemy import BigInteger, func, literal_column, or_, select
 
 from services.reports import models as m
 from services.reports.domain import Rollup
@@ -17,14 +17,23 @@ router = APIRouter(prefix="/api/reports")
 
 
 @router.get("/rollup")
-async def rollup(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Tổng hợp toàn bộ cây đơn vị: số nhiệm vụ phải báo cáo, đã báo cáo, đúng hạn, sản phẩm."""
+async def rollup(
+    unit: str, period: str, view: Literal["current", "as_reported"] = "current", service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Tổng hợp toàn bộ cây đơn vị: số nhiệm vụ phải báo cáo, đã báo cáo, đúng hạn, sản phẩm.
+
+    `view=current` (mặc định) tính lại theo cơ cấu hiện hành: kết quả của xã cũ đã sáp nhập được
+    cộng cho xã mới; `view=as_reported` giữ cây đơn vị như tại thời điểm báo cáo."""
     try:
         wanted = Period.parse(period)
     except PeriodError as exc:
         raise InputError([FieldProblem("period", str(exc))]) from None
-    a, p = m.assignments, m.progress
-    in_scope = (a.c.ancestors.contains([unit]), a.c.period_start >= wanted.start, a.c.period_end <= wanted.end)
+    a, p, u = m.assignments, m.progress, m.units
+    under = a.c.ancestors.contains([unit])
+    if view == "current":
+        restated = select(u.c.code).where(u.c.rollup_to.contains([unit]))
+        under = or_(a.c.unit_code.in_(restated), under)
+    in_scope = (under, ~a.c.cancelled, a.c.period_start >= wanted.start, a.c.period_end <= wanted.end)
     reported_on = func.date(func.timezone("Asia/Ho_Chi_Minh", p.c.first_reported_at))
     async with service.sessions() as session:
         known = (await session.execute(select(m.units.c.name).where(m.units.c.code == unit))).first()
@@ -63,6 +72,7 @@ async def rollup(unit: str, period: str, service: Service = Depends(service_of))
         "unit": result.unit,
         "unit_name": known.name,
         "period": result.period,
+        "view": view,
         "expected": result.expected,
         "reported": result.reported,
         "on_time": result.on_time,

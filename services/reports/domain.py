@@ -28,3 +28,18 @@ class Rollup:
 def ancestors(path: str) -> list[str]:
     """'52.21787' → ['52', '21787']: every unit a fact rolls up to."""
     return path.split(".")
+
+
+def rollup_to(code: str, *, paths: dict[str, str], successor: dict[str, str]) -> list[str]:
+    """The units `code`'s facts count for in today's structure: its own path, then, following
+    default successors (a merged commune → the new commune), each successor's path."""
+    codes: list[str] = []
+    seen: set[str] = set()
+    current: str | None = code
+    while current is not None and current not in seen:
+        seen.add(current)
+        for ancestor in ancestors(paths.get(current, current)):
+            if ancestor not in codes:
+                codes.append(ancestor)
+        current = successor.get(current)
+    return codes

@@ -1,21 +1,57 @@
 """Event subscribers of the reports service: keep the read models current.
 
 Effects are idempotent and order-tolerant: a late, older progress report never overwrites a
-newer one (compared by reported_at, not arrival order)."""
+newer one (compared by reported_at, not arrival order); successions may arrive before or after
+the units they link, and the restated roll-up paths are refreshed either way."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from services.reports.domain import ancestors
+from services.reports.domain import ancestors, rollup_to
 from shared.bus import Subscription
-from shared.events import AssignmentCreated, Envelope, ProgressReported, UnitCreated
+from shared.events import (
+    AssignmentCancelled,
+    AssignmentCreated,
+    Envelope,
+    ProgressReported,
+    UnitCreated,
+    UnitRenamed,
+    UnitSucceeded,
+)
 from shared.periods import Period
+
+
+async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
+    """Recompute `rollup_to` for the seeds and every unit that (transitively) became one of them."""
+    # One refresh at a time: a unit and the succession naming it may be handled concurrently,
+    # and each must see what the other committed.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("reports.rollup_to"))))
+    s = m.successors
+    affected, frontier = set(seeds), set(seeds)
+    while frontier:
+        before = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
+        frontier = before - affected
+        affected |= frontier
+    successor = dict((await session.execute(select(s.c.old_code, s.c.new_code).where(s.c.is_default))).all())
+    chain: set[str] = set(affected)
+    for code in affected:
+        current = successor.get(code)
+        while current is not None and current not in chain:
+            chain.add(current)
+            current = successor.get(current)
+    paths = dict((await session.execute(select(m.units.c.code, m.units.c.path).where(m.units.c.code.in_(chain)))).all())
+    for code in affected & set(paths):
+        await session.execute(
+            update(m.units)
+            .where(m.units.c.code == code)
+            .values(rollup_to=rollup_to(code, paths=paths, successor=successor))
+        )
 
 
 async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
@@ -24,6 +60,24 @@ async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelo
     await session.execute(
         insert(m.units).values(code=unit.code, **values).on_conflict_do_update(index_elements=["code"], set_=values)
     )
+    await refresh_rollup_paths(session, {unit.code})
+    return []
+
+
+async def unit_renamed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    unit = UnitRenamed.model_validate(envelope.payload)
+    await session.execute(update(m.units).where(m.units.c.code == unit.code).values(name=unit.name))
+    return []
+
+
+async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    link = UnitSucceeded.model_validate(envelope.payload)
+    await session.execute(
+        insert(m.successors)
+        .values(old_code=link.old, new_code=link.new, is_default=link.default)
+        .on_conflict_do_nothing()
+    )
+    await refresh_rollup_paths(session, {link.old})
     return []
 
 
@@ -44,8 +98,14 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
             period_end=period.end,
             due=event.due,
         )
-        .on_conflict_do_nothing()
+        .on_conflict_do_update(index_elements=["id"], set_={"cancelled": False})
     )
+    return []
+
+
+async def assignment_cancelled(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    event = AssignmentCancelled.model_validate(envelope.payload)
+    await session.execute(update(m.assignments).where(m.assignments.c.id == event.assignment_id).values(cancelled=True))
     return []
 
 
@@ -82,6 +142,9 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
 
 SUBSCRIPTIONS = [
     Subscription("unit.created", unit_created),
+    Subscription("unit.renamed", unit_renamed),
+    Subscription("unit.succeeded", unit_succeeded),
     Subscription("assignment.created", assignment_created),
+    Subscription("assignment.cancelled", assignment_cancelled),
     Subscription("progress.reported", progress_reported),
 ]

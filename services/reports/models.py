@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Index, MetaData, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -18,6 +18,18 @@ units = Table(
     Column("level", Text, nullable=False),
     Column("parent", Text),
     Column("path", Text, nullable=False),
+    # Every unit this one's facts count for in today's structure: its own path and, through
+    # successions (merges of 2025), the path of the unit that took over.
+    Column("rollup_to", ARRAY(Text), nullable=False, server_default="{}"),
+    Index("report_units_rollup_to", "rollup_to", postgresql_using="gin"),
+)
+
+successors = Table(
+    "successors",
+    metadata,
+    Column("old_code", Text, primary_key=True),
+    Column("new_code", Text, primary_key=True),
+    Column("is_default", Boolean, nullable=False),
 )
 
 assignments = Table(
@@ -33,6 +45,7 @@ assignments = Table(
     Column("period_start", Date, nullable=False),
     Column("period_end", Date, nullable=False),
     Column("due", Date, nullable=False),
+    Column("cancelled", Boolean, nullable=False, server_default="false"),
     Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
 )
 

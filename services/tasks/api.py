@@ -11,12 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.tasks import models as m
+from services.tasks.handlers import closed as plan_closed
 from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
-from shared.errors import FieldProblem, InputError, NotFound
+from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import ProgressReported, UnitRef, make_event
 from shared.periods import Period, PeriodError
-from shared.vocabularies import unknown_kinds
 from shared.runtime import Service, service_of
+from shared.vocabularies import unknown_kinds
 
 router = APIRouter(prefix="/api")
 
@@ -57,7 +58,9 @@ async def list_assignments(
     service: Service = Depends(service_of),
 ) -> dict[str, Any]:
     a = m.assignments
-    query = select(a).where(a.c.unit_code == unit).order_by(a.c.due, a.c.task_ref).limit(limit)
+    query = (
+        select(a).where(a.c.unit_code == unit, a.c.cancelled_at.is_(None)).order_by(a.c.due, a.c.task_ref).limit(limit)
+    )
     if period:
         try:
             query = query.where(a.c.period == Period.parse(period).code)
@@ -116,6 +119,10 @@ async def report_progress(
         row = (await session.execute(select(a).where(a.c.id == assignment_id).with_for_update())).first()
         if row is None:
             raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+        if row.cancelled_at is not None:
+            raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
+        if await plan_closed(session, row.plan_id):
+            raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo mới")
         if body.period != row.period:
             raise InputError(
                 [FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")]

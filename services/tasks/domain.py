@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.clock import vn_date
-from shared.events import PlanIssued, UnitRef
+from shared.events import PlanTask, UnitRef
 from shared.periods import Period
 from shared.timelines import occurrences
 
@@ -37,14 +37,15 @@ class NewAssignment:
     due: date
 
 
-def assignments_for(plan: PlanIssued) -> list[NewAssignment]:
-    """One assignment per (task, lead unit, occurrence of the task's schedule in the plan period)."""
-    plan_period = Period.parse(plan.period)
+def assignments_for(*, plan_id: uuid.UUID, period: str, tasks: list[PlanTask]) -> list[NewAssignment]:
+    """One assignment per (task, lead unit, occurrence of the task's schedule in the plan period).
+    Ids derive from that key, so a replay or an amendment finds the same assignment again."""
+    plan_period = Period.parse(period)
     created: list[NewAssignment] = []
-    for task in plan.tasks:
+    for task in tasks:
         for occurrence in occurrences(task.schedule, plan_period):
             for unit in task.lead:
-                key = f"{plan.plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
+                key = f"{plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
                 created.append(
                     NewAssignment(
                         id=uuid.uuid5(uuid.NAMESPACE_URL, key),  # stable: a replay finds the same id

@@ -1,21 +1,51 @@
-"""Event subscribers of the tasks service: an issued plan becomes assignments."""
+"""Event subscribers of the tasks service: issued and amended plans become assignments; an
+amendment adds what is new and cancels what was dropped, but never what was already reported."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
-from services.tasks.domain import assignments_for
+from services.tasks.domain import NewAssignment, assignments_for
 from shared.bus import Subscription
-from shared.events import AssignmentCreated, Envelope, PlanIssued, make_event
+from shared.events import (
+    AssignmentCancelled,
+    AssignmentCreated,
+    Envelope,
+    PlanAmended,
+    PlanClosed,
+    PlanIssued,
+    PlanTask,
+    UnitRef,
+    make_event,
+)
 
 PRODUCER = "tasks"
 
 
-async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    plan = PlanIssued.model_validate(envelope.payload)
-    new = assignments_for(plan)
+async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int) -> bool:
+    """True if `version` is newer than what was applied for this plan (and records it)."""
+    p = m.plans
+    statement = insert(p).values(plan_id=plan_id, version=version)
+    applied = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["plan_id"],
+            set_={"version": statement.excluded.version},
+            where=p.c.version < statement.excluded.version,
+        ).returning(p.c.plan_id)
+    )
+    return applied.first() is not None
+
+
+async def _create(
+    session: AsyncSession, *, plan_id: uuid.UUID, number: str, new: Sequence[NewAssignment], at: datetime
+) -> list[Envelope]:
     if not new:
         return []
     inserted = set(
@@ -26,8 +56,8 @@ async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelop
                     [
                         {
                             "id": a.id,
-                            "plan_id": plan.plan_id,
-                            "plan_number": plan.number,
+                            "plan_id": plan_id,
+                            "plan_number": number,
                             "task_ref": a.task_ref,
                             "task_title": a.task_title,
                             "unit_code": a.unit.code,
@@ -41,7 +71,9 @@ async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelop
                         for a in new
                     ]
                 )
-                .on_conflict_do_nothing()
+                .on_conflict_do_update(
+                    index_elements=["id"], set_={"cancelled_at": None}, where=m.assignments.c.cancelled_at.is_not(None)
+                )
                 .returning(m.assignments.c.id)
             )
         )
@@ -53,15 +85,15 @@ async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelop
             "assignment.created",
             unit_path=a.unit.path,
             producer=PRODUCER,
-            at=envelope.occurred_at,
+            at=at,
             payload=AssignmentCreated(
                 assignment_id=a.id,
-                plan_id=plan.plan_id,
-                plan_number=plan.number,
+                plan_id=plan_id,
+                plan_number=number,
                 task_ref=a.task_ref,
                 task_title=a.task_title,
                 unit=a.unit,
-                role=a.role,  # type: ignore[arg-type]
+                role="lead",
                 period=a.period.code,
                 due=a.due,
             ),
@@ -71,4 +103,100 @@ async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelop
     ]
 
 
-SUBSCRIPTIONS = [Subscription("plan.issued", plan_issued)]
+async def _apply(
+    session: AsyncSession,
+    *,
+    plan_id: uuid.UUID,
+    number: str,
+    period: str,
+    tasks: list[PlanTask],
+    version: int,
+    at: datetime,
+) -> list[Envelope]:
+    if not await _claim_version(session, plan_id, version):
+        return []  # an older version arriving late changes nothing
+    wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks)
+    a = m.assignments
+    events = await _create(session, plan_id=plan_id, number=number, new=wanted, at=at)
+    keep = [w.id for w in wanted]
+    dropped = (
+        await session.execute(
+            update(a)
+            .where(
+                a.c.plan_id == plan_id, a.c.id.not_in(keep), a.c.cancelled_at.is_(None), a.c.last_reported_at.is_(None)
+            )
+            .values(cancelled_at=at)
+            .returning(a)
+        )
+    ).all()
+    events += [
+        make_event(
+            "assignment.cancelled",
+            unit_path=r.unit_path,
+            producer=PRODUCER,
+            at=at,
+            payload=AssignmentCancelled(
+                assignment_id=r.id,
+                plan_id=plan_id,
+                unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                period=r.period,
+                reason=f"kế hoạch điều chỉnh (phiên bản {version})",
+            ),
+        )
+        for r in dropped
+    ]
+    titles = {t.ref: t.title for t in tasks}
+    for ref, title in titles.items():  # a reworded task keeps its assignments and their reports
+        await session.execute(
+            update(a)
+            .where(a.c.plan_id == plan_id, a.c.task_ref == ref, a.c.task_title != title)
+            .values(task_title=title)
+        )
+    return events
+
+
+async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    plan = PlanIssued.model_validate(envelope.payload)
+    return await _apply(
+        session,
+        plan_id=plan.plan_id,
+        number=plan.number,
+        period=plan.period,
+        tasks=plan.tasks,
+        version=plan.version,
+        at=envelope.occurred_at,
+    )
+
+
+async def plan_amended(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    plan = PlanAmended.model_validate(envelope.payload)
+    return await _apply(
+        session,
+        plan_id=plan.plan_id,
+        number=plan.number,
+        period=plan.period,
+        tasks=plan.tasks,
+        version=plan.version,
+        at=envelope.occurred_at,
+    )
+
+
+async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    plan = PlanClosed.model_validate(envelope.payload)
+    statement = insert(m.plans).values(plan_id=plan.plan_id, version=0, closed_at=envelope.occurred_at)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["plan_id"], set_={"closed_at": envelope.occurred_at})
+    )
+    return []
+
+
+async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
+    row = (await session.execute(select(m.plans.c.closed_at).where(m.plans.c.plan_id == plan_id))).first()
+    return row is not None and row.closed_at is not None
+
+
+SUBSCRIPTIONS = [
+    Subscription("plan.issued", plan_issued),
+    Subscription("plan.amended", plan_amended),
+    Subscription("plan.closed", plan_closed),
+]

@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -42,12 +43,22 @@ assignments = Table(
     Column("last_reported_at", DateTime(timezone=True)),
     Column("done_at", DateTime(timezone=True)),
     Column("overdue_emitted_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),  # removed by an amendment before any report
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("plan_id", "task_ref", "unit_code", "period", name="assignment_once"),
     Index("assignments_unit_period", "unit_code", "period"),
     Index(
         "assignments_overdue_pending", "due", postgresql_where=text("overdue_emitted_at IS NULL AND done_at IS NULL")
     ),
+)
+
+# The version of each plan applied here: plan events may arrive out of order.
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", Uuid, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
 )
 
 progress_reports = Table(

@@ -21,7 +21,9 @@ async def sweep_overdue(service: Service) -> int:
             a = m.assignments
             claimed = (
                 select(a.c.id)
-                .where(a.c.due < today, a.c.done_at.is_(None), a.c.overdue_emitted_at.is_(None))
+                .where(
+                    a.c.due < today, a.c.done_at.is_(None), a.c.overdue_emitted_at.is_(None), a.c.cancelled_at.is_(None)
+                )
                 .order_by(a.c.due)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
