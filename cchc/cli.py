@@ -4,6 +4,7 @@ part (as deploy/docker-compose.yml does)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -51,6 +52,9 @@ def up(
     _writable(data_dir)
     settings = Settings()
     started: list[EmbeddedNats | EmbeddedPostgres] = []
+    # SIGTERM unwinds like Ctrl-C from the first moment, so whatever was started gets stopped.
+    # (uvicorn re-raises the signal it caught after its graceful stop; it arrives here too.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     supervisor = None
     try:
         nats_url, database_url = settings.nats_url, settings.database_url
@@ -86,19 +90,21 @@ def up(
             f"  NATS: {nats_url} · PostgreSQL: {database_url}\n"
             f"Nhấn Ctrl-C để dừng."
         )
-        # uvicorn re-raises the signal it caught after its graceful stop; as KeyboardInterrupt
-        # it unwinds to the finally below, which stops every process this command started.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         asyncio.run(_serve(supervisor, host=host, port=port))
     except KeyboardInterrupt:
         typer.echo("Đang dừng các dịch vụ…")
     except ServerError as exc:
         raise fail(str(exc)) from None
     finally:
+        # A second Ctrl-C must not cut the clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if supervisor is not None:
-            supervisor.stop()
+            with contextlib.suppress(Exception):
+                supervisor.stop()
         for server in reversed(started):
-            server.stop()
+            with contextlib.suppress(Exception):
+                server.stop()
     typer.echo("Đã dừng.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import psutil
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if `cchc up` dies without stopping it (e.g. SIGKILL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -36,6 +47,20 @@ class Supervisor:
         self.children = {name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names}
         self.stopping = False
 
+    def _kill_leftovers(self) -> None:
+        """Service processes of a `cchc up` that was killed hard: stop them before starting anew."""
+        state_file = self.run_dir / "services.json"
+        if not state_file.exists():
+            return
+        with contextlib.suppress(ValueError, OSError):
+            for name, info in json.loads(state_file.read_text()).items():
+                with contextlib.suppress(psutil.Error, TypeError):
+                    proc = psutil.Process(info["pid"])
+                    if f"services.{name}" in " ".join(proc.cmdline()):
+                        proc.terminate()
+                        proc.wait(10)
+        state_file.unlink(missing_ok=True)
+
     def _spawn(self, child: ServiceProcess) -> None:
         child._log = child._log or open(child.log_path, "ab")  # noqa: SIM115 - kept for the child's life
         env = {**os.environ, **self.env, "CCHC_SERVICE_PORT": str(child.port), "PYTHONUNBUFFERED": "1"}
@@ -45,6 +70,7 @@ class Supervisor:
             stdout=child._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._write_state()
 
@@ -61,6 +87,7 @@ class Supervisor:
         (self.run_dir / "services.json").write_text(json.dumps(state, indent=2))
 
     def start(self) -> None:
+        self._kill_leftovers()
         for child in self.children.values():
             self._spawn(child)
 

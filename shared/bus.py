@@ -24,7 +24,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import outbox
-from shared.events import DEAD_LETTER, FAMILIES, Envelope, stream_name
+from shared.events import DEAD_LETTER, FAMILIES, Envelope, stream_name, subject
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,39 @@ async def ensure_streams(js: JetStreamContext, prefix: str) -> None:
             await js.update_stream(config)
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Errors that mean "a server is away", not "this event is bad": never dead-letter for them."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (InterfaceError, OperationalError)):
+        return True
+    original = getattr(exc, "orig", None) or exc
+    cause = getattr(original, "__cause__", None)
+    return any(
+        isinstance(
+            e,
+            (
+                OSError,
+                TimeoutError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.CannotConnectNowError,
+                asyncpg.InterfaceError,
+            ),
+        )
+        for e in (exc, original, cause)
+        if e is not None
+    )
+
+
 def consumer_config(sub: Subscription, *, service: str, settings: Settings) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=sub.durable(service),
         filter_subject=sub.filter_subject(settings.nats_prefix),
         ack_policy=ServerAckPolicy.EXPLICIT,
-        max_deliver=settings.max_deliver,
+        max_deliver=-1,  # outages are retried for as long as they last; bad events are parked by us
         ack_wait=settings.ack_wait_seconds,
         max_ack_pending=1000,
     )
@@ -130,13 +157,30 @@ def attach(
     """Register a pull subscriber whose effect, inbox claim and outbox rows commit together."""
     prefix = settings.nats_prefix
 
+    async def park(raw: Any, reason: str) -> None:
+        """Dead-letter, then ack; if the dead-letter publish fails, nak so nothing is dropped."""
+        try:
+            await dead_letter(broker, prefix=prefix, service=service, msg=raw, reason=reason)
+        except Exception:
+            log.exception("%s: could not dead-letter %s, will retry", service, raw.subject)
+            await raw.nak(delay=5.0)
+        else:
+            await raw.ack()
+
     async def on_message(message: NatsMessage) -> None:
         raw = message.raw_message
         try:
             envelope = Envelope.model_validate_json(raw.data)
         except ValidationError as exc:
-            await dead_letter(broker, prefix=prefix, service=service, msg=raw, reason=f"bad envelope: {exc}")
-            await message.ack()
+            await park(raw, f"bad envelope: {exc}")
+            return
+        # The server does not authenticate publishers: the unit comes from the subject, which
+        # NATS permissions confine, and the envelope must agree with it.
+        payload_unit = envelope.payload.get("unit")
+        if raw.subject != subject(prefix, envelope.type, envelope.unit) or (
+            isinstance(payload_unit, dict) and payload_unit.get("path") != envelope.unit
+        ):
+            await park(raw, f"subject {raw.subject} does not match the event's unit {envelope.unit}")
             return
         try:
             with tracer.start_as_current_span(
@@ -147,19 +191,28 @@ def attach(
                     if await outbox.claim(session, inbox, envelope.id, raw.subject):
                         caused = await sub.handle(session, envelope)
                         await outbox.add(session, outbox_, caused, prefix=prefix)
-            after_commit()
-            await message.ack()
         except (PermanentEventError, ValidationError) as exc:  # retrying cannot help: park it
-            await dead_letter(broker, prefix=prefix, service=service, msg=raw, reason=str(exc))
-            await message.ack()
+            await park(raw, str(exc))
+            return
         except Exception as exc:
             deliveries = raw.metadata.num_delivered
-            if deliveries >= settings.max_deliver:
-                await dead_letter(broker, prefix=prefix, service=service, msg=raw, reason=repr(exc))
-                await message.ack()
+            if is_outage(exc):  # the database or the bus is away: wait for it, however long
+                log.warning("%s: %s waits for an outage (delivery %d): %r", service, raw.subject, deliveries, exc)
+                await raw.nak(delay=min(0.5 * 2 ** min(deliveries - 1, 6), settings.ack_wait_seconds))
+            elif deliveries >= settings.max_deliver:
+                await park(raw, repr(exc))
             else:
-                log.warning("%s: %s failed (delivery %d), will retry: %r", service, raw.subject, deliveries, exc)
-                await message.nack(delay=min(0.5 * 2 ** (deliveries - 1), 30.0))
+                log.warning(
+                    "%s: %s failed (delivery %d), will retry: %r", service, raw.subject, deliveries, exc, exc_info=True
+                )
+                await raw.nak(delay=min(0.5 * 2 ** (deliveries - 1), 30.0))
+            return
+        after_commit()
+        # Committed: a failed ack only means a redelivery, which the inbox turns into a no-op.
+        try:
+            await message.ack()
+        except Exception:  # noqa: BLE001
+            log.warning("%s: ack of %s failed after commit; the redelivery will be skipped", service, raw.subject)
 
     broker.subscriber(
         sub.filter_subject(prefix),

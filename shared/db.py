@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -24,3 +29,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def chunks(rows: list[T], size: int = 1000) -> Iterator[list[T]]:
+    """Slices for multi-row statements: asyncpg takes at most 32,767 parameters per statement."""
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]

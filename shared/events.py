@@ -67,9 +67,12 @@ class UnitRef(BaseModel):
     name: str = ""
 
 
+MAX_COUNT = 1_000_000_000  # no commune produces a billion of anything; bigger is a typing error
+
+
 class ProductTarget(BaseModel):
     kind: str
-    target: int = Field(ge=0)
+    target: int = Field(ge=0, le=MAX_COUNT)
 
 
 class PlanTask(BaseModel):

@@ -38,6 +38,8 @@ class Period:
         if not match:
             raise PeriodError(f"kỳ báo cáo không hợp lệ: {code!r} (dạng 2026, 2026-H1, 2026-9M, 2026-Q1, 2026-03)")
         year = int(match["year"])
+        if not 1900 <= year <= 2100:
+            raise PeriodError(f"năm của kỳ báo cáo phải từ 1900 đến 2100: {code!r}")
         if match["h"]:
             return cls("half", year, int(match["h"][1]))
         if match["nm"]:
@@ -113,10 +115,12 @@ class Period:
         return self.cutoff()[1] + timedelta(days=1)
 
     def label_vi(self) -> str:
-        return {
-            "year": f"năm {self.year}",
-            "half": f"6 tháng {'đầu' if self.index == 1 else 'cuối'} năm {self.year}",
-            "nine_months": f"9 tháng năm {self.year}",
-            "quarter": f"quý {['I', 'II', 'III', 'IV'][self.index - 1]} năm {self.year}",
-            "month": f"tháng {self.index:02d}/{self.year}",
-        }[self.kind]
+        if self.kind == "half":
+            return f"6 tháng {'đầu' if self.index == 1 else 'cuối'} năm {self.year}"
+        if self.kind == "nine_months":
+            return f"9 tháng năm {self.year}"
+        if self.kind == "quarter":
+            return f"quý {('I', 'II', 'III', 'IV')[self.index - 1]} năm {self.year}"
+        if self.kind == "month":
+            return f"tháng {self.index:02d}/{self.year}"
+        return f"năm {self.year}"

@@ -28,6 +28,7 @@ from services.plans.domain import (
 )
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import PlanAmended, PlanClosed, PlanDrafted, PlanIssued, PlanTask, make_event
+from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.text import normalize
 
@@ -43,9 +44,16 @@ async def _directory(session: AsyncSession, plan: PlanIn) -> Directory:
     u = m.units
     rows = (await session.execute(select(u).where(u.c.code.in_(referenced_codes(plan))))).all()
     below = (await session.execute(select(u).where(u.c.parent == plan.issuer).order_by(u.c.code))).all()
+    try:
+        starts = Period.parse(plan.period).start
+    except PeriodError:
+        starts = dt.date.max
     return Directory(
         units={r.code: unit_of(r) for r in rows},
-        children=[unit_of(r) for r in below if r.level in ADMIN_LEVELS and r.valid_to is None],
+        # children that still existed when the plan's period began (legacy communes for 2025 plans)
+        children=[
+            unit_of(r) for r in below if r.level in ADMIN_LEVELS and (r.valid_to is None or r.valid_to >= starts)
+        ],
         bodies=[unit_of(r) for r in below if r.level in BODY_LEVELS],
     )
 

@@ -24,6 +24,7 @@ from services.plans.bodies import (
 )
 from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
+from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import Envelope, UnitCreated, UnitRenamed, UnitSucceeded, make_event
 from shared.runtime import Service, service_of
@@ -106,31 +107,22 @@ async def add_units(session: AsyncSession, service: Service, units: list[Unit]) 
     """Insert the units not yet known (parents first) and publish unit.created for each."""
     if not units:
         return 0
-    created = set(
-        (
-            await session.execute(
-                insert(m.units)
-                .values(
-                    [
-                        {
-                            "code": u.code,
-                            "name": u.name,
-                            "level": u.level,
-                            "parent": u.parent,
-                            "path": u.path,
-                            "valid_from": u.valid_from,
-                            "valid_to": u.valid_to,
-                        }
-                        for u in units
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(m.units.c.code)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    created: set[str] = set()
+    for chunk in chunks(units):
+        rows = [
+            {
+                "code": u.code,
+                "name": u.name,
+                "level": u.level,
+                "parent": u.parent,
+                "path": u.path,
+                "valid_from": u.valid_from,
+                "valid_to": u.valid_to,
+            }
+            for u in chunk
+        ]
+        statement = insert(m.units).values(rows).on_conflict_do_nothing().returning(m.units.c.code)
+        created.update((await session.execute(statement)).scalars().all())
     await service.emit(session, [created_event(service, u) for u in units if u.code in created])
     return len(created)
 
@@ -145,17 +137,15 @@ async def add_successions(session: AsyncSession, service: Service, successions: 
             )
         ).all()
     )
-    created = {
-        tuple(r)
-        for r in (
-            await session.execute(
-                insert(m.unit_successors)
-                .values([{"old_code": s.old, "new_code": s.new, "is_default": s.default} for s in successions])
-                .on_conflict_do_nothing()
-                .returning(m.unit_successors.c.old_code, m.unit_successors.c.new_code)
-            )
-        ).all()
-    }
+    created: set[tuple[str, str]] = set()
+    for chunk in chunks(successions):
+        statement = (
+            insert(m.unit_successors)
+            .values([{"old_code": s.old, "new_code": s.new, "is_default": s.default} for s in chunk])
+            .on_conflict_do_nothing()
+            .returning(m.unit_successors.c.old_code, m.unit_successors.c.new_code)
+        )
+        created.update((r.old_code, r.new_code) for r in (await session.execute(statement)).all())
     now = service.clock.now()
     await service.emit(
         session,

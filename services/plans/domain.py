@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.plans.bodies import NamedUnit, match, name_key
 from shared.errors import FieldProblem
@@ -65,9 +65,12 @@ class Signer(BaseModel):
     title: str = ""
 
 
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
 class TaskIn(BaseModel):
-    ref: str = Field(min_length=1)
-    title: str = Field(min_length=1)
+    ref: Text
+    title: Text
     group: bool = False  # a heading row whose sub-rows (4.1, 4.2 …) are the tasks
     lead: list[str] = []
     coordinating: list[str] = []
@@ -78,9 +81,9 @@ class TaskIn(BaseModel):
 
 
 class PlanIn(BaseModel):
-    number: str = ""
-    title: str = Field(min_length=1)
-    issuer: str = Field(min_length=1)
+    number: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    title: Text
+    issuer: Text
     period: str
     date: dt.date | None = None
     place: str = ""
@@ -194,8 +197,10 @@ def check_plan(plan: PlanIn, *, directory: Directory) -> CheckedPlan | list[Fiel
         else:
             try:
                 schedule = coerce_schedule(task.timeline)
-                if period is not None:
-                    occurrences(schedule, period)
+                if period is not None and not task.group and not occurrences(schedule, period):
+                    problems.append(
+                        FieldProblem(f"{at}.timeline", f"không có kỳ thực hiện nào trong {period.label_vi()}")
+                    )
             except (TimelineError, ValueError) as exc:
                 problems.append(FieldProblem(f"{at}.timeline", str(exc)))
         if not task.lead and not task.group:

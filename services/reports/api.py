@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import BigInteger, func, literal_column, or_, select
+from sqlalchemy import Numeric, func, literal_column, or_, select
 
 from services.reports import models as m
 from services.reports.domain import Rollup
@@ -53,7 +53,7 @@ async def rollup(
         kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
         outputs = (
             await session.execute(
-                select(kv.c.key, func.sum(kv.c.value.cast(BigInteger)))
+                select(kv.c.key, func.sum(kv.c.value.cast(Numeric)))
                 .select_from(a.join(p, p.c.assignment_id == a.c.id).join(kv, literal_column("true")))
                 .where(*in_scope)
                 .group_by(kv.c.key)

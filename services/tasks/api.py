@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.tasks import models as m
-from services.tasks.handlers import closed as plan_closed
 from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
+from services.tasks.handlers import closed as plan_closed
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
-from shared.events import ProgressReported, UnitRef, make_event
+from shared.events import MAX_COUNT, ProgressReported, UnitRef, make_event
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.vocabularies import unknown_kinds
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api")
 class ProgressIn(BaseModel):
     period: str
     status: Literal["not_started", "in_progress", "done", "cannot_do"]
-    outputs: dict[str, int] = {}
+    outputs: dict[str, Annotated[int, Field(le=MAX_COUNT)]] = {}
     note: str = Field("", max_length=4000)
 
 

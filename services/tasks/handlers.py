@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.tasks import models as m
 from services.tasks.domain import NewAssignment, assignments_for
 from shared.bus import Subscription
+from shared.db import chunks
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -48,38 +49,34 @@ async def _create(
 ) -> list[Envelope]:
     if not new:
         return []
-    inserted = set(
-        (
-            await session.execute(
-                insert(m.assignments)
-                .values(
-                    [
-                        {
-                            "id": a.id,
-                            "plan_id": plan_id,
-                            "plan_number": number,
-                            "task_ref": a.task_ref,
-                            "task_title": a.task_title,
-                            "unit_code": a.unit.code,
-                            "unit_path": a.unit.path,
-                            "unit_name": a.unit.name,
-                            "role": a.role,
-                            "period": a.period.code,
-                            "period_start": a.period.start,
-                            "due": a.due,
-                        }
-                        for a in new
-                    ]
-                )
-                .on_conflict_do_update(
-                    index_elements=["id"], set_={"cancelled_at": None}, where=m.assignments.c.cancelled_at.is_not(None)
-                )
-                .returning(m.assignments.c.id)
+    rows = [
+        {
+            "id": a.id,
+            "plan_id": plan_id,
+            "plan_number": number,
+            "task_ref": a.task_ref,
+            "task_title": a.task_title,
+            "unit_code": a.unit.code,
+            "unit_path": a.unit.path,
+            "unit_name": a.unit.name,
+            "role": a.role,
+            "period": a.period.code,
+            "period_start": a.period.start,
+            "due": a.due,
+        }
+        for a in new
+    ]
+    inserted: set[uuid.UUID] = set()
+    for chunk in chunks(rows):
+        statement = (
+            insert(m.assignments)
+            .values(chunk)
+            .on_conflict_do_update(  # an amendment may bring back what an earlier one cancelled
+                index_elements=["id"], set_={"cancelled_at": None}, where=m.assignments.c.cancelled_at.is_not(None)
             )
+            .returning(m.assignments.c.id)
         )
-        .scalars()
-        .all()
-    )
+        inserted.update((await session.execute(statement)).scalars().all())
     return [
         make_event(
             "assignment.created",

@@ -70,7 +70,7 @@ async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(syst
 
         async def all_reported() -> dict | None:
             body = (await api.get("/api/reports/rollup", params={"unit": "52", "period": f"{year}-Q2"})).json()
-            return body if body["reported"] == 135 else None
+            return body if body.get("reported") == 135 else None
 
         body = await eventually(all_reported, timeout=60)
         assert body["outputs"] == {"article": 135, "video": sum(i % 2 for i in range(135))}

@@ -60,7 +60,7 @@ async def test_issuing_a_quarterly_plan_for_all_communes_fans_out_and_rolls_up(s
 
     async def rollup() -> dict | None:
         body = (await system.get("/api/reports/rollup", params={"unit": "52", "period": "2026-Q1"})).json()
-        return body if body["reported"] == 10 and body["expected"] == 135 else None
+        return body if body.get("reported") == 10 and body.get("expected") == 135 else None
 
     body = await system.eventually(rollup)
     assert body["outputs"] == {"article": 20, "news": 10}

@@ -38,3 +38,4 @@ def test_a_year_contains_its_quarters_and_months_but_not_the_next_year() -> None
 def test_vietnamese_labels() -> None:
     assert Period.parse("2025-H2").label_vi() == "6 tháng cuối năm 2025"
     assert Period.parse("2025-Q3").label_vi() == "quý III năm 2025"
+    assert [Period.parse(f"2025-{m:02d}").label_vi() for m in (1, 12)] == ["tháng 01/2025", "tháng 12/2025"]
