@@ -60,12 +60,12 @@ def up(
         nats_url, database_url = settings.nats_url, settings.database_url
         if not nats_url:
             nats = EmbeddedNats(data_dir)
+            started.append(nats)  # before start(): a signal mid-start still stops it
             nats_url = nats.start()
-            started.append(nats)
         if not database_url:
             pg = EmbeddedPostgres(data_dir)
-            database_url = pg.start()
             started.append(pg)
+            database_url = pg.start()
         try:
             upgrade_all(database_url)
         except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the trace log

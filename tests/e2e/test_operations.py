@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -147,3 +148,48 @@ def test_a_server_that_will_not_come_up_is_a_one_line_error(tmp_path: Path) -> N
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Lỗi: nats-server không khởi động được"), result.stderr
+
+
+def _processes_using(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE and "pytest" not in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_sigterm_during_start_up_leaves_no_server_running(data_dir: Path, up_env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*CCHC, "up", "--port", "0", "--data-dir", str(data_dir)],
+        env=up_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not (data_dir / "nats.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    time.sleep(1)
+    assert [
+        p.info["cmdline"][0] for p in _processes_using(data_dir) if "cchc.cli" not in " ".join(p.info["cmdline"])
+    ] == []
+
+
+def test_a_hard_killed_up_takes_its_services_down_and_the_next_up_recovers(
+    data_dir: Path, up_env: dict[str, str]
+) -> None:
+    first = start(data_dir, up_env)
+    pids = [info["pid"] for info in first.services().values()]
+    first.proc.kill()
+    first.proc.wait(10)
+    deadline = time.monotonic() + 20
+    while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids):
+        assert time.monotonic() < deadline, "service processes outlived their supervisor"
+        time.sleep(0.2)
+    second = start(data_dir, up_env)  # stale nats-server and PostgreSQL of the first are dealt with
+    try:
+        assert httpx.get(f"{second.base_url}/healthz", timeout=5).status_code == 200
+    finally:
+        second.stop()
