@@ -45,10 +45,13 @@ class UnitCreated(BaseModel):
 
 
 class UnitRenamed(BaseModel):
-    """unit.renamed — a body or unit changed its name (history keeps the code)."""
+    """unit.renamed — a body or unit changed its name (history keeps the code); carries the
+    whole unit, so a consumer that has not seen unit.created yet can still apply it."""
 
     code: str
     name: str
+    level: UnitLevel
+    parent: str | None
     path: str
 
 

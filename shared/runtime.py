@@ -144,9 +144,14 @@ class Service:
         finally:
             self.ready = False
             self.problem = "đang dừng (stopping)"
-            await self.broker.stop()  # stop taking messages; unacked ones are redelivered
+            # Stop taking messages (unacked ones are redelivered), let the relay publish what was
+            # committed, then close the connection.
+            for subscriber in self.broker.subscribers:
+                with contextlib.suppress(Exception):
+                    await subscriber.stop()
             self.relay.stop()
             await asyncio.wait(tasks[:1], timeout=5)
+            await self.broker.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -93,5 +93,6 @@ def body_code(parent: str, short: str) -> str:
 
 def short_tag(name: str) -> str:
     """A tag for a new body from its initials: 'Trường Tiểu học số 1' → 'TTHS1'."""
-    words = re.findall(r"[a-z0-9]+", normalize(name))
-    return "".join(w if w.isdigit() else w[0] for w in words).upper()[:10] or "B"
+    words = re.findall(r"\w+", name)
+    tag = "".join(normalize(w) if w.isdigit() or (w.isupper() and len(w) > 1) else normalize(w)[:1] for w in words)
+    return re.sub(r"[^a-z0-9]", "", tag).upper()[:10] or "B"

@@ -9,6 +9,7 @@ from datetime import date
 from vietnam_provinces import Province, ProvinceCode, Ward
 
 from services.plans.domain import Unit
+from shared.text import normalize
 
 _PROVINCE_PREFIX = {"tỉnh": "Tỉnh", "thành phố trung ương": "Thành phố"}
 
@@ -82,13 +83,20 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
     with sqlite3.connect(data / "dataset.db") as db:
         db.row_factory = sqlite3.Row
         new_rows = db.execute(
-            "SELECT DISTINCT provinceKey, wardKey, wardCode FROM admin_units WHERE CAST(provinceCode AS INT) = ?",
+            "SELECT DISTINCT provinceKey, wardKey, ward, wardCode FROM admin_units WHERE CAST(provinceCode AS INT) = ?",
             (int(province),),
         ).fetchall()
         if not new_rows:
             raise KeyError(province)
         new_key = new_rows[0]["provinceKey"]
-        new_ward_code = {r["wardKey"]: f"{int(r['wardCode']):05d}" for r in new_rows}
+        # The two packages disagree on some codes (Canh Vinh: 22003 vs 22006): vietnam-provinces
+        # is the official list, so its units are found by name, the other package's code second.
+        by_name = {normalize(u.name): u.code for u in current if u.level == "commune"}
+        codes = set(by_name.values())
+        new_ward_code = {
+            r["wardKey"]: by_name.get(normalize(r["ward"])) or f"{int(r['wardCode']):05d}" for r in new_rows
+        }
+        new_ward_code = {key: code for key, code in new_ward_code.items() if code in codes}
         old_province_keys = converter["DICT_PROVINCE"][new_key]
         placeholders = ",".join("?" * len(old_province_keys))
         old_rows = db.execute(
@@ -126,5 +134,12 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
         else:
             successions += [Succession(w_code, new, default) for new, default in divided.get(old_key, [])]
     province_code_ = current[0].code
-    successions += [Succession(u.code, province_code_, True) for u in units.values() if u.level != "commune"]
+    known = {u.code for u in current}
+    # The two packages' lists differ on a few wards: never link to a unit we do not have; the
+    # province still receives those communes' history.
+    successions = [s for s in successions if s.new in known]
+    linked = {s.old for s in successions}
+    successions += [
+        Succession(u.code, province_code_, True) for u in units.values() if u.level != "commune" or u.code not in linked
+    ]
     return [*current, *units.values()], successions

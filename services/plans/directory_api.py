@@ -341,7 +341,9 @@ async def rename_unit(code: str, body: RenameIn, service: Service = Depends(serv
                     unit_path=unit.path,
                     producer=service.name,
                     at=service.clock.now(),
-                    payload=UnitRenamed(code=code, name=body.name.strip(), path=unit.path),
+                    payload=UnitRenamed(
+                        code=code, name=body.name.strip(), level=unit.level, parent=unit.parent, path=unit.path
+                    ),
                 )
             ],
         )

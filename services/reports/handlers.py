@@ -6,9 +6,10 @@ the units they link, and the restated roll-up paths are refreshed either way."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,19 +55,34 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
         )
 
 
-async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    unit = UnitCreated.model_validate(envelope.payload)
-    values = {"name": unit.name, "level": unit.level, "parent": unit.parent, "path": unit.path}
+async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, at: datetime) -> None:
+    u = m.units
+    statement = insert(u).values(
+        code=unit.code, name=unit.name, level=unit.level, parent=unit.parent, path=unit.path, named_at=at
+    )
+    newer = or_(u.c.named_at.is_(None), statement.excluded.named_at > u.c.named_at)
     await session.execute(
-        insert(m.units).values(code=unit.code, **values).on_conflict_do_update(index_elements=["code"], set_=values)
+        statement.on_conflict_do_update(
+            index_elements=["code"],
+            set_={
+                "name": case((newer, statement.excluded.name), else_=u.c.name),
+                "named_at": func.greatest(u.c.named_at, statement.excluded.named_at),
+                "level": statement.excluded.level,
+                "parent": statement.excluded.parent,
+                "path": statement.excluded.path,
+            },
+        )
     )
     await refresh_rollup_paths(session, {unit.code})
+
+
+async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    await _upsert_unit(session, UnitCreated.model_validate(envelope.payload), envelope.occurred_at)
     return []
 
 
 async def unit_renamed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    unit = UnitRenamed.model_validate(envelope.payload)
-    await session.execute(update(m.units).where(m.units.c.code == unit.code).values(name=unit.name))
+    await _upsert_unit(session, UnitRenamed.model_validate(envelope.payload), envelope.occurred_at)
     return []
 
 

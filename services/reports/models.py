@@ -21,6 +21,7 @@ units = Table(
     # Every unit this one's facts count for in today's structure: its own path and, through
     # successions (merges of 2025), the path of the unit that took over.
     Column("rollup_to", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("named_at", DateTime(timezone=True)),  # when the name was set: a late unit.created keeps a rename
     Index("report_units_rollup_to", "rollup_to", postgresql_using="gin"),
 )
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
     op.add_column(
         "units", sa.Column("rollup_to", postgresql.ARRAY(sa.Text), nullable=False, server_default="{}"), schema=S
     )
+    op.add_column("units", sa.Column("named_at", sa.DateTime(timezone=True)), schema=S)
     op.create_index("report_units_rollup_to", "units", ["rollup_to"], schema=S, postgresql_using="gin")
     op.add_column("assignments", sa.Column("cancelled", sa.Boolean, nullable=False, server_default="false"), schema=S)
 
@@ -33,4 +34,5 @@ def downgrade() -> None:
     op.drop_column("assignments", "cancelled", schema=S)
     op.drop_index("report_units_rollup_to", "units", schema=S)
     op.drop_column("units", "rollup_to", schema=S)
+    op.drop_column("units", "named_at", schema=S)
     op.drop_table("successors", schema=S)
