@@ -222,6 +222,7 @@ async def test_amending_an_issued_plan_keeps_reported_progress(system: System) -
     assert (body["reported"], body["outputs"]) == (1, {"article": 4})
     versions = await ok(await system.get(f"/api/plans/{created['id']}/versions"))
     assert [v["version"] for v in versions["items"]] == [1]
+
     async def reworded() -> dict | None:
         items = (await system.get("/api/assignments", params={"unit": "21787"})).json()["items"]
         titles = {a["task_ref"]: a["task_title"] for a in items}
@@ -263,3 +264,44 @@ async def test_bad_plans_are_refused_naming_the_problem_and_nothing_is_half_stor
     listed = (await ok(await system.get("/api/plans", params={"issuer": "52"})))["items"]
     assert sorted(p["status"] for p in listed) == ["draft", "issued"]
     assert (await ok(await system.get(f"/api/plans/{first['id']}")))["title"] == QUARTERLY_PLAN["title"]
+
+
+async def test_a_merge_ends_the_old_units_and_their_history_rolls_up_to_the_new_one(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    bad = await system.post("/api/units/merge", json={"old": ["21787", "99999"], "into": "21583", "on": "2027-01-01"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "old[1]"
+    assert (await ok(await system.get("/api/units/21787")))["valid_to"] is None  # nothing half-stored
+    plan = {**QUARTERLY_PLAN, "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["21787"]}]}
+    created = await ok(await system.post("/api/plans", json=plan), 201)
+    await ok(await system.post(f"/api/plans/{created['id']}/issue"))
+    await report(system, "21787", "2026-Q1", {"video": 2})
+    merged = await ok(
+        await system.post("/api/units/merge", json={"old": ["21787"], "into": "21583", "on": "2027-01-01"})
+    )
+    assert merged["valid_to"] == "2026-12-31"
+    assert (await ok(await system.get("/api/units/21787")))["successors"] == [{"code": "21583", "default": True}]
+
+    async def restated() -> bool:
+        return (await rollup(system, "21583", "2026-Q1")).get("outputs") == {"video": 2}
+
+    await system.eventually(restated)
+    assert (await rollup(system, "21583", "2026-Q1", view="as_reported"))["expected"] == 0
+
+
+async def test_a_closed_plan_takes_no_more_progress(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    created = await ok(await system.post("/api/plans", json=QUARTERLY_PLAN), 201)
+    await ok(await system.post(f"/api/plans/{created['id']}/issue"))
+    assert (await system.post(f"/api/plans/{created['id']}/close")).json()["status"] == "closed"
+    assert (await system.post(f"/api/plans/{created['id']}/close")).status_code == 409
+
+    async def refused() -> bool:
+        items = (await system.get("/api/assignments", params={"unit": "21787", "period": "2026-Q2"})).json()["items"]
+        if not items:
+            return False
+        response = await system.post(
+            f"/api/assignments/{items[0]['id']}/progress", json={"period": "2026-Q2", "status": "done", "outputs": {}}
+        )
+        return response.status_code == 409 and "kết thúc" in response.json()["message"]
+
+    await system.eventually(refused)
