@@ -152,21 +152,11 @@ async def _apply(
     return events
 
 
-async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    plan = PlanIssued.model_validate(envelope.payload)
-    return await _apply(
-        session,
-        plan_id=plan.plan_id,
-        number=plan.number,
-        period=plan.period,
-        tasks=plan.tasks,
-        version=plan.version,
-        at=envelope.occurred_at,
+async def plan_version(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """plan.issued and plan.amended alike: bring the assignments to this version of the plan."""
+    plan: PlanIssued | PlanAmended = (PlanIssued if envelope.type == "plan.issued" else PlanAmended).model_validate(
+        envelope.payload
     )
-
-
-async def plan_amended(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    plan = PlanAmended.model_validate(envelope.payload)
     return await _apply(
         session,
         plan_id=plan.plan_id,
@@ -193,7 +183,7 @@ async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
 
 
 SUBSCRIPTIONS = [
-    Subscription("plan.issued", plan_issued),
-    Subscription("plan.amended", plan_amended),
+    Subscription("plan.issued", plan_version),
+    Subscription("plan.amended", plan_version),
     Subscription("plan.closed", plan_closed),
 ]
