@@ -179,6 +179,20 @@ class AssignmentCancelled(BaseModel):
     reason: str
 
 
+class OccurrenceDueSoon(BaseModel):
+    """occurrence.due_soon — `days_left` days before the due date (sent once per lead time)."""
+
+    assignment_id: uuid.UUID
+    plan_id: uuid.UUID
+    task_ref: str
+    task_title: str
+    unit: UnitRef
+    period: str
+    due: dt.date
+    lead_days: int
+    days_left: int
+
+
 class OccurrenceOverdue(BaseModel):
     """occurrence.overdue — the due date passed with no report (Vietnam time)."""
 
@@ -202,6 +216,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "assignment.created": AssignmentCreated,
     "assignment.cancelled": AssignmentCancelled,
     "progress.reported": ProgressReported,
+    "occurrence.due_soon": OccurrenceDueSoon,
     "occurrence.overdue": OccurrenceOverdue,
 }
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.workdays import WorkingCalendar
 
 
 class Settings(BaseSettings):
@@ -27,6 +30,12 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     sweep_interval_seconds: float = 5.0
 
+    # Compensatory days off and swapped working days announced after the calendar package knew
+    # them, as JSON lists: CCHC_EXTRA_HOLIDAYS='["2026-01-02"]'.
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+    due_soon_days: list[int] = [7, 1]
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
@@ -36,3 +45,6 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise RuntimeError("CCHC_DATABASE_URL chưa được đặt (database URL is not set)")
         return self.nats_url, self.database_url
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, model_validator
 
 from shared.periods import Period
 from shared.text import normalize
+from shared.workdays import WorkingCalendar
 
 ScheduleKind = Literal["ongoing", "periodic", "quarter", "month", "deadline", "year"]
 Every = Literal["month", "quarter", "half", "nine_months", "year"]
@@ -184,8 +185,18 @@ def _cycle_period(code: str, year: int) -> Period:
     }.get(code) or Period("quarter", year, int(code[1]))
 
 
-def occurrences(schedule: Schedule, plan_period: Period) -> list[Occurrence]:
-    """Expand a schedule into the occurrences that fall inside the plan period."""
+def occurrences(
+    schedule: Schedule, plan_period: Period, *, calendar: WorkingCalendar | None = None
+) -> list[Occurrence]:
+    """Expand a schedule into the occurrences that fall inside the plan period; with a calendar,
+    a due date on a weekend or public holiday moves to the next working day."""
+    found = _occurrences(schedule, plan_period)
+    if calendar is None:
+        return found
+    return [Occurrence(o.period, calendar.on_or_after(o.due)) for o in found]
+
+
+def _occurrences(schedule: Schedule, plan_period: Period) -> list[Occurrence]:
     year = plan_period.year
     reporting: list[Period]
     if schedule.kind == "ongoing":

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from shared.clock import format_vn
-from shared.events import AssignmentCreated, OccurrenceOverdue
+from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue
 from shared.periods import Period
 
 
@@ -49,6 +49,23 @@ def overdue(event: OccurrenceOverdue, *, base_url: str) -> NewNotification:
         body=(
             f'Nhiệm vụ {event.task_ref} "{event.task_title}" ({period}) của {event.unit.name} '
             f"đã quá hạn báo cáo ngày {format_vn(event.due)} mà chưa có báo cáo hoàn thành."
+        ),
+        link=f"{base_url}/api/assignments/{event.assignment_id}",
+    )
+
+
+def due_soon(event: OccurrenceDueSoon, *, base_url: str) -> NewNotification:
+    period = Period.parse(event.period).label_vi()
+    when = "hôm nay" if event.days_left == 0 else f"còn {event.days_left} ngày"
+    return NewNotification(
+        dedup_key=f"due_soon:{event.lead_days}:{event.assignment_id}:{event.unit.code}",
+        unit_code=event.unit.code,
+        kind="due_soon",
+        subject_id=event.assignment_id,
+        title=f"Sắp đến hạn ({when}): {event.task_title}",
+        body=(
+            f'Nhiệm vụ {event.task_ref} "{event.task_title}" ({period}) của {event.unit.name} '
+            f"đến hạn báo cáo ngày {format_vn(event.due)} ({when})."
         ),
         link=f"{base_url}/api/assignments/{event.assignment_id}",
     )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notify import domain
 from services.notify import models as m
 from shared.bus import Handler, Subscription
-from shared.events import AssignmentCreated, Envelope, OccurrenceOverdue
+from shared.events import AssignmentCreated, Envelope, OccurrenceDueSoon, OccurrenceOverdue
 from shared.settings import Settings
 
 
@@ -50,6 +50,10 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         (
             "occurrence.overdue",
             lambda e: domain.overdue(OccurrenceOverdue.model_validate(e.payload), base_url=base_url),
+        ),
+        (
+            "occurrence.due_soon",
+            lambda e: domain.due_soon(OccurrenceDueSoon.model_validate(e.payload), base_url=base_url),
         ),
     ]
     return [Subscription(event_type, handler(build)) for event_type, build in rules]

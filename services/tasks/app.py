@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.tasks import api, handlers, models
-from services.tasks.sweeps import sweep_overdue
+from services.tasks.sweeps import sweep_due_soon, sweep_overdue
 from shared.clock import Clock
 from shared.runtime import Service
 from shared.settings import Settings
@@ -13,10 +13,16 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
     return Service(
         name="tasks",
         metadata=models.metadata,
-        subscriptions=handlers.SUBSCRIPTIONS,
+        subscriptions=handlers.subscriptions(settings),
         router=api.router,
-        publishes=["assignment.created", "assignment.cancelled", "progress.reported", "occurrence.overdue"],
+        publishes=[
+            "assignment.created",
+            "assignment.cancelled",
+            "progress.reported",
+            "occurrence.due_soon",
+            "occurrence.overdue",
+        ],
         settings=settings,
         clock=clock or Clock(),
-        periodic=[sweep_overdue],
+        periodic=[sweep_overdue, sweep_due_soon],
     )

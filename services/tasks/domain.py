@@ -15,6 +15,7 @@ from shared.clock import vn_date
 from shared.events import PlanTask, UnitRef
 from shared.periods import Period
 from shared.timelines import occurrences
+from shared.workdays import WorkingCalendar
 
 REPORT_STATUSES = ("not_started", "in_progress", "done", "cannot_do")
 STATUS_LABELS = {
@@ -37,13 +38,15 @@ class NewAssignment:
     due: date
 
 
-def assignments_for(*, plan_id: uuid.UUID, period: str, tasks: list[PlanTask]) -> list[NewAssignment]:
+def assignments_for(
+    *, plan_id: uuid.UUID, period: str, tasks: list[PlanTask], calendar: WorkingCalendar | None = None
+) -> list[NewAssignment]:
     """One assignment per (task, lead unit, occurrence of the task's schedule in the plan period).
     Ids derive from that key, so a replay or an amendment finds the same assignment again."""
     plan_period = Period.parse(period)
     created: list[NewAssignment] = []
     for task in tasks:
-        for occurrence in occurrences(task.schedule, plan_period):
+        for occurrence in occurrences(task.schedule, plan_period, calendar=calendar):
             for unit in task.lead:
                 key = f"{plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
                 created.append(

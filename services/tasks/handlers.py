@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from services.tasks.domain import NewAssignment, assignments_for
-from shared.bus import Subscription
+from shared.bus import Handler, Subscription
 from shared.db import chunks
 from shared.events import (
     AssignmentCancelled,
@@ -26,6 +26,8 @@ from shared.events import (
     UnitRef,
     make_event,
 )
+from shared.settings import Settings
+from shared.workdays import WorkingCalendar
 
 PRODUCER = "tasks"
 
@@ -109,10 +111,11 @@ async def _apply(
     tasks: list[PlanTask],
     version: int,
     at: datetime,
+    calendar: WorkingCalendar,
 ) -> list[Envelope]:
     if not await _claim_version(session, plan_id, version):
         return []  # an older version arriving late changes nothing
-    wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks)
+    wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar)
     a = m.assignments
     events = await _create(session, plan_id=plan_id, number=number, new=wanted, at=at)
     keep = [w.id for w in wanted]
@@ -152,20 +155,23 @@ async def _apply(
     return events
 
 
-async def plan_version(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    """plan.issued and plan.amended alike: bring the assignments to this version of the plan."""
-    plan: PlanIssued | PlanAmended = (PlanIssued if envelope.type == "plan.issued" else PlanAmended).model_validate(
-        envelope.payload
-    )
-    return await _apply(
-        session,
-        plan_id=plan.plan_id,
-        number=plan.number,
-        period=plan.period,
-        tasks=plan.tasks,
-        version=plan.version,
-        at=envelope.occurred_at,
-    )
+def plan_version(calendar: WorkingCalendar) -> Handler:
+    async def handle(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        """plan.issued and plan.amended alike: bring the assignments to this version of the plan."""
+        model = PlanIssued if envelope.type == "plan.issued" else PlanAmended
+        plan: PlanIssued | PlanAmended = model.model_validate(envelope.payload)
+        return await _apply(
+            session,
+            plan_id=plan.plan_id,
+            number=plan.number,
+            period=plan.period,
+            tasks=plan.tasks,
+            version=plan.version,
+            at=envelope.occurred_at,
+            calendar=calendar,
+        )
+
+    return handle
 
 
 async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
@@ -182,8 +188,10 @@ async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
     return row is not None and row.closed_at is not None
 
 
-SUBSCRIPTIONS = [
-    Subscription("plan.issued", plan_version),
-    Subscription("plan.amended", plan_version),
-    Subscription("plan.closed", plan_closed),
-]
+def subscriptions(settings: Settings) -> list[Subscription]:
+    calendar = settings.calendar()
+    return [
+        Subscription("plan.issued", plan_version(calendar)),
+        Subscription("plan.amended", plan_version(calendar)),
+        Subscription("plan.closed", plan_closed),
+    ]

@@ -61,6 +61,15 @@ plans = Table(
     Column("closed_at", DateTime(timezone=True)),
 )
 
+# occurrence.due_soon sent, once per (assignment, lead time in days)
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("assignment_id", Uuid, ForeignKey("tasks.assignments.id"), primary_key=True),
+    Column("lead_days", Integer, primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 progress_reports = Table(
     "progress_reports",
     metadata,
