@@ -44,7 +44,7 @@ async def test_issuing_a_quarterly_plan_for_all_communes_fans_out_and_rolls_up(s
 
     items = await system.eventually(q1_assignments)
     assert [(i["plan_id"], i["task_ref"], i["period"], i["due"]) for i in items] == [
-        (plan_id, "1", "2026-Q1", "2026-03-15")
+        (plan_id, "1", "2026-Q1", "2026-03-16")  # 15/03/2026 is a Sunday
     ]
     all_periods = (await system.get("/api/assignments", params={"unit": "21787"})).json()["items"]
     assert [i["period"] for i in all_periods] == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]

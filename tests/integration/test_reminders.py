@@ -1,0 +1,84 @@
+"""Due-soon and overdue are detected from database state: once each, across restarts and clock
+jumps, also for assignments created already overdue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.clock import FixedClock
+from tests.integration.conftest import System
+from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+
+pytestmark = pytest.mark.integration
+
+PLAN = {**QUARTERLY_PLAN, "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["21787"]}]}
+
+
+async def notes(system: System, kind: str) -> list[dict]:
+    return (await system.get("/api/notifications", params={"unit": "21787", "kind": kind})).json()["items"]
+
+
+async def issue(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+
+    async def assigned() -> list:
+        return (await system.get("/api/assignments", params={"unit": "21787"})).json()["items"]
+
+    await system.eventually(assigned)
+
+
+async def move_tasks_clock(system: System, at: datetime) -> None:
+    """Restart the tasks service at another instant: state, not timers, decides what is sent."""
+    await system.stop("tasks")
+    await system.start("tasks", clock=FixedClock(at))
+
+
+async def test_due_soon_is_sent_once_per_lead_time_across_restarts(system: System) -> None:
+    await issue(system)  # 10/02/2026: Q1 (due 16/03) is 34 days away, nothing is due soon
+    await asyncio.sleep(1)
+    assert await notes(system, "due_soon") == []
+
+    await move_tasks_clock(system, datetime(2026, 3, 10, 1, tzinfo=UTC))  # 6 days left: the 7-day reminder
+    first = await system.eventually(lambda: notes(system, "due_soon"))
+    assert len(first) == 1 and "còn 6 ngày" in first[0]["title"]
+
+    await move_tasks_clock(system, datetime(2026, 3, 11, 1, tzinfo=UTC))  # restart in the same window
+    await asyncio.sleep(1.5)
+    assert len(await notes(system, "due_soon")) == 1
+
+    await move_tasks_clock(system, datetime(2026, 3, 15, 1, tzinfo=UTC))  # 1 day left
+
+    async def both() -> list | None:
+        found = await notes(system, "due_soon")
+        return found if len(found) == 2 else None
+
+    found = await system.eventually(both)
+    assert "còn 1 ngày" in found[0]["title"]
+    await asyncio.sleep(1.5)
+    assert len(await notes(system, "due_soon")) == 2
+
+
+async def test_overdue_is_sent_exactly_once_across_a_restart_and_a_clock_jump(system: System) -> None:
+    await issue(system)
+    await move_tasks_clock(system, datetime(2026, 7, 1, 1, tzinfo=UTC))  # Q1 and Q2 have passed
+
+    async def two() -> list | None:
+        found = await notes(system, "overdue")
+        return found if len(found) == 2 else None
+
+    await system.eventually(two)
+    await move_tasks_clock(system, datetime(2026, 7, 2, 1, tzinfo=UTC))
+    await move_tasks_clock(system, datetime(2027, 1, 5, 1, tzinfo=UTC))  # a jump: Q3 and Q4 too
+
+    async def four() -> list | None:
+        found = await notes(system, "overdue")
+        return found if len(found) == 4 else None
+
+    await system.eventually(four)
+    await asyncio.sleep(1.5)
+    assert len(await notes(system, "overdue")) == 4
