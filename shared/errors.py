@@ -25,3 +25,7 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     """409: the request contradicts the current state (e.g. issuing an issued plan)."""
+
+
+class Forbidden(Exception):
+    """403: the caller may not act on this (e.g. reporting for another unit's assignment)."""

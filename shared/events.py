@@ -155,7 +155,8 @@ class AssignmentCreated(BaseModel):
 
 
 class ProgressReported(BaseModel):
-    """progress.reported — a unit reported on one occurrence; a later report replaces it."""
+    """progress.reported — a unit reported on one occurrence; progress.corrected (same payload)
+    — a later report for the same occurrence, which replaces the earlier one's numbers."""
 
     report_id: uuid.UUID
     assignment_id: uuid.UUID
@@ -167,6 +168,8 @@ class ProgressReported(BaseModel):
     outputs: dict[str, int]
     reported_at: AwareDatetime
     on_time: bool
+    reason: str = ""
+    evidence: list[dict[str, str]] = []
 
 
 class AssignmentCancelled(BaseModel):
@@ -216,6 +219,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "assignment.created": AssignmentCreated,
     "assignment.cancelled": AssignmentCancelled,
     "progress.reported": ProgressReported,
+    "progress.corrected": ProgressReported,
     "occurrence.due_soon": OccurrenceDueSoon,
     "occurrence.overdue": OccurrenceOverdue,
 }
@@ -234,7 +238,7 @@ def stream_name(prefix: str, family: str) -> str:
 
 
 def make_event(event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime) -> Envelope:
-    if EVENT_TYPES.get(event_type) is not type(payload):
+    if EVENT_TYPES.get(event_type) is not type(payload):  # noqa: E721 - the exact contract class
         raise TypeError(f"{event_type} does not carry {type(payload).__name__}")
     return Envelope(
         id=uuid.uuid4(),

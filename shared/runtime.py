@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import bus, outbox
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions
-from shared.errors import Conflict, InputError, NotFound
+from shared.errors import Conflict, Forbidden, InputError, NotFound
 from shared.events import EVENT_TYPES, Envelope
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -205,6 +205,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=403)
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:

@@ -163,4 +163,5 @@ SUBSCRIPTIONS = [
     Subscription("assignment.created", assignment_created),
     Subscription("assignment.cancelled", assignment_cancelled),
     Subscription("progress.reported", progress_reported),
+    Subscription("progress.corrected", progress_reported),
 ]

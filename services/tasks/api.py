@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Annotated, Any, Literal
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.tasks import models as m
 from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
 from services.tasks.handlers import closed as plan_closed
-from shared.errors import Conflict, FieldProblem, InputError, NotFound
+from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 from shared.events import MAX_COUNT, ProgressReported, UnitRef, make_event
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.vocabularies import unknown_kinds
 
 router = APIRouter(prefix="/api")
+FollowUp = Literal["done_on_time", "done_late", "in_progress", "overdue", "not_due"]
+
+
+class Evidence(BaseModel):
+    """A link to what was published, or the number of a document (e.g. "45/BC-UBND")."""
+
+    kind: Literal["link", "document"]
+    url: HttpUrl | None = None
+    number: str = Field("", max_length=100)
+    title: str = Field("", max_length=300)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Evidence:
+        if self.kind == "link" and self.url is None:
+            raise ValueError("minh chứng dạng liên kết cần url")
+        if self.kind == "document" and not self.number.strip():
+            raise ValueError("minh chứng dạng văn bản cần số, ký hiệu văn bản")
+        return self
+
+
+class Reporter(BaseModel):
+    unit: str | None = None  # the unit reporting; must be the assignment's unit
+    name: str = Field("", max_length=200)
 
 
 class ProgressIn(BaseModel):
@@ -27,6 +52,9 @@ class ProgressIn(BaseModel):
     status: Literal["not_started", "in_progress", "done", "cannot_do"]
     outputs: dict[str, Annotated[int, Field(le=MAX_COUNT)]] = {}
     note: str = Field("", max_length=4000)
+    reason: str = Field("", max_length=2000)
+    evidence: list[Evidence] = Field([], max_length=50)
+    reporter: Reporter = Field(default_factory=lambda: Reporter(unit=None, name=""))
 
 
 def _assignment_json(row: Any, today: Any) -> dict[str, Any]:
@@ -49,29 +77,85 @@ def _assignment_json(row: Any, today: Any) -> dict[str, Any]:
     }
 
 
+def _status_is(status: FollowUp, today: date) -> Any:
+    """The follow-up status as SQL, the same rule as domain.follow_up_status."""
+    a = m.assignments
+    done_on = func.date(func.timezone("Asia/Ho_Chi_Minh", a.c.done_at))
+    return {
+        "done_on_time": and_(a.c.done_at.is_not(None), done_on <= a.c.due),
+        "done_late": and_(a.c.done_at.is_not(None), done_on > a.c.due),
+        "overdue": and_(a.c.done_at.is_(None), a.c.due < today),
+        "in_progress": and_(a.c.done_at.is_(None), a.c.due >= today, a.c.period_start <= today),
+        "not_due": and_(a.c.done_at.is_(None), a.c.period_start > today),
+    }[status]
+
+
 @router.get("/assignments")
 async def list_assignments(
-    unit: str,
+    unit: str | None = None,
+    within: str | None = None,
     period: str | None = None,
     plan: uuid.UUID | None = None,
+    status: FollowUp | None = None,
     limit: int = Query(1000, ge=1, le=10000),
     service: Service = Depends(service_of),
 ) -> dict[str, Any]:
+    """Nhiệm vụ được giao của một đơn vị (`unit`) hoặc cả cây đơn vị (`within`), lọc theo kỳ,
+    kế hoạch, trạng thái (done_on_time, done_late, in_progress, overdue, not_due)."""
+    if not unit and not within:
+        raise InputError([FieldProblem("unit", "cần `unit` (một đơn vị) hoặc `within` (cả cây đơn vị)")])
     a = m.assignments
-    query = (
-        select(a).where(a.c.unit_code == unit, a.c.cancelled_at.is_(None)).order_by(a.c.due, a.c.task_ref).limit(limit)
-    )
+    today = service.clock.today_vn()
+    query = select(a).where(a.c.cancelled_at.is_(None)).order_by(a.c.due, a.c.unit_code, a.c.task_ref).limit(limit)
+    if unit:
+        query = query.where(a.c.unit_code == unit)
+    if within:
+        query = query.where(a.c.unit_path.op("~")(rf"(^|\.){re.escape(within)}(\.|$)"))
     if period:
         try:
-            query = query.where(a.c.period == Period.parse(period).code)
+            wanted = Period.parse(period)
         except PeriodError as exc:
             raise InputError([FieldProblem("period", str(exc))]) from None
+        query = query.where(a.c.period == wanted.code)
     if plan:
         query = query.where(a.c.plan_id == plan)
+    if status:
+        query = query.where(_status_is(status, today))
     async with service.sessions() as session:
         rows = (await session.execute(query)).all()
-    today = service.clock.today_vn()
     return {"items": [_assignment_json(r, today) for r in rows], "count": len(rows)}
+
+
+@router.get("/assignments/work")
+async def my_work(
+    unit: str, days: int = Query(30, ge=1, le=366), service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Việc của tôi: việc quá hạn, việc đến hạn trong `days` ngày tới, số việc theo trạng thái."""
+    a = m.assignments
+    today = service.clock.today_vn()
+    mine = (a.c.unit_code == unit, a.c.cancelled_at.is_(None))
+    async with service.sessions() as session:
+        overdue = (await session.execute(select(a).where(*mine, _status_is("overdue", today)).order_by(a.c.due))).all()
+        upcoming = (
+            await session.execute(
+                select(a)
+                .where(*mine, a.c.done_at.is_(None), a.c.due >= today, a.c.due <= today + timedelta(days=days))
+                .order_by(a.c.due)
+            )
+        ).all()
+        counts = {
+            s: (
+                await session.execute(select(func.count()).select_from(a).where(*mine, _status_is(s, today)))
+            ).scalar_one()
+            for s in get_args(FollowUp)
+        }
+    return {
+        "unit": unit,
+        "today": today.isoformat(),
+        "overdue": [_assignment_json(r, today) for r in overdue],
+        "due_next": [_assignment_json(r, today) for r in upcoming],
+        "counts": counts,
+    }
 
 
 @router.get("/assignments/{assignment_id}")
@@ -88,12 +172,15 @@ async def get_assignment(assignment_id: uuid.UUID, service: Service = Depends(se
             )
         ).all()
     body = _assignment_json(row, service.clock.today_vn())
-    body["history"] = [
+    body["history"] = [  # oldest first; the last one counts
         {
             "id": str(h.id),
             "status": h.status,
             "outputs": h.outputs,
             "note": h.note,
+            "reason": h.reason,
+            "evidence": h.evidence,
+            "reporter": h.reporter,
             "reported_at": h.reported_at.isoformat(),
         }
         for h in history
@@ -110,6 +197,8 @@ async def report_progress(
         FieldProblem(f"outputs.{k}", "loại sản phẩm không có trong danh mục") for k in unknown_kinds(list(body.outputs))
     ]
     problems += [FieldProblem(f"outputs.{k}", "số lượng không được âm") for k, v in body.outputs.items() if v < 0]
+    if body.status == "cannot_do" and not body.reason.strip():
+        problems.append(FieldProblem("reason", "cần nêu lý do không thực hiện được"))
     if problems:
         raise InputError(problems)
     now = service.clock.now()
@@ -119,10 +208,15 @@ async def report_progress(
         row = (await session.execute(select(a).where(a.c.id == assignment_id).with_for_update())).first()
         if row is None:
             raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+        if row.last_reported_at is not None and now <= row.last_reported_at:
+            # a correction is always later than what it corrects, even within one clock tick
+            now = row.last_reported_at + timedelta(microseconds=1)
         if row.cancelled_at is not None:
             raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
         if await plan_closed(session, row.plan_id):
             raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo mới")
+        if body.reporter.unit is not None and body.reporter.unit != row.unit_code:
+            raise Forbidden(f"đơn vị {body.reporter.unit} không báo cáo thay được nhiệm vụ của {row.unit_name}")
         if body.period != row.period:
             raise InputError(
                 [FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")]
@@ -134,6 +228,9 @@ async def report_progress(
                 status=body.status,
                 outputs=body.outputs,
                 note=body.note,
+                reason=body.reason,
+                evidence=[e.model_dump(mode="json", exclude_defaults=True) for e in body.evidence],
+                reporter=body.reporter.model_dump(),
                 reported_at=now,
             )
         )
@@ -151,7 +248,7 @@ async def report_progress(
             session,
             [
                 make_event(
-                    "progress.reported",
+                    "progress.corrected" if row.last_reported_at else "progress.reported",
                     unit_path=row.unit_path,
                     producer=service.name,
                     at=now,
@@ -166,6 +263,8 @@ async def report_progress(
                         outputs=body.outputs,
                         reported_at=now,
                         on_time=on_time(now, row.due),
+                        reason=body.reason,
+                        evidence=[e.model_dump(mode="json", exclude_defaults=True) for e in body.evidence],
                     ),
                 )
             ],

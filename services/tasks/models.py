@@ -78,6 +78,9 @@ progress_reports = Table(
     Column("status", Text, nullable=False),
     Column("outputs", JSONB, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),  # why a task cannot be done
+    Column("evidence", JSONB, nullable=False, server_default="[]"),  # links, document numbers
+    Column("reporter", JSONB, nullable=False, server_default="{}"),  # unit and person who reported
     Column("reported_at", DateTime(timezone=True), nullable=False),
     Index("progress_by_assignment", "assignment_id", "reported_at"),
 )

@@ -1,0 +1,241 @@
+"""Benchmark: progress-report ingestion through the API and through events (not a timed test).
+
+Starts a real `cchc up` (embedded NATS and PostgreSQL, or CCHC_NATS_URL + CCHC_DATABASE_URL with a
+fresh database and subject prefix), loads province 52 (135 communes), issues a plan for next year
+whose k monthly tasks are led by "children" (135 x 12 x k assignments, at least N), then measures:
+
+  api       N progress reports POSTed through the gateway by C concurrent workers: reports/s, latency
+  events    first POST until the province roll-up shows reported == N: progress.reported applied/s
+  consumer  M corrections published straight to JetStream until the roll-up's outputs show them
+            (the reports consumer alone, without the tasks service and its outbox relay)
+
+    .venv/bin/python bench/ingest_progress.py [--reports N] [--concurrency C] [--corrections M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+
+from shared.clock import VN
+from shared.db import plain_url
+from shared.events import ProgressReported, UnitRef, make_event, subject
+from shared.servers import free_port
+
+PROVINCE, COMMUNES, MONTHS = "52", 135, 12
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.1) -> float:  # noqa: ASYNC109
+    """Poll until `check` is truthy; return the monotonic time at which it was."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if await check():
+                return time.monotonic()
+        await asyncio.sleep(every)
+    raise TimeoutError(f"not reached within {timeout:.0f} s")
+
+
+async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
+    """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
+    nc = await nats.connect(nats_url)
+    try:
+        jsm, pending, dead = nc.jsm(), 0, 0
+        for name in [s.config.name or "" for s in await jsm.streams_info()]:
+            if not name.startswith(prefix.upper() + "_"):
+                continue
+            dead += (await jsm.stream_info(name)).state.messages if name.endswith("_DLQ") else 0
+            pending += sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in await jsm.consumers_info(name))
+            if delete:
+                await jsm.delete_stream(name)
+        return pending, dead
+    finally:
+        await nc.close()
+
+
+async def admin_sql(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(plain_url(server_url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def plan(year: int, tasks: int) -> dict[str, Any]:
+    task = {"lead": ["children"], "timeline": "hằng tháng", "products": [{"kind": "article", "target": 1}]}
+    return {
+        "number": "99/KH-UBND",
+        "title": f"Kế hoạch tuyên truyền cải cách hành chính năm {year} (benchmark)",
+        "issuer": PROVINCE,
+        "period": str(year),
+        "tasks": [{"ref": str(i + 1), "title": f"Tin bài CCHC số {i + 1}", **task} for i in range(tasks)],
+    }
+
+
+def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+    """A later progress.reported for an assignment (article 1 -> 2), as the tasks service would publish it."""
+    path, now = f"{PROVINCE}.{a['unit']}", datetime.now(UTC)
+    payload = ProgressReported.model_validate(
+        {**a, "report_id": uuid.uuid4(), "assignment_id": a["id"], "unit": UnitRef(code=a["unit"], path=path)}
+        | {"status": "done", "outputs": {"article": 2}, "reported_at": now, "on_time": True}
+    )
+    event = make_event("progress.reported", unit_path=path, producer="bench", payload=payload, at=now)
+    headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
+    return subject(prefix, "progress.reported", path), event.model_dump_json().encode(), headers
+
+
+async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: str) -> dict[str, str]:
+    year, tasks = datetime.now(VN).year + 1, math.ceil(args.reports / (COMMUNES * MONTHS))
+    n, total, rows = args.reports, COMMUNES * MONTHS * tasks, {}
+    limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as api:
+
+        async def rollup(key: str, at_least: Callable[[], int]) -> bool:
+            body = (await api.get("/api/reports/rollup", params={"unit": PROVINCE, "period": str(year)})).json()
+            value = body.get("outputs", {}).get("article", 0) if key == "article" else body.get(key, 0)
+            return int(value) >= at_least()
+
+        async def idle() -> bool:
+            return (await bus_state(nats_url, prefix))[0] == 0
+
+        async def healthy() -> bool:
+            return (await api.get("/healthz")).status_code == 200
+
+        await until(healthy, 120, 0.3)
+        (await api.post("/api/units/load", json={"provinces": [PROVINCE]})).raise_for_status()
+        communes = [u["code"] for u in (await api.get("/api/units", params={"parent": PROVINCE})).json()["items"]]
+        assert len(communes) == COMMUNES, len(communes)
+        created = (await api.post("/api/plans", json=plan(year, tasks))).raise_for_status()
+        t0 = time.monotonic()
+        (await api.post(f"/api/plans/{created.json()['id']}/issue")).raise_for_status()
+
+        async def assigned(units: list[str]) -> list[list[dict[str, Any]]] | None:
+            replies = await asyncio.gather(*(api.get("/api/assignments", params={"unit": c}) for c in units))
+            lists = [r.json()["items"] for r in replies]
+            return lists if all(len(items) == MONTHS * tasks for items in lists) else None
+
+        t_stored = await until(lambda: assigned(communes[-1:]), args.timeout)  # one transaction stores them all
+        t_rolled = await until(lambda: rollup("expected", lambda: total), args.timeout)
+        await until(idle, args.timeout, 0.5)  # notify has drained assignment.created too
+        rows["fan-out"] = f"{total} assignments: stored {t_stored - t0:.1f} s, in the roll-up {t_rolled - t0:.1f} s"
+        per_unit = await assigned(communes)
+        assert per_unit is not None
+        chosen = [a for month in zip(*per_unit, strict=True) for a in month][:n]  # spread over the communes
+
+        latencies: list[float] = []
+        errors: dict[int, int] = {}
+        todo = iter(chosen)
+
+        async def worker() -> None:
+            for a in todo:
+                start = time.perf_counter()
+                reply = await api.post(
+                    f"/api/assignments/{a['id']}/progress",
+                    json={"period": a["period"], "status": "done", "outputs": {"article": 1}},
+                )
+                latencies.append(time.perf_counter() - start)
+                if reply.status_code != 201:
+                    errors[reply.status_code] = errors.get(reply.status_code, 0) + 1
+
+        t_first = time.monotonic()
+        caught_up = asyncio.create_task(until(lambda: rollup("reported", lambda: n - sum(errors.values())), 3600))
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        t_api = time.monotonic()
+        t_events = await caught_up
+        q, api_s, ev_s = statistics.quantiles(latencies, n=100), t_api - t_first, t_events - t_first
+        rows["api"] = (
+            f"{n} reports, C={args.concurrency}: {api_s:.1f} s, {n / api_s:.0f} reports/s, p50 {q[49] * 1e3:.0f} ms,"
+            f" p95 {q[94] * 1e3:.0f} ms, max {max(latencies) * 1e3:.0f} ms, errors {errors or 0}"
+        )
+        rows["events"] = f"reported == {n} after {ev_s:.1f} s: {n / ev_s:.0f} events/s (lag {t_events - t_api:.1f} s)"
+
+        if m := min(args.corrections, n):
+            await until(idle, args.timeout, 0.5)
+            nc = await nats.connect(nats_url)
+            try:
+                js, t_pub = nc.jetstream(), time.monotonic()
+                for start in range(0, m, 500):
+                    batch = [correction(prefix, a) for a in chosen[start : min(start + 500, m)]]
+                    await asyncio.gather(*(js.publish(s, data, headers=h) for s, data, h in batch))
+                t_published = time.monotonic()
+            finally:
+                await nc.close()
+            t_applied = await until(lambda: rollup("article", lambda: n + m), args.timeout)
+            c_s = t_applied - t_pub
+            rows["consumer"] = (
+                f"{m} published in {t_published - t_pub:.1f} s, applied after {c_s:.1f} s: {m / c_s:.0f}/s"
+            )
+    pending, dead = await bus_state(nats_url, prefix)
+    rows["bus"] = f"{pending} messages unacked, {dead} dead-lettered"
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", type=int, default=5000, help="progress reports to POST (N)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP workers (C)")
+    parser.add_argument("--corrections", type=int, default=5000, help="events published directly (M <= N, 0 = skip)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up/catch-up step")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | {"CCHC_SWEEP_INTERVAL_SECONDS": "60"}
+    nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
+    prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
+    if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin_sql(db_env, f'CREATE DATABASE "{database}"'))
+        url, _, query = db_env.partition("?")
+        db_url = f"{url.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+        env |= {"CCHC_NATS_URL": nats_env, "CCHC_DATABASE_URL": db_url, "CCHC_NATS_PREFIX": prefix}
+    with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
+        Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
+        log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
+        command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
+        proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not (found := re.search(r"NATS: (\S+) ·", log.read_text(errors="replace"))):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("cchc up did not start")
+                time.sleep(0.2)
+            rows = asyncio.run(run(args, f"http://127.0.0.1:{port}", found.group(1), prefix))
+            restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
+            rows["services"] = f"restarts {restarts}"
+        except BaseException:
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if nats_env and db_env:
+                asyncio.run(bus_state(nats_env, prefix, delete=True))
+                asyncio.run(admin_sql(db_env, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    print(f"\n{'phase':<9} result\n{'-' * 9} {'-' * 80}")
+    for phase, text in rows.items():
+        print(f"{phase:<9} {text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Progress reports with real products, corrections with history, refusals by field, and the
+views a unit and its supervisor use (subtree list with filters, "my work")."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import System
+from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+
+pytestmark = pytest.mark.integration
+
+
+async def q1_assignment(system: System, unit: str) -> dict:
+    async def found() -> list:
+        return (await system.get("/api/assignments", params={"unit": unit, "period": "2026-Q1"})).json()["items"]
+
+    return (await system.eventually(found))[0]
+
+
+async def test_a_correction_replaces_the_numbers_and_keeps_the_history(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=QUARTERLY_PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+    assignment = await q1_assignment(system, "21787")
+    url = f"/api/assignments/{assignment['id']}/progress"
+    first = await system.post(
+        url,
+        json={
+            "period": "2026-Q1",
+            "status": "in_progress",
+            "outputs": {"article": 1, "conference": 1, "participants": 80},
+            "evidence": [{"kind": "link", "url": "https://vinhson.gialai.gov.vn/tin-tuc/cchc-1"}],
+            "reporter": {"unit": "21787", "name": "Trần Thị Lan"},
+        },
+    )
+    assert first.status_code == 201, first.text
+    second = await system.post(
+        url,
+        json={
+            "period": "2026-Q1",
+            "status": "done",
+            "outputs": {"article": 3, "conference": 1, "participants": 95},
+            "evidence": [{"kind": "document", "number": "12/BC-UBND", "title": "Báo cáo quý I"}],
+            "note": "Số liệu điều chỉnh sau khi rà soát",
+        },
+    )
+    assert second.status_code == 201 and second.json()["status"] == "done_on_time"
+
+    detail = (await system.get(f"/api/assignments/{assignment['id']}")).json()
+    assert [h["status"] for h in detail["history"]] == ["in_progress", "done"]
+    assert detail["history"][0]["reporter"]["name"] == "Trần Thị Lan"
+    assert detail["history"][1]["evidence"] == [{"kind": "document", "number": "12/BC-UBND", "title": "Báo cáo quý I"}]
+
+    async def corrected() -> dict | None:
+        body = (await system.get("/api/reports/rollup", params={"unit": "52", "period": "2026-Q1"})).json()
+        return body if body.get("outputs", {}).get("article") == 3 else None
+
+    body = await system.eventually(corrected)
+    assert body["outputs"] == {"article": 3, "conference": 1, "participants": 95} and body["reported"] == 1
+
+
+async def test_reports_that_cannot_be_right_are_refused_by_field_and_store_nothing(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=QUARTERLY_PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+    assignment = await q1_assignment(system, "21787")
+    url = f"/api/assignments/{assignment['id']}/progress"
+    cases = [
+        ({"status": "cannot_do"}, 422, "reason"),
+        ({"outputs": {"bài viết": 1}}, 422, "outputs.bài viết"),
+        ({"outputs": {"article": -2}}, 422, "outputs.article"),
+        ({"evidence": [{"kind": "link", "url": "ftp://x"}]}, 422, "evidence[0].url"),
+        ({"evidence": [{"kind": "document"}]}, 422, "evidence[0]"),
+        ({"period": "2026-Q2"}, 422, "period"),
+    ]
+    for change, status, field in cases:
+        refused = await system.post(url, json={"period": "2026-Q1", "status": "done", **change})
+        assert refused.status_code == status, (change, refused.text)
+        assert any(p["field"].startswith(field) for p in refused.json()["detail"]), (change, refused.json())
+    other = await system.post(url, json={"period": "2026-Q1", "status": "done", "reporter": {"unit": "21583"}})
+    assert other.status_code == 403 and "không báo cáo thay" in other.json()["message"]
+    assert (await system.get(f"/api/assignments/{assignment['id']}")).json()["history"] == []
+    accepted = await system.post(
+        url, json={"period": "2026-Q1", "status": "cannot_do", "reason": "Đài truyền thanh hỏng"}
+    )
+    assert accepted.status_code == 201
+
+
+async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=QUARTERLY_PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+    done = await q1_assignment(system, "21787")
+    await system.post(f"/api/assignments/{done['id']}/progress", json={"period": "2026-Q1", "status": "done"})
+
+    async def in_progress() -> list | None:
+        items = (
+            await system.get("/api/assignments", params={"within": "52", "status": "in_progress", "period": "2026-Q1"})
+        ).json()["items"]
+        return items if len(items) == 134 else None
+
+    await system.eventually(in_progress)
+    finished = (await system.get("/api/assignments", params={"within": "52", "status": "done_on_time"})).json()
+    assert [i["unit"] for i in finished["items"]] == ["21787"]
+    assert (await system.get("/api/assignments")).status_code == 422
+
+    work = (await system.get("/api/assignments/work", params={"unit": "21583", "days": 60})).json()
+    assert work["overdue"] == [] and [a["period"] for a in work["due_next"]] == ["2026-Q1"]
+    assert work["counts"] == {"done_on_time": 0, "done_late": 0, "in_progress": 1, "overdue": 0, "not_due": 3}
