@@ -110,10 +110,14 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as api:
 
+        async def province() -> dict[str, Any]:
+            return (await api.get("/api/reports/rollup", params={"unit": PROVINCE, "period": str(year)})).json()
+
         async def rollup(key: str, at_least: Callable[[], int]) -> bool:
-            body = (await api.get("/api/reports/rollup", params={"unit": PROVINCE, "period": str(year)})).json()
-            value = body.get("outputs", {}).get("article", 0) if key == "article" else body.get(key, 0)
-            return int(value) >= at_least()
+            body = await province()
+            return (
+                int(body.get("outputs", {}).get("article", 0) if key == "article" else body.get(key, 0)) >= at_least()
+            )
 
         async def idle() -> bool:
             return (await bus_state(nats_url, prefix))[0] == 0
@@ -171,6 +175,7 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
 
         if m := min(args.corrections, n):
             await until(idle, args.timeout, 0.5)
+            articles = int((await province())["outputs"].get("article", 0))
             nc = await nats.connect(nats_url)
             try:
                 js, t_pub = nc.jetstream(), time.monotonic()
@@ -180,11 +185,9 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
                 t_published = time.monotonic()
             finally:
                 await nc.close()
-            t_applied = await until(lambda: rollup("article", lambda: n + m), args.timeout)
+            t_applied = await until(lambda: rollup("article", lambda: articles + m), args.timeout)
             c_s = t_applied - t_pub
-            rows["consumer"] = (
-                f"{m} published in {t_published - t_pub:.1f} s, applied after {c_s:.1f} s: {m / c_s:.0f}/s"
-            )
+            rows["consumer"] = f"{m} published in {t_published - t_pub:.1f} s, applied {c_s:.1f} s: {m / c_s:.0f}/s"
     pending, dead = await bus_state(nats_url, prefix)
     rows["bus"] = f"{pending} messages unacked, {dead} dead-lettered"
     return rows
@@ -210,6 +213,7 @@ def main() -> None:
         Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
         log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
         command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
+        load = os.getloadavg()[0]
         proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 120
@@ -219,7 +223,7 @@ def main() -> None:
                 time.sleep(0.2)
             rows = asyncio.run(run(args, f"http://127.0.0.1:{port}", found.group(1), prefix))
             restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
-            rows["services"] = f"restarts {restarts}"
+            rows["services"] = f"restarts {restarts}; load average before {load:.2f}, now {os.getloadavg()[0]:.2f}"
         except BaseException:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise

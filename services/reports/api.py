@@ -33,6 +33,7 @@ async def rollup(
     if view == "current":
         restated = select(u.c.code).where(u.c.rollup_to.contains([unit]))
         under = or_(a.c.unit_code.in_(restated), under)
+    lead = a.c.role == "lead"
     in_scope = (under, ~a.c.cancelled, a.c.period_start >= wanted.start, a.c.period_end <= wanted.end)
     reported_on = func.date(func.timezone("Asia/Ho_Chi_Minh", p.c.first_reported_at))
     async with service.sessions() as session:
@@ -42,9 +43,10 @@ async def rollup(
         counts = (
             await session.execute(
                 select(
-                    func.count(),
-                    func.count(p.c.assignment_id),
-                    func.count().filter(reported_on <= a.c.due),
+                    # completeness counts the leads' reports; coordinating units add outputs only
+                    func.count().filter(lead),
+                    func.count(p.c.assignment_id).filter(lead),
+                    func.count().filter(lead, reported_on <= a.c.due),
                 )
                 .select_from(a.outerjoin(p, p.c.assignment_id == a.c.id))
                 .where(*in_scope)

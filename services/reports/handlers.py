@@ -113,6 +113,7 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
             period_start=period.start,
             period_end=period.end,
             due=event.due,
+            role=event.role,
         )
         .on_conflict_do_update(index_elements=["id"], set_={"cancelled": False})
     )

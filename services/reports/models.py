@@ -47,6 +47,7 @@ assignments = Table(
     Column("period_end", Date, nullable=False),
     Column("due", Date, nullable=False),
     Column("cancelled", Boolean, nullable=False, server_default="false"),
+    Column("role", Text, nullable=False, server_default="lead"),  # lead | coordinating
     Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
 )
 

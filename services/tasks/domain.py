@@ -41,13 +41,19 @@ class NewAssignment:
 def assignments_for(
     *, plan_id: uuid.UUID, period: str, tasks: list[PlanTask], calendar: WorkingCalendar | None = None
 ) -> list[NewAssignment]:
-    """One assignment per (task, lead unit, occurrence of the task's schedule in the plan period).
-    Ids derive from that key, so a replay or an amendment finds the same assignment again."""
+    """One assignment per (task, responsible unit, occurrence of the task's schedule in the plan
+    period): leads (chủ trì), whose report counts for the occurrence, and coordinating units
+    (phối hợp), who report their contribution. Ids derive from that key, so a replay or an
+    amendment finds the same assignment again."""
     plan_period = Period.parse(period)
     created: list[NewAssignment] = []
     for task in tasks:
+        leads = {u.code for u in task.lead}
+        responsible = [(u, "lead") for u in task.lead] + [
+            (u, "coordinating") for u in task.coordinating if u.code not in leads
+        ]
         for occurrence in occurrences(task.schedule, plan_period, calendar=calendar):
-            for unit in task.lead:
+            for unit, role in responsible:
                 key = f"{plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
                 created.append(
                     NewAssignment(
@@ -55,7 +61,7 @@ def assignments_for(
                         task_ref=task.ref,
                         task_title=task.title,
                         unit=unit,
-                        role="lead",
+                        role=role,
                         period=occurrence.period,
                         due=occurrence.due,
                     )

@@ -92,7 +92,7 @@ async def _create(
                 task_ref=a.task_ref,
                 task_title=a.task_title,
                 unit=a.unit,
-                role="lead",
+                role=a.role,  # type: ignore[arg-type]
                 period=a.period.code,
                 due=a.due,
             ),
