@@ -141,7 +141,8 @@ class PlanClosed(BaseModel):
 
 
 class AssignmentCreated(BaseModel):
-    """assignment.created — a unit must do (and report) a task in one period."""
+    """assignment.created — a unit must do (and report) a task in one period;
+    assignment.updated (same payload) — an amendment reworded or rescheduled it."""
 
     assignment_id: uuid.UUID
     plan_id: uuid.UUID
@@ -217,6 +218,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "plan.amended": PlanAmended,
     "plan.closed": PlanClosed,
     "assignment.created": AssignmentCreated,
+    "assignment.updated": AssignmentCreated,
     "assignment.cancelled": AssignmentCancelled,
     "progress.reported": ProgressReported,
     "progress.corrected": ProgressReported,

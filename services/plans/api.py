@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
@@ -188,6 +189,40 @@ async def _plan_tasks(session: AsyncSession, rows: list[Any]) -> list[PlanTask]:
     ]
 
 
+async def _write_plan(session: AsyncSession, statement: Any) -> None:
+    """The plan row; two requests racing for one number get a 422 on `number`, not a 500."""
+    try:
+        async with session.begin_nested():
+            await session.execute(statement)
+    except IntegrityError as exc:
+        if "plans_number_once" not in str(exc.orig):
+            raise
+        raise InputError([FieldProblem("number", "số kế hoạch này đã được dùng trong năm")]) from None
+
+
+async def _add_obligations(
+    session: AsyncSession, *, plan_id: uuid.UUID, issuer: str, tasks: list[PlanTask], due: dt.date
+) -> None:
+    """Each child administrative unit that leads a task must issue its own implementing plan."""
+    leads = {u.code for t in tasks for u in t.lead}
+    u = m.units
+    children = (
+        (
+            await session.execute(
+                select(u.c.code).where(u.c.code.in_(leads), u.c.parent == issuer, u.c.level.in_(ADMIN_LEVELS))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if children:
+        await session.execute(
+            insert(m.obligations)
+            .values([{"plan_id": plan_id, "unit_code": c, "due": due} for c in sorted(children)])
+            .on_conflict_do_nothing()
+        )
+
+
 async def plan_json(session: AsyncSession, plan_id: uuid.UUID) -> dict[str, Any]:
     plan = await _load(session, plan_id)
     tasks = await _tasks(session, plan_id)
@@ -228,7 +263,7 @@ async def create_plan(body: PlanIn, service: Service = Depends(service_of)) -> d
     async with service.transaction() as session:
         checked = await _check(session, body, plan_id=None)
         plan_id = uuid.uuid4()
-        await session.execute(insert(m.plans).values(id=plan_id, status="draft", **_plan_values(body, checked)))
+        await _write_plan(session, insert(m.plans).values(id=plan_id, status="draft", **_plan_values(body, checked)))
         await session.execute(insert(m.plan_tasks), _task_rows(plan_id, checked))
         await service.emit(
             session,
@@ -261,7 +296,7 @@ async def update_draft(plan_id: uuid.UUID, body: PlanIn, service: Service = Depe
         if body.issuer != plan.issuer:
             raise InputError([FieldProblem("issuer", "không đổi được đơn vị ban hành của kế hoạch")])
         checked = await _check(session, body, plan_id=plan_id)
-        await session.execute(update(m.plans).where(m.plans.c.id == plan_id).values(**_plan_values(body, checked)))
+        await _write_plan(session, update(m.plans).where(m.plans.c.id == plan_id).values(**_plan_values(body, checked)))
         await session.execute(delete(m.plan_tasks).where(m.plan_tasks.c.plan_id == plan_id))
         await session.execute(insert(m.plan_tasks), _task_rows(plan_id, checked))
         return await plan_json(session, plan_id)
@@ -294,7 +329,7 @@ async def list_plans(
     if issuer:
         query = query.where(p.c.issuer == issuer)
     if within:
-        query = query.where(u.c.path.op("~")(rf"(^|\.){within}(\.|$)"))
+        query = query.where(func.string_to_array(u.c.path, ".").op("@>")(cast([within], ARRAY(Text))))
     if period:
         query = query.where(p.c.period == period)
     if status:
@@ -342,23 +377,8 @@ async def issue_plan(plan_id: uuid.UUID, service: Service = Depends(service_of))
             .where(m.plans.c.id == plan_id)
             .values(status="issued", issued_at=func.now(), issued_on=func.coalesce(m.plans.c.issued_on, today))
         )
-        leads = {u.code for t in tasks for u in t.lead}
         due = plan.implementing_due or today + dt.timedelta(days=IMPLEMENTING_DAYS)
-        child_levels = set(
-            (
-                await session.execute(
-                    select(m.units.c.code).where(
-                        m.units.c.code.in_(leads), m.units.c.parent == plan.issuer, m.units.c.level.in_(ADMIN_LEVELS)
-                    )
-                )
-            ).scalars()
-        )
-        if child_levels:
-            await session.execute(
-                insert(m.obligations)
-                .values([{"plan_id": plan_id, "unit_code": c, "due": due} for c in sorted(child_levels)])
-                .on_conflict_do_nothing()
-            )
+        await _add_obligations(session, plan_id=plan_id, issuer=plan.issuer, tasks=tasks, due=due)
         if plan.parent_plan_id:
             await session.execute(
                 update(m.obligations)
@@ -405,6 +425,8 @@ async def amend_plan(plan_id: uuid.UUID, body: PlanIn, service: Service = Depend
             for f, new, old in (("issuer", body.issuer, plan.issuer), ("period", body.period, plan.period))
             if new != old
         ]
+        if not body.number:
+            problems.append(FieldProblem("number", "kế hoạch đã ban hành phải có số, ký hiệu"))
         if problems:
             raise InputError(problems)
         before_rows = await _tasks(session, plan_id)
@@ -421,12 +443,15 @@ async def amend_plan(plan_id: uuid.UUID, body: PlanIn, service: Service = Depend
         )
         values = _plan_values(body, checked)
         values["issued_on"] = body.date or plan.issued_on
-        await session.execute(
-            update(m.plans).where(m.plans.c.id == plan_id).values(status="amended", version=version, **values)
+        await _write_plan(
+            session, update(m.plans).where(m.plans.c.id == plan_id).values(status="amended", version=version, **values)
         )
         await session.execute(delete(m.plan_tasks).where(m.plan_tasks.c.plan_id == plan_id))
         await session.execute(insert(m.plan_tasks), _task_rows(plan_id, checked))
         issuer = checked.issuer
+        today = service.clock.today_vn()
+        due = body.implementing_due or plan.implementing_due or today + dt.timedelta(days=IMPLEMENTING_DAYS)
+        await _add_obligations(session, plan_id=plan_id, issuer=plan.issuer, tasks=after, due=due)
         await service.emit(
             session,
             [

@@ -3,6 +3,7 @@ package (34 provinces, 3,321 commune-level units, codes as published)."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,8 +66,10 @@ class Succession:
     default: bool
 
 
-def _legacy_code(code: str | int) -> str:
-    return f"{LEGACY_PREFIX}{code}"
+def _legacy_code(code: str | int, digits: int) -> str:
+    """L + the official code with its zero-padding (2 digits province, 3 district, 5 commune),
+    so Hà Nội (01), its district 001 and ward 00001 stay three different units."""
+    return f"{LEGACY_PREFIX}{int(code):0{digits}d}"
 
 
 def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
@@ -91,12 +94,26 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
         new_key = new_rows[0]["provinceKey"]
         # The two packages disagree on some codes (Canh Vinh: 22003 vs 22006): vietnam-provinces
         # is the official list, so its units are found by name, the other package's code second.
-        by_name = {normalize(u.name): u.code for u in current if u.level == "commune"}
-        codes = set(by_name.values())
-        new_ward_code = {
-            r["wardKey"]: by_name.get(normalize(r["ward"])) or f"{int(r['wardCode']):05d}" for r in new_rows
-        }
-        new_ward_code = {key: code for key, code in new_ward_code.items() if code in codes}
+        # Names are compared with their diacritics (Văn Lang and Văn Lăng are two communes); the
+        # diacritic-free form is used only where it names one commune.
+        communes = [u for u in current if u.level == "commune"]
+        exact = {unicodedata.normalize("NFC", u.name).casefold(): u.code for u in communes}
+        loose: dict[str, list[str]] = {}
+        for u in communes:
+            loose.setdefault(normalize(u.name), []).append(u.code)
+        codes = {u.code for u in communes}
+
+        def official(row: sqlite3.Row) -> str | None:
+            name = unicodedata.normalize("NFC", row["ward"]).casefold()
+            if name in exact:
+                return exact[name]
+            candidates = loose.get(normalize(row["ward"]), [])
+            if len(candidates) == 1:
+                return candidates[0]
+            by_code = f"{int(row['wardCode']):05d}"
+            return by_code if by_code in codes else None
+
+        new_ward_code = {r["wardKey"]: code for r in new_rows if (code := official(r))}
         old_province_keys = converter["DICT_PROVINCE"][new_key]
         placeholders = ",".join("?" * len(old_province_keys))
         old_rows = db.execute(
@@ -118,7 +135,7 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
     units: dict[str, Unit] = {}
     successions: list[Succession] = []
     for row in old_rows:
-        p_code, d_code = _legacy_code(int(row["provinceCode"])), _legacy_code(int(row["districtCode"]))
+        p_code, d_code = _legacy_code(row["provinceCode"], 2), _legacy_code(row["districtCode"], 3)
         units.setdefault(p_code, Unit(p_code, row["province"], "province", None, p_code, valid_to=LEGACY_END))
         district_name = row["district"]
         units.setdefault(
@@ -126,7 +143,7 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
         )
         if row["wardCode"] is None:  # island districts had no communes
             continue
-        w_code = _legacy_code(int(row["wardCode"]))
+        w_code = _legacy_code(row["wardCode"], 5)
         units[w_code] = Unit(w_code, row["ward"], "commune", d_code, f"{p_code}.{d_code}.{w_code}", valid_to=LEGACY_END)
         old_key = f"{row['provinceKey']}_{row['districtKey']}_{row['wardKey']}"
         if old_key in successor_of:

@@ -4,10 +4,10 @@ bodies inside units, renames and merges. Every change is published as a unit.* e
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,13 +39,13 @@ class LoadUnits(BaseModel):
 
 
 class BodyIn(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
     level: Literal["body", "village"] = "body"
     short: str | None = Field(None, max_length=10, pattern=r"^[A-Za-z0-9]+$")
 
 
 class RenameIn(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 
 
 class MergeIn(BaseModel):
@@ -356,12 +356,24 @@ async def merge_units(body: MergeIn, service: Service = Depends(service_of)) -> 
     async with service.transaction() as session:
         into = await get_unit_or_raise(session, body.into)
         problems = []
+        if into.valid_to is not None:
+            problems.append(FieldProblem("into", f"{into.name} đã kết thúc ngày {into.valid_to:%d/%m/%Y}"))
+        s = m.unit_successors
+        # the units `into` itself took over, directly or not, cannot in turn take it over
+        taken_over: set[str] = set()
+        frontier = {into.code}
+        while frontier:
+            frontier = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
+            frontier -= taken_over
+            taken_over |= frontier
         for index, code in enumerate(body.old):
             row = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
             if row is None:
                 problems.append(FieldProblem(f"old[{index}]", f"không có đơn vị mã {code!r}"))
-            elif code == into.code or into.path.startswith(row.path + "."):
+            elif code == into.code or into.path.startswith(row.path + ".") or code in taken_over:
                 problems.append(FieldProblem(f"old[{index}]", "đơn vị không thể kế thừa chính nó"))
+            elif row.valid_to is not None:
+                problems.append(FieldProblem(f"old[{index}]", f"{row.name} đã kết thúc từ trước"))
         if problems:
             raise InputError(problems)
         ended = body.on - dt.timedelta(days=1)

@@ -206,7 +206,9 @@ def check_plan(plan: PlanIn, *, directory: Directory) -> CheckedPlan | list[Fiel
         if not task.lead and not task.group:
             problems.append(FieldProblem(f"{at}.lead", "thiếu cơ quan, đơn vị chủ trì"))
         lead = _resolve(task.lead, f"{at}.lead", directory, issuer, problems, reached)
-        coordinating = _resolve(task.coordinating, None, directory, issuer, problems, reached)
+        coordinating = _resolve(
+            task.coordinating, f"{at}.coordinating", directory, issuer, problems, reached, required=False
+        )
         if task.group or schedule is not None:
             tasks.append(
                 CheckedTask(
@@ -231,30 +233,30 @@ def check_plan(plan: PlanIn, *, directory: Directory) -> CheckedPlan | list[Fiel
 
 def _resolve(
     entries: list[str],
-    field: str | None,
+    field: str,
     directory: Directory,
     issuer: Unit | None,
     problems: list[FieldProblem],
     reached: set[str],
+    *,
+    required: bool = True,
 ) -> list[UnitRef]:
     """Codes, "children" or names of bodies. Unknown leads are errors; coordinating bodies
     that are not in the directory ("các cơ quan liên quan") stay as text only."""
     resolved: dict[str, UnitRef] = {}
     for index, entry in enumerate(entries):
         if entry == CHILDREN or name_key(entry) in _CHILDREN_PHRASES:
-            if not directory.children and field:
+            if not directory.children and required:
                 problems.append(FieldProblem(f"{field}[{index}]", "đơn vị ban hành không có đơn vị trực thuộc"))
             resolved.update((child.code, child.ref()) for child in directory.children)
             reached.update(child.code for child in directory.children)
             continue
         unit = directory.by_code(entry) or directory.by_name(entry)
         if unit is None:
-            if field:
+            if required:
                 problems.append(FieldProblem(f"{field}[{index}]", f"không có đơn vị {entry!r}"))
         elif issuer is not None and not unit.is_under(issuer):
-            problems.append(
-                FieldProblem(f"{field or 'coordinating'}[{index}]", f"đơn vị {unit.name} không thuộc {issuer.name}")
-            )
+            problems.append(FieldProblem(f"{field}[{index}]", f"đơn vị {unit.name} không thuộc {issuer.name}"))
         else:
             resolved[unit.code] = unit.ref()
     return list(resolved.values())

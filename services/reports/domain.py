@@ -31,15 +31,22 @@ def ancestors(path: str) -> list[str]:
 
 
 def rollup_to(code: str, *, paths: dict[str, str], successor: dict[str, str]) -> list[str]:
-    """The units `code`'s facts count for in today's structure: its own path, then, following
-    default successors (a merged commune → the new commune), each successor's path."""
+    """The units `code`'s facts count for in today's structure: its own path, and for the unit
+    and each of its ancestors, the path of the unit that took it over (following default
+    successors: a merged commune → the new commune, an abolished district → the province).
+    So a body inside a merged commune also rolls up to the new commune."""
     codes: list[str] = []
-    seen: set[str] = set()
-    current: str | None = code
-    while current is not None and current not in seen:
-        seen.add(current)
-        for ancestor in ancestors(paths.get(current, current)):
-            if ancestor not in codes:
-                codes.append(ancestor)
-        current = successor.get(current)
+
+    def follow(start: str) -> None:
+        seen: set[str] = set()
+        current: str | None = start
+        while current is not None and current not in seen:
+            seen.add(current)
+            for unit in ancestors(paths.get(current, current)):
+                if unit not in codes:
+                    codes.append(unit)
+            current = successor.get(current)
+
+    for unit in ancestors(paths.get(code, code)):
+        follow(unit)
     return codes

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, case, cast, false, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
@@ -29,29 +29,55 @@ from shared.periods import Period
 
 
 async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
-    """Recompute `rollup_to` for the seeds and every unit that (transitively) became one of them."""
+    """Recompute `rollup_to` for the seeds, every unit that (transitively) became one of them,
+    and every unit below any of those."""
+    u, s = m.units, m.successors
+    seed_paths = dict((await session.execute(select(u.c.code, u.c.path).where(u.c.code.in_(seeds)))).all())
+    path_codes = {c for path in seed_paths.values() for c in ancestors(path)} | set(seeds)
+    involved = (
+        await session.execute(
+            select(func.count()).select_from(s).where(or_(s.c.new_code.in_(seeds), s.c.old_code.in_(path_codes)))
+        )
+    ).scalar_one()
+    if not involved:  # the common case (today's units): no succession touches it
+        for code, path in seed_paths.items():
+            await session.execute(update(u).where(u.c.code == code).values(rollup_to=ancestors(path)))
+        return
     # One refresh at a time: a unit and the succession naming it may be handled concurrently,
     # and each must see what the other committed.
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("reports.rollup_to"))))
-    s = m.successors
     affected, frontier = set(seeds), set(seeds)
     while frontier:
         before = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
         frontier = before - affected
         affected |= frontier
-    successor = dict((await session.execute(select(s.c.old_code, s.c.new_code).where(s.c.is_default))).all())
-    chain: set[str] = set(affected)
-    for code in affected:
-        current = successor.get(code)
-        while current is not None and current not in chain:
-            chain.add(current)
-            current = successor.get(current)
-    paths = dict((await session.execute(select(m.units.c.code, m.units.c.path).where(m.units.c.code.in_(chain)))).all())
+    below = (
+        await session.execute(
+            select(u.c.code).where(func.string_to_array(u.c.path, ".").op("&&")(cast(list(affected), ARRAY(Text))))
+        )
+    ).scalars()
+    affected |= set(below)
+    # Load only the paths and successions the affected units' roll-ups can reach.
+    paths: dict[str, str] = {}
+    successor: dict[str, str] = {}
+    wanted, tried = set(affected), set()
+    while wanted:
+        tried |= wanted
+        found = dict((await session.execute(select(u.c.code, u.c.path).where(u.c.code.in_(wanted)))).all())
+        paths.update(found)
+        codes = {c for path in found.values() for c in ancestors(path)} | wanted
+        links = dict(
+            (
+                await session.execute(
+                    select(s.c.old_code, s.c.new_code).where(s.c.is_default, s.c.old_code.in_(codes - set(successor)))
+                )
+            ).all()
+        )
+        successor.update(links)
+        wanted = (codes | set(links.values())) - tried
     for code in affected & set(paths):
         await session.execute(
-            update(m.units)
-            .where(m.units.c.code == code)
-            .values(rollup_to=rollup_to(code, paths=paths, successor=successor))
+            update(u).where(u.c.code == code).values(rollup_to=rollup_to(code, paths=paths, successor=successor))
         )
 
 
@@ -98,31 +124,72 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
 
 
 async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """assignment.created and assignment.updated: the newest state wins, whatever the order."""
     event = AssignmentCreated.model_validate(envelope.payload)
     period = Period.parse(event.period)
+    a = m.assignments
+    statement = insert(a).values(
+        id=event.assignment_id,
+        plan_id=event.plan_id,
+        task_ref=event.task_ref,
+        unit_code=event.unit.code,
+        unit_path=event.unit.path,
+        ancestors=ancestors(event.unit.path),
+        period=period.code,
+        period_start=period.start,
+        period_end=period.end,
+        due=event.due,
+        role=event.role,
+        cancelled=False,
+        state_at=envelope.occurred_at,
+    )
+    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
+    # a newer assignment.created revives one an earlier amendment cancelled; an update does not
+    revived = newer if envelope.type == "assignment.created" else false()
     await session.execute(
-        insert(m.assignments)
-        .values(
-            id=event.assignment_id,
-            plan_id=event.plan_id,
-            task_ref=event.task_ref,
-            unit_code=event.unit.code,
-            unit_path=event.unit.path,
-            ancestors=ancestors(event.unit.path),
-            period=period.code,
-            period_start=period.start,
-            period_end=period.end,
-            due=event.due,
-            role=event.role,
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "task_ref": statement.excluded.task_ref,
+                "role": statement.excluded.role,
+                "due": case((or_(newer, a.c.task_ref == ""), statement.excluded.due), else_=a.c.due),
+                "cancelled": case((revived, False), else_=a.c.cancelled),
+                "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
+            },
         )
-        .on_conflict_do_update(index_elements=["id"], set_={"cancelled": False})
     )
     return []
 
 
 async def assignment_cancelled(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """May arrive before the assignment it cancels: a placeholder row keeps the cancellation."""
     event = AssignmentCancelled.model_validate(envelope.payload)
-    await session.execute(update(m.assignments).where(m.assignments.c.id == event.assignment_id).values(cancelled=True))
+    period = Period.parse(event.period)
+    a = m.assignments
+    statement = insert(a).values(
+        id=event.assignment_id,
+        plan_id=event.plan_id,
+        task_ref="",
+        unit_code=event.unit.code,
+        unit_path=event.unit.path,
+        ancestors=ancestors(event.unit.path),
+        period=period.code,
+        period_start=period.start,
+        period_end=period.end,
+        due=period.end,
+        cancelled=True,
+        state_at=envelope.occurred_at,
+    )
+    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "cancelled": case((newer, True), else_=a.c.cancelled),
+                "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
+            },
+        )
+    )
     return []
 
 
@@ -162,6 +229,7 @@ SUBSCRIPTIONS = [
     Subscription("unit.renamed", unit_renamed),
     Subscription("unit.succeeded", unit_succeeded),
     Subscription("assignment.created", assignment_created),
+    Subscription("assignment.updated", assignment_created),
     Subscription("assignment.cancelled", assignment_cancelled),
     Subscription("progress.reported", progress_reported),
     Subscription("progress.corrected", progress_reported),

@@ -48,6 +48,7 @@ assignments = Table(
     Column("due", Date, nullable=False),
     Column("cancelled", Boolean, nullable=False, server_default="false"),
     Column("role", Text, nullable=False, server_default="lead"),  # lead | coordinating
+    Column("state_at", DateTime(timezone=True)),  # occurred_at of the newest event applied
     Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
 )
 

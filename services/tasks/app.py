@@ -17,6 +17,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         router=api.router,
         publishes=[
             "assignment.created",
+            "assignment.updated",
             "assignment.cancelled",
             "progress.reported",
             "occurrence.due_soon",

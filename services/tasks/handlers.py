@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,13 +145,37 @@ async def _apply(
         )
         for r in dropped
     ]
-    titles = {t.ref: t.title for t in tasks}
-    for ref, title in titles.items():  # a reworded task keeps its assignments and their reports
-        await session.execute(
-            update(a)
-            .where(a.c.plan_id == plan_id, a.c.task_ref == ref, a.c.task_title != title)
-            .values(task_title=title)
-        )
+    # A reworded or rescheduled task keeps its assignments and their reports; what changed is
+    # announced as assignment.updated.
+    for w in wanted:
+        changed = (
+            await session.execute(
+                update(a)
+                .where(a.c.id == w.id, or_(a.c.task_title != w.task_title, a.c.due != w.due, a.c.plan_number != number))
+                .values(task_title=w.task_title, due=w.due, plan_number=number, overdue_emitted_at=None)
+                .returning(a.c.id)
+            )
+        ).first()
+        if changed:
+            events.append(
+                make_event(
+                    "assignment.updated",
+                    unit_path=w.unit.path,
+                    producer=PRODUCER,
+                    at=at,
+                    payload=AssignmentCreated(
+                        assignment_id=w.id,
+                        plan_id=plan_id,
+                        plan_number=number,
+                        task_ref=w.task_ref,
+                        task_title=w.task_title,
+                        unit=w.unit,
+                        role=w.role,  # type: ignore[arg-type]
+                        period=w.period.code,
+                        due=w.due,
+                    ),
+                )
+            )
     return events
 
 

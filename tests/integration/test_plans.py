@@ -126,19 +126,20 @@ async def test_the_three_real_plan_shapes_are_entered_with_their_structure(syste
         # task 2 and 4 (ongoing: Q1–Q4) for 19 and 19 leads, 1 and 3 once, 5 (deadline) for 20
         return (await rollup(system, "L464", "2025")).get("expected") == 4 * 19 + 4 * 19 + 1 + 1 + 20
 
-    await system.eventually(district_fanned_out)
+    await system.eventually(district_fanned_out, timeout=90)  # three provinces of units to digest first
     found = (await ok(await system.get("/api/plans", params={"within": "L45", "q": "tap huan"})))["items"]
     assert [p["id"] for p in found] == [district["id"]]
 
 
 async def test_a_legacy_commune_and_its_successor_roll_up_to_the_same_new_commune(system: System) -> None:
     await ok(await system.post("/api/units/load", json={"source": "vietnamadminunits", "provinces": ["52"]}))
-    old_plan = {
+    await ok(await system.post("/api/units/L22003/bodies", json={"name": "CC VHXH"}), 201)
+    old_plan = {  # the old commune's plan, led by one of its posts
         **QUARTERLY_PLAN,
         "number": "05/KH-UBND",
         "issuer": "L22003",
         "period": "2025-H1",
-        "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["L22003"]}],
+        "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["cc vhxh"]}],
     }
     new_plan = {
         **QUARTERLY_PLAN,
@@ -150,7 +151,7 @@ async def test_a_legacy_commune_and_its_successor_roll_up_to_the_same_new_commun
     for plan in (old_plan, new_plan):
         created = await ok(await system.post("/api/plans", json=plan), 201)
         await ok(await system.post(f"/api/plans/{created['id']}/issue"))
-    await report(system, "L22003", "2025-Q1", {"article": 3})
+    await report(system, "L22003-CCVHXH", "2025-Q1", {"article": 3})
     await report(system, "22003", "2026-Q1", {"article": 5})
 
     async def both_counted() -> bool:
@@ -237,7 +238,7 @@ async def test_bad_plans_are_refused_naming_the_problem_and_nothing_is_half_stor
     first = await ok(await system.post("/api/plans", json=QUARTERLY_PLAN), 201)
     cases = [
         ({"issuer": "99"}, 422, "issuer"),
-        ({"tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["20194"]}]}, 422, "tasks[0].lead[0]"),  # Đà Nẵng commune
+        ({"tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["20242"]}]}, 422, "tasks[0].lead[0]"),  # a Đà Nẵng commune
         ({"tasks": [{**QUARTERLY_PLAN["tasks"][0], "timeline": "lúc nào tiện"}]}, 422, "tasks[0].timeline"),
         ({"parent_plan": "00000000-0000-0000-0000-000000000000"}, 422, "parent_plan"),
     ]
@@ -305,3 +306,27 @@ async def test_a_closed_plan_takes_no_more_progress(system: System) -> None:
         return response.status_code == 409 and "kết thúc" in response.json()["message"]
 
     await system.eventually(refused)
+
+
+async def test_rescheduling_a_task_moves_the_due_date_of_its_assignments(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan = {
+        **QUARTERLY_PLAN,
+        "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["21787"], "timeline": "Trước ngày 30/11/2026"}],
+    }
+    created = await ok(await system.post("/api/plans", json=plan), 201)
+    await ok(await system.post(f"/api/plans/{created['id']}/issue"))
+
+    async def due() -> str | None:
+        items = (await system.get("/api/assignments", params={"unit": "21787", "period": "2026-Q4"})).json()["items"]
+        return items[0]["due"] if items else None
+
+    assert await system.eventually(due) == "2026-11-30"
+    earlier = {**plan, "tasks": [{**plan["tasks"][0], "timeline": "Trước ngày 16/10/2026"}]}
+    result = await ok(await system.post(f"/api/plans/{created['id']}/amend", json=earlier))
+    assert result["changes"]["changed"] == ["1"]
+
+    async def moved() -> bool:
+        return await due() == "2026-10-16"
+
+    await system.eventually(moved)

@@ -149,3 +149,37 @@ def test_subjects_carry_the_event_type_and_the_unit_path() -> None:
 )
 def test_each_public_path_is_owned_by_one_service(path: str, service: str) -> None:
     assert service_for_path(path) == service
+
+
+def test_legacy_codes_keep_their_padding_so_province_district_and_ward_never_collide() -> None:
+    from services.plans.directory import legacy_units
+
+    units, _ = legacy_units("01")
+    by_code = {u.code: u for u in units}
+    assert (by_code["L01"].level, by_code["L001"].level, by_code["L00001"].level) == ("province", "district", "commune")
+    assert by_code["L00001"].path == "L01.L001.L00001"
+    assert len(by_code) == len(units)
+
+
+def test_successors_are_matched_with_diacritics_so_similar_names_stay_apart() -> None:
+    from services.plans.directory import legacy_units, official_units
+
+    units, successions = legacy_units("19")
+    names = {u.code: u.name for u in official_units("19")}
+    targets = {names[s.new] for s in successions if s.new in names}
+    assert {"Xã Văn Lang", "Xã Văn Lăng"} <= targets
+
+
+def test_a_body_inside_a_merged_commune_rolls_up_to_the_new_commune() -> None:
+    from services.reports.domain import rollup_to
+
+    paths = {
+        "L22003": "L52.L551.L22003",
+        "L22003-VHXH": "L52.L551.L22003.L22003-VHXH",
+        "22003": "52.22003",
+        "L551": "L52.L551",
+        "L52": "L52",
+        "52": "52",
+    }
+    successor = {"L22003": "22003", "L551": "52", "L52": "52"}
+    assert set(rollup_to("L22003-VHXH", paths=paths, successor=successor)) >= {"22003", "52", "L551"}
