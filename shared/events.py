@@ -62,6 +62,8 @@ class UnitSucceeded(BaseModel):
     old: str
     new: str
     default: bool = True
+    new_path: str = ""
+    new_name: str = ""
 
 
 class UnitRef(BaseModel):

@@ -130,13 +130,9 @@ async def add_units(session: AsyncSession, service: Service, units: list[Unit]) 
 async def add_successions(session: AsyncSession, service: Service, successions: list[Succession]) -> int:
     if not successions:
         return 0
-    paths = dict(
-        (
-            await session.execute(
-                select(m.units.c.code, m.units.c.path).where(m.units.c.code.in_({s.old for s in successions}))
-            )
-        ).all()
-    )
+    codes = {s.old for s in successions} | {s.new for s in successions}
+    known = {r.code: r for r in (await session.execute(select(m.units).where(m.units.c.code.in_(codes)))).all()}
+    paths = {code: row.path for code, row in known.items()}
     created: set[tuple[str, str]] = set()
     for chunk in chunks(successions):
         statement = (
@@ -155,7 +151,9 @@ async def add_successions(session: AsyncSession, service: Service, successions: 
                 unit_path=paths[s.old],
                 producer=service.name,
                 at=now,
-                payload=UnitSucceeded(old=s.old, new=s.new, default=s.default),
+                payload=UnitSucceeded(
+                    old=s.old, new=s.new, default=s.default, new_path=paths[s.new], new_name=known[s.new].name
+                ),
             )
             for s in successions
             if (s.old, s.new) in created

@@ -171,7 +171,15 @@ async def get_assignment(assignment_id: uuid.UUID, service: Service = Depends(se
                 .order_by(m.progress_reports.c.reported_at)
             )
         ).all()
+        audit = (
+            await session.execute(
+                select(m.assignment_audit)
+                .where(m.assignment_audit.c.assignment_id == assignment_id)
+                .order_by(m.assignment_audit.c.id)
+            )
+        ).all()
     body = _assignment_json(row, service.clock.today_vn())
+    body["audit"] = [{"at": e.at.isoformat(), **e.change} for e in audit]
     body["history"] = [  # oldest first; the last one counts
         {
             "id": str(h.id),

@@ -24,6 +24,7 @@ from shared.events import (
     PlanIssued,
     PlanTask,
     UnitRef,
+    UnitSucceeded,
     make_event,
 )
 from shared.settings import Settings
@@ -212,10 +213,73 @@ async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
     return row is not None and row.closed_at is not None
 
 
+async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """A merged or abolished unit's open assignments (nothing reported yet) move to the unit that
+    took it over, with an audit entry; reported and closed ones stay where they were reported."""
+    link = UnitSucceeded.model_validate(envelope.payload)
+    if not link.default or not link.new_path:
+        return []
+    a, same = m.assignments, m.assignments.alias("same")
+    already = select(same.c.id).where(
+        same.c.plan_id == a.c.plan_id,
+        same.c.task_ref == a.c.task_ref,
+        same.c.period == a.c.period,
+        same.c.unit_code == link.new,
+    )
+    moved = (
+        await session.execute(
+            update(a)
+            .where(
+                a.c.unit_code == link.old,
+                a.c.last_reported_at.is_(None),
+                a.c.done_at.is_(None),
+                a.c.cancelled_at.is_(None),
+                ~already.exists(),
+            )
+            .values(unit_code=link.new, unit_path=link.new_path, unit_name=link.new_name)
+            .returning(a)
+        )
+    ).all()
+    if not moved:
+        return []
+    await session.execute(
+        insert(m.assignment_audit),
+        [
+            {
+                "assignment_id": r.id,
+                "at": envelope.occurred_at,
+                "change": {"kind": "moved_to_successor", "from": link.old, "to": link.new, "event": str(envelope.id)},
+            }
+            for r in moved
+        ],
+    )
+    return [
+        make_event(
+            "assignment.updated",
+            unit_path=r.unit_path,
+            producer=PRODUCER,
+            at=envelope.occurred_at,
+            payload=AssignmentCreated(
+                assignment_id=r.id,
+                plan_id=r.plan_id,
+                plan_number=r.plan_number,
+                task_ref=r.task_ref,
+                task_title=r.task_title,
+                unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                role=r.role,
+                period=r.period,
+                due=r.due,
+            ),
+        )
+        for r in moved
+    ]
+
+
 def subscriptions(settings: Settings) -> list[Subscription]:
     calendar = settings.calendar()
     return [
         Subscription("plan.issued", plan_version(calendar)),
         Subscription("plan.amended", plan_version(calendar)),
         Subscription("plan.closed", plan_closed),
+        Subscription("unit.succeeded", unit_succeeded),
     ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -68,6 +70,17 @@ reminders = Table(
     Column("assignment_id", Uuid, ForeignKey("tasks.assignments.id"), primary_key=True),
     Column("lead_days", Integer, primary_key=True),
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# What the system changed on its own (e.g. a merged unit's open assignments moved to its successor)
+assignment_audit = Table(
+    "assignment_audit",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("tasks.assignments.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("change", JSONB, nullable=False),
+    Index("assignment_audit_by_assignment", "assignment_id"),
 )
 
 progress_reports = Table(

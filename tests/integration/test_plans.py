@@ -288,6 +288,17 @@ async def test_a_merge_ends_the_old_units_and_their_history_rolls_up_to_the_new_
     await system.eventually(restated)
     assert (await rollup(system, "21583", "2026-Q1", view="as_reported"))["expected"] == 0
 
+    async def moved() -> list | None:  # the open assignments follow the unit; the reported one stays
+        items = (await system.get("/api/assignments", params={"unit": "21583"})).json()["items"]
+        return items if len(items) == 3 else None
+
+    open_ones = await system.eventually(moved)
+    assert [a["period"] for a in open_ones] == ["2026-Q2", "2026-Q3", "2026-Q4"]
+    detail = (await system.get(f"/api/assignments/{open_ones[0]['id']}")).json()
+    assert detail["audit"][0]["kind"] == "moved_to_successor" and detail["audit"][0]["from"] == "21787"
+    kept = (await system.get("/api/assignments", params={"unit": "21787"})).json()["items"]
+    assert [a["period"] for a in kept] == ["2026-Q1"]
+
 
 async def test_a_closed_plan_takes_no_more_progress(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
