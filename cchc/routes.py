@@ -6,6 +6,7 @@ ROUTES: dict[str, str] = {
     "/api/units": "plans",
     "/api/plans": "plans",
     "/api/assignments": "tasks",
+    "/api/evidence": "tasks",
     "/api/notifications": "notify",
     "/api/reports": "reports",
 }

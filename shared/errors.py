@@ -12,11 +12,13 @@ class FieldProblem:
 
 
 class InputError(Exception):
-    """Input that cannot be understood: 422, every problem named by its field."""
+    """Input that cannot be understood: 422 (or `status`, e.g. 413 for a file too large, 415 for a
+    type not accepted), every problem named by its field."""
 
-    def __init__(self, problems: list[FieldProblem]) -> None:
+    def __init__(self, problems: list[FieldProblem], *, status: int = 422) -> None:
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
         self.problems = problems
+        self.status = status
 
 
 class NotFound(Exception):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from shared.deadlines import DueRules, UnitLevel
 from shared.timelines import Schedule
 
 SCHEMA_VERSION = 1
@@ -28,8 +29,6 @@ class Envelope(BaseModel):
 
 
 # --- payloads -------------------------------------------------------------------------------
-
-UnitLevel = Literal["province", "district", "commune", "body", "village"]
 
 
 class UnitCreated(BaseModel):
@@ -70,6 +69,7 @@ class UnitRef(BaseModel):
     code: str
     path: str
     name: str = ""
+    level: UnitLevel | None = None  # lets deadlines be staggered by level
 
 
 MAX_COUNT = 1_000_000_000  # no commune produces a billion of anything; bigger is a typing error
@@ -112,6 +112,7 @@ class PlanIssued(BaseModel):
     tasks: list[PlanTask]
     version: int = 1
     parent_plan_id: uuid.UUID | None = None
+    due_rules: DueRules | None = None  # the plan's own report deadlines; None: the deployment's
 
 
 class TaskChanges(BaseModel):
@@ -132,6 +133,7 @@ class PlanAmended(BaseModel):
     version: int
     tasks: list[PlanTask]
     changes: TaskChanges
+    due_rules: DueRules | None = None
 
 
 class PlanClosed(BaseModel):
@@ -172,7 +174,7 @@ class ProgressReported(BaseModel):
     reported_at: AwareDatetime
     on_time: bool
     reason: str = ""
-    evidence: list[dict[str, str]] = []
+    evidence: list[dict[str, Any]] = []  # links, document numbers, files (name, type, size, url)
 
 
 class AssignmentCancelled(BaseModel):

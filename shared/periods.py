@@ -104,15 +104,11 @@ class Period:
     def months(self) -> list[Period]:
         return [Period("month", self.year, m) for m in range(self.first_month, self.last_month + 1)]
 
-    def cutoff(self) -> tuple[date, date]:
-        """Data window of the periodic report for this period (Decree 09/2019/NĐ-CP)."""
-        first = self.start
-        before = first - timedelta(days=1)
-        return date(before.year, before.month, 15), date(self.year, self.last_month, 14)
-
-    def report_due(self) -> date:
-        """Default submission date of the periodic report: the day after the cut-off."""
-        return self.cutoff()[1] + timedelta(days=1)
+    def cutoff(self, day: int = 14) -> tuple[date, date]:
+        """Data window of the periodic report for this period: Decree 09/2019/NĐ-CP cuts off on
+        the 14th; a plan may choose another `day` (1–28)."""
+        before = self.start - timedelta(days=1)
+        return date(before.year, before.month, day) + timedelta(days=1), date(self.year, self.last_month, day)
 
     def label_vi(self) -> str:
         if self.kind == "half":

@@ -200,7 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def invalid_input(_: Request, exc: InputError) -> JSONResponse:
         problems = [{"field": p.field, "msg": p.message} for p in exc.problems]
-        return JSONResponse({"detail": problems, "message": str(exc)}, status_code=422)
+        return JSONResponse({"detail": problems, "message": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

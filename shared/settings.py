@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.deadlines import DueRules
 from shared.workdays import WorkingCalendar
 
 
@@ -35,6 +36,25 @@ class Settings(BaseSettings):
     extra_holidays: list[date] = []
     extra_workdays: list[date] = []
     due_soon_days: list[int] = [7, 1]
+    # Report deadlines when a plan sets none (Decree 09/2019 by default), staggered by level if
+    # wanted: CCHC_DUE_RULES='{"earlier_by_level": {"commune": 5, "body": 7}}'.
+    due_rules: DueRules = DueRules()
+
+    # Evidence files attached to progress reports: at most this many bytes each, and only these
+    # types (recognised from the content, not from the name).
+    evidence_max_bytes: int = 20 * 1024 * 1024
+    evidence_types: list[str] = [
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "video/mp4",
+    ]
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None

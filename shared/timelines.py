@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, model_validator
 
+from shared.deadlines import DueRules
 from shared.periods import Period
 from shared.text import normalize
 from shared.workdays import WorkingCalendar
@@ -59,6 +60,7 @@ class Occurrence:
 
     period: Period
     due: date
+    report: bool = False  # due by the periodic-report rule (DueRules), not by a date in the text
 
 
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
@@ -186,14 +188,24 @@ def _cycle_period(code: str, year: int) -> Period:
 
 
 def occurrences(
-    schedule: Schedule, plan_period: Period, *, calendar: WorkingCalendar | None = None
+    schedule: Schedule,
+    plan_period: Period,
+    *,
+    calendar: WorkingCalendar | None = None,
+    rules: DueRules | None = None,
+    level: str | None = None,
 ) -> list[Occurrence]:
-    """Expand a schedule into the occurrences that fall inside the plan period; with a calendar,
-    a due date on a weekend or public holiday moves to the next working day."""
-    found = _occurrences(schedule, plan_period)
+    """Expand a schedule into the occurrences that fall inside the plan period. Periodic reports
+    are due by `rules` (Decree 09/2019 by default), earlier for a `level` the rules stagger; with
+    a calendar, a due date on a weekend or public holiday moves to the next working day."""
+    rules = rules or DueRules()
+    found = [
+        Occurrence(o.period, rules.report_due(o.period, level), report=True) if o.report else o
+        for o in _occurrences(schedule, plan_period)
+    ]
     if calendar is None:
         return found
-    return [Occurrence(o.period, calendar.on_or_after(o.due)) for o in found]
+    return [Occurrence(o.period, calendar.on_or_after(o.due), o.report) for o in found]
 
 
 def _occurrences(schedule: Schedule, plan_period: Period) -> list[Occurrence]:
@@ -219,7 +231,7 @@ def _occurrences(schedule: Schedule, plan_period: Period) -> list[Occurrence]:
                 f"({plan_period.label_vi()})"
             )
         return [single]
-    return [Occurrence(p, p.report_due()) for p in reporting if plan_period.contains(p)]
+    return [Occurrence(p, p.end, report=True) for p in reporting if plan_period.contains(p)]
 
 
 def _single(schedule: Schedule, plan_year: int) -> Occurrence:

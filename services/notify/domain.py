@@ -41,7 +41,7 @@ def assigned(event: AssignmentCreated, *, base_url: str) -> NewNotification:
 def overdue(event: OccurrenceOverdue, *, base_url: str) -> NewNotification:
     period = Period.parse(event.period).label_vi()
     return NewNotification(
-        dedup_key=f"overdue:{event.assignment_id}:{event.unit.code}",
+        dedup_key=f"overdue:{event.assignment_id}:{event.due.isoformat()}:{event.unit.code}",  # a new due, a new notice
         unit_code=event.unit.code,
         kind="overdue",
         subject_id=event.assignment_id,
@@ -58,7 +58,7 @@ def due_soon(event: OccurrenceDueSoon, *, base_url: str) -> NewNotification:
     period = Period.parse(event.period).label_vi()
     when = "hôm nay" if event.days_left == 0 else f"còn {event.days_left} ngày"
     return NewNotification(
-        dedup_key=f"due_soon:{event.lead_days}:{event.assignment_id}:{event.unit.code}",
+        dedup_key=f"due_soon:{event.lead_days}:{event.assignment_id}:{event.due.isoformat()}:{event.unit.code}",
         unit_code=event.unit.code,
         kind="due_soon",
         subject_id=event.assignment_id,

@@ -109,7 +109,19 @@ async def _parent_problems(
 def _content(body: PlanIn) -> dict[str, Any]:
     return body.model_dump(
         mode="json",
-        include={"place", "date", "parent", "purpose", "areas", "channels", "budget", "duties", "recipients", "signer"},
+        include={
+            "place",
+            "date",
+            "parent",
+            "purpose",
+            "areas",
+            "channels",
+            "budget",
+            "duties",
+            "recipients",
+            "signer",
+            "due_rules",
+        },
     )
 
 
@@ -406,6 +418,7 @@ async def issue_plan(plan_id: uuid.UUID, service: Service = Depends(service_of))
                         tasks=tasks,
                         version=plan.version,
                         parent_plan_id=plan.parent_plan_id,
+                        due_rules=plan.content.get("due_rules"),
                     ),
                 )
             ],
@@ -469,6 +482,7 @@ async def amend_plan(plan_id: uuid.UUID, body: PlanIn, service: Service = Depend
                         version=version,
                         tasks=after,
                         changes=changes,
+                        due_rules=body.due_rules,
                     ),
                 )
             ],

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from services.plans.bodies import NamedUnit, match, name_key
+from shared.deadlines import DueRules
 from shared.errors import FieldProblem
 from shared.events import PlanTask, ProductTarget, TaskChanges, UnitLevel, UnitRef
 from shared.periods import Period, PeriodError
@@ -97,6 +98,7 @@ class PlanIn(BaseModel):
     recipients: list[str] = []
     signer: Signer | None = None
     implementing_due: dt.date | None = None
+    due_rules: DueRules | None = None  # report deadlines of this plan; None: the deployment's rule
     tasks: list[TaskIn] = Field(min_length=1)
 
 
@@ -111,7 +113,7 @@ class Unit:
     valid_to: dt.date | None = None
 
     def ref(self) -> UnitRef:
-        return UnitRef(code=self.code, path=self.path, name=self.name)
+        return UnitRef(code=self.code, path=self.path, name=self.name, level=self.level)
 
     def is_under(self, ancestor: Unit) -> bool:
         return self.path == ancestor.path or self.path.startswith(ancestor.path + ".")
@@ -298,5 +300,6 @@ def child_plan(parent: dict[str, Any], child: Unit) -> dict[str, Any]:
         "issuer": child.code,
         "period": parent["period"],
         "parent_plan": parent["id"],
+        "due_rules": parent.get("due_rules"),
         "tasks": tasks,
     }

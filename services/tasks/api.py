@@ -11,9 +11,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
+from services.tasks.evidence import files_of
+from services.tasks.evidence import router as evidence_router
 from services.tasks.handlers import closed as plan_closed
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 from shared.events import MAX_COUNT, ProgressReported, UnitRef, make_event
@@ -26,12 +29,14 @@ FollowUp = Literal["done_on_time", "done_late", "in_progress", "overdue", "not_d
 
 
 class Evidence(BaseModel):
-    """A link to what was published, or the number of a document (e.g. "45/BC-UBND")."""
+    """A link to what was published, the number of a document (e.g. "45/BC-UBND"), or a file
+    uploaded for this assignment (POST /api/assignments/{id}/evidence)."""
 
-    kind: Literal["link", "document"]
+    kind: Literal["link", "document", "file"]
     url: HttpUrl | None = None
     number: str = Field("", max_length=100)
     title: str = Field("", max_length=300)
+    file_id: uuid.UUID | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Evidence:
@@ -39,6 +44,8 @@ class Evidence(BaseModel):
             raise ValueError("minh chứng dạng liên kết cần url")
         if self.kind == "document" and not self.number.strip():
             raise ValueError("minh chứng dạng văn bản cần số, ký hiệu văn bản")
+        if self.kind == "file" and self.file_id is None:
+            raise ValueError("minh chứng dạng tệp cần file_id của tệp đã tải lên")
         return self
 
 
@@ -88,6 +95,26 @@ def _status_is(status: FollowUp, today: date) -> Any:
         "in_progress": and_(a.c.done_at.is_(None), a.c.due >= today, a.c.period_start <= today),
         "not_due": and_(a.c.done_at.is_(None), a.c.period_start > today),
     }[status]
+
+
+async def _evidence(session: AsyncSession, assignment_id: uuid.UUID, items: list[Evidence]) -> list[dict[str, Any]]:
+    """The evidence as stored and published: files carry their name, type, size and address."""
+    files = await files_of(session, assignment_id, [e.file_id for e in items if e.file_id])
+    missing = [
+        FieldProblem(f"evidence[{i}].file_id", "không có tệp này trong các tệp đã tải lên cho nhiệm vụ này")
+        for i, e in enumerate(items)
+        if e.file_id and e.file_id not in files
+    ]
+    if missing:
+        raise InputError(missing)
+    out = []
+    for e in items:
+        item = e.model_dump(mode="json", exclude_defaults=True)
+        if e.file_id:
+            f = files[e.file_id]
+            item.update(name=f.name, content_type=f.content_type, size=f.size, url=f"/api/evidence/{f.id}")
+        out.append(item)
+    return out
 
 
 @router.get("/assignments")
@@ -229,6 +256,7 @@ async def report_progress(
             raise InputError(
                 [FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")]
             )
+        evidence = await _evidence(session, assignment_id, body.evidence)
         await session.execute(
             insert(m.progress_reports).values(
                 id=report_id,
@@ -237,7 +265,7 @@ async def report_progress(
                 outputs=body.outputs,
                 note=body.note,
                 reason=body.reason,
-                evidence=[e.model_dump(mode="json", exclude_defaults=True) for e in body.evidence],
+                evidence=evidence,
                 reporter=body.reporter.model_dump(),
                 reported_at=now,
             )
@@ -272,7 +300,7 @@ async def report_progress(
                         reported_at=now,
                         on_time=on_time(now, row.due),
                         reason=body.reason,
-                        evidence=[e.model_dump(mode="json", exclude_defaults=True) for e in body.evidence],
+                        evidence=evidence,
                     ),
                 )
             ],
@@ -281,3 +309,6 @@ async def report_progress(
         due=row.due, period_start=row.period_start, done_at=done_at, today=service.clock.today_vn()
     )
     return {"id": str(report_id), "assignment_id": str(assignment_id), "status": status, "reported_at": now.isoformat()}
+
+
+router.include_router(evidence_router)

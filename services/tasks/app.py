@@ -20,6 +20,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
             "assignment.updated",
             "assignment.cancelled",
             "progress.reported",
+            "progress.corrected",
             "occurrence.due_soon",
             "occurrence.overdue",
         ],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.clock import vn_date
+from shared.deadlines import DueRules
 from shared.events import PlanTask, UnitRef
 from shared.periods import Period
 from shared.timelines import occurrences
@@ -39,12 +40,18 @@ class NewAssignment:
 
 
 def assignments_for(
-    *, plan_id: uuid.UUID, period: str, tasks: list[PlanTask], calendar: WorkingCalendar | None = None
+    *,
+    plan_id: uuid.UUID,
+    period: str,
+    tasks: list[PlanTask],
+    calendar: WorkingCalendar | None = None,
+    rules: DueRules | None = None,
 ) -> list[NewAssignment]:
     """One assignment per (task, responsible unit, occurrence of the task's schedule in the plan
     period): leads (chủ trì), whose report counts for the occurrence, and coordinating units
     (phối hợp), who report their contribution. Ids derive from that key, so a replay or an
-    amendment finds the same assignment again."""
+    amendment finds the same assignment again. Periodic reports are due by `rules`, staggered
+    by the unit's level."""
     plan_period = Period.parse(period)
     created: list[NewAssignment] = []
     for task in tasks:
@@ -52,8 +59,12 @@ def assignments_for(
         responsible = [(u, "lead") for u in task.lead] + [
             (u, "coordinating") for u in task.coordinating if u.code not in leads
         ]
-        for occurrence in occurrences(task.schedule, plan_period, calendar=calendar):
-            for unit, role in responsible:
+        by_level = {
+            level: occurrences(task.schedule, plan_period, calendar=calendar, rules=rules, level=level)
+            for level in {u.level for u, _ in responsible}
+        }
+        for unit, role in responsible:
+            for occurrence in by_level[unit.level]:
                 key = f"{plan_id}/{task.ref}/{unit.code}/{occurrence.period.code}"
                 created.append(
                     NewAssignment(

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Date, Text, Uuid, column, delete, func, select, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from services.tasks import models as m
 from services.tasks.domain import NewAssignment, assignments_for
 from shared.bus import Handler, Subscription
 from shared.db import chunks
+from shared.deadlines import DueRules
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -113,10 +114,11 @@ async def _apply(
     version: int,
     at: datetime,
     calendar: WorkingCalendar,
+    rules: DueRules,
 ) -> list[Envelope]:
     if not await _claim_version(session, plan_id, version):
         return []  # an older version arriving late changes nothing
-    wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar)
+    wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar, rules=rules)
     a = m.assignments
     events = await _create(session, plan_id=plan_id, number=number, new=wanted, at=at)
     keep = [w.id for w in wanted]
@@ -147,40 +149,57 @@ async def _apply(
         for r in dropped
     ]
     # A reworded or rescheduled task keeps its assignments and their reports; what changed is
-    # announced as assignment.updated.
-    for w in wanted:
-        changed = (
+    # announced as assignment.updated. A moved due date gets its reminders and overdue notice again.
+    current = {
+        r.id: r
+        for r in (
             await session.execute(
-                update(a)
-                .where(a.c.id == w.id, or_(a.c.task_title != w.task_title, a.c.due != w.due, a.c.plan_number != number))
-                .values(task_title=w.task_title, due=w.due, plan_number=number, overdue_emitted_at=None)
-                .returning(a.c.id)
+                select(a.c.id, a.c.task_title, a.c.due, a.c.plan_number).where(a.c.plan_id == plan_id)
             )
-        ).first()
-        if changed:
-            events.append(
-                make_event(
-                    "assignment.updated",
-                    unit_path=w.unit.path,
-                    producer=PRODUCER,
-                    at=at,
-                    payload=AssignmentCreated(
-                        assignment_id=w.id,
-                        plan_id=plan_id,
-                        plan_number=number,
-                        task_ref=w.task_ref,
-                        task_title=w.task_title,
-                        unit=w.unit,
-                        role=w.role,  # type: ignore[arg-type]
-                        period=w.period.code,
-                        due=w.due,
-                    ),
-                )
-            )
+        ).all()
+    }
+    changed = [
+        w
+        for w in wanted
+        if w.id in current
+        and (current[w.id].task_title, current[w.id].due, current[w.id].plan_number) != (w.task_title, w.due, number)
+    ]
+    rescheduled = [w for w in changed if current[w.id].due != w.due]
+    for chunk in chunks(changed):
+        new = values(column("id", Uuid), column("title", Text), column("due", Date), name="new").data(
+            [(w.id, w.task_title, w.due) for w in chunk]
+        )
+        await session.execute(
+            update(a).where(a.c.id == new.c.id).values(task_title=new.c.title, due=new.c.due, plan_number=number)
+        )
+    for chunk in chunks(rescheduled):
+        ids = [w.id for w in chunk]
+        await session.execute(update(a).where(a.c.id.in_(ids)).values(overdue_emitted_at=None))
+        await session.execute(delete(m.reminders).where(m.reminders.c.assignment_id.in_(ids)))
+    events += [
+        make_event(
+            "assignment.updated",
+            unit_path=w.unit.path,
+            producer=PRODUCER,
+            at=at,
+            payload=AssignmentCreated(
+                assignment_id=w.id,
+                plan_id=plan_id,
+                plan_number=number,
+                task_ref=w.task_ref,
+                task_title=w.task_title,
+                unit=w.unit,
+                role=w.role,  # type: ignore[arg-type]
+                period=w.period.code,
+                due=w.due,
+            ),
+        )
+        for w in changed
+    ]
     return events
 
 
-def plan_version(calendar: WorkingCalendar) -> Handler:
+def plan_version(calendar: WorkingCalendar, default_rules: DueRules) -> Handler:
     async def handle(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
         """plan.issued and plan.amended alike: bring the assignments to this version of the plan."""
         model = PlanIssued if envelope.type == "plan.issued" else PlanAmended
@@ -194,6 +213,7 @@ def plan_version(calendar: WorkingCalendar) -> Handler:
             version=plan.version,
             at=envelope.occurred_at,
             calendar=calendar,
+            rules=plan.due_rules or default_rules,
         )
 
     return handle
@@ -219,6 +239,9 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
     link = UnitSucceeded.model_validate(envelope.payload)
     if not link.default or not link.new_path:
         return []
+    # Several units merged into one arrive as concurrent events: one at a time per successor,
+    # so that two of them cannot both move an occurrence to it.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"tasks.successor.{link.new}"))))
     a, same = m.assignments, m.assignments.alias("same")
     already = select(same.c.id).where(
         same.c.plan_id == a.c.plan_id,
@@ -278,8 +301,8 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
 def subscriptions(settings: Settings) -> list[Subscription]:
     calendar = settings.calendar()
     return [
-        Subscription("plan.issued", plan_version(calendar)),
-        Subscription("plan.amended", plan_version(calendar)),
+        Subscription("plan.issued", plan_version(calendar, settings.due_rules)),
+        Subscription("plan.amended", plan_version(calendar, settings.due_rules)),
         Subscription("plan.closed", plan_closed),
         Subscription("unit.succeeded", unit_succeeded),
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -96,6 +97,24 @@ progress_reports = Table(
     Column("reporter", JSONB, nullable=False, server_default="{}"),  # unit and person who reported
     Column("reported_at", DateTime(timezone=True), nullable=False),
     Index("progress_by_assignment", "assignment_id", "reported_at"),
+)
+
+# Files attached as evidence (minh chứng) of an assignment's progress: scanned reports, photos of
+# banners, conference minutes. Kept in the database so that they are backed up, transactional
+# and served by any replica; size and type are limited (settings.evidence_*).
+evidence_files = Table(
+    "evidence_files",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("tasks.assignments.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploader", JSONB, nullable=False, server_default="{}"),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("assignment_id", "sha256", name="evidence_file_once"),
 )
 
 outbox = outbox_table(metadata)

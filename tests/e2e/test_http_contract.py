@@ -78,14 +78,28 @@ async def test_province_plan_fans_out_to_communes_and_rolls_up_reported_progress
         (plan_id, "1", f"{year}-Q1", WorkingCalendar().on_or_after(date(year, 3, 15)).isoformat())
     ]
 
-    reporters = [c["code"] for c in communes[:20]]
+    # Evidence goes through the single base URL too: uploaded, cited, downloaded unchanged.
+    scan = b"%PDF-1.4\n%%EOF\n" + bytes(range(256)) * 40
+    uploaded = await api.post(
+        f"/api/assignments/{own[0]['id']}/evidence", files={"file": ("Biên bản hội nghị.pdf", scan, "application/pdf")}
+    )
+    assert uploaded.status_code == 201 and uploaded.json()["size"] == len(scan), uploaded.text
+    assert (await api.get(uploaded.json()["url"])).content == scan
+
+    reporters = ["21787", *[c["code"] for c in communes if c["code"] != "21787"][:19]]
     for index, code in enumerate(reporters):
         assignment = (await api.get("/api/assignments", params={"unit": code, "period": f"{year}-Q1"})).json()["items"][
             0
         ]
+        evidence = [{"kind": "file", "file_id": uploaded.json()["id"]}] if code == "21787" else []
         reported = await api.post(
             f"/api/assignments/{assignment['id']}/progress",
-            json={"period": f"{year}-Q1", "status": "done", "outputs": {"article": 1 + index % 3, "news": 2}},
+            json={
+                "period": f"{year}-Q1",
+                "status": "done",
+                "outputs": {"article": 1 + index % 3, "news": 2},
+                "evidence": evidence,
+            },
         )
         assert reported.status_code == 201, reported.text
 

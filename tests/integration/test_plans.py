@@ -126,7 +126,7 @@ async def test_the_three_real_plan_shapes_are_entered_with_their_structure(syste
         # task 2 and 4 (ongoing: Q1–Q4) for 19 and 19 leads, 1 and 3 once, 5 (deadline) for 20
         return (await rollup(system, "L464", "2025")).get("expected") == 4 * 19 + 4 * 19 + 1 + 1 + 20
 
-    await system.eventually(district_fanned_out, timeout=90)  # three provinces of units to digest first
+    await system.eventually(district_fanned_out, timeout=300)  # three provinces of units to digest first
     found = (await ok(await system.get("/api/plans", params={"within": "L45", "q": "tap huan"})))["items"]
     assert [p["id"] for p in found] == [district["id"]]
 

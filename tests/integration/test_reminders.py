@@ -82,3 +82,30 @@ async def test_overdue_is_sent_exactly_once_across_a_restart_and_a_clock_jump(sy
     await system.eventually(four)
     await asyncio.sleep(1.5)
     assert len(await notes(system, "overdue")) == 4
+
+
+async def test_a_due_date_moved_by_an_amendment_is_reminded_again(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+    await system.eventually(lambda: system.get("/api/assignments", params={"unit": "21787"}))
+    await move_tasks_clock(system, datetime(2026, 3, 10, 1, tzinfo=UTC))  # 7-day reminder for 16/03
+    await system.eventually(lambda: notes(system, "due_soon"))
+
+    # The province gives communes until the 20th: 20/03 is 10 days away, then 6 days away.
+    later = {**PLAN, "due_rules": {"cutoff_day": 19}}
+    assert (await system.post(f"/api/plans/{plan_id}/amend", json=later)).status_code == 200
+
+    async def moved() -> bool:
+        items = (await system.get("/api/assignments", params={"unit": "21787", "period": "2026-Q1"})).json()["items"]
+        return items[0]["due"] == "2026-03-20"
+
+    await system.eventually(moved)
+    await move_tasks_clock(system, datetime(2026, 3, 14, 1, tzinfo=UTC))
+
+    async def two() -> list | None:
+        found = await notes(system, "due_soon")
+        return found if len(found) == 2 else None
+
+    found = await system.eventually(two)
+    assert "20/03/2026" in found[0]["body"] and "16/03/2026" in found[1]["body"]

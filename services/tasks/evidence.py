@@ -1,0 +1,217 @@
+"""Evidence files (minh chứng) of an assignment's progress: upload, list, download.
+
+A file is uploaded for one assignment (multipart, field `file`), checked for size and for its
+type as recognised from its content (a renamed .exe is not a PDF), stored once per content
+(the same file uploaded twice is the same evidence), and then referenced from a progress
+report as {"kind": "file", "file_id": …}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+import uuid
+import zipfile
+from typing import Any
+from urllib.parse import quote
+
+import filetype
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+
+from services.tasks import models as m
+from services.tasks.handlers import closed as plan_closed
+from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
+from shared.runtime import Service, service_of
+
+router = APIRouter()  # included under /api by services.tasks.api
+TYPE_LABELS = {
+    "application/pdf": "PDF",
+    "image/jpeg": "ảnh JPEG",
+    "image/png": "ảnh PNG",
+    "image/webp": "ảnh WebP",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (.docx)",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel (.xlsx)",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint (.pptx)",
+    "application/msword": "Word (.doc)",
+    "application/vnd.ms-excel": "Excel (.xls)",
+    "video/mp4": "video MP4",
+}
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields, beyond the file itself
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
+
+
+def _clean_name(name: str | None) -> str:
+    """The file's own name without any directory part or control characters, at most 200 chars."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C").strip()
+    return base[:200] or "minh-chung"
+
+
+def _file_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "assignment_id": str(row.assignment_id),
+        "name": row.name,
+        "content_type": row.content_type,
+        "type_label": TYPE_LABELS.get(row.content_type, row.content_type),
+        "size": row.size,
+        "sha256": row.sha256,
+        "url": f"/api/evidence/{row.id}",
+        "uploader": row.uploader,
+        "uploaded_at": row.uploaded_at.isoformat(),
+    }
+
+
+OFFICE_PARTS = {
+    "word/document.xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+
+def _sniff(data: bytes) -> str | None:
+    """The file's type from its content. Office files are ZIP archives whose first entries do not
+    always say what they are, so an archive is opened and its parts looked at."""
+    kind = filetype.guess(data)
+    if kind is not None and kind.mime != "application/zip":
+        return str(kind.mime)
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except zipfile.BadZipFile:
+            return None
+        return next((mime for part, mime in OFFICE_PARTS.items() if part in names), "application/zip")
+    return None
+
+
+async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[str, str]]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise InputError([FieldProblem("file", f"tệp quá lớn: tối đa {_megabytes(limit)}")], status=413)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InputError([FieldProblem("file", "cần gửi tệp dạng multipart/form-data, trường `file`")])
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InputError([FieldProblem("file", "thiếu tệp minh chứng (trường `file`)")])
+        data = await upload.read(limit + 1)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return _clean_name(upload.filename), data, fields
+
+
+@router.post("/assignments/{assignment_id}/evidence", status_code=201)
+async def upload_evidence(
+    assignment_id: uuid.UUID, request: Request, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Tải lên tệp minh chứng (PDF, ảnh, Word, Excel, PowerPoint, video MP4) cho một nhiệm vụ được
+    giao; trường `file`, tùy chọn `unit` (đơn vị tải lên) và `name` (người tải lên)."""
+    limit = service.settings.evidence_max_bytes
+    name, data, fields = await _read_upload(request, limit)
+    if len(data) > limit:
+        raise InputError([FieldProblem("file", f"tệp quá lớn: tối đa {_megabytes(limit)}")], status=413)
+    if not data:
+        raise InputError([FieldProblem("file", "tệp rỗng")])
+    mime = _sniff(data)
+    allowed = service.settings.evidence_types
+    if mime not in allowed:
+        found = f" (tệp này là {mime})" if mime else ""
+        accepted = ", ".join(TYPE_LABELS.get(t, t) for t in allowed)
+        raise InputError([FieldProblem("file", f"loại tệp không được nhận{found}; chỉ nhận: {accepted}")], status=415)
+    digest = hashlib.sha256(data).hexdigest()
+    uploader = {"unit": fields.get("unit") or None, "name": fields.get("name", "")[:200]}
+    async with service.transaction() as session:
+        row = await _open_assignment(session, assignment_id, uploader["unit"])
+        stored = (
+            await session.execute(
+                insert(m.evidence_files)
+                .values(
+                    id=uuid.uuid4(),
+                    assignment_id=row.id,
+                    name=name,
+                    content_type=mime,
+                    size=len(data),
+                    sha256=digest,
+                    data=data,
+                    uploader=uploader,
+                    uploaded_at=service.clock.now(),
+                )
+                .on_conflict_do_nothing(constraint="evidence_file_once")
+                .returning(*_listed())
+            )
+        ).first()
+        if stored is None:  # the same content was uploaded before: it is the same evidence
+            stored = (
+                await session.execute(
+                    select(*_listed()).where(
+                        m.evidence_files.c.assignment_id == row.id, m.evidence_files.c.sha256 == digest
+                    )
+                )
+            ).one()
+    return _file_json(stored)
+
+
+def _listed() -> list[Any]:
+    f = m.evidence_files.c
+    return [f.id, f.assignment_id, f.name, f.content_type, f.size, f.sha256, f.uploader, f.uploaded_at]
+
+
+async def _open_assignment(session: AsyncSession, assignment_id: uuid.UUID, unit: str | None) -> Any:
+    a = m.assignments
+    row = (await session.execute(select(a).where(a.c.id == assignment_id))).first()
+    if row is None:
+        raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+    if row.cancelled_at is not None:
+        raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
+    if await plan_closed(session, row.plan_id):
+        raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận minh chứng mới")
+    if unit is not None and unit != row.unit_code:
+        raise Forbidden(f"đơn vị {unit} không tải minh chứng được cho nhiệm vụ của {row.unit_name}")
+    return row
+
+
+@router.get("/assignments/{assignment_id}/evidence")
+async def list_evidence(assignment_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao."""
+    f = m.evidence_files.c
+    async with service.sessions() as session:
+        rows = (
+            await session.execute(select(*_listed()).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))
+        ).all()
+    return {"items": [_file_json(r) for r in rows], "count": len(rows)}
+
+
+@router.get("/evidence/{file_id}")
+async def download_evidence(file_id: uuid.UUID, service: Service = Depends(service_of)) -> Response:
+    """Tải về tệp minh chứng, đúng tên và loại tệp đã tải lên."""
+    async with service.sessions() as session:
+        row = (await session.execute(select(m.evidence_files).where(m.evidence_files.c.id == file_id))).first()
+    if row is None:
+        raise NotFound(f"không có tệp minh chứng {file_id}")
+    ascii_name = row.name.encode("ascii", "ignore").decode().replace('"', "") or "minh-chung"
+    return Response(
+        row.data,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.name)}",
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{row.sha256}"',
+        },
+    )
+
+
+async def files_of(session: AsyncSession, assignment_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The named evidence files that belong to this assignment (others are simply absent)."""
+    if not ids:
+        return {}
+    f = m.evidence_files.c
+    rows = (await session.execute(select(*_listed()).where(f.assignment_id == assignment_id, f.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
