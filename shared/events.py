@@ -213,6 +213,21 @@ class OccurrenceOverdue(BaseModel):
     due: dt.date
 
 
+class NotificationFailed(BaseModel):
+    """notification.failed — a message could not be delivered over a channel after its last
+    attempt; it waits in the dead-letter list for an operator to re-drive it."""
+
+    notification_id: uuid.UUID
+    delivery_id: uuid.UUID
+    kind: str  # assigned | due_soon | overdue …
+    unit: UnitRef
+    contact_id: uuid.UUID
+    channel: str  # email | webhook
+    attempts: int
+    error: str
+    next_channel: str | None = None  # the contact's next channel, now being tried
+
+
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "unit.created": UnitCreated,
     "unit.renamed": UnitRenamed,
@@ -228,6 +243,7 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "progress.corrected": ProgressReported,
     "occurrence.due_soon": OccurrenceDueSoon,
     "occurrence.overdue": OccurrenceOverdue,
+    "notification.failed": NotificationFailed,
 }
 
 # Stream per event family; the dead-letter stream keeps what consumers could not handle.

@@ -56,6 +56,22 @@ class Settings(BaseSettings):
         "video/mp4",
     ]
 
+    # Delivery of notifications by email (SMTP) and webhooks.
+    smtp_host: str | None = None  # no host: email is not sent (in-app and webhooks still are)
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "He thong CCHC <cchc@localhost>"
+    smtp_timeout_seconds: float = 20.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 64 * 1024
+    delivery_max_attempts: int = 6
+    delivery_backoff_seconds: float = 30.0  # first retry; doubles each time, with jitter
+    delivery_batch: int = 200
+    templates_dir: str | None = None  # operator's own Jinja2 templates, checked at start-up
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 

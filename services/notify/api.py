@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from services.notify import models as m
-from shared.errors import NotFound
+from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.runtime import Service, service_of
 
 router = APIRouter(prefix="/api")
@@ -65,3 +69,197 @@ async def mark_read(notification_id: uuid.UUID, service: Service = Depends(servi
     if row is None:
         raise NotFound(f"không có thông báo {notification_id}")
     return {"id": str(notification_id), "read": True}
+
+
+class QuietHours(BaseModel):
+    start: dt.time  # Vietnam time, e.g. "22:00"
+    end: dt.time  # e.g. "06:30" (the next morning)
+
+
+class ContactIn(BaseModel):
+    """Người nhận thông báo của một đơn vị: thư điện tử và/hoặc webhook (cầu nối Zalo OA …)."""
+
+    unit: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    webhook_url: HttpUrl | None = None  # http or https only
+    webhook_secret: str | None = Field(None, min_length=16, max_length=200)
+    channels: list[Literal["email", "webhook"]] = Field(min_length=1, max_length=2)
+    quiet_hours: QuietHours | None = None
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ContactIn:
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("mỗi kênh chỉ nêu một lần")
+        return self
+
+
+def _contact_json(row: Any, *, secret: bool = False) -> dict[str, Any]:
+    body = {
+        "id": str(row.id),
+        "unit": row.unit_code,
+        "name": row.name,
+        "email": row.email,
+        "webhook_url": row.webhook_url,
+        "channels": row.channels,
+        "quiet_hours": {"start": row.quiet_start.strftime("%H:%M"), "end": row.quiet_end.strftime("%H:%M")}
+        if row.quiet_start and row.quiet_end
+        else None,
+        "active": row.active,
+    }
+    if secret:
+        body["webhook_secret"] = row.webhook_secret  # shown once, when the contact is created
+    return body
+
+
+@router.post("/notifications/contacts", status_code=201)
+async def add_contact(body: ContactIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Thêm người nhận; kênh theo thứ tự ưu tiên — kênh sau được dùng khi kênh trước hỏng hẳn."""
+    problems = [
+        FieldProblem(f"channels[{i}]", f"kênh {ch} cần {'địa chỉ email' if ch == 'email' else 'webhook_url'}")
+        for i, ch in enumerate(body.channels)
+        if (ch == "email" and body.email is None) or (ch == "webhook" and body.webhook_url is None)
+    ]
+    if problems:
+        raise InputError(problems)
+    secret = (body.webhook_secret or secrets.token_urlsafe(32)) if body.webhook_url else None
+    async with service.transaction() as session:
+        row = (
+            await session.execute(
+                insert(m.contacts)
+                .values(
+                    id=uuid.uuid4(),
+                    unit_code=body.unit,
+                    name=body.name.strip(),
+                    email=str(body.email) if body.email else None,
+                    webhook_url=str(body.webhook_url) if body.webhook_url else None,
+                    webhook_secret=secret,
+                    channels=body.channels,
+                    quiet_start=body.quiet_hours.start if body.quiet_hours else None,
+                    quiet_end=body.quiet_hours.end if body.quiet_hours else None,
+                )
+                .returning(m.contacts)
+            )
+        ).one()
+    return _contact_json(row, secret=True)
+
+
+@router.get("/notifications/contacts")
+async def list_contacts(unit: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    c = m.contacts
+    async with service.sessions() as session:
+        rows = (
+            await session.execute(select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at))
+        ).all()
+    return {"items": [_contact_json(r) for r in rows], "count": len(rows)}
+
+
+@router.delete("/notifications/contacts/{contact_id}")
+async def remove_contact(contact_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Ngừng gửi cho người nhận này (lịch sử gửi được giữ)."""
+    async with service.transaction() as session:
+        row = (
+            await session.execute(
+                update(m.contacts).where(m.contacts.c.id == contact_id).values(active=False).returning(m.contacts.c.id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"không có người nhận {contact_id}")
+    return {"id": str(contact_id), "active": False}
+
+
+def _delivery_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "notification_id": str(row.notification_id),
+        "contact_id": str(row.contact_id),
+        "unit": row.unit_code,
+        "kind": row.kind,
+        "channel": row.channel,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "idempotency_key": row.idempotency_key,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+    }
+
+
+@router.get("/notifications/deliveries")
+async def list_deliveries(
+    status: Literal["pending", "sent", "failed"] | None = None,
+    unit: str | None = None,
+    limit: int = Query(500, ge=1, le=5000),
+    service: Service = Depends(service_of),
+) -> dict[str, Any]:
+    """Các lần gửi ra ngoài; `status=failed` là danh sách gửi hỏng chờ gửi lại."""
+    d, n = m.deliveries, m.notifications
+    query = (
+        select(d, n.c.unit_code, n.c.kind)
+        .join(n, n.c.id == d.c.notification_id)
+        .order_by(d.c.created_at.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(d.c.status == status)
+    if unit:
+        query = query.where(n.c.unit_code == unit)
+    async with service.sessions() as session:
+        rows = (await session.execute(query)).all()
+    return {"items": [_delivery_json(r) for r in rows], "count": len(rows)}
+
+
+@router.get("/notifications/deliveries/{delivery_id}")
+async def get_delivery(delivery_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
+    d, n, a = m.deliveries, m.notifications, m.delivery_attempts
+    async with service.sessions() as session:
+        row = (
+            await session.execute(
+                select(d, n.c.unit_code, n.c.kind).join(n, n.c.id == d.c.notification_id).where(d.c.id == delivery_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"không có lần gửi {delivery_id}")
+        attempts = (await session.execute(select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.id))).all()
+    body = _delivery_json(row)
+    body["attempts_log"] = [
+        {"at": t.at.isoformat(), "ok": t.ok, "detail": t.detail, "duration_ms": t.duration_ms} for t in attempts
+    ]
+    return body
+
+
+class RedriveIn(BaseModel):
+    ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+    all: bool = False  # every failed delivery
+
+
+@router.post("/notifications/deliveries/redrive")
+async def redrive(body: RedriveIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Gửi lại các lần gửi hỏng (cùng khóa chống trùng: người nhận đã nhận thì không nhận lần hai)."""
+    if not body.ids and not body.all:
+        raise InputError([FieldProblem("ids", "cần danh sách id hoặc all=true")])
+    d = m.deliveries
+    async with service.transaction() as session:
+        if body.ids:
+            found = dict((await session.execute(select(d.c.id, d.c.status).where(d.c.id.in_(body.ids)))).tuples().all())
+            missing = [str(i) for i in body.ids if i not in found]
+            if missing:
+                raise NotFound(f"không có lần gửi {', '.join(missing[:5])}")
+            not_failed = [str(i) for i in body.ids if found[i] != "failed"]
+            if not_failed:
+                raise Conflict(f"chỉ gửi lại được lần gửi đã hỏng: {', '.join(not_failed[:5])}")
+        query = update(d).where(d.c.status == "failed")
+        if body.ids:
+            query = query.where(d.c.id.in_(body.ids))
+        ids = (
+            (
+                await session.execute(
+                    query.values(status="pending", attempts=0, next_attempt_at=func.now(), locked_until=None).returning(
+                        d.c.id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return {"redriven": [str(i) for i in ids], "count": len(ids)}

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text, Uuid, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Time,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.outbox import inbox_table, outbox_table
 
@@ -23,7 +40,59 @@ notifications = Table(
     Column("link", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("read_at", DateTime(timezone=True)),
+    Column("unit_path", Text),
+    Column("event_id", Uuid),  # the triggering event: idempotency keys of deliveries derive from it
     Index("notifications_unit", "unit_code", "created_at"),
+)
+
+# Who in a unit receives notifications outside the app, and how (channels in order of preference).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("unit_code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
+    Column("channels", JSONB, nullable=False),  # e.g. ["webhook", "email"]: the next one if one fails for good
+    Column("quiet_start", Time),  # Vietnam time; nothing is sent inside [start, end)
+    Column("quiet_end", Time),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("contacts_unit", "unit_code"),
+)
+
+# One message to one contact over one channel; attempts are recorded below.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("notification_id", Uuid, ForeignKey("notify.notifications.id"), nullable=False),
+    Column("contact_id", Uuid, ForeignKey("notify.contacts.id"), nullable=False),
+    Column("channel", Text, nullable=False),  # email | webhook
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("status", Text, nullable=False),  # pending | sent | failed (the dead-letter list)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),  # claimed by a worker until then
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("deliveries_notification", "notification_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("delivery_id", Uuid, ForeignKey("notify.deliveries.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Index("delivery_attempts_delivery", "delivery_id"),
 )
 
 outbox = outbox_table(metadata)

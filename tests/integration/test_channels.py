@@ -1,0 +1,262 @@
+"""Notifications reach people over real protocols: an SMTP server (aiosmtpd) and an HTTP
+receiver (uvicorn) run in this process; messages are read from them, signatures verified."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shared.servers import free_port
+from tests.integration.conftest import System
+from tests.integration.test_reminders import PLAN
+
+pytestmark = pytest.mark.integration
+
+
+class Mailbox:
+    """aiosmtpd handler: keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 — aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@dataclass
+class Receiver:
+    """An HTTP receiver whose behaviour the test sets: answer, fail with a status, or hang."""
+
+    mode: str = "ok"  # ok | fail | hang | huge
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    port: int = 0
+
+    async def endpoint(self, request: Request) -> Response:
+        body = await request.body()
+        self.received.append((dict(request.headers), body))
+        if self.mode == "hang":
+            await asyncio.sleep(3600)
+        if self.mode == "fail":
+            return Response("lỗi", status_code=500)
+        if self.mode == "huge":
+            return Response(b"x" * 5_000_000)
+        return Response("ok")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    peer = Receiver(port=free_port())
+    app = Starlette(routes=[Route("/hook", peer.endpoint, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=peer.port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield peer
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 5)
+
+
+async def configure(system: System, smtp_port: int) -> None:
+    s = system.settings
+    s.smtp_host, s.smtp_port, s.smtp_starttls = "127.0.0.1", smtp_port, False
+    s.delivery_backoff_seconds, s.delivery_max_attempts, s.webhook_timeout_seconds = 0.2, 3, 1.0
+    await system.stop("notify")
+    await system.start("notify")
+
+
+async def issue(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+
+
+def verify(headers: dict[str, str], body: bytes, secret: str) -> bool:
+    timestamp = headers["x-cchc-timestamp"]
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers["x-cchc-signature"]) and abs(time.time() - int(timestamp)) < 300
+
+
+async def deliveries(system: System, **params: str) -> list[dict]:
+    return (await system.get("/api/notifications/deliveries", params=params)).json()["items"]
+
+
+async def test_email_and_signed_webhook_reach_their_peers_once(
+    system: System, mailbox: tuple[Mailbox, int], receiver: Receiver
+) -> None:
+    box, port = mailbox
+    await configure(system, port)
+    by_mail = await system.post(
+        "/api/notifications/contacts",
+        json={"unit": "21787", "name": "Nguyễn Văn Bình", "email": "binh@vinhson.gialai.gov.vn", "channels": ["email"]},
+    )
+    by_hook = await system.post(
+        "/api/notifications/contacts",
+        json={"unit": "21787", "name": "Cầu nối Zalo OA", "webhook_url": receiver.url, "channels": ["webhook"]},
+    )
+    assert by_mail.status_code == 201 and by_hook.status_code == 201, (by_mail.text, by_hook.text)
+    secret = by_hook.json()["webhook_secret"]
+    await issue(system)
+
+    async def all_sent() -> list | None:  # 4 quarters × 2 contacts
+        found = await deliveries(system, status="sent")
+        return found if len(found) == 8 else None
+
+    await system.eventually(all_sent)
+    await asyncio.sleep(1)  # nothing more arrives
+    assert len(box.messages) == 4 and len(receiver.received) == 4
+    mail = box.messages[0]
+    assert mail["To"].addresses[0].display_name == "Nguyễn Văn Bình"
+    assert str(mail["Subject"]).startswith("Nhiệm vụ mới: ")
+    text = mail.get_content()
+    assert "Kính gửi Nguyễn Văn Bình" in text and "Xã Vĩnh Sơn" in text
+    assert re.search(r"hạn báo cáo: \d{2}/\d{2}/2026", text), text  # dd/mm/yyyy
+    assert len({m["Message-ID"] for m in box.messages}) == 4
+
+    headers, body = receiver.received[0]
+    assert verify(headers, body, secret)
+    assert not verify(headers, body + b" ", secret)  # the signature covers the raw body
+    payload = json.loads(body)
+    assert payload["kind"] == "assigned" and payload["unit"]["code"] == "21787"
+    assert headers["idempotency-key"] == payload["id"]
+    assert len({h["idempotency-key"] for h, _ in receiver.received}) == 4
+
+
+async def test_a_failing_webhook_is_retried_then_dead_lettered_and_email_takes_over(
+    system: System, mailbox: tuple[Mailbox, int], receiver: Receiver
+) -> None:
+    box, port = mailbox
+    await configure(system, port)
+    receiver.mode = "fail"
+    contact = await system.post(
+        "/api/notifications/contacts",
+        json={
+            "unit": "21787",
+            "name": "Văn phòng UBND xã",
+            "webhook_url": receiver.url,
+            "email": "vanphong@vinhson.gialai.gov.vn",
+            "channels": ["webhook", "email"],
+        },
+    )
+    assert contact.status_code == 201, contact.text
+    await issue(system)
+
+    async def dead() -> list | None:
+        found = await deliveries(system, status="failed")
+        return found if len(found) == 4 else None
+
+    failed = await system.eventually(dead)
+    assert all(d["channel"] == "webhook" and d["attempts"] == 3 and "HTTP 500" in d["last_error"] for d in failed)
+    detail = (await system.get(f"/api/notifications/deliveries/{failed[0]['id']}")).json()
+    assert [a["ok"] for a in detail["attempts_log"]] == [False, False, False]
+
+    async def mailed() -> bool:
+        return len(box.messages) == 4
+
+    await system.eventually(mailed)  # the next channel in the contact's order
+    assert len(receiver.received) == 12  # 4 notifications × 3 attempts, no more
+
+    # The operator fixes the bridge and re-drives: same idempotency keys, sent once each.
+    receiver.mode = "ok"
+    redriven = await system.post("/api/notifications/deliveries/redrive", json={"all": True})
+    assert redriven.json()["count"] == 4
+
+    async def resent() -> bool:
+        return len(await deliveries(system, status="sent")) == 8
+
+    await system.eventually(resent)
+    keys = [h["idempotency-key"] for h, _ in receiver.received]
+    assert set(keys[-4:]) == {d["idempotency_key"] for d in failed}
+    again = await system.post("/api/notifications/deliveries/redrive", json={"ids": [failed[0]["id"]]})
+    assert again.status_code == 409  # sent deliveries are not sent twice
+
+
+async def test_a_hanging_or_oversized_receiver_does_not_hold_up_other_deliveries(
+    system: System, mailbox: tuple[Mailbox, int], receiver: Receiver
+) -> None:
+    box, port = mailbox
+    await configure(system, port)
+    receiver.mode = "hang"
+    await system.post(
+        "/api/notifications/contacts",
+        json={"unit": "21787", "name": "Cầu nối treo", "webhook_url": receiver.url, "channels": ["webhook"]},
+    )
+    await system.post(
+        "/api/notifications/contacts",
+        json={"unit": "21787", "name": "Chị Hoa", "email": "hoa@vinhson.gialai.gov.vn", "channels": ["email"]},
+    )
+    await issue(system)
+
+    async def mailed() -> bool:
+        return len(box.messages) == 4
+
+    await system.eventually(mailed)
+
+    async def timed_out() -> list | None:
+        found = await deliveries(system, status="failed")
+        return found if len(found) == 4 else None
+
+    failed = await system.eventually(timed_out)
+    assert all("hết thời gian chờ" in d["last_error"] for d in failed)
+
+    receiver.mode = "huge"
+    await system.post("/api/notifications/deliveries/redrive", json={"all": True})
+
+    async def sent() -> list | None:
+        found = [d for d in await deliveries(system, status="sent") if d["channel"] == "webhook"]
+        return found if len(found) == 4 else None
+
+    await system.eventually(sent)
+
+
+async def test_contacts_that_cannot_work_are_refused_by_field(system: System) -> None:
+    cases = [
+        ({"email": "không-phải-email", "channels": ["email"]}, "email"),
+        ({"webhook_url": "ftp://zalo.example/hook", "channels": ["webhook"]}, "webhook_url"),
+        ({"webhook_url": "zalo-bridge", "channels": ["webhook"]}, "webhook_url"),
+        ({"channels": ["email"]}, "channels[0]"),
+        ({"email": "a@b.vn", "channels": ["sms"]}, "channels[0]"),
+        ({"email": "a@b.vn", "channels": []}, "channels"),
+    ]
+    for change, field_name in cases:
+        refused = await system.post("/api/notifications/contacts", json={"unit": "21787", "name": "X", **change})
+        assert refused.status_code == 422, (change, refused.text)
+        assert refused.json()["detail"][0]["field"] == field_name, (change, refused.json())
+    assert (await system.get("/api/notifications/contacts", params={"unit": "21787"})).json()["count"] == 0
