@@ -1,0 +1,74 @@
+"""Pure rules of delivery: quiet hours, back-off with jitter, templates checked before use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.notify.domain import backoff, quiet_until
+from services.notify.rendering import TemplateProblem, Templates
+
+pytestmark = pytest.mark.unit
+VN_23H = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)  # 23:00 in Vietnam
+
+
+def test_quiet_hours_over_midnight_hold_messages_until_morning() -> None:
+    held = quiet_until(VN_23H, time(22, 0), time(6, 30))
+    assert held == datetime(2026, 3, 10, 23, 30, tzinfo=UTC)  # 06:30 on 11/03 in Vietnam
+    early = VN_23H + timedelta(hours=7)  # 06:00 in Vietnam
+    assert quiet_until(early, time(22, 0), time(6, 30)) == datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
+    day = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # 10:00
+    assert quiet_until(day, time(22, 0), time(6, 30)) == day
+    assert quiet_until(day, time(12, 0), time(13, 30)) == day
+    lunch = datetime(2026, 3, 10, 5, 15, tzinfo=UTC)  # 12:15
+    assert quiet_until(lunch, time(12, 0), time(13, 30)) == datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
+    assert quiet_until(VN_23H, None, None) == VN_23H
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    assert backoff(1, 30, jitter=0.5) == timedelta(seconds=30)
+    assert backoff(3, 30, jitter=0.5) == timedelta(seconds=120)
+    assert backoff(3, 30, jitter=0.0) == timedelta(seconds=60)
+    assert backoff(3, 30, jitter=0.999) < timedelta(seconds=180)
+    assert backoff(40, 30, jitter=0.5) == timedelta(hours=6)
+
+
+def test_built_in_templates_render_vietnamese_with_dates_as_written() -> None:
+    rendered = Templates().message(
+        "due_soon",
+        {
+            "unit_name": "Xã Vĩnh Sơn",
+            "unit_code": "21787",
+            "task_ref": "1",
+            "task_title": "Gửi tin, bài",
+            "plan_number": "12/KH-UBND",
+            "period": "quý I năm 2026",
+            "due": "16/03/2026",
+            "days_left": 1,
+            "link": "http://x/api/assignments/1",
+            "role": "lead",
+        },
+    )
+    assert rendered.title == "Sắp đến hạn (còn 1 ngày): Gửi tin, bài"
+    assert "đến hạn báo cáo ngày 16/03/2026" in rendered.body
+
+
+def test_an_operator_template_with_an_unknown_variable_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "overdue.txt.j2").write_text("{{ unit_name }} quá hạn {{ han_chot }}", encoding="utf-8")
+    with pytest.raises(TemplateProblem) as refused:
+        Templates(str(tmp_path))
+    assert "overdue.txt.j2" in str(refused.value) and "han_chot" in str(refused.value)
+    (tmp_path / "overdue.txt.j2").write_text("{{ unit_name }} quá hạn {% if %}", encoding="utf-8")
+    with pytest.raises(TemplateProblem, match="overdue.txt.j2"):
+        Templates(str(tmp_path))
+    (tmp_path / "overdue.txt.j2").write_text("{{ unit_name }} đã quá hạn ngày {{ due }}", encoding="utf-8")
+    assert (
+        "đã quá hạn ngày 01/04/2026"
+        in Templates(str(tmp_path))
+        .message(
+            "overdue", {"unit_name": "Xã A", "due": "01/04/2026", "task_title": "T", "period": "", "task_ref": "1"}
+        )
+        .body
+    )
