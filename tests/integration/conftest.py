@@ -74,7 +74,7 @@ class System:
     async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("PATCH", path, **kwargs)
 
-    async def eventually(self, check: Callable[[], Any], *, timeout: float = 60.0) -> Any:  # noqa: ASYNC109
+    async def eventually(self, check: Callable[[], Any], *, timeout: float = 180.0) -> Any:  # noqa: ASYNC109
         """Poll an async check until it returns something truthy (events are asynchronous)."""
         deadline = asyncio.get_running_loop().time() + timeout
         last: Any = None

@@ -158,7 +158,7 @@ async def test_a_legacy_commune_and_its_successor_roll_up_to_the_same_new_commun
         old, new = await rollup(system, "22003", "2025"), await rollup(system, "22003", "2026")
         return old.get("reported") == 1 and new.get("reported") == 1
 
-    await system.eventually(both_counted)
+    await system.eventually(both_counted, timeout=300)  # a province of legacy units to digest first
     restated = await rollup(system, "22003", "2025")
     assert (restated["expected"], restated["outputs"]) == (2, {"article": 3})
     assert (await rollup(system, "22003", "2026"))["outputs"] == {"article": 5}
