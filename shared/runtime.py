@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,6 +18,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,7 +26,7 @@ from shared import bus, outbox
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions
 from shared.errors import Conflict, Forbidden, InputError, NotFound
-from shared.events import EVENT_TYPES, Envelope
+from shared.events import EVENT_TYPES, Envelope, make_event
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
@@ -83,6 +85,12 @@ class Service:
 
     async def emit(self, session: AsyncSession, events: list[Envelope]) -> None:
         await outbox.add(session, self.outbox, events, prefix=self.settings.nats_prefix)
+
+    def event(self, event_type: str, *, unit_path: str, payload: BaseModel, at: datetime | None = None) -> Envelope:
+        """An event of this service, happening now unless `at` says when."""
+        return make_event(
+            event_type, unit_path=unit_path, producer=self.name, payload=payload, at=at or self.clock.now()
+        )
 
     def asyncapi(self) -> Any:
         spec = AsyncAPI(self.broker, title=f"CCHC {self.name}", version="1")

@@ -28,7 +28,7 @@ from services.notify import models as m
 from services.notify.channels import DeliveryError, email_message, send_email, send_webhook, webhook_body
 from services.notify.handlers import usable
 from services.notify.rendering import Templates
-from shared.events import NotificationFailed, UnitRef, make_event
+from shared.events import NotificationFailed, UnitRef
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)
@@ -169,11 +169,9 @@ async def record(service: Service, row: Any, *, ok: bool, detail: str, permanent
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "notification.failed",
                     unit_path=row.unit_path or row.unit_code,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=NotificationFailed(
                         notification_id=row.notification_id,
                         delivery_id=row.id,

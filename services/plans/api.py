@@ -28,7 +28,7 @@ from services.plans.domain import (
     task_changes,
 )
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
-from shared.events import PlanAmended, PlanClosed, PlanDrafted, PlanIssued, PlanTask, make_event
+from shared.events import PlanAmended, PlanClosed, PlanDrafted, PlanIssued, PlanTask
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.text import normalize
@@ -280,11 +280,9 @@ async def create_plan(body: PlanIn, service: Service = Depends(service_of)) -> d
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "plan.drafted",
                     unit_path=checked.issuer.path,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=PlanDrafted(
                         plan_id=plan_id,
                         number=body.number,
@@ -404,11 +402,9 @@ async def issue_plan(plan_id: uuid.UUID, service: Service = Depends(service_of))
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "plan.issued",
                     unit_path=issuer.path,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=PlanIssued(
                         plan_id=plan.id,
                         number=plan.number,
@@ -468,11 +464,9 @@ async def amend_plan(plan_id: uuid.UUID, body: PlanIn, service: Service = Depend
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "plan.amended",
                     unit_path=issuer.path,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=PlanAmended(
                         plan_id=plan_id,
                         number=body.number,
@@ -527,11 +521,9 @@ async def close_plan(plan_id: uuid.UUID, service: Service = Depends(service_of))
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "plan.closed",
                     unit_path=issuer.path,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=PlanClosed(plan_id=plan_id, number=plan.number, issuer=issuer.ref()),
                 )
             ],

@@ -26,7 +26,7 @@ from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
-from shared.events import Envelope, UnitCreated, UnitRenamed, UnitSucceeded, make_event
+from shared.events import Envelope, UnitCreated, UnitRenamed, UnitSucceeded
 from shared.runtime import Service, service_of
 from shared.text import normalize
 
@@ -79,11 +79,9 @@ def unit_json(row: Any) -> dict[str, Any]:
 
 
 def created_event(service: Service, unit: Unit) -> Envelope:
-    return make_event(
+    return service.event(
         "unit.created",
         unit_path=unit.path,
-        producer=service.name,
-        at=service.clock.now(),
         payload=UnitCreated(
             code=unit.code,
             name=unit.name,
@@ -146,10 +144,9 @@ async def add_successions(session: AsyncSession, service: Service, successions: 
     await service.emit(
         session,
         [
-            make_event(
+            service.event(
                 "unit.succeeded",
                 unit_path=paths[s.old],
-                producer=service.name,
                 at=now,
                 payload=UnitSucceeded(
                     old=s.old, new=s.new, default=s.default, new_path=paths[s.new], new_name=known[s.new].name
@@ -334,11 +331,9 @@ async def rename_unit(code: str, body: RenameIn, service: Service = Depends(serv
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "unit.renamed",
                     unit_path=unit.path,
-                    producer=service.name,
-                    at=service.clock.now(),
                     payload=UnitRenamed(
                         code=code, name=body.name.strip(), level=unit.level, parent=unit.parent, path=unit.path
                     ),

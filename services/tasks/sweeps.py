@@ -11,7 +11,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.tasks import models as m
-from shared.events import OccurrenceDueSoon, OccurrenceOverdue, UnitRef, make_event
+from shared.events import OccurrenceDueSoon, OccurrenceOverdue, UnitRef
 from shared.runtime import Service
 
 BATCH = 500
@@ -42,10 +42,9 @@ async def sweep_overdue(service: Service) -> int:
             await service.emit(
                 session,
                 [
-                    make_event(
+                    service.event(
                         "occurrence.overdue",
                         unit_path=r.unit_path,
-                        producer=service.name,
                         at=now,
                         payload=OccurrenceOverdue(
                             assignment_id=r.id,
@@ -100,10 +99,9 @@ async def sweep_due_soon(service: Service) -> int:
             await service.emit(
                 session,
                 [
-                    make_event(
+                    service.event(
                         "occurrence.due_soon",
                         unit_path=row.unit_path,
-                        producer=service.name,
                         at=now,
                         payload=OccurrenceDueSoon(
                             assignment_id=row.id,
