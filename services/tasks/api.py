@@ -14,12 +14,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
+from services.tasks.access import open_assignment
 from services.tasks.domain import STATUS_LABELS, follow_up_status, on_time
 from services.tasks.evidence import files_of
 from services.tasks.evidence import router as evidence_router
-from services.tasks.handlers import closed as plan_closed
-from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
-from shared.events import MAX_COUNT, ProgressReported, UnitRef, make_event
+from shared.errors import FieldProblem, InputError, NotFound
+from shared.events import MAX_COUNT, ProgressReported, UnitRef
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.vocabularies import unknown_kinds
@@ -240,18 +240,10 @@ async def report_progress(
     report_id = uuid.uuid4()
     async with service.transaction() as session:
         a = m.assignments
-        row = (await session.execute(select(a).where(a.c.id == assignment_id).with_for_update())).first()
-        if row is None:
-            raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+        row = await open_assignment(session, assignment_id, unit=body.reporter.unit, lock=True)
         if row.last_reported_at is not None and now <= row.last_reported_at:
             # a correction is always later than what it corrects, even within one clock tick
             now = row.last_reported_at + timedelta(microseconds=1)
-        if row.cancelled_at is not None:
-            raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
-        if await plan_closed(session, row.plan_id):
-            raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo mới")
-        if body.reporter.unit is not None and body.reporter.unit != row.unit_code:
-            raise Forbidden(f"đơn vị {body.reporter.unit} không báo cáo thay được nhiệm vụ của {row.unit_name}")
         if body.period != row.period:
             raise InputError(
                 [FieldProblem("period", f"nhiệm vụ này thuộc kỳ {row.period}, không phải {body.period!r}")]
@@ -283,10 +275,9 @@ async def report_progress(
         await service.emit(
             session,
             [
-                make_event(
+                service.event(
                     "progress.corrected" if row.last_reported_at else "progress.reported",
                     unit_path=row.unit_path,
-                    producer=service.name,
                     at=now,
                     payload=ProgressReported(
                         report_id=report_id,

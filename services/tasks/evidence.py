@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from services.tasks import models as m
-from services.tasks.handlers import closed as plan_closed
-from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
+from services.tasks.access import open_assignment
+from shared.errors import FieldProblem, InputError, NotFound
 from shared.runtime import Service, service_of
 
 router = APIRouter()  # included under /api by services.tasks.api
@@ -43,6 +43,17 @@ TYPE_LABELS = {
     "video/mp4": "video MP4",
 }
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields, beyond the file itself
+_f = m.evidence_files.c
+LISTED = [
+    _f.id,
+    _f.assignment_id,
+    _f.name,
+    _f.content_type,
+    _f.size,
+    _f.sha256,
+    _f.uploader,
+    _f.uploaded_at,
+]  # what is listed of a file: all but its bytes
 
 
 def _megabytes(size: int) -> str:
@@ -129,7 +140,7 @@ async def upload_evidence(
     digest = hashlib.sha256(data).hexdigest()
     uploader = {"unit": fields.get("unit") or None, "name": fields.get("name", "")[:200]}
     async with service.transaction() as session:
-        row = await _open_assignment(session, assignment_id, uploader["unit"])
+        row = await open_assignment(session, assignment_id, unit=uploader["unit"])
         stored = (
             await session.execute(
                 insert(m.evidence_files)
@@ -145,37 +156,18 @@ async def upload_evidence(
                     uploaded_at=service.clock.now(),
                 )
                 .on_conflict_do_nothing(constraint="evidence_file_once")
-                .returning(*_listed())
+                .returning(*LISTED)
             )
         ).first()
         if stored is None:  # the same content was uploaded before: it is the same evidence
             stored = (
                 await session.execute(
-                    select(*_listed()).where(
+                    select(*LISTED).where(
                         m.evidence_files.c.assignment_id == row.id, m.evidence_files.c.sha256 == digest
                     )
                 )
             ).one()
     return _file_json(stored)
-
-
-def _listed() -> list[Any]:
-    f = m.evidence_files.c
-    return [f.id, f.assignment_id, f.name, f.content_type, f.size, f.sha256, f.uploader, f.uploaded_at]
-
-
-async def _open_assignment(session: AsyncSession, assignment_id: uuid.UUID, unit: str | None) -> Any:
-    a = m.assignments
-    row = (await session.execute(select(a).where(a.c.id == assignment_id))).first()
-    if row is None:
-        raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
-    if row.cancelled_at is not None:
-        raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
-    if await plan_closed(session, row.plan_id):
-        raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận minh chứng mới")
-    if unit is not None and unit != row.unit_code:
-        raise Forbidden(f"đơn vị {unit} không tải minh chứng được cho nhiệm vụ của {row.unit_name}")
-    return row
 
 
 @router.get("/assignments/{assignment_id}/evidence")
@@ -184,7 +176,7 @@ async def list_evidence(assignment_id: uuid.UUID, service: Service = Depends(ser
     f = m.evidence_files.c
     async with service.sessions() as session:
         rows = (
-            await session.execute(select(*_listed()).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))
+            await session.execute(select(*LISTED).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))
         ).all()
     return {"items": [_file_json(r) for r in rows], "count": len(rows)}
 
@@ -213,5 +205,5 @@ async def files_of(session: AsyncSession, assignment_id: uuid.UUID, ids: list[uu
     if not ids:
         return {}
     f = m.evidence_files.c
-    rows = (await session.execute(select(*_listed()).where(f.assignment_id == assignment_id, f.id.in_(ids)))).all()
+    rows = (await session.execute(select(*LISTED).where(f.assignment_id == assignment_id, f.id.in_(ids)))).all()
     return {r.id: r for r in rows}

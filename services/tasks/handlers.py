@@ -28,6 +28,7 @@ from shared.events import (
     UnitSucceeded,
     make_event,
 )
+from shared.periods import Period
 from shared.settings import Settings
 from shared.workdays import WorkingCalendar
 
@@ -46,6 +47,27 @@ async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int
         ).returning(p.c.plan_id)
     )
     return applied.first() is not None
+
+
+def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: str, at: datetime) -> Envelope:
+    """assignment.created or assignment.updated: the assignment as it now stands."""
+    return make_event(
+        event_type,
+        unit_path=a.unit.path,
+        producer=PRODUCER,
+        at=at,
+        payload=AssignmentCreated(
+            assignment_id=a.id,
+            plan_id=plan_id,
+            plan_number=number,
+            task_ref=a.task_ref,
+            task_title=a.task_title,
+            unit=a.unit,
+            role=a.role,  # type: ignore[arg-type]
+            period=a.period.code,
+            due=a.due,
+        ),
+    )
 
 
 async def _create(
@@ -81,27 +103,7 @@ async def _create(
             .returning(m.assignments.c.id)
         )
         inserted.update((await session.execute(statement)).scalars().all())
-    return [
-        make_event(
-            "assignment.created",
-            unit_path=a.unit.path,
-            producer=PRODUCER,
-            at=at,
-            payload=AssignmentCreated(
-                assignment_id=a.id,
-                plan_id=plan_id,
-                plan_number=number,
-                task_ref=a.task_ref,
-                task_title=a.task_title,
-                unit=a.unit,
-                role=a.role,  # type: ignore[arg-type]
-                period=a.period.code,
-                due=a.due,
-            ),
-        )
-        for a in new
-        if a.id in inserted
-    ]
+    return [_announce("assignment.created", a, plan_id=plan_id, number=number, at=at) for a in new if a.id in inserted]
 
 
 async def _apply(
@@ -176,26 +178,7 @@ async def _apply(
         ids = [w.id for w in chunk]
         await session.execute(update(a).where(a.c.id.in_(ids)).values(overdue_emitted_at=None))
         await session.execute(delete(m.reminders).where(m.reminders.c.assignment_id.in_(ids)))
-    events += [
-        make_event(
-            "assignment.updated",
-            unit_path=w.unit.path,
-            producer=PRODUCER,
-            at=at,
-            payload=AssignmentCreated(
-                assignment_id=w.id,
-                plan_id=plan_id,
-                plan_number=number,
-                task_ref=w.task_ref,
-                task_title=w.task_title,
-                unit=w.unit,
-                role=w.role,  # type: ignore[arg-type]
-                period=w.period.code,
-                due=w.due,
-            ),
-        )
-        for w in changed
-    ]
+    events += [_announce("assignment.updated", w, plan_id=plan_id, number=number, at=at) for w in changed]
     return events
 
 
@@ -226,11 +209,6 @@ async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelop
         statement.on_conflict_do_update(index_elements=["plan_id"], set_={"closed_at": envelope.occurred_at})
     )
     return []
-
-
-async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
-    row = (await session.execute(select(m.plans.c.closed_at).where(m.plans.c.plan_id == plan_id))).first()
-    return row is not None and row.closed_at is not None
 
 
 async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
@@ -277,22 +255,20 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
         ],
     )
     return [
-        make_event(
+        _announce(
             "assignment.updated",
-            unit_path=r.unit_path,
-            producer=PRODUCER,
-            at=envelope.occurred_at,
-            payload=AssignmentCreated(
-                assignment_id=r.id,
-                plan_id=r.plan_id,
-                plan_number=r.plan_number,
+            NewAssignment(
+                id=r.id,
                 task_ref=r.task_ref,
                 task_title=r.task_title,
                 unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
                 role=r.role,
-                period=r.period,
+                period=Period.parse(r.period),
                 due=r.due,
             ),
+            plan_id=r.plan_id,
+            number=r.plan_number,
+            at=envelope.occurred_at,
         )
         for r in moved
     ]
