@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -88,18 +89,12 @@ def email_message(
     to_local, _, to_domain = to_email.partition("@")
     message["To"] = Address(display_name=to_name, username=to_local, domain=to_domain)
     message["Subject"] = subject
-    message["Date"] = format_datetime(_now())
+    message["Date"] = format_datetime(datetime.now(UTC))
     # Stable across retries and re-drives: a mail system that has seen it may drop the copy.
     message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain or 'cchc'}>"
     message["X-CCHC-Idempotency-Key"] = key
     message.set_content(text, charset="utf-8")
     return message
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 async def send_email(settings: Settings, message: EmailMessage) -> str:

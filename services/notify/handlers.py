@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -26,10 +27,11 @@ def delivery_key(event_id: uuid.UUID | None, notification_id: uuid.UUID, contact
     return f"{event_id or notification_id}:{contact_id}:{channel}"
 
 
-def usable(contact: object, channel: str, settings: Settings) -> bool:
+def usable(contact: Any, channel: str, settings: Settings) -> bool:
+    """A contact row (or a delivery row joined with it) can be reached over `channel`."""
     if channel == "email":
-        return bool(getattr(contact, "email", None)) and bool(settings.smtp_host)
-    return bool(getattr(contact, "webhook_url", None))
+        return bool(contact.email) and bool(settings.smtp_host)
+    return bool(contact.webhook_url)
 
 
 async def store(
@@ -65,6 +67,8 @@ async def store(
         return None
     c = m.contacts
     contacts = (await session.execute(select(c).where(c.c.unit_code == note.unit_code, c.c.active))).all()
+    if not contacts:
+        return created  # in-app only: no more work on this hot path
     rows = []
     now = (await session.execute(select(func.now()))).scalar_one()
     for contact in contacts:
