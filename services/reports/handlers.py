@@ -123,25 +123,29 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
     return []
 
 
+def _assignment_row(event: AssignmentCreated | AssignmentCancelled, envelope: Envelope, **state: Any) -> dict[str, Any]:
+    """The read-model row of an assignment event; `state` is what the event type decides."""
+    period = Period.parse(event.period)
+    return {
+        "id": event.assignment_id,
+        "plan_id": event.plan_id,
+        "unit_code": event.unit.code,
+        "unit_path": event.unit.path,
+        "ancestors": ancestors(event.unit.path),
+        "period": period.code,
+        "period_start": period.start,
+        "period_end": period.end,
+        "state_at": envelope.occurred_at,
+        **state,
+    }
+
+
 async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
     """assignment.created and assignment.updated: the newest state wins, whatever the order."""
     event = AssignmentCreated.model_validate(envelope.payload)
-    period = Period.parse(event.period)
     a = m.assignments
     statement = insert(a).values(
-        id=event.assignment_id,
-        plan_id=event.plan_id,
-        task_ref=event.task_ref,
-        unit_code=event.unit.code,
-        unit_path=event.unit.path,
-        ancestors=ancestors(event.unit.path),
-        period=period.code,
-        period_start=period.start,
-        period_end=period.end,
-        due=event.due,
-        role=event.role,
-        cancelled=False,
-        state_at=envelope.occurred_at,
+        _assignment_row(event, envelope, task_ref=event.task_ref, due=event.due, role=event.role, cancelled=False)
     )
     newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
     # a newer assignment.created revives one an earlier amendment cancelled; an update does not
@@ -164,21 +168,9 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
 async def assignment_cancelled(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
     """May arrive before the assignment it cancels: a placeholder row keeps the cancellation."""
     event = AssignmentCancelled.model_validate(envelope.payload)
-    period = Period.parse(event.period)
     a = m.assignments
     statement = insert(a).values(
-        id=event.assignment_id,
-        plan_id=event.plan_id,
-        task_ref="",
-        unit_code=event.unit.code,
-        unit_path=event.unit.path,
-        ancestors=ancestors(event.unit.path),
-        period=period.code,
-        period_start=period.start,
-        period_end=period.end,
-        due=period.end,
-        cancelled=True,
-        state_at=envelope.occurred_at,
+        _assignment_row(event, envelope, task_ref="", due=Period.parse(event.period).end, cancelled=True)
     )
     newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
     await session.execute(
