@@ -1,5 +1,6 @@
 """`cchc` command line: `up` runs the whole system; `migrate`, `service` and `gateway` run one
-part (as deploy/docker-compose.yml does)."""
+part (as deploy/docker-compose.yml does); `deliveries` lists and re-drives failed deliveries of
+notifications through the HTTP API of a running system."""
 
 from __future__ import annotations
 
@@ -158,6 +159,75 @@ def gateway(
         upstreams[name] = url.rstrip("/")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvicorn.run(create_gateway(upstreams), host=host, port=port, log_level="warning")
+
+
+deliveries = typer.Typer(help="Thông báo gửi ra ngoài (email, webhook): danh sách gửi hỏng và gửi lại.")
+app.add_typer(deliveries, name="deliveries")
+UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
+
+
+def _api(url: str | None, method: str, path: str, **kwargs: object) -> dict:
+    import httpx
+
+    base = (url or Settings().public_url).rstrip("/")
+    try:
+        response = httpx.request(method, base + path, timeout=30, **kwargs)  # type: ignore[arg-type]
+    except httpx.HTTPError as exc:
+        raise fail(f"không kết nối được {base} ({exc.__class__.__name__}); hệ thống đang chạy chưa?") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message") or response.text
+        except ValueError:
+            message = response.text
+        raise fail(f"{response.status_code}: {message}")
+    return response.json()  # type: ignore[no-any-return]
+
+
+@deliveries.command("failed")
+def deliveries_failed(
+    url: UrlOption = None,
+    unit: Annotated[str | None, typer.Option(help="Chỉ của một đơn vị (mã)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON")] = False,
+) -> None:
+    """Danh sách gửi hỏng (dead-letter): đã thử hết số lần mà vẫn không gửi được."""
+    import json
+
+    params = {"status": "failed", **({"unit": unit} if unit else {})}
+    items = _api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        typer.echo("Không có lần gửi nào bị hỏng.")
+        return
+    for item in items:
+        typer.echo(
+            f"{item['id']}  {item['unit']:<8} {item['kind']:<16} {item['channel']:<8} "
+            f"{item['attempts']} lần  {item['last_error'][:80]}"
+        )
+    typer.echo(f"Tổng: {len(items)} lần gửi hỏng. Gửi lại: cchc deliveries redrive ID … hoặc --all")
+
+
+@deliveries.command("redrive")
+def deliveries_redrive(
+    ids: Annotated[list[str] | None, typer.Argument(help="Mã các lần gửi hỏng")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Gửi lại mọi lần gửi hỏng")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Gửi lại các lần gửi hỏng; người đã nhận thì không nhận lần hai (cùng khóa chống trùng)."""
+    import uuid
+
+    if not ids and not every:
+        raise fail("nêu mã lần gửi (ID …) hoặc --all")
+    if ids and every:
+        raise fail("nêu mã lần gửi hoặc --all, không cả hai")
+    for value in ids or []:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise fail(f"mã lần gửi không hợp lệ: {value!r}") from None
+    result = _api(url, "POST", "/api/notifications/deliveries/redrive", json={"ids": ids or [], "all": every})
+    typer.echo(f"Đã đưa {result['count']} lần gửi vào hàng đợi gửi lại.")
 
 
 if __name__ == "__main__":

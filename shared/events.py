@@ -199,6 +199,8 @@ class OccurrenceDueSoon(BaseModel):
     due: dt.date
     lead_days: int
     days_left: int
+    plan_number: str = ""
+    role: Literal["lead", "coordinating"] = "lead"
 
 
 class OccurrenceOverdue(BaseModel):
@@ -211,6 +213,33 @@ class OccurrenceOverdue(BaseModel):
     unit: UnitRef
     period: str
     due: dt.date
+    plan_number: str = ""
+    role: Literal["lead", "coordinating"] = "lead"
+
+
+class ReportSubmitted(BaseModel):
+    """report.submitted — a unit submitted its periodic report for a period to its parent; a
+    resubmission after a return is a new version."""
+
+    report_id: uuid.UUID
+    unit: UnitRef
+    period: str
+    version: int = Field(ge=1)
+    parent: UnitRef  # the unit that accepts or returns it
+    submitted_at: AwareDatetime
+
+
+class ReportReviewed(BaseModel):
+    """report.accepted / report.returned — the parent's decision on a submitted version; a
+    returned report carries the reason and is resubmitted as a new version."""
+
+    report_id: uuid.UUID
+    unit: UnitRef  # the reporting unit
+    period: str
+    version: int = Field(ge=1)
+    reviewer: UnitRef
+    reason: str = ""
+    decided_at: AwareDatetime
 
 
 class NotificationFailed(BaseModel):
@@ -244,6 +273,9 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "occurrence.due_soon": OccurrenceDueSoon,
     "occurrence.overdue": OccurrenceOverdue,
     "notification.failed": NotificationFailed,
+    "report.submitted": ReportSubmitted,
+    "report.accepted": ReportReviewed,
+    "report.returned": ReportReviewed,
 }
 
 # Stream per event family; the dead-letter stream keeps what consumers could not handle.

@@ -7,12 +7,14 @@ import secrets
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from services.notify import domain
 from services.notify import models as m
+from services.notify.handlers import defaults, rules_for
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.runtime import Service, service_of
 
@@ -241,7 +243,7 @@ async def redrive(body: RedriveIn, service: Service = Depends(service_of)) -> di
     d = m.deliveries
     async with service.transaction() as session:
         if body.ids:
-            found = dict((await session.execute(select(d.c.id, d.c.status).where(d.c.id.in_(body.ids)))).tuples().all())
+            found = dict((await session.execute(select(d.c.id, d.c.status).where(d.c.id.in_(body.ids)))).all())
             missing = [str(i) for i in body.ids if i not in found]
             if missing:
                 raise NotFound(f"không có lần gửi {', '.join(missing[:5])}")
@@ -263,3 +265,111 @@ async def redrive(body: RedriveIn, service: Service = Depends(service_of)) -> di
             .all()
         )
     return {"redriven": [str(i) for i in ids], "count": len(ids)}
+
+
+def _rules_json(rules: domain.Rules) -> dict[str, Any]:
+    return {
+        "assigned": rules.assigned,
+        "coordinating": rules.coordinating,
+        "due_soon_days": list(rules.due_soon_days),
+        "overdue": rules.overdue,
+        "escalate": rules.escalate,
+        "escalate_after_days": rules.escalate_after_days,
+        "digest": rules.digest,
+        "digest_at": rules.digest_at.strftime("%H:%M"),
+    }
+
+
+@router.get("/notifications/rules")
+async def get_rules(
+    unit: str | None = None, plan: uuid.UUID | None = None, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Quy tắc đang áp dụng cho một đơn vị (và kế hoạch): mặc định ← kế hoạch ← đơn vị."""
+    r = m.rules
+    async with service.sessions() as session:
+        stored = {
+            (row.scope, row.key): row.settings
+            for row in (
+                await session.execute(
+                    select(r).where(
+                        ((r.c.scope == "unit") & (r.c.key == (unit or "")))
+                        | ((r.c.scope == "plan") & (r.c.key == str(plan)))
+                    )
+                )
+            ).all()
+        }
+        effective = (
+            await rules_for(session, service.settings, unit_code=unit, plan_id=plan)
+            if unit
+            else defaults(service.settings).merged(stored.get(("plan", str(plan))))
+        )
+    return {
+        "effective": _rules_json(effective),
+        "defaults": _rules_json(defaults(service.settings)),
+        "plan": stored.get(("plan", str(plan))),
+        "unit": stored.get(("unit", unit or "")),
+    }
+
+
+async def _put_rules(scope: str, key: str, body: domain.RuleSettings, service: Service) -> dict[str, Any]:
+    offered = service.settings.due_soon_days
+    problems = [
+        FieldProblem(
+            f"due_soon_days[{i}]",
+            f"chỉ chọn trong các mốc hệ thống nhắc: {', '.join(str(d) for d in sorted(offered, reverse=True))} ngày",
+        )
+        for i, days in enumerate(body.due_soon_days or [])
+        if days not in offered
+    ]
+    if scope == "plan":
+        problems += [
+            FieldProblem(name, "bản tổng hợp hằng ngày do từng đơn vị chọn, không đặt cho kế hoạch")
+            for name in ("digest", "digest_at")
+            if getattr(body, name) is not None
+        ]
+    if problems:
+        raise InputError(problems)
+    settings = body.model_dump(mode="json", exclude_none=True)
+    async with service.transaction() as session:
+        await session.execute(
+            insert(m.rules)
+            .values(scope=scope, key=key, settings=settings)
+            .on_conflict_do_update(
+                index_elements=["scope", "key"], set_={"settings": settings, "updated_at": func.now()}
+            )
+        )
+    return {"scope": scope, "key": key, "settings": settings}
+
+
+@router.put("/notifications/rules/plans/{plan_id}")
+async def put_plan_rules(
+    plan_id: uuid.UUID, body: domain.RuleSettings, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Quy tắc thông báo của một kế hoạch (các mục không nêu theo mặc định của hệ thống)."""
+    return await _put_rules("plan", str(plan_id), body, service)
+
+
+@router.put("/notifications/rules/units/{unit_code}")
+async def put_unit_rules(
+    body: domain.RuleSettings,
+    unit_code: str = Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$"),
+    service: Service = Depends(service_of),
+) -> dict[str, Any]:
+    """Quy tắc thông báo của một đơn vị, ưu tiên hơn quy tắc của kế hoạch; gồm cả chọn nhận bản
+    tổng hợp hằng ngày (digest) thay cho từng thông báo."""
+    return await _put_rules("unit", unit_code, body, service)
+
+
+@router.delete("/notifications/rules/{scope}/{key}")
+async def delete_rules(
+    scope: Literal["plans", "units"], key: str, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Bỏ quy tắc riêng: trở về quy tắc của kế hoạch hoặc mặc định."""
+    r = m.rules
+    async with service.transaction() as session:
+        gone = (
+            await session.execute(r.delete().where(r.c.scope == scope.rstrip("s"), r.c.key == key).returning(r.c.key))
+        ).first()
+    if gone is None:
+        raise NotFound(f"không có quy tắc riêng cho {key}")
+    return {"scope": scope.rstrip("s"), "key": key, "deleted": True}

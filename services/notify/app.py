@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.notify import api, handlers, models
 from services.notify.delivery import delivery_job
+from services.notify.jobs import digest_job, escalation_job
 from services.notify.rendering import Templates
 from shared.clock import Clock
 from shared.runtime import Service
@@ -20,5 +21,5 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         publishes=["notification.failed"],
         settings=settings,
         clock=clock or Clock(),
-        periodic=[delivery_job(templates)],
+        periodic=[escalation_job(templates), digest_job(templates), delivery_job(templates)],
     )

@@ -4,13 +4,84 @@ says (rendered from the templates in Vietnamese, dates as dd/mm/yyyy)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.clock import VN, format_vn
-from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue
+from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue, ReportReviewed
 from shared.periods import Period
+
+Role = Literal["lead", "coordinating"]
+
+
+class RuleSettings(BaseModel):
+    """Quy tắc thông báo của một kế hoạch hoặc một đơn vị: chỉ những mục được nêu; mục không nêu
+    lấy theo kế hoạch, rồi theo mặc định của hệ thống."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assigned: bool | None = None  # tell the unit when an assignment is created or changed
+    coordinating: bool | None = None  # also tell units that only coordinate (marked as such)
+    due_soon_days: list[int] | None = Field(None, max_length=10)  # among CCHC_DUE_SOON_DAYS
+    overdue: bool | None = None
+    escalate_after_days: int | None = Field(None, ge=0, le=90)
+    escalate: bool | None = None  # false: never tell the supervising unit
+    digest: bool | None = None  # units only: one daily digest instead of single messages
+    digest_at: time | None = None  # Vietnam time, e.g. "07:00"
+
+    @field_validator("due_soon_days")
+    @classmethod
+    def _distinct(cls, days: list[int] | None) -> list[int] | None:
+        if days is not None and len(set(days)) != len(days):
+            raise ValueError("mỗi mốc nhắc chỉ nêu một lần")
+        return days
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules in force for one unit and plan: the deployment's defaults, overridden by the
+    plan's rules, overridden by the unit's."""
+
+    due_soon_days: tuple[int, ...]
+    assigned: bool = True
+    coordinating: bool = True
+    overdue: bool = True
+    escalate: bool = True
+    escalate_after_days: int = 3
+    digest: bool = False
+    digest_at: time = time(7, 0)
+
+    def merged(self, *layers: dict[str, Any] | None) -> Rules:
+        rules = self
+        for layer in layers:
+            if not layer:
+                continue
+            given = RuleSettings.model_validate(layer).model_dump(exclude_none=True)
+            if "due_soon_days" in given:
+                given["due_soon_days"] = tuple(sorted(given["due_soon_days"], reverse=True))
+            rules = replace(rules, **given)
+        return rules
+
+    def tells(self, role: Role, rule: Literal["assigned", "due_soon", "overdue"]) -> bool:
+        if role == "coordinating" and not self.coordinating:
+            return False
+        return rule == "due_soon" or bool(getattr(self, rule))
+
+
+def parent_of(path: str) -> tuple[str, str] | None:
+    """(code, path) of the supervising unit: the previous segment of the unit's path."""
+    segments = path.split(".")
+    if len(segments) < 2:
+        return None
+    return segments[-2], ".".join(segments[:-1])
+
+
+def escalate_on(due: date, grace_days: int) -> date:
+    """The overdue notice goes out the day after the due date; the supervisor hears after the grace."""
+    return due + timedelta(days=1 + grace_days)
 
 
 @dataclass(frozen=True)
@@ -29,12 +100,15 @@ def _context(event: AssignmentCreated | OccurrenceDueSoon | OccurrenceOverdue, b
         "unit_code": event.unit.code,
         "task_ref": event.task_ref,
         "task_title": event.task_title,
-        "plan_number": getattr(event, "plan_number", ""),
+        "plan_id": str(event.plan_id),
+        "plan_number": event.plan_number,
         "period": Period.parse(event.period).label_vi(),
         "due": format_vn(event.due),
+        "due_iso": event.due.isoformat(),
         "days_left": getattr(event, "days_left", None),
+        "days_late": None,
         "link": f"{base_url}/api/assignments/{event.assignment_id}",
-        "role": getattr(event, "role", "lead"),
+        "role": event.role,
     }
 
 
@@ -46,6 +120,54 @@ def assigned(event: AssignmentCreated, *, base_url: str) -> NewNotification:
         kind="assigned",
         subject_id=event.assignment_id,
         context=_context(event, base_url),
+    )
+
+
+def changed(event: AssignmentCreated, *, base_url: str, event_id: uuid.UUID) -> NewNotification:
+    """An amendment reworded, rescheduled or moved the assignment: one notice per change event."""
+    return NewNotification(
+        dedup_key=f"changed:{event.assignment_id}:{event_id}:{event.unit.code}",
+        unit_code=event.unit.code,
+        unit_path=event.unit.path,
+        kind="changed",
+        subject_id=event.assignment_id,
+        context=_context(event, base_url),
+    )
+
+
+def escalated(
+    *, assignment_id: uuid.UUID, due: date, parent_code: str, parent_path: str, context: dict[str, Any], today: date
+) -> NewNotification:
+    """To the supervising unit, once per overdue occurrence (its due date)."""
+    return NewNotification(
+        dedup_key=f"escalated:{assignment_id}:{due.isoformat()}:{parent_code}",
+        unit_code=parent_code,
+        unit_path=parent_path,
+        kind="escalated",
+        subject_id=assignment_id,
+        context={**context, "days_late": (today - due).days},
+    )
+
+
+def reviewed(event: ReportReviewed, *, accepted: bool, base_url: str) -> NewNotification:
+    """report.accepted / report.returned, to the unit that reported."""
+    kind = "report_accepted" if accepted else "report_returned"
+    return NewNotification(
+        dedup_key=f"{kind}:{event.report_id}:{event.version}:{event.unit.code}",
+        unit_code=event.unit.code,
+        unit_path=event.unit.path,
+        kind=kind,
+        subject_id=event.report_id,
+        context={
+            "unit_name": event.unit.name or event.unit.code,
+            "unit_code": event.unit.code,
+            "period": Period.parse(event.period).label_vi(),
+            "version": event.version,
+            "reviewer_name": event.reviewer.name or event.reviewer.code,
+            "reason": event.reason,
+            "decided_on": format_vn(event.decided_at.astimezone(VN).date()),
+            "link": f"{base_url}/api/reports/{event.unit.code}/{event.period}",
+        },
     )
 
 
@@ -91,3 +213,63 @@ def backoff(attempts: int, base: float, *, jitter: float) -> timedelta:
     """Wait before the next attempt: base × 2^(attempts−1), times a jitter factor in [0.5, 1.5),
     at most six hours."""
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 6 * 3600) * (0.5 + jitter))
+
+
+# Where each kind of notification goes in a digest.
+DIGEST_SECTION = {
+    "overdue": "overdue",
+    "escalated": "escalated",
+    "due_soon": "due_soon",
+    "assigned": "assigned",
+    "changed": "assigned",
+    "report_accepted": "reports",
+    "report_returned": "reports",
+}
+SECTIONS = ("overdue", "escalated", "due_soon", "assigned", "reports")
+
+
+@dataclass(frozen=True)
+class Held:
+    """A notification held for a digest."""
+
+    kind: str
+    subject_id: uuid.UUID
+    title: str
+    context: dict[str, Any]
+
+
+def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base_url: str) -> NewNotification:
+    """One message for the day: grouped by plan, overdue first, then what the unit's children
+    left overdue, what is due soon, what was assigned or changed; report decisions last.
+    A subject reminded twice (7 days, then 1 day) is listed once, with the latest reminder."""
+    latest: dict[tuple[str, uuid.UUID], Held] = {}
+    for item in items:
+        latest[(DIGEST_SECTION.get(item.kind, "assigned"), item.subject_id)] = item
+    plans: dict[str, dict[str, Any]] = {}
+    for (section, _), item in latest.items():
+        plan_id = item.context.get("plan_id") or ""
+        label = f"Kế hoạch {item.context.get('plan_number') or '(chưa có số)'}" if plan_id else "Báo cáo định kỳ"
+        group = plans.setdefault(plan_id, {"label": label, **{s: [] for s in SECTIONS}})
+        group[section].append({**item.context, "kind": item.kind, "title": item.title})
+    for group in plans.values():
+        for section in SECTIONS:
+            group[section].sort(key=lambda i: (i.get("due_iso") or "", i.get("task_ref") or "", i.get("unit_code")))
+    ordered = sorted(plans.values(), key=lambda g: (g["label"] == "Báo cáo định kỳ", g["label"]))
+    counts = {s: sum(len(g[s]) for g in ordered) for s in SECTIONS}
+    names = [i.context["unit_name"] for i in items if i.kind != "escalated" and i.context.get("unit_code") == unit_code]
+    return NewNotification(
+        dedup_key=f"digest:{unit_code}:{day.isoformat()}",
+        unit_code=unit_code,
+        unit_path=unit_path,
+        kind="digest",
+        subject_id=uuid.uuid5(uuid.NAMESPACE_URL, f"digest:{unit_code}:{day.isoformat()}"),
+        context={
+            "unit_name": names[0] if names else unit_code,
+            "unit_code": unit_code,
+            "date": format_vn(day),
+            "plans": ordered,
+            "counts": counts,
+            "total": len(latest),
+            "link": f"{base_url}/api/notifications?unit={unit_code}",
+        },
+    )

@@ -1,22 +1,33 @@
-"""Event subscribers of the notify service: assignments, due-soon and overdue occurrences
-become one in-app notification per (rule, occurrence, unit), and one delivery per contact of
-the unit over its first channel."""
+"""Event subscribers of the notify service: assignments, due-soon and overdue occurrences and
+report decisions become one in-app notification per (rule, occurrence, unit), under the rules
+in force for the plan and unit, and one delivery per contact of the unit over its first channel
+(or a place in the unit's daily digest). Overdue occurrences also wait, as escalations, for
+their grace period to end; a completed report, a cancellation or a new due date resolves them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
 from services.notify import models as m
 from services.notify.rendering import Templates
-from shared.bus import Handler, Subscription
-from shared.events import AssignmentCreated, Envelope, OccurrenceDueSoon, OccurrenceOverdue
+from shared.bus import Subscription
+from shared.events import (
+    AssignmentCancelled,
+    AssignmentCreated,
+    Envelope,
+    OccurrenceDueSoon,
+    OccurrenceOverdue,
+    ProgressReported,
+    ReportReviewed,
+)
 from shared.settings import Settings
 
 CHANNELS = ("email", "webhook")
@@ -41,9 +52,12 @@ async def store(
     event_id: uuid.UUID,
     templates: Templates,
     settings: Settings,
+    digest: bool = False,
 ) -> uuid.UUID | None:
-    """The notification and its first deliveries; None if it existed already (a redelivery)."""
+    """The notification and its first deliveries; None if it existed already (a redelivery).
+    A notification held for the unit's digest is in the inbox at once and sent with the digest."""
     rendered = templates.message(note.kind, note.context)
+    plan_id = note.context.get("plan_id")
     created = (
         await session.execute(
             insert(m.notifications)
@@ -58,13 +72,16 @@ async def store(
                 body=rendered.body,
                 link=note.context["link"],
                 event_id=event_id,
+                plan_id=uuid.UUID(plan_id) if plan_id else None,
+                context=note.context if digest else {},
+                in_digest=digest,
             )
             .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(m.notifications.c.id)
         )
     ).scalar_one_or_none()
-    if created is None:
-        return None
+    if created is None or digest:
+        return created
     c = m.contacts
     contacts = (await session.execute(select(c).where(c.c.unit_code == note.unit_code, c.c.active))).all()
     if not contacts:
@@ -91,28 +108,131 @@ async def store(
     return created
 
 
+def defaults(settings: Settings) -> domain.Rules:
+    return domain.Rules(due_soon_days=tuple(sorted(settings.due_soon_days, reverse=True)))
+
+
+async def rules_for(
+    session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None
+) -> domain.Rules:
+    """The rules in force: defaults, then the plan's, then the unit's (one indexed lookup)."""
+    r = m.rules
+    wanted = [and_(r.c.scope == "unit", r.c.key == unit_code)]
+    if plan_id is not None:
+        wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
+    found = dict((await session.execute(select(r.c.scope, r.c.settings).where(or_(*wanted)))).all())
+    return defaults(settings).merged(found.get("plan"), found.get("unit"))
+
+
+async def resolve_escalations(
+    session: AsyncSession, assignment_id: uuid.UUID, why: str, *, unless_due: dt.date | None = None, unit: str = ""
+) -> None:
+    """Pending escalations of an assignment are no longer needed: it was done, cancelled, or its
+    due date or unit changed (then only those of another due date or unit)."""
+    e = m.escalations
+    query = update(e).where(e.c.assignment_id == assignment_id, e.c.status == "pending")
+    if unless_due is not None:
+        query = query.where(or_(e.c.due != unless_due, e.c.unit_code != unit))
+    await session.execute(query.values(status="resolved", resolution=why))
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """The event subscribers: which rule fires, for whom, under the rules in force."""
+
+    settings: Settings
+    templates: Templates
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.public_url.rstrip("/")
+
+    async def _store(
+        self, session: AsyncSession, note: domain.NewNotification, rules: domain.Rules, event_id: uuid.UUID
+    ) -> uuid.UUID | None:
+        return await store(
+            session, note, event_id=event_id, templates=self.templates, settings=self.settings, digest=rules.digest
+        )
+
+    async def assignment(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = AssignmentCreated.model_validate(envelope.payload)
+        created = envelope.type == "assignment.created"
+        if not created:
+            await resolve_escalations(
+                session, event.assignment_id, "changed", unless_due=event.due, unit=event.unit.code
+            )
+        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        if rules.tells(event.role, "assigned"):
+            note = (
+                domain.assigned(event, base_url=self.base_url)
+                if created
+                else domain.changed(event, base_url=self.base_url, event_id=envelope.id)
+            )
+            await self._store(session, note, rules, envelope.id)
+        return []
+
+    async def due_soon(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = OccurrenceDueSoon.model_validate(envelope.payload)
+        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        if rules.tells(event.role, "due_soon") and event.lead_days in rules.due_soon_days:
+            await self._store(session, domain.due_soon(event, base_url=self.base_url), rules, envelope.id)
+        return []
+
+    async def overdue(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = OccurrenceOverdue.model_validate(envelope.payload)
+        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        note = domain.overdue(event, base_url=self.base_url)
+        if rules.tells(event.role, "overdue"):
+            await self._store(session, note, rules, envelope.id)
+        parent = domain.parent_of(event.unit.path)
+        if rules.escalate and parent is not None:
+            await session.execute(
+                insert(m.escalations)
+                .values(
+                    assignment_id=event.assignment_id,
+                    due=event.due,
+                    unit_code=event.unit.code,
+                    unit_path=event.unit.path,
+                    parent_code=parent[0],
+                    parent_path=parent[1],
+                    plan_id=event.plan_id,
+                    context=note.context,
+                    escalate_on=domain.escalate_on(event.due, rules.escalate_after_days),
+                    status="pending",
+                )
+                .on_conflict_do_nothing()
+            )
+        return []
+
+    async def progress(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = ProgressReported.model_validate(envelope.payload)
+        if event.status == "done":
+            await resolve_escalations(session, event.assignment_id, "done")
+        return []
+
+    async def cancelled(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = AssignmentCancelled.model_validate(envelope.payload)
+        await resolve_escalations(session, event.assignment_id, "cancelled")
+        return []
+
+    async def reviewed(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+        event = ReportReviewed.model_validate(envelope.payload)
+        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=None)
+        note = domain.reviewed(event, accepted=envelope.type == "report.accepted", base_url=self.base_url)
+        await self._store(session, note, rules, envelope.id)
+        return []
+
+
 def subscriptions(settings: Settings, templates: Templates) -> list[Subscription]:
-    base_url = settings.public_url.rstrip("/")
-
-    def handler(build: Callable[[Envelope], domain.NewNotification]) -> Handler:
-        async def handle(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-            await store(session, build(envelope), event_id=envelope.id, templates=templates, settings=settings)
-            return []
-
-        return handle
-
-    rules: list[tuple[str, Callable[[Envelope], domain.NewNotification]]] = [
-        (
-            "assignment.created",
-            lambda e: domain.assigned(AssignmentCreated.model_validate(e.payload), base_url=base_url),
-        ),
-        (
-            "occurrence.overdue",
-            lambda e: domain.overdue(OccurrenceOverdue.model_validate(e.payload), base_url=base_url),
-        ),
-        (
-            "occurrence.due_soon",
-            lambda e: domain.due_soon(OccurrenceDueSoon.model_validate(e.payload), base_url=base_url),
-        ),
+    notifier = Notifier(settings, templates)
+    return [
+        Subscription("assignment.created", notifier.assignment),
+        Subscription("assignment.updated", notifier.assignment),
+        Subscription("assignment.cancelled", notifier.cancelled),
+        Subscription("occurrence.due_soon", notifier.due_soon),
+        Subscription("occurrence.overdue", notifier.overdue),
+        Subscription("progress.reported", notifier.progress),
+        Subscription("progress.corrected", notifier.progress),
+        Subscription("report.accepted", notifier.reviewed),
+        Subscription("report.returned", notifier.reviewed),
     ]
-    return [Subscription(event_type, handler(build)) for event_type, build in rules]

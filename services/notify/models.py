@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -42,7 +43,45 @@ notifications = Table(
     Column("read_at", DateTime(timezone=True)),
     Column("unit_path", Text),
     Column("event_id", Uuid),  # the triggering event: idempotency keys of deliveries derive from it
+    Column("plan_id", Uuid),
+    Column("context", JSONB, nullable=False, server_default="{}"),  # the template variables (digests use them)
+    # Held for the unit's daily digest instead of being sent on its own; digest_id: the digest that carried it.
+    Column("in_digest", Boolean, nullable=False, server_default=text("false")),
+    Column("digest_id", Uuid),
     Index("notifications_unit", "unit_code", "created_at"),
+    Index("notifications_digest_pending", "unit_code", postgresql_where=text("in_digest AND digest_id IS NULL")),
+)
+
+# Notification rules of a plan or a unit: only the fields set (JSON); a unit's override a plan's,
+# which override the deployment's defaults.
+rules = Table(
+    "rules",
+    metadata,
+    Column("scope", Text, primary_key=True),  # plan | unit
+    Column("key", Text, primary_key=True),  # the plan id or the unit code
+    Column("settings", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# An overdue occurrence waiting for its grace period to end: then the supervising unit (the
+# parent in the unit tree) is told, once, unless a completed report or a change came first.
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("assignment_id", Uuid, primary_key=True),
+    Column("due", Date, primary_key=True),
+    Column("unit_code", Text, nullable=False),
+    Column("unit_path", Text, nullable=False),
+    Column("parent_code", Text, nullable=False),
+    Column("parent_path", Text, nullable=False),
+    Column("plan_id", Uuid, nullable=False),
+    Column("context", JSONB, nullable=False),
+    Column("escalate_on", Date, nullable=False),  # Vietnam date
+    Column("status", Text, nullable=False),  # pending | sent | resolved
+    Column("resolution", Text, nullable=False, server_default=""),  # why it was not needed
+    Column("notification_id", Uuid),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("escalations_pending", "escalate_on", postgresql_where=text("status = 'pending'")),
 )
 
 # Who in a unit receives notifications outside the app, and how (channels in order of preference).

@@ -14,11 +14,39 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, meta
 
 BUILT_IN = Path(__file__).parent / "templates"
-KINDS = ("assigned", "due_soon", "overdue")
-# What each message offers its templates.
-MESSAGE_VARIABLES = frozenset(
-    {"unit_name", "unit_code", "task_ref", "task_title", "plan_number", "period", "due", "days_left", "link", "role"}
+# What each kind of message offers its templates.
+TASK_VARIABLES = frozenset(
+    {
+        "unit_name",
+        "unit_code",
+        "task_ref",
+        "task_title",
+        "plan_id",
+        "plan_number",
+        "period",
+        "due",
+        "due_iso",
+        "days_left",
+        "days_late",
+        "link",
+        "role",
+    }
 )
+REPORT_VARIABLES = frozenset(
+    {"unit_name", "unit_code", "period", "version", "reviewer_name", "reason", "decided_on", "link"}
+)
+DIGEST_VARIABLES = frozenset({"unit_name", "unit_code", "date", "plans", "counts", "total", "link"})
+VARIABLES = {
+    "assigned": TASK_VARIABLES,
+    "changed": TASK_VARIABLES,
+    "due_soon": TASK_VARIABLES,
+    "overdue": TASK_VARIABLES,
+    "escalated": TASK_VARIABLES,
+    "report_accepted": REPORT_VARIABLES,
+    "report_returned": REPORT_VARIABLES,
+    "digest": DIGEST_VARIABLES,
+}
+KINDS = tuple(VARIABLES)
 EMAIL_VARIABLES = frozenset({"contact_name", "title", "body", "link", "unit_name"})
 
 
@@ -45,7 +73,7 @@ class Templates:
 
     def check(self) -> None:
         """Parse every template and refuse variables nobody provides."""
-        wanted = {f"{k}.{part}.j2": MESSAGE_VARIABLES for k in KINDS for part in ("subject", "txt")}
+        wanted = {f"{k}.{part}.j2": VARIABLES[k] for k in KINDS for part in ("subject", "txt")}
         wanted["email.txt.j2"] = EMAIL_VARIABLES
         problems = []
         for name, allowed in wanted.items():

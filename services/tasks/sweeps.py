@@ -54,6 +54,8 @@ async def sweep_overdue(service: Service) -> int:
                             unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
                             period=r.period,
                             due=r.due,
+                            plan_number=r.plan_number,
+                            role=r.role,
                         ),
                     )
                     for r in rows
@@ -113,6 +115,8 @@ async def sweep_due_soon(service: Service) -> int:
                             due=row.due,
                             lead_days=lead,
                             days_left=(row.due - today).days,
+                            plan_number=row.plan_number,
+                            role=row.role,
                         ),
                     )
                     for row in rows

@@ -41,9 +41,11 @@ class System:
     clock: Clock = field(default_factory=lambda: FixedClock(TEST_NOW))
     services: dict[str, Service] = field(default_factory=dict)
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    apps: dict[str, Any] = field(default_factory=dict)
     stacks: dict[str, contextlib.AsyncExitStack] = field(default_factory=dict)
 
-    async def start(self, name: str, *, clock: Clock | None = None) -> Service:
+    async def start(self, name: str, *, clock: Clock | None = None, replica: str | None = None) -> Service:
+        """Start a service; `replica` names a second instance of it (e.g. "notify-2")."""
         service = FACTORIES[name](self.settings, clock=clock or self.clock)
         app = service.build_app()
         stack = contextlib.AsyncExitStack()
@@ -51,13 +53,15 @@ class System:
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
         )
-        self.services[name], self.clients[name], self.stacks[name] = service, client, stack
+        key = replica or name
+        self.services[key], self.clients[key], self.stacks[key], self.apps[key] = service, client, stack, app
         return service
 
     async def stop(self, name: str) -> None:
         await self.stacks.pop(name).aclose()
         self.services.pop(name)
         self.clients.pop(name)
+        self.apps.pop(name)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.clients[service_for_path(path)].request(method, path, **kwargs)

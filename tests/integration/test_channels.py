@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -23,7 +24,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typer.testing import CliRunner, Result
 
+from cchc.cli import app as cchc_app
 from shared.servers import free_port
 from tests.integration.conftest import System
 from tests.integration.test_reminders import PLAN
@@ -106,6 +109,28 @@ async def issue(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
     plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
     await system.post(f"/api/plans/{plan_id}/issue")
+
+
+@contextlib.asynccontextmanager
+async def http_port(system: System, name: str) -> AsyncIterator[str]:
+    """Serve a running service over a real port (its lifespan is already running)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(system.apps[name], host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 — uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def cli(*args: str) -> Result:
+    """The `cchc` command, run in a thread: it makes blocking HTTP calls to this event loop."""
+    return await asyncio.to_thread(CliRunner().invoke, cchc_app, list(args))
 
 
 def verify(headers: dict[str, str], body: bytes, secret: str) -> bool:
@@ -193,10 +218,19 @@ async def test_a_failing_webhook_is_retried_then_dead_lettered_and_email_takes_o
     await system.eventually(mailed)  # the next channel in the contact's order
     assert len(receiver.received) == 12  # 4 notifications × 3 attempts, no more
 
-    # The operator fixes the bridge and re-drives: same idempotency keys, sent once each.
-    receiver.mode = "ok"
-    redriven = await system.post("/api/notifications/deliveries/redrive", json={"all": True})
-    assert redriven.json()["count"] == 4
+    # The operator lists the dead letters and, once the bridge is fixed, re-drives them with the
+    # CLI (over HTTP, as on a server): same idempotency keys, sent once each.
+    async with http_port(system, "notify") as url:
+        listed = await cli("deliveries", "failed", "--url", url)
+        assert listed.exit_code == 0 and all(d["id"] in listed.output for d in failed), listed.output
+        assert "Tổng: 4 lần gửi hỏng" in listed.output
+        bad = await cli("deliveries", "redrive", "không-phải-mã", "--url", url)
+        assert bad.exit_code == 1 and "mã lần gửi không hợp lệ" in bad.output
+        unknown = await cli("deliveries", "redrive", str(uuid.uuid4()), "--url", url)
+        assert unknown.exit_code == 1 and "404" in unknown.output
+        receiver.mode = "ok"
+        redriven = await cli("deliveries", "redrive", "--all", "--url", url)
+        assert redriven.exit_code == 0 and "Đã đưa 4 lần gửi" in redriven.output, redriven.output
 
     async def resent() -> bool:
         return len(await deliveries(system, status="sent")) == 8

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from services.notify.domain import backoff, quiet_until
+from services.notify.domain import Held, Rules, backoff, digest, escalate_on, parent_of, quiet_until
 from services.notify.rendering import TemplateProblem, Templates
 
 pytestmark = pytest.mark.unit
@@ -72,3 +73,60 @@ def test_an_operator_template_with_an_unknown_variable_is_refused_naming_it(tmp_
         )
         .body
     )
+
+
+def test_rules_layer_defaults_then_plan_then_unit() -> None:
+    defaults = Rules(due_soon_days=(7, 1))
+    rules = defaults.merged({"due_soon_days": [1], "coordinating": False}, {"coordinating": True, "digest": True})
+    assert rules.due_soon_days == (1,) and rules.coordinating and rules.digest and rules.escalate_after_days == 3
+    assert defaults.merged(None, {}).due_soon_days == (7, 1)
+    plan_only = defaults.merged({"coordinating": False, "overdue": False})
+    assert not plan_only.tells("coordinating", "assigned") and plan_only.tells("lead", "assigned")
+    assert not plan_only.tells("lead", "overdue") and plan_only.tells("lead", "due_soon")
+    with pytest.raises(ValueError, match="remind"):
+        defaults.merged({"remind": True})
+
+
+def test_escalation_goes_to_the_parent_after_the_grace_period() -> None:
+    assert parent_of("52.21787") == ("52", "52")
+    assert parent_of("L52.L523.L21787") == ("L523", "L52.L523")
+    assert parent_of("52") is None  # a province has no supervisor here
+    assert escalate_on(date(2026, 3, 16), 3) == date(2026, 3, 20)  # overdue notice 17/03, then 3 days
+    assert escalate_on(date(2026, 3, 16), 0) == date(2026, 3, 17)
+
+
+def _held(kind: str, plan: str, number: str, ref: str, *, subject: uuid.UUID | None = None, **extra: object) -> Held:
+    context = {
+        "unit_name": "Xã Vĩnh Sơn",
+        "unit_code": "21787",
+        "task_ref": ref,
+        "task_title": f"Nhiệm vụ {ref}",
+        "plan_id": plan,
+        "plan_number": number,
+        "period": "quý I năm 2026",
+        "due": "16/03/2026",
+        "due_iso": "2026-03-16",
+        "days_left": None,
+        "days_late": None,
+        "link": "http://x",
+        "role": "lead",
+        **extra,
+    }
+    return Held(kind, subject or uuid.uuid4(), f"tiêu đề {ref}", context)
+
+
+def test_a_digest_groups_by_plan_and_lists_a_twice_reminded_task_once() -> None:
+    first, second, task = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4()
+    items = [
+        _held("due_soon", second, "15/KH-UBND", "2", subject=task, days_left=6),
+        _held("overdue", first, "12/KH-UBND", "1"),
+        _held("due_soon", second, "15/KH-UBND", "2", subject=task, days_left=1),  # the 1-day reminder
+        _held("assigned", first, "12/KH-UBND", "3"),
+    ]
+    note = digest("21787", "52.21787", date(2026, 3, 15), items, base_url="http://x")
+    assert note.dedup_key == "digest:21787:2026-03-15" and note.kind == "digest"
+    assert [p["label"] for p in note.context["plans"]] == ["Kế hoạch 12/KH-UBND", "Kế hoạch 15/KH-UBND"]
+    assert note.context["counts"] == {"overdue": 1, "escalated": 0, "due_soon": 1, "assigned": 1, "reports": 0}
+    body = Templates().message("digest", note.context).body
+    assert "Nhiệm vụ 2 — hạn 16/03/2026 (còn 1 ngày)" in body and "còn 6 ngày" not in body
+    assert body.index("Kế hoạch 12/KH-UBND") < body.index("Quá hạn:") < body.index("Kế hoạch 15/KH-UBND")
