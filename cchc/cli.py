@@ -180,7 +180,10 @@ def _api(url: str | None, method: str, path: str, **kwargs: object) -> dict:
         except ValueError:
             message = response.text
         raise fail(f"{response.status_code}: {message}")
-    return response.json()  # type: ignore[no-any-return]
+    try:
+        return response.json()  # type: ignore[no-any-return]
+    except ValueError:
+        raise fail(f"{base} không trả lời như hệ thống CCHC (không phải JSON); kiểm tra --url") from None
 
 
 @deliveries.command("failed")
@@ -192,7 +195,8 @@ def deliveries_failed(
     """Danh sách gửi hỏng (dead-letter): đã thử hết số lần mà vẫn không gửi được."""
     import json
 
-    params = {"status": "failed", **({"unit": unit} if unit else {})}
+    limit = 5000
+    params = {"status": "failed", "limit": str(limit), **({"unit": unit} if unit else {})}
     items = _api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
@@ -205,7 +209,8 @@ def deliveries_failed(
             f"{item['id']}  {item['unit']:<8} {item['kind']:<16} {item['channel']:<8} "
             f"{item['attempts']} lần  {item['last_error'][:80]}"
         )
-    typer.echo(f"Tổng: {len(items)} lần gửi hỏng. Gửi lại: cchc deliveries redrive ID … hoặc --all")
+    more = " (có thể còn nữa: chỉ hiện 5.000 lần gần nhất)" if len(items) == limit else ""
+    typer.echo(f"Tổng: {len(items)} lần gửi hỏng{more}. Gửi lại: cchc deliveries redrive ID … hoặc --all")
 
 
 @deliveries.command("redrive")

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.notify import domain
 from services.notify import models as m
-from services.notify.handlers import defaults, rules_for
+from services.notify.handlers import defaults, stored_rules
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.runtime import Service, service_of
 
@@ -285,29 +285,14 @@ async def get_rules(
     unit: str | None = None, plan: uuid.UUID | None = None, service: Service = Depends(service_of)
 ) -> dict[str, Any]:
     """Quy tắc đang áp dụng cho một đơn vị (và kế hoạch): mặc định ← kế hoạch ← đơn vị."""
-    r = m.rules
     async with service.sessions() as session:
-        stored = {
-            (row.scope, row.key): row.settings
-            for row in (
-                await session.execute(
-                    select(r).where(
-                        ((r.c.scope == "unit") & (r.c.key == (unit or "")))
-                        | ((r.c.scope == "plan") & (r.c.key == str(plan)))
-                    )
-                )
-            ).all()
-        }
-        effective = (
-            await rules_for(session, service.settings, unit_code=unit, plan_id=plan)
-            if unit
-            else defaults(service.settings).merged(stored.get(("plan", str(plan))))
-        )
+        stored = await stored_rules(session, unit_code=unit, plan_id=plan)
+    effective = defaults(service.settings).merged(stored.get("plan"), stored.get("unit"))
     return {
         "effective": _rules_json(effective),
         "defaults": _rules_json(defaults(service.settings)),
-        "plan": stored.get(("plan", str(plan))),
-        "unit": stored.get(("unit", unit or "")),
+        "plan": stored.get("plan"),
+        "unit": stored.get("unit"),
     }
 
 

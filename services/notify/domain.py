@@ -3,6 +3,8 @@ says (rendered from the templates in Vietnamese, dates as dd/mm/yyyy)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -38,6 +40,13 @@ class RuleSettings(BaseModel):
         if days is not None and len(set(days)) != len(days):
             raise ValueError("mỗi mốc nhắc chỉ nêu một lần")
         return days
+
+    @field_validator("digest_at")
+    @classmethod
+    def _local_time(cls, at: time | None) -> time | None:
+        if at is not None and at.tzinfo is not None:
+            raise ValueError("giờ theo giờ Việt Nam, không kèm múi giờ (ví dụ 07:00)")
+        return at
 
 
 @dataclass(frozen=True)
@@ -79,9 +88,10 @@ def parent_of(path: str) -> tuple[str, str] | None:
     return segments[-2], ".".join(segments[:-1])
 
 
-def escalate_on(due: date, grace_days: int) -> date:
-    """The overdue notice goes out the day after the due date; the supervisor hears after the grace."""
-    return due + timedelta(days=1 + grace_days)
+def escalate_on(due: date, grace_days: int, *, noticed: date | None = None) -> date:
+    """The overdue notice goes out the day after the due date (or later, if it was late: after
+    an outage, or a due date moved into the past); the supervisor hears after the grace."""
+    return max(due + timedelta(days=1), noticed or due) + timedelta(days=grace_days)
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class NewNotification:
     context: dict[str, Any]  # the variables of the templates
 
 
-def _context(event: AssignmentCreated | OccurrenceDueSoon | OccurrenceOverdue, base_url: str) -> dict[str, Any]:
+def task_context(event: AssignmentCreated | OccurrenceDueSoon | OccurrenceOverdue, base_url: str) -> dict[str, Any]:
     return {
         "unit_name": event.unit.name or event.unit.code,
         "unit_code": event.unit.code,
@@ -119,19 +129,21 @@ def assigned(event: AssignmentCreated, *, base_url: str) -> NewNotification:
         unit_path=event.unit.path,
         kind="assigned",
         subject_id=event.assignment_id,
-        context=_context(event, base_url),
+        context=task_context(event, base_url),
     )
 
 
-def changed(event: AssignmentCreated, *, base_url: str, event_id: uuid.UUID) -> NewNotification:
-    """An amendment reworded, rescheduled or moved the assignment: one notice per change event."""
+def changed(event: AssignmentCreated, *, base_url: str) -> NewNotification:
+    """An amendment reworded, rescheduled or moved the assignment: one notice per state it was
+    changed to (an update re-sent under a new event id is not a new change)."""
+    state = hashlib.sha256(f"{event.task_title}|{event.role}|{event.period}".encode()).hexdigest()[:16]
     return NewNotification(
-        dedup_key=f"changed:{event.assignment_id}:{event_id}:{event.unit.code}",
+        dedup_key=f"changed:{event.assignment_id}:{event.due.isoformat()}:{event.unit.code}:{state}",
         unit_code=event.unit.code,
         unit_path=event.unit.path,
         kind="changed",
         subject_id=event.assignment_id,
-        context=_context(event, base_url),
+        context=task_context(event, base_url),
     )
 
 
@@ -166,7 +178,7 @@ def reviewed(event: ReportReviewed, *, accepted: bool, base_url: str) -> NewNoti
             "reviewer_name": event.reviewer.name or event.reviewer.code,
             "reason": event.reason,
             "decided_on": format_vn(event.decided_at.astimezone(VN).date()),
-            "link": f"{base_url}/api/reports/{event.unit.code}/{event.period}",
+            "link": f"{base_url}/api/reports/rollup?unit={event.unit.code}&period={event.period}",
         },
     )
 
@@ -178,7 +190,7 @@ def overdue(event: OccurrenceOverdue, *, base_url: str) -> NewNotification:
         unit_path=event.unit.path,
         kind="overdue",
         subject_id=event.assignment_id,
-        context=_context(event, base_url),
+        context=task_context(event, base_url),
     )
 
 
@@ -189,7 +201,7 @@ def due_soon(event: OccurrenceDueSoon, *, base_url: str) -> NewNotification:
         unit_path=event.unit.path,
         kind="due_soon",
         subject_id=event.assignment_id,
-        context=_context(event, base_url),
+        context=task_context(event, base_url),
     )
 
 
@@ -238,31 +250,46 @@ class Held:
     context: dict[str, Any]
 
 
+def _natural(text: str) -> tuple[Any, ...]:
+    """ "2" before "10", "4.2" after "4.1"."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text or ""))
+
+
 def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base_url: str) -> NewNotification:
     """One message for the day: grouped by plan, overdue first, then what the unit's children
     left overdue, what is due soon, what was assigned or changed; report decisions last.
-    A subject reminded twice (7 days, then 1 day) is listed once, with the latest reminder."""
+    A task reminded twice (7 days, then 1 day) is listed once; one already overdue is not also
+    listed as due soon; days left and days late are counted to the digest's day."""
     latest: dict[tuple[str, uuid.UUID], Held] = {}
     for item in items:
         latest[(DIGEST_SECTION.get(item.kind, "assigned"), item.subject_id)] = item
+    for section, subject in list(latest):
+        if section == "due_soon" and ("overdue", subject) in latest:
+            del latest[(section, subject)]
     plans: dict[str, dict[str, Any]] = {}
     for (section, _), item in latest.items():
         plan_id = item.context.get("plan_id") or ""
         label = f"Kế hoạch {item.context.get('plan_number') or '(chưa có số)'}" if plan_id else "Báo cáo định kỳ"
         group = plans.setdefault(plan_id, {"label": label, **{s: [] for s in SECTIONS}})
-        group[section].append({**item.context, "kind": item.kind, "title": item.title})
+        entry = {**item.context, "kind": item.kind, "title": item.title}
+        if item.context.get("due_iso"):
+            days = (date.fromisoformat(item.context["due_iso"]) - day).days
+            entry["days_left"], entry["days_late"] = max(days, 0), max(-days, 0)
+        group[section].append(entry)
     for group in plans.values():
         for section in SECTIONS:
-            group[section].sort(key=lambda i: (i.get("due_iso") or "", i.get("task_ref") or "", i.get("unit_code")))
-    ordered = sorted(plans.values(), key=lambda g: (g["label"] == "Báo cáo định kỳ", g["label"]))
+            group[section].sort(
+                key=lambda i: (i.get("due_iso") or "", _natural(i.get("task_ref") or ""), i.get("unit_code") or "")
+            )
+    ordered = sorted(plans.values(), key=lambda g: (g["label"] == "Báo cáo định kỳ", _natural(g["label"])))
     counts = {s: sum(len(g[s]) for g in ordered) for s in SECTIONS}
     names = [i.context["unit_name"] for i in items if i.kind != "escalated" and i.context.get("unit_code") == unit_code]
     return NewNotification(
-        dedup_key=f"digest:{unit_code}:{day.isoformat()}",
+        dedup_key=digest_key(unit_code, day),
         unit_code=unit_code,
         unit_path=unit_path,
         kind="digest",
-        subject_id=uuid.uuid5(uuid.NAMESPACE_URL, f"digest:{unit_code}:{day.isoformat()}"),
+        subject_id=uuid.uuid5(uuid.NAMESPACE_URL, digest_key(unit_code, day)),
         context={
             "unit_name": names[0] if names else unit_code,
             "unit_code": unit_code,
@@ -273,3 +300,7 @@ def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base
             "link": f"{base_url}/api/notifications?unit={unit_code}",
         },
     )
+
+
+def digest_key(unit_code: str, day: date) -> str:
+    return f"digest:{unit_code}:{day.isoformat()}"

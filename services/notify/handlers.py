@@ -19,6 +19,7 @@ from services.notify import domain
 from services.notify import models as m
 from services.notify.rendering import Templates
 from shared.bus import Subscription
+from shared.clock import vn_date
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -112,28 +113,54 @@ def defaults(settings: Settings) -> domain.Rules:
     return domain.Rules(due_soon_days=tuple(sorted(settings.due_soon_days, reverse=True)))
 
 
+async def stored_rules(
+    session: AsyncSession, *, unit_code: str | None, plan_id: uuid.UUID | None
+) -> dict[str, dict[str, Any]]:
+    """The rules a unit and a plan set themselves, by scope ("unit", "plan"); one indexed lookup."""
+    r = m.rules
+    wanted = []
+    if unit_code:
+        wanted.append(and_(r.c.scope == "unit", r.c.key == unit_code))
+    if plan_id is not None:
+        wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
+    if not wanted:
+        return {}
+    return dict((await session.execute(select(r.c.scope, r.c.settings).where(or_(*wanted)))).all())
+
+
 async def rules_for(
     session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None
 ) -> domain.Rules:
-    """The rules in force: defaults, then the plan's, then the unit's (one indexed lookup)."""
-    r = m.rules
-    wanted = [and_(r.c.scope == "unit", r.c.key == unit_code)]
-    if plan_id is not None:
-        wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
-    found = dict((await session.execute(select(r.c.scope, r.c.settings).where(or_(*wanted)))).all())
+    """The rules in force: defaults, then the plan's, then the unit's."""
+    found = await stored_rules(session, unit_code=unit_code, plan_id=plan_id)
     return defaults(settings).merged(found.get("plan"), found.get("unit"))
 
 
-async def resolve_escalations(
-    session: AsyncSession, assignment_id: uuid.UUID, why: str, *, unless_due: dt.date | None = None, unit: str = ""
-) -> None:
-    """Pending escalations of an assignment are no longer needed: it was done, cancelled, or its
-    due date or unit changed (then only those of another due date or unit)."""
+CANCELLED = dt.date.max  # a settled row for every due date of the assignment
+
+
+async def settle(session: AsyncSession, assignment_id: uuid.UUID, due: dt.date, reason: str) -> None:
+    """Remember that escalations of this occurrence are pointless (even before they exist) and
+    resolve the pending ones."""
+    await session.execute(
+        insert(m.settled).values(assignment_id=assignment_id, due=due, reason=reason).on_conflict_do_nothing()
+    )
     e = m.escalations
-    query = update(e).where(e.c.assignment_id == assignment_id, e.c.status == "pending")
-    if unless_due is not None:
-        query = query.where(or_(e.c.due != unless_due, e.c.unit_code != unit))
-    await session.execute(query.values(status="resolved", resolution=why))
+    await session.execute(
+        update(e)
+        .where(e.c.assignment_id == assignment_id, e.c.status == "pending")
+        .values(status="resolved", resolution=reason)
+    )
+
+
+def is_settled(assignment_id: Any, due: Any) -> Any:
+    s = m.settled
+    return (
+        select(s.c.reason)
+        .where(s.c.assignment_id == assignment_id, s.c.due.in_([due, CANCELLED]))
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True)
@@ -158,18 +185,44 @@ class Notifier:
         event = AssignmentCreated.model_validate(envelope.payload)
         created = envelope.type == "assignment.created"
         if not created:
-            await resolve_escalations(
-                session, event.assignment_id, "changed", unless_due=event.due, unit=event.unit.code
-            )
+            await self._follow(session, event)
         rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
         if rules.tells(event.role, "assigned"):
             note = (
                 domain.assigned(event, base_url=self.base_url)
                 if created
-                else domain.changed(event, base_url=self.base_url, event_id=envelope.id)
+                else domain.changed(event, base_url=self.base_url)
             )
             await self._store(session, note, rules, envelope.id)
         return []
+
+    async def _follow(self, session: AsyncSession, event: AssignmentCreated) -> None:
+        """A pending escalation follows its assignment: to the successor when a merge moved it
+        (the successor is now the one late); resolved when the due date moved."""
+        e = m.escalations
+        await session.execute(
+            update(e)
+            .where(e.c.assignment_id == event.assignment_id, e.c.status == "pending", e.c.due != event.due)
+            .values(status="resolved", resolution="changed")
+        )
+        parent = domain.parent_of(event.unit.path)
+        if parent is not None:
+            await session.execute(
+                update(e)
+                .where(
+                    e.c.assignment_id == event.assignment_id,
+                    e.c.status == "pending",
+                    e.c.due == event.due,
+                    e.c.unit_code != event.unit.code,
+                )
+                .values(
+                    unit_code=event.unit.code,
+                    unit_path=event.unit.path,
+                    parent_code=parent[0],
+                    parent_path=parent[1],
+                    context=domain.task_context(event, base_url=self.base_url),
+                )
+            )
 
     async def due_soon(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
         event = OccurrenceDueSoon.model_validate(envelope.payload)
@@ -185,34 +238,44 @@ class Notifier:
         if rules.tells(event.role, "overdue"):
             await self._store(session, note, rules, envelope.id)
         parent = domain.parent_of(event.unit.path)
-        if rules.escalate and parent is not None:
-            await session.execute(
-                insert(m.escalations)
-                .values(
-                    assignment_id=event.assignment_id,
-                    due=event.due,
-                    unit_code=event.unit.code,
-                    unit_path=event.unit.path,
-                    parent_code=parent[0],
-                    parent_path=parent[1],
-                    plan_id=event.plan_id,
-                    context=note.context,
-                    escalate_on=domain.escalate_on(event.due, rules.escalate_after_days),
-                    status="pending",
-                )
-                .on_conflict_do_nothing()
+        if event.role != "lead" or parent is None:
+            return []  # only the lead's report is expected; a province has no supervisor here
+        # Whether and when the supervisor hears is the supervisor's rule (and the plan's), not
+        # the late unit's: a commune cannot switch off its own escalation.
+        above = await rules_for(session, self.settings, unit_code=parent[0], plan_id=event.plan_id)
+        if not above.escalate:
+            return []
+        if (await session.execute(select(is_settled(event.assignment_id, event.due)))).scalar() is not None:
+            return []  # done or cancelled before the overdue event arrived (the job checks again)
+        await session.execute(
+            insert(m.escalations)
+            .values(
+                assignment_id=event.assignment_id,
+                due=event.due,
+                unit_code=event.unit.code,
+                unit_path=event.unit.path,
+                parent_code=parent[0],
+                parent_path=parent[1],
+                plan_id=event.plan_id,
+                context=note.context,
+                escalate_on=domain.escalate_on(
+                    event.due, above.escalate_after_days, noticed=vn_date(envelope.occurred_at)
+                ),
+                status="pending",
             )
+            .on_conflict_do_nothing()
+        )
         return []
 
     async def progress(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
         event = ProgressReported.model_validate(envelope.payload)
         if event.status == "done":
-            await resolve_escalations(session, event.assignment_id, "done")
+            await settle(session, event.assignment_id, event.due, "done")
         return []
 
     async def cancelled(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:
         event = AssignmentCancelled.model_validate(envelope.payload)
-        await resolve_escalations(session, event.assignment_id, "cancelled")
+        await settle(session, event.assignment_id, CANCELLED, "cancelled")
         return []
 
     async def reviewed(self, session: AsyncSession, envelope: Envelope) -> list[Envelope]:

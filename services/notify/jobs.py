@@ -8,19 +8,22 @@ day's digest is created once.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from services.notify import domain
 from services.notify import models as m
-from services.notify.handlers import rules_for, store
+from services.notify.handlers import is_settled, rules_for, store
 from services.notify.rendering import Templates
 from shared.clock import VN
 from shared.runtime import Service
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
 def _event_id(key: str) -> uuid.UUID:
@@ -30,44 +33,28 @@ def _event_id(key: str) -> uuid.UUID:
 
 def escalation_job(templates: Templates) -> Any:
     async def escalate(service: Service) -> int:
-        """Tell the supervising unit about overdue occurrences whose grace period has ended."""
-        settings, e = service.settings, m.escalations
+        """Tell the supervising unit about overdue occurrences whose grace period has ended,
+        unless they were settled meanwhile or the supervisor's rules no longer escalate."""
+        e = m.escalations
         today = service.clock.today_vn()
         total = 0
         while True:
             async with service.transaction() as session:
                 rows = (
                     await session.execute(
-                        select(e)
+                        select(e, is_settled(e.c.assignment_id, e.c.due).label("settled"))
                         .where(e.c.status == "pending", e.c.escalate_on <= today)
                         .order_by(e.c.escalate_on)
                         .limit(BATCH)
-                        .with_for_update(skip_locked=True)
+                        .with_for_update(of=e, skip_locked=True)
                     )
                 ).all()
                 for row in rows:
-                    rules = await rules_for(session, settings, unit_code=row.parent_code, plan_id=row.plan_id)
-                    note = domain.escalated(
-                        assignment_id=row.assignment_id,
-                        due=row.due,
-                        parent_code=row.parent_code,
-                        parent_path=row.parent_path,
-                        context=row.context,  # the overdue notice's: its link is the assignment
-                        today=today,
-                    )
-                    notification = await store(
-                        session,
-                        note,
-                        event_id=_event_id(note.dedup_key),
-                        templates=templates,
-                        settings=settings,
-                        digest=rules.digest,
-                    )
-                    await session.execute(
-                        update(e)
-                        .where(e.c.assignment_id == row.assignment_id, e.c.due == row.due)
-                        .values(status="sent", notification_id=notification)
-                    )
+                    try:
+                        async with session.begin_nested():  # one bad row does not hold up the others
+                            await _escalate(session, row, service=service, templates=templates, today=today)
+                    except Exception:
+                        log.exception("notify: escalation of %s (%s) failed", row.assignment_id, row.due)
             total += len(rows)
             if len(rows) < BATCH:
                 return total
@@ -75,12 +62,40 @@ def escalation_job(templates: Templates) -> Any:
     return escalate
 
 
+async def _escalate(session: Any, row: Any, *, service: Service, templates: Templates, today: Any) -> None:
+    e, settings = m.escalations, service.settings
+    key = (e.c.assignment_id == row.assignment_id, e.c.due == row.due)
+    if row.settled is not None:
+        await session.execute(update(e).where(*key).values(status="resolved", resolution=row.settled))
+        return
+    rules = await rules_for(session, settings, unit_code=row.parent_code, plan_id=row.plan_id)
+    if not rules.escalate:
+        await session.execute(update(e).where(*key).values(status="resolved", resolution="rule"))
+        return
+    note = domain.escalated(
+        assignment_id=row.assignment_id,
+        due=row.due,
+        parent_code=row.parent_code,
+        parent_path=row.parent_path,
+        context=row.context,  # the overdue notice's: its link is the assignment
+        today=today,
+    )
+    notification = await store(
+        session,
+        note,
+        event_id=_event_id(note.dedup_key),
+        templates=templates,
+        settings=settings,
+        digest=rules.digest,
+    )
+    await session.execute(update(e).where(*key).values(status="sent", notification_id=notification))
+
+
 def digest_job(templates: Templates) -> Any:
     async def send_digests(service: Service) -> int:
         """Each unit with held notifications gets one digest a day, at or after its digest time
         (Vietnam time); a unit that turned the digest off gets what was held at once."""
-        settings, n = service.settings, m.notifications
-        base_url = settings.public_url.rstrip("/")
+        n = m.notifications
         now = service.clock.now().astimezone(VN)
         async with service.sessions() as session:
             units = (
@@ -90,38 +105,49 @@ def digest_job(templates: Templates) -> Any:
             )
         sent = 0
         for unit in units:
-            async with service.transaction() as session:
-                rules = await rules_for(session, settings, unit_code=unit, plan_id=None)
-                if rules.digest and now.time() < rules.digest_at:
-                    continue
-                held = (
-                    await session.execute(
-                        select(n)
-                        .where(n.c.unit_code == unit, n.c.in_digest, n.c.digest_id.is_(None))
-                        .order_by(n.c.created_at)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
-                if not held:
-                    continue  # another replica has them
-                note = domain.digest(
-                    unit,
-                    held[0].unit_path or unit,
-                    now.date(),
-                    [domain.Held(r.kind, r.subject_id, r.title, r.context) for r in held],
-                    base_url=base_url,
-                )
-                digest = await store(
-                    session,
-                    note,
-                    event_id=_event_id(note.dedup_key),
-                    templates=templates,
-                    settings=settings,
-                )
-                if digest is None:
-                    continue  # today's digest went out already: these wait for tomorrow's
-                await session.execute(update(n).where(n.c.id.in_([r.id for r in held])).values(digest_id=digest))
-                sent += 1
+            try:
+                sent += await _digest(service, unit, now=now, templates=templates)
+            except Exception:
+                log.exception("notify: digest of unit %s failed", unit)  # the other units still get theirs
         return sent
 
     return send_digests
+
+
+async def _digest(service: Service, unit: str, *, now: datetime, templates: Templates) -> int:
+    settings, n = service.settings, m.notifications
+    key = domain.digest_key(unit, now.date())
+    async with service.transaction() as session:
+        rules = await rules_for(session, settings, unit_code=unit, plan_id=None)
+        if rules.digest and now.time() < rules.digest_at:
+            return 0
+        # The unit, not its rows, is claimed: a row being marked read is waited for, not skipped.
+        claimed = (
+            await session.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(f"cchc.notify.digest.{unit}"))))
+        ).scalar_one()
+        if not claimed:
+            return 0  # another replica is on it
+        if (await session.execute(select(n.c.id).where(n.c.dedup_key == key))).first() is not None:
+            return 0  # today's digest went out already: what was held since waits for tomorrow's
+        held = (
+            await session.execute(
+                select(n)
+                .where(n.c.unit_code == unit, n.c.in_digest, n.c.digest_id.is_(None))
+                .order_by(n.c.created_at)
+                .with_for_update()
+            )
+        ).all()
+        if not held:
+            return 0
+        note = domain.digest(
+            unit,
+            held[0].unit_path or unit,
+            now.date(),
+            [domain.Held(r.kind, r.subject_id, r.title, r.context) for r in held],
+            base_url=settings.public_url.rstrip("/"),
+        )
+        digest = await store(session, note, event_id=_event_id(note.dedup_key), templates=templates, settings=settings)
+        if digest is None:
+            return 0
+        await session.execute(update(n).where(n.c.id.in_([r.id for r in held])).values(digest_id=digest))
+        return 1

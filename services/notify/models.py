@@ -84,6 +84,18 @@ escalations = Table(
     Index("escalations_pending", "escalate_on", postgresql_where=text("status = 'pending'")),
 )
 
+# What makes an escalation pointless, kept even when it arrives before the overdue event (the
+# streams are not ordered with each other): a done report for a due date, or a cancellation
+# (due = 9999-12-31: every due date of the assignment).
+settled = Table(
+    "settled",
+    metadata,
+    Column("assignment_id", Uuid, primary_key=True),
+    Column("due", Date, primary_key=True),
+    Column("reason", Text, nullable=False),  # done | cancelled
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # Who in a unit receives notifications outside the app, and how (channels in order of preference).
 contacts = Table(
     "contacts",

@@ -17,8 +17,11 @@ from sqlalchemy import select
 from services.notify import models as notify_models
 from shared.clock import VN, FixedClock
 from shared.events import (
+    AssignmentCancelled,
     Envelope,
     OccurrenceDueSoon,
+    OccurrenceOverdue,
+    ProgressReported,
     ReportReviewed,
     UnitRef,
     make_event,
@@ -57,8 +60,10 @@ async def issue(system: System, plan: dict[str, Any], rules: dict[str, Any] | No
 
 
 async def move_notify_clock(system: System, at: datetime) -> None:
-    await system.stop("notify")
-    await system.start("notify", clock=FixedClock(at))
+    """Restart notify (and its second replica, if running) at another instant."""
+    for key in [k for k in ("notify", "notify-2") if k in system.services]:
+        await system.stop(key)
+        await system.start("notify", clock=FixedClock(at), replica=key)
 
 
 async def publish(system: System, envelope: Envelope, *, msg_id: str | None = None) -> None:
@@ -122,6 +127,7 @@ async def test_rules_of_a_plan_and_of_a_unit_decide_who_is_told_and_when(system:
         ("plans", plan_id, {"escalate_after_days": -1}, "escalate_after_days"),
         ("plans", plan_id, {"remind": True}, "remind"),
         ("units", LEAD, {"digest_at": "25:00"}, "digest_at"),
+        ("units", LEAD, {"digest_at": "07:00+07:00"}, "digest_at"),
         ("units", LEAD, {"due_soon_days": [1, 1]}, "due_soon_days"),
     ]
     for scope, key, body, field_name in refusals:
@@ -158,6 +164,7 @@ async def test_overdue_is_escalated_to_the_supervising_unit_once_after_the_grace
         return sorted(tuple(r) for r in rows) == [(QUY_NHON, "resolved"), (LEAD, "pending")]
 
     await system.eventually(resolved)
+    await system.start("notify", replica="notify-2")  # two replicas run the escalation job from now on
     await move_notify_clock(system, at_vn(date(2026, 3, 18), 9))  # 1 day after the overdue notice
     await asyncio.sleep(2)
     assert await notes(system, "52", "escalated") == []
@@ -168,6 +175,72 @@ async def test_overdue_is_escalated_to_the_supervising_unit_once_after_the_grace
     assert "16/03/2026" in told[0]["body"]
 
     await move_notify_clock(system, at_vn(date(2026, 3, 25), 9))  # later days: once is once
+    await asyncio.sleep(2)
+    assert len(await notes(system, "52", "escalated")) == 1
+
+
+async def test_who_decides_an_escalation_and_what_settles_it_even_out_of_order(system: System) -> None:
+    """Events published as the tasks service would, in an order the streams allow."""
+    plan_id, quiet_plan = uuid.uuid4(), uuid.uuid4()
+    assert (await system.put(f"/api/notifications/rules/plans/{quiet_plan}", json={"escalate": False})).is_success
+    # A late commune cannot switch off its own escalation: the supervisor's side decides.
+    assert (await system.put(f"/api/notifications/rules/units/{LEAD}", json={"escalate": False})).is_success
+    due, noticed = date(2026, 3, 16), datetime(2026, 3, 17, 1, tzinfo=UTC)
+    unit = UnitRef(code=LEAD, path=f"52.{LEAD}", name="Xã Vĩnh Sơn", level="commune")
+
+    def overdue(assignment: uuid.UUID, *, plan: uuid.UUID = plan_id, role: str = "lead") -> Envelope:
+        payload = OccurrenceOverdue(
+            assignment_id=assignment,
+            plan_id=plan,
+            plan_number="20/KH-UBND",
+            task_ref="3",
+            task_title="Tuyên truyền trên loa truyền thanh",
+            unit=unit,
+            period="2026-Q1",
+            due=due,
+            role=role,  # type: ignore[arg-type]
+        )
+        return make_event("occurrence.overdue", unit_path=unit.path, producer="tasks", payload=payload, at=noticed)
+
+    done_first, cancelled_first, coordinating, quiet, escalated = (uuid.uuid4() for _ in range(5))
+    report = ProgressReported(
+        report_id=uuid.uuid4(),
+        assignment_id=done_first,
+        plan_id=plan_id,
+        unit=unit,
+        period="2026-Q1",
+        due=due,
+        status="done",
+        outputs={"broadcast": 4},
+        reported_at=noticed,
+        on_time=False,
+    )
+    cancel = AssignmentCancelled(assignment_id=cancelled_first, plan_id=plan_id, unit=unit, period="2026-Q1", reason="")
+    await publish(
+        system, make_event("progress.reported", unit_path=unit.path, producer="tasks", payload=report, at=noticed)
+    )
+    await publish(
+        system, make_event("assignment.cancelled", unit_path=unit.path, producer="tasks", payload=cancel, at=noticed)
+    )
+
+    async def settled() -> bool:
+        async with system.services["notify"].sessions() as session:
+            return len((await session.execute(select(notify_models.settled))).all()) == 2
+
+    await system.eventually(settled)
+    for envelope in (
+        overdue(done_first),
+        overdue(cancelled_first),
+        overdue(coordinating, role="coordinating"),
+        overdue(quiet, plan=quiet_plan),
+        overdue(escalated),
+    ):
+        await publish(system, envelope)
+    await system.eventually(lambda: count_is(system, LEAD, "overdue", 5))  # the unit is told of each
+
+    await move_notify_clock(system, at_vn(date(2026, 3, 21), 9))  # past the default grace of 3 days
+    told = await system.eventually(lambda: count_is(system, "52", "escalated", 1))
+    assert told[0]["subject_id"] == str(escalated)
     await asyncio.sleep(2)
     assert len(await notes(system, "52", "escalated")) == 1
 

@@ -85,6 +85,8 @@ def test_rules_layer_defaults_then_plan_then_unit() -> None:
     assert not plan_only.tells("lead", "overdue") and plan_only.tells("lead", "due_soon")
     with pytest.raises(ValueError, match="remind"):
         defaults.merged({"remind": True})
+    with pytest.raises(ValueError, match="múi giờ"):
+        defaults.merged({"digest_at": "07:00+07:00"})
 
 
 def test_escalation_goes_to_the_parent_after_the_grace_period() -> None:
@@ -93,6 +95,8 @@ def test_escalation_goes_to_the_parent_after_the_grace_period() -> None:
     assert parent_of("52") is None  # a province has no supervisor here
     assert escalate_on(date(2026, 3, 16), 3) == date(2026, 3, 20)  # overdue notice 17/03, then 3 days
     assert escalate_on(date(2026, 3, 16), 0) == date(2026, 3, 17)
+    # an overdue notice sent late (an outage, a due date moved into the past) still gets its grace
+    assert escalate_on(date(2026, 3, 16), 3, noticed=date(2026, 4, 2)) == date(2026, 4, 5)
 
 
 def _held(kind: str, plan: str, number: str, ref: str, *, subject: uuid.UUID | None = None, **extra: object) -> Held:
@@ -117,16 +121,21 @@ def _held(kind: str, plan: str, number: str, ref: str, *, subject: uuid.UUID | N
 
 def test_a_digest_groups_by_plan_and_lists_a_twice_reminded_task_once() -> None:
     first, second, task = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4()
+    late = uuid.uuid4()
     items = [
         _held("due_soon", second, "15/KH-UBND", "2", subject=task, days_left=6),
-        _held("overdue", first, "12/KH-UBND", "1"),
+        _held("overdue", first, "12/KH-UBND", "1", subject=late),
         _held("due_soon", second, "15/KH-UBND", "2", subject=task, days_left=1),  # the 1-day reminder
         _held("assigned", first, "12/KH-UBND", "3"),
+        _held("assigned", first, "12/KH-UBND", "10"),
+        _held("due_soon", first, "12/KH-UBND", "1", subject=late, days_left=1),  # overdue too: listed once
     ]
     note = digest("21787", "52.21787", date(2026, 3, 15), items, base_url="http://x")
     assert note.dedup_key == "digest:21787:2026-03-15" and note.kind == "digest"
     assert [p["label"] for p in note.context["plans"]] == ["Kế hoạch 12/KH-UBND", "Kế hoạch 15/KH-UBND"]
-    assert note.context["counts"] == {"overdue": 1, "escalated": 0, "due_soon": 1, "assigned": 1, "reports": 0}
+    assert note.context["counts"] == {"overdue": 1, "escalated": 0, "due_soon": 1, "assigned": 2, "reports": 0}
+    assigned = [i["task_ref"] for i in note.context["plans"][0]["assigned"]]
+    assert assigned == ["3", "10"]  # natural order
     body = Templates().message("digest", note.context).body
     assert "Nhiệm vụ 2 — hạn 16/03/2026 (còn 1 ngày)" in body and "còn 6 ngày" not in body
     assert body.index("Kế hoạch 12/KH-UBND") < body.index("Quá hạn:") < body.index("Kế hoạch 15/KH-UBND")

@@ -1,4 +1,4 @@
-"""Rules per plan or unit, escalations to the supervising unit, daily digests.
+"""Rules per plan or unit, escalations to the supervising unit (and what settles them), daily digests.
 
 Revision ID: 0003
 """
@@ -60,9 +60,18 @@ def upgrade() -> None:
     op.create_index(
         "escalations_pending", "escalations", ["escalate_on"], schema=S, postgresql_where=sa.text("status = 'pending'")
     )
+    op.create_table(
+        "settled",
+        sa.Column("assignment_id", sa.Uuid, primary_key=True),
+        sa.Column("due", sa.Date, primary_key=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=S,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("settled", schema=S)
     op.drop_table("escalations", schema=S)
     op.drop_table("rules", schema=S)
     op.drop_index("notifications_digest_pending", "notifications", schema=S)
