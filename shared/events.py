@@ -175,6 +175,8 @@ class ProgressReported(BaseModel):
     on_time: bool
     reason: str = ""
     evidence: list[dict[str, Any]] = []  # links, document numbers, files (name, type, size, url)
+    note: str = ""
+    good_model: str = ""  # a practice worth spreading (mô hình hay, cách làm hiệu quả)
 
 
 class AssignmentCancelled(BaseModel):

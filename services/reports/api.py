@@ -1,84 +1,109 @@
-"""HTTP routes of the reports service: roll-ups over a unit's subtree."""
+"""HTTP routes of the reports service: roll-ups over a unit's subtree, its children one by
+one, and the units that have not reported."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import Numeric, func, literal_column, or_, select
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from services.reports.domain import Rollup
+from services.reports import queries as q
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
+from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 
 router = APIRouter(prefix="/api/reports")
 
 
-@router.get("/rollup")
-async def rollup(
-    unit: str, period: str, view: Literal["current", "as_reported"] = "current", service: Service = Depends(service_of)
-) -> dict[str, Any]:
-    """Tổng hợp toàn bộ cây đơn vị: số nhiệm vụ phải báo cáo, đã báo cáo, đúng hạn, sản phẩm.
-
-    `view=current` (mặc định) tính lại theo cơ cấu hiện hành: kết quả của xã cũ đã sáp nhập được
-    cộng cho xã mới; `view=as_reported` giữ cây đơn vị như tại thời điểm báo cáo."""
+def scope_of(
+    unit: str,
+    period: str,
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    area: str | None = None,
+    channel: str | None = None,
+    kind: str | None = None,
+) -> q.Scope:
+    """The query parameters every roll-up shares, checked by field."""
+    problems = []
+    wanted = None
     try:
         wanted = Period.parse(period)
     except PeriodError as exc:
-        raise InputError([FieldProblem("period", str(exc))]) from None
-    a, p, u = m.assignments, m.progress, m.units
-    under = a.c.ancestors.contains([unit])
-    if view == "current":
-        restated = select(u.c.code).where(u.c.rollup_to.contains([unit]))
-        under = or_(a.c.unit_code.in_(restated), under)
-    lead = a.c.role == "lead"
-    in_scope = (under, ~a.c.cancelled, a.c.period_start >= wanted.start, a.c.period_end <= wanted.end)
-    reported_on = func.date(func.timezone("Asia/Ho_Chi_Minh", p.c.first_reported_at))
-    async with service.sessions() as session:
-        known = (await session.execute(select(m.units.c.name).where(m.units.c.code == unit))).first()
-        if known is None:
-            raise NotFound(f"không có đơn vị mã {unit!r}")
-        counts = (
-            await session.execute(
-                select(
-                    # completeness counts the leads' reports; coordinating units add outputs only
-                    func.count().filter(lead),
-                    func.count(p.c.assignment_id).filter(lead),
-                    func.count().filter(lead, reported_on <= a.c.due),
-                )
-                .select_from(a.outerjoin(p, p.c.assignment_id == a.c.id))
-                .where(*in_scope)
-            )
-        ).one()
-        kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
-        outputs = (
-            await session.execute(
-                select(kv.c.key, func.sum(kv.c.value.cast(Numeric)))
-                .select_from(a.join(p, p.c.assignment_id == a.c.id).join(kv, literal_column("true")))
-                .where(*in_scope)
-                .group_by(kv.c.key)
-                .order_by(kv.c.key)
-            )
-        ).all()
-    result = Rollup(
-        unit=unit,
-        period=wanted.code,
-        expected=counts[0],
-        reported=counts[1],
-        on_time=counts[2],
-        outputs={key: int(total) for key, total in outputs},
-    )
+        problems.append(FieldProblem("period", str(exc)))
+    for name, value, allowed in (
+        ("area", area, CONTENT_AREAS),
+        ("channel", channel, CHANNELS),
+        ("kind", kind, PRODUCT_KINDS),
+    ):
+        if value is not None and value not in allowed:
+            problems.append(FieldProblem(name, f"không có {value!r}; dùng một trong: {', '.join(allowed)}"))
+    if problems or wanted is None:
+        raise InputError(problems)
+    return q.Scope(unit=unit, period=wanted, view=view, plan=plan, area=area, channel=channel, kind=kind)
+
+
+async def _unit_name(session: AsyncSession, code: str) -> str:
+    known = (await session.execute(select(m.units.c.name).where(m.units.c.code == code))).first()
+    if known is None:
+        raise NotFound(f"không có đơn vị mã {code!r}")
+    return str(known.name)
+
+
+def _head(scope: q.Scope, name: str) -> dict[str, Any]:
     return {
-        "unit": result.unit,
-        "unit_name": known.name,
-        "period": result.period,
-        "view": view,
-        "expected": result.expected,
-        "reported": result.reported,
-        "on_time": result.on_time,
-        "completeness": result.completeness,
-        "timeliness": result.timeliness,
-        "outputs": result.outputs,
+        "unit": scope.unit,
+        "unit_name": name,
+        "period": scope.period.code,
+        "view": scope.view,
+        "filters": {
+            k: str(v)
+            for k, v in (("plan", scope.plan), ("area", scope.area), ("channel", scope.channel), ("kind", scope.kind))
+            if v is not None
+        },
     }
+
+
+@router.get("/rollup")
+async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Tổng hợp toàn bộ cây đơn vị: số nhiệm vụ phải báo cáo, đã báo cáo, đúng hạn, theo bốn
+    trạng thái theo dõi, theo cấp, sản phẩm theo loại, lĩnh vực và hình thức.
+
+    `view=current` (mặc định) tính lại theo cơ cấu hiện hành: kết quả của xã cũ đã sáp nhập được
+    cộng cho xã mới; `view=as_reported` giữ cây đơn vị như tại thời điểm báo cáo. Lọc theo `plan`,
+    `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
+    today = service.clock.today_vn()
+    async with service.sessions() as session:
+        name = await _unit_name(session, scope.unit)
+        body = _head(scope, name) | await q.totals(session, scope, today)
+        body["by_level"] = await q.by_level(session, scope, today)
+        body["outputs"] = await q.outputs(session, scope)
+        body["outputs_by_area"] = await q.outputs(session, scope, by="area")
+        body["outputs_by_channel"] = await q.outputs(session, scope, by="channel")
+    return body
+
+
+@router.get("/children")
+async def children(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Từng đơn vị trực thuộc với số liệu của riêng nó (cả đơn vị chưa có nhiệm vụ), đơn vị có
+    tỷ lệ báo cáo thấp nhất trước."""
+    today = service.clock.today_vn()
+    async with service.sessions() as session:
+        name = await _unit_name(session, scope.unit)
+        rows = await q.children(session, scope, today)
+    return _head(scope, name) | {"items": rows, "count": len(rows)}
+
+
+@router.get("/lagging")
+async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Đơn vị chưa báo cáo dù đã quá hạn, đơn vị chậm lâu nhất trước."""
+    today = service.clock.today_vn()
+    async with service.sessions() as session:
+        name = await _unit_name(session, scope.unit)
+        rows = await q.lagging(session, scope, today)
+    return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}

@@ -20,6 +20,9 @@ from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
     Envelope,
+    PlanAmended,
+    PlanClosed,
+    PlanIssued,
     ProgressReported,
     UnitCreated,
     UnitRenamed,
@@ -155,6 +158,8 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
             index_elements=["id"],
             set_={
                 "task_ref": statement.excluded.task_ref,
+                "task_title": case((newer, statement.excluded.task_title), else_=a.c.task_title),
+                "plan_number": statement.excluded.plan_number,
                 "role": statement.excluded.role,
                 "due": case((or_(newer, a.c.task_ref == ""), statement.excluded.due), else_=a.c.due),
                 "cancelled": case((revived, False), else_=a.c.cancelled),
@@ -195,6 +200,10 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
         outputs=event.outputs,
         first_reported_at=event.reported_at,
         last_reported_at=event.reported_at,
+        done_at=event.reported_at if event.status == "done" else None,
+        note=event.note,
+        reason=event.reason,
+        good_model=event.good_model,
     )
     newer = statement.excluded.last_reported_at > p.c.last_reported_at
 
@@ -208,15 +217,80 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
                 "report_id": newest("report_id"),
                 "status": newest("status"),
                 "outputs": newest("outputs"),
+                "note": newest("note"),
+                "reason": newest("reason"),
+                "good_model": newest("good_model"),
                 "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
                 "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
+                "done_at": func.least(p.c.done_at, statement.excluded.done_at),  # least() skips nulls
             },
         )
     )
     return []
 
 
+async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """plan.issued and plan.amended: the plan and its tasks as of the newest version."""
+    plan = PlanIssued.model_validate(envelope.payload) if envelope.type == "plan.issued" else None
+    event = plan or PlanAmended.model_validate(envelope.payload)
+    p, t = m.plans, m.plan_tasks
+    statement = insert(p).values(
+        id=event.plan_id,
+        number=event.number,
+        title=event.title,
+        issuer_code=event.issuer.code,
+        issuer_name=event.issuer.name,
+        period=event.period,
+        version=event.version,
+    )
+    applied = (
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={c: statement.excluded[c] for c in ("number", "title", "issuer_name", "period", "version")},
+                where=statement.excluded.version > p.c.version,
+            ).returning(p.c.id)
+        )
+    ).first()
+    if applied is None:
+        return []  # an older version arriving late
+    await session.execute(t.delete().where(t.c.plan_id == event.plan_id))
+    rows = [
+        {
+            "plan_id": event.plan_id,
+            "ref": task.ref,
+            "title": task.title,
+            "area": task.area,
+            "channels": task.channels,
+            "targets": {product.kind: product.target for product in task.products},
+        }
+        for task in event.tasks
+    ]
+    if rows:
+        await session.execute(insert(t), rows)
+    return []
+
+
+async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    event = PlanClosed.model_validate(envelope.payload)
+    p = m.plans
+    statement = insert(p).values(
+        id=event.plan_id,
+        number=event.number,
+        title="",
+        issuer_code=event.issuer.code,
+        period="",
+        version=0,
+        closed=True,
+    )
+    await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"closed": True}))
+    return []
+
+
 SUBSCRIPTIONS = [
+    Subscription("plan.issued", plan_issued),
+    Subscription("plan.amended", plan_issued),
+    Subscription("plan.closed", plan_closed),
     Subscription("unit.created", unit_created),
     Subscription("unit.renamed", unit_renamed),
     Subscription("unit.succeeded", unit_succeeded),

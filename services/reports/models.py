@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -49,7 +49,35 @@ assignments = Table(
     Column("cancelled", Boolean, nullable=False, server_default="false"),
     Column("role", Text, nullable=False, server_default="lead"),  # lead | coordinating
     Column("state_at", DateTime(timezone=True)),  # occurred_at of the newest event applied
+    Column("task_title", Text, nullable=False, server_default=""),
+    Column("plan_number", Text, nullable=False, server_default=""),
     Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
+)
+
+# Plans and their tasks as issued or last amended: the content area and channels of a task
+# classify the products reported against it.
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("issuer_code", Text, nullable=False),
+    Column("issuer_name", Text, nullable=False, server_default=""),
+    Column("period", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("closed", Boolean, nullable=False, server_default="false"),
+)
+
+plan_tasks = Table(
+    "plan_tasks",
+    metadata,
+    Column("plan_id", Uuid, primary_key=True),
+    Column("ref", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("area", Text),  # CONTENT_AREAS key
+    Column("channels", ARRAY(Text), nullable=False, server_default="{}"),  # CHANNELS keys
+    Column("targets", JSONB, nullable=False, server_default="{}"),  # product kind → target per assignment
 )
 
 progress = Table(
@@ -62,6 +90,10 @@ progress = Table(
     Column("outputs", JSONB, nullable=False),
     Column("first_reported_at", DateTime(timezone=True), nullable=False),
     Column("last_reported_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),  # the first report that said done
+    Column("note", Text, nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),  # why it cannot be done
+    Column("good_model", Text, nullable=False, server_default=""),  # a practice worth spreading
 )
 
 outbox = outbox_table(metadata)

@@ -60,6 +60,7 @@ class ProgressIn(BaseModel):
     outputs: dict[str, Annotated[int, Field(le=MAX_COUNT)]] = {}
     note: str = Field("", max_length=4000)
     reason: str = Field("", max_length=2000)
+    good_model: str = Field("", max_length=2000)  # mô hình hay, cách làm hiệu quả, worth spreading
     evidence: list[Evidence] = Field([], max_length=50)
     reporter: Reporter = Field(default_factory=lambda: Reporter(unit=None, name=""))
 
@@ -214,6 +215,7 @@ async def get_assignment(assignment_id: uuid.UUID, service: Service = Depends(se
             "outputs": h.outputs,
             "note": h.note,
             "reason": h.reason,
+            "good_model": h.good_model,
             "evidence": h.evidence,
             "reporter": h.reporter,
             "reported_at": h.reported_at.isoformat(),
@@ -257,6 +259,7 @@ async def report_progress(
                 outputs=body.outputs,
                 note=body.note,
                 reason=body.reason,
+                good_model=body.good_model.strip(),
                 evidence=evidence,
                 reporter=body.reporter.model_dump(),
                 reported_at=now,
@@ -292,6 +295,8 @@ async def report_progress(
                         on_time=on_time(now, row.due),
                         reason=body.reason,
                         evidence=evidence,
+                        note=body.note,
+                        good_model=body.good_model.strip(),
                     ),
                 )
             ],

@@ -93,6 +93,7 @@ progress_reports = Table(
     Column("outputs", JSONB, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("reason", Text, nullable=False, server_default=""),  # why a task cannot be done
+    Column("good_model", Text, nullable=False, server_default=""),  # a practice worth spreading
     Column("evidence", JSONB, nullable=False, server_default="[]"),  # links, document numbers
     Column("reporter", JSONB, nullable=False, server_default="{}"),  # unit and person who reported
     Column("reported_at", DateTime(timezone=True), nullable=False),

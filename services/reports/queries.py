@@ -1,0 +1,211 @@
+"""Aggregations over the reports read model, shared by the HTTP API and the documents.
+
+Every figure is counted from the assignment and progress rows in scope, never stored: rates
+are recomputed from counts. Completeness counts the lead units' reports (coordinating units
+add outputs only); "expected" counts only assignments that exist, i.e. units that existed and
+had the obligation in the period, so it never exceeds 100 % around a reorganisation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, FromClause, Integer, Numeric, and_, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reports import models as m
+from shared.periods import Period
+
+View = Literal["current", "as_reported"]
+STATES = ("done_on_time", "done_late", "in_progress", "overdue", "not_due")
+VN_TZ = "Asia/Ho_Chi_Minh"
+
+a, p, u, t = m.assignments, m.progress, m.units, m.plan_tasks
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What is counted: a unit's subtree in a period, in a view, optionally narrowed."""
+
+    unit: str
+    period: Period
+    view: View = "current"
+    plan: uuid.UUID | None = None
+    area: str | None = None
+    channel: str | None = None
+    kind: str | None = None  # narrows the outputs (product counts) only
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        under: ColumnElement[bool] = a.c.ancestors.contains([self.unit])
+        if self.view == "current":
+            restated = select(u.c.code).where(u.c.rollup_to.contains([self.unit]))
+            under = or_(a.c.unit_code.in_(restated), under)
+        wanted = [under, ~a.c.cancelled, a.c.period_start >= self.period.start, a.c.period_end <= self.period.end]
+        if self.plan is not None:
+            wanted.append(a.c.plan_id == self.plan)
+        if self.area is not None:
+            wanted.append(t.c.area == self.area)
+        if self.channel is not None:
+            wanted.append(t.c.channels.any_() == self.channel)
+        return wanted
+
+    def source(self) -> FromClause:
+        """Assignments with their latest progress and their plan task."""
+        return a.outerjoin(p, p.c.assignment_id == a.c.id).outerjoin(
+            t, and_(t.c.plan_id == a.c.plan_id, t.c.ref == a.c.task_ref)
+        )
+
+
+def counts(today: date) -> list[Any]:
+    """Completeness, timeliness and the four follow-up states (plus not yet due), leads only."""
+    lead = a.c.role == "lead"
+    done = p.c.status == "done"
+    not_done = or_(p.c.status.is_(None), p.c.status != "done")
+    reported_on = func.date(func.timezone(VN_TZ, p.c.first_reported_at))
+    done_on = func.date(func.timezone(VN_TZ, p.c.done_at))
+    return [
+        func.count().filter(lead).label("expected"),
+        func.count(p.c.assignment_id).filter(lead).label("reported"),
+        func.count().filter(lead, reported_on <= a.c.due).label("on_time"),
+        func.count().filter(lead, done, done_on <= a.c.due).label("done_on_time"),
+        func.count().filter(lead, done, done_on > a.c.due).label("done_late"),
+        func.count().filter(lead, not_done, a.c.period_start <= today, a.c.due >= today).label("in_progress"),
+        func.count().filter(lead, not_done, a.c.due < today).label("overdue"),
+        func.count().filter(lead, not_done, a.c.period_start > today, a.c.due >= today).label("not_due"),
+    ]
+
+
+def figures(row: Any) -> dict[str, Any]:
+    expected, reported, on_time = row.expected, row.reported, row.on_time
+    return {
+        "expected": expected,
+        "reported": reported,
+        "on_time": on_time,
+        "completeness": round(reported / expected, 4) if expected else None,
+        "timeliness": round(on_time / expected, 4) if expected else None,
+        "states": {state: getattr(row, state) for state in STATES},
+    }
+
+
+async def totals(session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
+    row = (await session.execute(select(*counts(today)).select_from(scope.source()).where(*scope.conditions()))).one()
+    return figures(row)
+
+
+async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str, dict[str, Any]]:
+    """The same figures per level of the reporting unit (province, commune, body …)."""
+    rows = (
+        await session.execute(
+            select(func.coalesce(u.c.level, "unknown").label("unit_level"), *counts(today))
+            .select_from(scope.source().outerjoin(u, u.c.code == a.c.unit_code))
+            .where(*scope.conditions())
+            .group_by(literal_column("unit_level"))
+        )
+    ).all()
+    return {row.unit_level: figures(row) for row in rows if row.expected or row.reported}
+
+
+async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area", "channel"] = "") -> Any:
+    """Products reported: {kind: n}, or {area: {kind: n}}, or {channel: {kind: n}}."""
+    kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
+    source = scope.source().join(kv, literal_column("true"))
+    group: list[Any] = []
+    if by == "area":
+        group = [func.coalesce(t.c.area, "").label("group")]
+    elif by == "channel":
+        channel = func.unnest(t.c.channels).table_valued("name").lateral()
+        source = source.join(channel, literal_column("true"))
+        group = [channel.c.name.label("group")]
+    query = select(*group, kv.c.key, func.sum(kv.c.value.cast(Numeric)).cast(Integer)).select_from(source)
+    query = query.where(*scope.conditions(), p.c.assignment_id.is_not(None))
+    if scope.kind is not None:
+        query = query.where(kv.c.key == scope.kind)
+    rows = (await session.execute(query.group_by(*group, kv.c.key).order_by(*group, kv.c.key))).all()
+    if not by:
+        return {row[0]: int(row[1]) for row in rows}
+    grouped: dict[str, dict[str, int]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], {})[row[1]] = int(row[2])
+    return grouped
+
+
+async def children(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """One row per child unit with its own subtree's figures; children without assignments too.
+    In the current view a merged unit's facts count for the child that took it over."""
+    child = u.alias("child")
+    source: FromClause
+    key: ColumnElement[Any]
+    if scope.view == "current":
+        own = u.alias("own")
+        source = scope.source().join(own, own.c.code == a.c.unit_code)
+        source = source.join(child, and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_()))
+        key = child.c.code
+    else:
+        source = scope.source()
+        key = a.c.ancestors[func.array_position(a.c.ancestors, scope.unit) + 1]
+    rows = {
+        row.child_code: row
+        for row in (
+            await session.execute(
+                select(key.label("child_code"), *counts(today))
+                .select_from(source)
+                .where(*scope.conditions())
+                .group_by(literal_column("child_code"))
+            )
+        ).all()
+        if row.child_code is not None
+    }
+    units = (
+        await session.execute(
+            select(u.c.code, u.c.name, u.c.level).where(or_(u.c.parent == scope.unit, u.c.code.in_(list(rows))))
+        )
+    ).all()
+    empty = {name: 0 for name in ("expected", "reported", "on_time", *STATES)}
+    result = []
+    for unit in units:
+        row = rows.get(unit.code)
+        numbers = figures(row if row is not None else SimpleNamespace(**empty))
+        result.append({"unit": unit.code, "name": unit.name, "level": unit.level, **numbers})
+    result.sort(key=lambda r: (r["completeness"] is None, r["completeness"] or 0, r["name"]))
+    return result
+
+
+async def lagging(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """Reporting units whose reports are missing past their due date, the latest first:
+    the earliest missed due date, how many days ago, and how many reports are missing."""
+    lead = a.c.role == "lead"
+    missing = and_(lead, p.c.assignment_id.is_(None), a.c.due < today)
+    rows = (
+        await session.execute(
+            select(
+                a.c.unit_code,
+                func.count().filter(missing).label("missing"),
+                func.min(a.c.due).filter(missing).label("earliest_due"),
+                func.count().filter(lead).label("expected"),
+            )
+            .select_from(scope.source())
+            .where(*scope.conditions())
+            .group_by(a.c.unit_code)
+            .having(func.count().filter(missing) > 0)
+        )
+    ).all()
+    names = dict(
+        (await session.execute(select(u.c.code, u.c.name).where(u.c.code.in_([r.unit_code for r in rows])))).all()
+    )
+    result = [
+        {
+            "unit": row.unit_code,
+            "name": names.get(row.unit_code, row.unit_code),
+            "missing": row.missing,
+            "expected": row.expected,
+            "earliest_due": row.earliest_due.isoformat(),
+            "days_late": (today - row.earliest_due).days,
+        }
+        for row in rows
+    ]
+    result.sort(key=lambda r: (-r["days_late"], -r["missing"], r["name"]))
+    return result

@@ -1,0 +1,152 @@
+"""The reports service's roll-ups on real servers: completeness, timeliness and the follow-up
+states, per level and per child unit, the units that lag, products by content area and channel,
+and the filters — each compared with a count made here from the reports the test sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.clock import FixedClock
+from tests.integration.conftest import System
+from tests.integration.test_reminders import move_tasks_clock
+
+pytestmark = pytest.mark.integration
+
+PLAN = {
+    "number": "30/KH-UBND",
+    "title": "Kế hoạch tuyên truyền cải cách hành chính năm 2026",
+    "issuer": "52",
+    "period": "2026",
+    "tasks": [
+        {
+            "ref": "1",
+            "title": "Tuyên truyền thủ tục hành chính trên loa truyền thanh và trang thông tin điện tử",
+            "lead": ["children"],
+            "timeline": "Định kỳ 01 lần/quý",
+            "area": "procedures",
+            "channels": ["radio", "portal"],
+            "products": [{"kind": "broadcast", "target": 3}],
+        },
+        {
+            "ref": "2",
+            "title": "Đăng tin về chuyển đổi số trên mạng xã hội",
+            "lead": ["children"],
+            "timeline": "Định kỳ 01 lần/quý",
+            "area": "digital_government",
+            "channels": ["social"],
+            "products": [{"kind": "social_post", "target": 2}],
+        },
+    ],
+}
+
+
+async def rollup(system: System, path: str = "rollup", **params: Any) -> dict[str, Any]:
+    response = await system.get(f"/api/reports/{path}", params={"unit": "52", "period": "2026-Q1", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    communes = [c["code"] for c in (await system.get("/api/units", params={"parent": "52"})).json()["items"]]
+    assert len(communes) == 135
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+
+    async def all_assigned() -> bool:
+        return (await rollup(system))["expected"] == 270
+
+    await system.eventually(all_assigned)
+    on_time, in_progress, late = communes[:10], communes[10:15], communes[15:20]
+    latest: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}  # (commune, task) → latest report
+
+    async def report(code: str, ref: str, status: str, outputs: dict[str, int]) -> None:
+        items = (await system.get("/api/assignments", params={"unit": code, "period": "2026-Q1"})).json()["items"]
+        assignment = next(i for i in items if i["task_ref"] == ref)
+        sent = await system.post(
+            f"/api/assignments/{assignment['id']}/progress",
+            json={"period": "2026-Q1", "status": status, "outputs": outputs, "reporter": {"unit": code}},
+        )
+        assert sent.status_code == 201, sent.text
+        latest[(code, ref)] = (status, outputs)
+
+    for i, code in enumerate(on_time):  # 10/02: before the due date 16/03
+        await report(code, "1", "done", {"broadcast": 3 + i % 2, "participants": 100})
+        await report(code, "2", "done", {"social_post": 2 + i})
+    for code in in_progress:
+        await report(code, "1", "in_progress", {"broadcast": 1})
+    await move_tasks_clock(system, datetime(2026, 3, 20, 2, tzinfo=UTC))  # 20/03: after the due date
+    for code in in_progress:  # a correction: done, late
+        await report(code, "1", "done", {"broadcast": 2})
+    for code in late:
+        await report(code, "1", "done", {"broadcast": 1, "participants": 40})
+    await system.stop("reports")
+    await system.start("reports", clock=FixedClock(datetime(2026, 3, 20, 2, tzinfo=UTC)))
+
+    async def all_counted() -> dict[str, Any] | None:
+        body = await rollup(system)
+        return body if body["reported"] == len(latest) and body["states"]["done_late"] == 10 else None
+
+    body = await system.eventually(all_counted)
+
+    # The direct count, from what was sent.
+    outputs: Counter[str] = Counter()
+    for _, numbers in latest.values():
+        outputs.update(numbers)
+    assert body["expected"] == 270 and body["reported"] == 30
+    assert body["on_time"] == 25  # first reports before the due date, the later correction included
+    assert body["completeness"] == round(30 / 270, 4) and body["timeliness"] == round(25 / 270, 4)
+    assert body["states"] == {"done_on_time": 20, "done_late": 10, "in_progress": 0, "overdue": 240, "not_due": 0}
+    assert body["outputs"] == dict(outputs)
+    assert body["by_level"]["commune"]["expected"] == 270 and set(body["by_level"]) == {"commune"}
+    first_task: Counter[str] = Counter()
+    for (_, ref), (_, numbers) in latest.items():
+        if ref == "1":
+            first_task.update(numbers)
+    assert body["outputs_by_area"]["procedures"] == dict(first_task)
+    assert body["outputs_by_channel"]["radio"] == body["outputs_by_channel"]["portal"] == dict(first_task)
+    assert body["outputs_by_channel"]["social"] == {"social_post": sum(2 + i for i in range(10))}
+
+    # Filters: a content area, a channel, a product kind, a plan.
+    procedures = await rollup(system, area="procedures")
+    assert (procedures["expected"], procedures["reported"]) == (135, 20)
+    social = await rollup(system, channel="social")
+    assert (social["expected"], social["reported"], social["on_time"]) == (135, 10, 10)
+    broadcasts = await rollup(system, kind="broadcast")
+    assert broadcasts["outputs"] == {"broadcast": outputs["broadcast"]} and broadcasts["expected"] == 270
+    assert (await rollup(system, plan=plan_id))["reported"] == 30
+
+    # One row per commune, the ones with the lowest completeness first.
+    children = await rollup(system, "children")
+    assert children["count"] == 135
+    by_code = {row["unit"]: row for row in children["items"]}
+    assert by_code[on_time[0]]["completeness"] == 1.0 and by_code[on_time[0]]["states"]["done_on_time"] == 2
+    assert by_code[late[0]]["reported"] == 1 and by_code[late[0]]["on_time"] == 0
+    assert by_code[communes[-1]]["expected"] == 2 and by_code[communes[-1]]["reported"] == 0
+    assert [row["completeness"] for row in children["items"]] == sorted(
+        row["completeness"] for row in children["items"]
+    )
+    assert sum(row["reported"] for row in children["items"]) == 30
+
+    # Who has not reported past the due date: all 115 silent communes (4 days late, 2 missing)
+    # before the 10 that still owe one report.
+    lagging = await rollup(system, "lagging")
+    assert lagging["count"] == 125
+    assert {row["days_late"] for row in lagging["items"]} == {4}
+    assert [row["missing"] for row in lagging["items"]] == [2] * 115 + [1] * 10
+    assert not {row["unit"] for row in lagging["items"]} & set(on_time)
+
+    for params, field in (
+        ({"area": "thể thao"}, "area"),
+        ({"channel": "tv"}, "channel"),
+        ({"kind": "bài"}, "kind"),
+        ({"period": "2026-Q5"}, "period"),
+    ):
+        refused = await system.get("/api/reports/rollup", params={"unit": "52", "period": "2026-Q1", **params})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == field, refused.text
+    unknown = await system.get("/api/reports/children", params={"unit": "99999", "period": "2026-Q1"})
+    assert unknown.status_code == 404
