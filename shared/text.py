@@ -11,3 +11,8 @@ def normalize(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return re.sub(r"\s+", " ", plain.lower()).strip()
+
+
+def natural_key(text: str) -> tuple[int | str, ...]:
+    """Sort key putting "2" before "10" and "4.1" before "4.2" (task numbers, plan numbers)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text or ""))

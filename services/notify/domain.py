@@ -4,7 +4,6 @@ says (rendered from the templates in Vietnamese, dates as dd/mm/yyyy)."""
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.clock import VN, format_vn
 from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue, ReportReviewed
 from shared.periods import Period
+from shared.text import natural_key
 
 Role = Literal["lead", "coordinating"]
 
@@ -250,11 +250,6 @@ class Held:
     context: dict[str, Any]
 
 
-def _natural(text: str) -> tuple[Any, ...]:
-    """ "2" before "10", "4.2" after "4.1"."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text or ""))
-
-
 def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base_url: str) -> NewNotification:
     """One message for the day: grouped by plan, overdue first, then what the unit's children
     left overdue, what is due soon, what was assigned or changed; report decisions last.
@@ -279,9 +274,9 @@ def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base
     for group in plans.values():
         for section in SECTIONS:
             group[section].sort(
-                key=lambda i: (i.get("due_iso") or "", _natural(i.get("task_ref") or ""), i.get("unit_code") or "")
+                key=lambda i: (i.get("due_iso") or "", natural_key(i.get("task_ref") or ""), i.get("unit_code") or "")
             )
-    ordered = sorted(plans.values(), key=lambda g: (g["label"] == "Báo cáo định kỳ", _natural(g["label"])))
+    ordered = sorted(plans.values(), key=lambda g: (g["label"] == "Báo cáo định kỳ", natural_key(g["label"])))
     counts = {s: sum(len(g[s]) for g in ordered) for s in SECTIONS}
     names = [i.context["unit_name"] for i in items if i.kind != "escalated" and i.context.get("unit_code") == unit_code]
     return NewNotification(

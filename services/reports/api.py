@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
 from services.reports import queries as q
+from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
@@ -107,3 +109,96 @@ async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends
         name = await _unit_name(session, scope.unit)
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
+
+
+async def periodic_report(service: Service, scope: q.Scope, number: str) -> PeriodicReport:
+    today = service.clock.today_vn()
+    u = m.units
+    async with service.sessions() as session:
+        unit = (await session.execute(select(u.c.name, u.c.level, u.c.parent).where(u.c.code == scope.unit))).first()
+        if unit is None:
+            raise NotFound(f"không có đơn vị mã {scope.unit!r}")
+        parent = None
+        if unit.parent:
+            parent = (await session.execute(select(u.c.name).where(u.c.code == unit.parent))).scalar()
+        return PeriodicReport(
+            unit=scope.unit,
+            unit_name=unit.name,
+            unit_level=unit.level,
+            parent_name=parent,
+            period=scope.period,
+            view=scope.view,
+            issued_on=today,
+            number=number.strip(),
+            totals=await q.totals(session, scope, today),
+            outputs=await q.outputs(session, scope),
+            outputs_by_area=await q.outputs(session, scope, by="area"),
+            tasks=await q.tasks(session, scope, today),
+            children=await q.children(session, scope, today),
+            lagging=await q.lagging(session, scope, today),
+            highlights=await q.highlights(session, scope),
+        )
+
+
+def _report_scope(unit: str, period: str, view: q.View, plan: uuid.UUID | None) -> q.Scope:
+    scope = scope_of(unit, period, view, plan)
+    if scope.period.kind not in PERIODIC:
+        raise InputError(
+            [
+                FieldProblem(
+                    "period", "báo cáo định kỳ theo quý, 6 tháng, 9 tháng hoặc năm (2026-Q1, 2026-H1, 2026-9M, 2026)"
+                )
+            ]
+        )
+    return scope
+
+
+PERIODIC = ("quarter", "half", "nine_months", "year")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(content: bytes, media_type: str, name: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    )
+
+
+@router.get("/{unit}/{period}.docx")
+async def report_docx(
+    unit: str,
+    period: str,
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    number: str = Query("", max_length=50),
+    service: Service = Depends(service_of),
+) -> Response:
+    """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), number)
+    return _attachment(docx_bytes(report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx")
+
+
+@router.get("/{unit}/{period}.xlsx")
+async def report_xlsx(
+    unit: str,
+    period: str,
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    service: Service = Depends(service_of),
+) -> Response:
+    """Bảng nhiệm vụ, bảng đơn vị và đơn vị chậm báo cáo (tệp Excel)."""
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), "")
+    return _attachment(xlsx_bytes(report), XLSX, f"bao-cao-cchc-{unit}-{report.period.code}.xlsx")
+
+
+@router.get("/{unit}/{period}")
+async def report_json(
+    unit: str,
+    period: str,
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    number: str = Query("", max_length=50),
+    service: Service = Depends(service_of),
+) -> dict[str, Any]:
+    """Số liệu của báo cáo định kỳ: tổng hợp, từng nhiệm vụ, từng đơn vị, đơn vị chậm, mô hình hay."""
+    return (await periodic_report(service, _report_scope(unit, period, view, plan), number)).as_json()

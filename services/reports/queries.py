@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
 from shared.periods import Period
+from shared.text import natural_key
 
 View = Literal["current", "as_reported"]
 STATES = ("done_on_time", "done_late", "in_progress", "overdue", "not_due")
@@ -209,3 +210,84 @@ async def lagging(session: AsyncSession, scope: Scope, today: date) -> list[dict
     ]
     result.sort(key=lambda r: (-r["days_late"], -r["missing"], r["name"]))
     return result
+
+
+async def tasks(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """One row per plan task in scope: who had to report, who did, on time, and the products."""
+    plan = m.plans
+    rows = (
+        await session.execute(
+            select(
+                a.c.plan_id,
+                func.max(a.c.plan_number).label("plan_number"),
+                a.c.task_ref,
+                func.max(a.c.task_title).label("task_title"),
+                func.max(t.c.area).label("area"),
+                *counts(today),
+            )
+            .select_from(scope.source())
+            .where(*scope.conditions())
+            .group_by(a.c.plan_id, a.c.task_ref)
+        )
+    ).all()
+    produced: dict[tuple[uuid.UUID, str], dict[str, int]] = {}
+    kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
+    query = (
+        select(a.c.plan_id, a.c.task_ref, kv.c.key, func.sum(kv.c.value.cast(Numeric)).cast(Integer))
+        .select_from(scope.source().join(kv, literal_column("true")))
+        .where(*scope.conditions())
+        .group_by(a.c.plan_id, a.c.task_ref, kv.c.key)
+    )
+    if scope.kind is not None:
+        query = query.where(kv.c.key == scope.kind)
+    for plan_id, ref, key, total in (await session.execute(query)).all():
+        produced.setdefault((plan_id, ref), {})[key] = int(total)
+    titles = dict(
+        (await session.execute(select(plan.c.id, plan.c.title).where(plan.c.id.in_({r.plan_id for r in rows})))).all()
+    )
+    result = [
+        {
+            "plan_id": str(row.plan_id),
+            "plan_number": row.plan_number,
+            "plan_title": titles.get(row.plan_id, ""),
+            "task_ref": row.task_ref,
+            "task_title": row.task_title,
+            "area": row.area,
+            **figures(row),
+            "outputs": produced.get((row.plan_id, row.task_ref), {}),
+        }
+        for row in rows
+    ]
+    result.sort(key=lambda r: (r["plan_number"], natural_key(r["task_ref"])))
+    return result
+
+
+async def highlights(session: AsyncSession, scope: Scope, *, limit: int = 200) -> dict[str, list[dict[str, Any]]]:
+    """Good models and notes from the latest progress reports in scope, and why tasks could not
+    be done: what a periodic report quotes."""
+    rows = (
+        await session.execute(
+            select(
+                a.c.unit_code, u.c.name, a.c.task_ref, a.c.task_title, p.c.status, p.c.note, p.c.reason, p.c.good_model
+            )
+            .select_from(scope.source().outerjoin(u, u.c.code == a.c.unit_code))
+            .where(*scope.conditions(), or_(p.c.note != "", p.c.reason != "", p.c.good_model != ""))
+            .order_by(a.c.unit_code, a.c.task_ref)
+            .limit(limit)
+        )
+    ).all()
+
+    def entry(row: Any, text: str) -> dict[str, Any]:
+        return {
+            "unit": row.unit_code,
+            "name": row.name or row.unit_code,
+            "task_ref": row.task_ref,
+            "task_title": row.task_title,
+            "text": text,
+        }
+
+    return {
+        "good_models": [entry(r, r.good_model) for r in rows if r.good_model],
+        "notes": [entry(r, r.note) for r in rows if r.note],
+        "cannot_do": [entry(r, r.reason) for r in rows if r.status == "cannot_do" and r.reason],
+    }

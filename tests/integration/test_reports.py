@@ -4,11 +4,15 @@ and the filters — each compared with a count made here from the reports the te
 
 from __future__ import annotations
 
+import io
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from docx import Document
+from openpyxl import load_workbook
 
 from shared.clock import FixedClock
 from tests.integration.conftest import System
@@ -16,6 +20,8 @@ from tests.integration.test_reminders import move_tasks_clock
 
 pytestmark = pytest.mark.integration
 
+GOOD_MODEL = "Livestream giải đáp thủ tục hành chính trên Zalo OA của xã mỗi tối thứ Sáu"
+CANNOT = "Chưa có tài khoản mạng xã hội chính thức của xã"
 PLAN = {
     "number": "30/KH-UBND",
     "title": "Kế hoạch tuyên truyền cải cách hành chính năm 2026",
@@ -64,19 +70,19 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
     on_time, in_progress, late = communes[:10], communes[10:15], communes[15:20]
     latest: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}  # (commune, task) → latest report
 
-    async def report(code: str, ref: str, status: str, outputs: dict[str, int]) -> None:
+    async def report(code: str, ref: str, status: str, outputs: dict[str, int], **extra: str) -> None:
         items = (await system.get("/api/assignments", params={"unit": code, "period": "2026-Q1"})).json()["items"]
         assignment = next(i for i in items if i["task_ref"] == ref)
         sent = await system.post(
             f"/api/assignments/{assignment['id']}/progress",
-            json={"period": "2026-Q1", "status": status, "outputs": outputs, "reporter": {"unit": code}},
+            json={"period": "2026-Q1", "status": status, "outputs": outputs, "reporter": {"unit": code}, **extra},
         )
         assert sent.status_code == 201, sent.text
         latest[(code, ref)] = (status, outputs)
 
     for i, code in enumerate(on_time):  # 10/02: before the due date 16/03
         await report(code, "1", "done", {"broadcast": 3 + i % 2, "participants": 100})
-        await report(code, "2", "done", {"social_post": 2 + i})
+        await report(code, "2", "done", {"social_post": 2 + i}, good_model=GOOD_MODEL if i == 0 else "")
     for code in in_progress:
         await report(code, "1", "in_progress", {"broadcast": 1})
     await move_tasks_clock(system, datetime(2026, 3, 20, 2, tzinfo=UTC))  # 20/03: after the due date
@@ -84,6 +90,7 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
         await report(code, "1", "done", {"broadcast": 2})
     for code in late:
         await report(code, "1", "done", {"broadcast": 1, "participants": 40})
+    await report(late[0], "2", "cannot_do", {}, reason=CANNOT)
     await system.stop("reports")
     await system.start("reports", clock=FixedClock(datetime(2026, 3, 20, 2, tzinfo=UTC)))
 
@@ -91,15 +98,17 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
         body = await rollup(system)
         return body if body["reported"] == len(latest) and body["states"]["done_late"] == 10 else None
 
+    # late[0] also said it cannot do task 2: reported (late), not done
+
     body = await system.eventually(all_counted)
 
     # The direct count, from what was sent.
     outputs: Counter[str] = Counter()
     for _, numbers in latest.values():
         outputs.update(numbers)
-    assert body["expected"] == 270 and body["reported"] == 30
+    assert body["expected"] == 270 and body["reported"] == 31
     assert body["on_time"] == 25  # first reports before the due date, the later correction included
-    assert body["completeness"] == round(30 / 270, 4) and body["timeliness"] == round(25 / 270, 4)
+    assert body["completeness"] == round(31 / 270, 4) and body["timeliness"] == round(25 / 270, 4)
     assert body["states"] == {"done_on_time": 20, "done_late": 10, "in_progress": 0, "overdue": 240, "not_due": 0}
     assert body["outputs"] == dict(outputs)
     assert body["by_level"]["commune"]["expected"] == 270 and set(body["by_level"]) == {"commune"}
@@ -115,29 +124,29 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
     procedures = await rollup(system, area="procedures")
     assert (procedures["expected"], procedures["reported"]) == (135, 20)
     social = await rollup(system, channel="social")
-    assert (social["expected"], social["reported"], social["on_time"]) == (135, 10, 10)
+    assert (social["expected"], social["reported"], social["on_time"]) == (135, 11, 10)
     broadcasts = await rollup(system, kind="broadcast")
     assert broadcasts["outputs"] == {"broadcast": outputs["broadcast"]} and broadcasts["expected"] == 270
-    assert (await rollup(system, plan=plan_id))["reported"] == 30
+    assert (await rollup(system, plan=plan_id))["reported"] == 31
 
     # One row per commune, the ones with the lowest completeness first.
     children = await rollup(system, "children")
     assert children["count"] == 135
     by_code = {row["unit"]: row for row in children["items"]}
     assert by_code[on_time[0]]["completeness"] == 1.0 and by_code[on_time[0]]["states"]["done_on_time"] == 2
-    assert by_code[late[0]]["reported"] == 1 and by_code[late[0]]["on_time"] == 0
+    assert by_code[late[0]]["reported"] == 2 and by_code[late[0]]["on_time"] == 0
     assert by_code[communes[-1]]["expected"] == 2 and by_code[communes[-1]]["reported"] == 0
     assert [row["completeness"] for row in children["items"]] == sorted(
         row["completeness"] for row in children["items"]
     )
-    assert sum(row["reported"] for row in children["items"]) == 30
+    assert sum(row["reported"] for row in children["items"]) == 31
 
     # Who has not reported past the due date: all 115 silent communes (4 days late, 2 missing)
-    # before the 10 that still owe one report.
+    # before the 9 that still owe one report.
     lagging = await rollup(system, "lagging")
-    assert lagging["count"] == 125
+    assert lagging["count"] == 124
     assert {row["days_late"] for row in lagging["items"]} == {4}
-    assert [row["missing"] for row in lagging["items"]] == [2] * 115 + [1] * 10
+    assert [row["missing"] for row in lagging["items"]] == [2] * 115 + [1] * 9
     assert not {row["unit"] for row in lagging["items"]} & set(on_time)
 
     for params, field in (
@@ -150,3 +159,90 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
         assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == field, refused.text
     unknown = await system.get("/api/reports/children", params={"unit": "99999", "period": "2026-Q1"})
     assert unknown.status_code == 404
+
+
+async def test_the_periodic_report_as_official_documents_matches_the_api(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+    communes = [c["code"] for c in (await system.get("/api/units", params={"parent": "52"})).json()["items"]]
+
+    async def all_assigned() -> bool:
+        return (await rollup(system))["expected"] == 270
+
+    await system.eventually(all_assigned)
+    for i, code in enumerate(communes[:6]):
+        items = (await system.get("/api/assignments", params={"unit": code, "period": "2026-Q1"})).json()["items"]
+        for item in items:
+            extra = {"good_model": GOOD_MODEL} if i == 0 and item["task_ref"] == "1" else {}
+            sent = await system.post(
+                f"/api/assignments/{item['id']}/progress",
+                json={
+                    "period": "2026-Q1",
+                    "status": "done",
+                    "outputs": {"broadcast": 2 + i},
+                    "reporter": {"unit": code},
+                    **extra,
+                },
+            )
+            assert sent.status_code == 201, sent.text
+
+    async def counted() -> dict[str, Any] | None:
+        body = (await system.get("/api/reports/52/2026-Q1")).json()
+        return body if body.get("reported") == 12 else None
+
+    data = await system.eventually(counted)
+    assert data["title"] == "Kết quả công tác tuyên truyền cải cách hành chính quý I năm 2026"
+    assert [t["task_ref"] for t in data["tasks"]] == ["1", "2"] and data["tasks"][0]["reported"] == 6
+    assert data["highlights"]["good_models"][0]["text"] == GOOD_MODEL
+
+    docx = await system.get("/api/reports/52/2026-Q1.docx", params={"number": "15/BC-UBND"})
+    assert docx.status_code == 200, docx.text
+    assert "bao-cao-cchc-52-2026-Q1.docx" in docx.headers["content-disposition"]
+    document = Document(io.BytesIO(docx.content))
+    header = [cell.text for row in document.tables[0].rows for cell in row.cells]
+    assert header[0] == "ỦY BAN NHÂN DÂN TỈNH GIA LAI"
+    assert header[1] == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
+    assert header[2] == "Số: 15/BC-UBND"
+    assert re.fullmatch(r"Gia Lai, ngày \d{2} tháng \d{2} năm 20\d{2}", header[3]), header[3]
+    texts = [p.text for p in document.paragraphs if p.text]
+    parts = [
+        "BÁO CÁO",
+        data["title"],
+        "I. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ",
+        "II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ",
+        "III. ĐƠN VỊ CHẬM BÁO CÁO",
+        "IV. MÔ HÌNH HAY, CÁCH LÀM HIỆU QUẢ",
+        "V. KHÓ KHĂN, VƯỚNG MẮC VÀ KIẾN NGHỊ",
+    ]
+    positions = [texts.index(part) for part in parts]
+    assert positions == sorted(positions), texts[:20]
+    assert any(GOOD_MODEL in text for text in texts)
+    assert "đã báo cáo 12 lượt" in texts[positions[2] + 1]
+    units_table, tasks_table, closing = document.tables[1], document.tables[2], document.tables[-1]
+    assert len(units_table.rows) == 1 + 135 and units_table.rows[0].cells[1].text == "Đơn vị"
+    assert [row.cells[0].text for row in tasks_table.rows[1:]] == ["1", "2"]
+    assert closing.rows[0].cells[0].text.startswith("Nơi nhận:") and closing.rows[0].cells[0].text.endswith(
+        "- Lưu: VT."
+    )
+    assert closing.rows[0].cells[1].text.startswith("TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH")
+    assert round(document.sections[0].left_margin.mm) == 30 and round(document.sections[0].right_margin.mm) == 15
+
+    xlsx = await system.get("/api/reports/52/2026-Q1.xlsx")
+    assert xlsx.status_code == 200
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Nhiệm vụ", "Đơn vị", "Chậm báo cáo"]
+    tasks = list(book["Nhiệm vụ"].iter_rows(min_row=3, values_only=True))
+    *rows, total = tasks
+    assert total[2] == "Tổng cộng" and total[4:7] == (data["expected"], data["reported"], data["on_time"])
+    assert sum(r[4] for r in rows) == data["expected"] and sum(r[5] for r in rows) == data["reported"]
+    header = next(book["Nhiệm vụ"].iter_rows(min_row=2, max_row=2, values_only=True))
+    broadcast = header.index("Chương trình phát thanh, truyền thanh")
+    assert total[broadcast] == data["outputs"]["broadcast"] == sum(r[broadcast] for r in rows)
+    *unit_rows, unit_total = list(book["Đơn vị"].iter_rows(min_row=3, values_only=True))
+    assert len(unit_rows) == 135 and unit_total[3:6] == (270, 12, 12)
+    assert sum(r[4] for r in unit_rows) == 12
+
+    refused = await system.get("/api/reports/52/2026-03.docx")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "period"
+    assert (await system.get("/api/reports/99999/2026-Q1.xlsx")).status_code == 404

@@ -1,0 +1,464 @@
+"""The periodic report of a unit as official documents, in Vietnamese.
+
+DOCX in the layout of Decree 30/2020/NĐ-CP (Appendix I): A4, Times New Roman, margins
+20/20/30/15 mm; the issuing body and number/symbol on the left and the national motto on the
+right of the header; place and date; the title; the body with its tables; the recipients
+("Nơi nhận") on the left and the signature block on the right. XLSX of the task table and the
+unit table. Both are built from `PeriodicReport`, the same data the JSON endpoint returns.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+from docx.table import Table
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from shared.periods import Period
+from shared.vocabularies import CONTENT_AREAS, PRODUCT_KINDS
+
+FONT = "Times New Roman"
+LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "body": "Cơ quan", "village": "Thôn"}
+UNIT_PREFIXES = ("Thành phố", "Tỉnh", "Phường", "Đặc khu", "Thị trấn", "Thị xã", "Quận", "Huyện", "Xã")
+
+
+@dataclass
+class PeriodicReport:
+    unit: str
+    unit_name: str
+    unit_level: str
+    parent_name: str | None
+    period: Period
+    view: str
+    issued_on: date
+    number: str
+    totals: dict[str, Any]
+    outputs: dict[str, int]
+    outputs_by_area: dict[str, dict[str, int]]
+    tasks: list[dict[str, Any]]
+    children: list[dict[str, Any]]
+    lagging: list[dict[str, Any]]
+    highlights: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"Kết quả công tác tuyên truyền cải cách hành chính {self.period.label_vi()}"
+
+    @property
+    def place(self) -> str:
+        """The locality in the date line: the unit's name without "Tỉnh", "Xã" …"""
+        for prefix in UNIT_PREFIXES:
+            if self.unit_name.startswith(prefix + " "):
+                return self.unit_name[len(prefix) + 1 :]
+        return self.unit_name
+
+    @property
+    def issuer(self) -> str:
+        return f"ỦY BAN NHÂN DÂN {self.unit_name}".upper()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "unit_name": self.unit_name,
+            "period": self.period.code,
+            "period_label": self.period.label_vi(),
+            "view": self.view,
+            "number": self.number,
+            "issued_on": self.issued_on.isoformat(),
+            "title": self.title,
+            **self.totals,
+            "outputs": self.outputs,
+            "outputs_by_area": self.outputs_by_area,
+            "tasks": self.tasks,
+            "children": self.children,
+            "lagging": self.lagging,
+            "highlights": self.highlights,
+        }
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}".replace(".", ",") + " %"
+
+
+def products(outputs: dict[str, int]) -> str:
+    return "; ".join(f"{PRODUCT_KINDS.get(kind, kind)}: {n:,}".replace(",", ".") for kind, n in sorted(outputs.items()))
+
+
+def vn_long_date(day: date) -> str:
+    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+
+
+# --- DOCX ----------------------------------------------------------------------------------
+
+
+def _run(paragraph: Any, text: str, *, bold: bool = False, italic: bool = False, size: float = 14) -> Any:
+    run = paragraph.add_run(text)
+    run.bold, run.italic = bold, italic
+    run.font.name, run.font.size = FONT, Pt(size)
+    run._element.rPr.rFonts.set(qn("w:eastAsia"), FONT)  # so Word keeps Times New Roman for Vietnamese
+    return run
+
+
+def _para(
+    container: Any,
+    text: str = "",
+    *,
+    align: Any = None,
+    bold: bool = False,
+    italic: bool = False,
+    size: float = 14,
+    indent: bool = False,
+) -> Any:
+    paragraph = container.add_paragraph()
+    if align is not None:
+        paragraph.alignment = align
+    paragraph.paragraph_format.space_after = Pt(3)
+    if indent:
+        paragraph.paragraph_format.first_line_indent = Mm(10)
+    if text:
+        _run(paragraph, text, bold=bold, italic=italic, size=size)
+    return paragraph
+
+
+def _no_borders(table: Table) -> None:
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        element = OxmlElement(f"w:{edge}")
+        element.set(qn("w:val"), "nil")
+        borders.append(element)
+    table._tbl.tblPr.append(borders)
+
+
+def _cell(cell: Any, lines: list[tuple[str, dict[str, Any]]], align: Any = WD_ALIGN_PARAGRAPH.CENTER) -> None:
+    cell.paragraphs[0].text = ""
+    for index, (text, style) in enumerate(lines):
+        paragraph = cell.paragraphs[0] if index == 0 else cell.add_paragraph()
+        paragraph.alignment = align
+        paragraph.paragraph_format.space_after = Pt(0)
+        _run(paragraph, text, **style)
+
+
+def _grid(document: Any, header: list[str], rows: list[list[str]], widths: list[float]) -> Table:
+    table = document.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        _cell(cell, [(text, {"bold": True, "size": 12})])
+    for values in rows:
+        cells = table.add_row().cells
+        for i, (cell, text) in enumerate(zip(cells, values, strict=True)):
+            _cell(cell, [(text, {"size": 12})], WD_ALIGN_PARAGRAPH.LEFT if i in (1, 2) else WD_ALIGN_PARAGRAPH.CENTER)
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = Mm(width)
+    return table
+
+
+def docx_bytes(report: PeriodicReport) -> bytes:
+    document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(20), Mm(20)
+    section.left_margin, section.right_margin = Mm(30), Mm(15)
+    normal = document.styles["Normal"]
+    normal.font.name, normal.font.size = FONT, Pt(14)
+
+    # Header: issuing body and number/symbol | national motto, place and date.
+    header = document.add_table(rows=2, cols=2)
+    _no_borders(header)
+    _cell(header.cell(0, 0), [(report.issuer, {"bold": True, "size": 13})])
+    _cell(
+        header.cell(0, 1),
+        [
+            ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", {"bold": True, "size": 13}),
+            ("Độc lập - Tự do - Hạnh phúc", {"bold": True, "size": 14}),
+        ],
+    )
+    _cell(header.cell(1, 0), [(f"Số: {report.number or '      /BC-UBND'}", {"size": 13})])
+    _cell(header.cell(1, 1), [(f"{report.place}, {vn_long_date(report.issued_on)}", {"italic": True, "size": 14})])
+    for row in header.rows:
+        row.cells[0].width, row.cells[1].width = Mm(65), Mm(100)
+
+    _para(document)
+    _para(document, "BÁO CÁO", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _para(document, report.title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _para(document)
+
+    totals = report.totals
+    _para(document, "I. TÌNH HÌNH BÁO CÁO CỦA CÁC ĐƠN VỊ", bold=True)
+    _para(
+        document,
+        f"Trong {report.period.label_vi()}, các đơn vị phải báo cáo {totals['expected']} lượt nhiệm vụ; đã báo cáo "
+        f"{totals['reported']} lượt (tỷ lệ đầy đủ {percent(totals['completeness'])}), trong đó đúng hạn "
+        f"{totals['on_time']} lượt (tỷ lệ đúng hạn {percent(totals['timeliness'])}). Hoàn thành đúng hạn "
+        f"{totals['states']['done_on_time']}, hoàn thành quá hạn {totals['states']['done_late']}, đang thực hiện "
+        f"{totals['states']['in_progress']}, quá hạn {totals['states']['overdue']}.",
+        indent=True,
+    )
+    _grid(
+        document,
+        ["STT", "Đơn vị", "Cấp", "Phải báo cáo", "Đã báo cáo", "Đúng hạn", "Tỷ lệ đầy đủ", "Tỷ lệ đúng hạn"],
+        [
+            [
+                str(i),
+                row["name"],
+                LEVEL_LABELS.get(row["level"], row["level"]),
+                str(row["expected"]),
+                str(row["reported"]),
+                str(row["on_time"]),
+                percent(row["completeness"]),
+                percent(row["timeliness"]),
+            ]
+            for i, row in enumerate(report.children, 1)
+        ],
+        [10, 45, 15, 20, 20, 18, 18, 19],
+    )
+
+    _para(document)
+    _para(document, "II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ", bold=True)
+    _para(document, f"Tổng số sản phẩm tuyên truyền: {products(report.outputs) or 'chưa có'}.", indent=True)
+    _grid(
+        document,
+        ["STT", "Nhiệm vụ", "Kế hoạch", "Phải báo cáo", "Đã báo cáo", "Đúng hạn", "Sản phẩm"],
+        [
+            [
+                row["task_ref"],
+                row["task_title"],
+                row["plan_number"],
+                str(row["expected"]),
+                str(row["reported"]),
+                str(row["on_time"]),
+                products(row["outputs"]),
+            ]
+            for row in report.tasks
+        ],
+        [12, 55, 25, 18, 18, 17, 20],
+    )
+    if report.outputs_by_area:
+        _para(document)
+        _para(document, "Sản phẩm theo lĩnh vực:", italic=True)
+        for area, numbers in sorted(report.outputs_by_area.items()):
+            _para(document, f"- {CONTENT_AREAS.get(area, area or 'Chưa phân loại')}: {products(numbers)}.", indent=True)
+
+    _para(document)
+    _para(document, "III. ĐƠN VỊ CHẬM BÁO CÁO", bold=True)
+    if report.lagging:
+        for row in report.lagging[:50]:
+            _para(
+                document,
+                f"- {row['name']}: thiếu {row['missing']} báo cáo, chậm {row['days_late']} ngày "
+                f"(hạn đầu tiên {_dmy(row['earliest_due'])}).",
+                indent=True,
+            )
+        if len(report.lagging) > 50:
+            _para(
+                document, f"- Và {len(report.lagging) - 50} đơn vị khác (chi tiết tại tệp Excel kèm theo).", indent=True
+            )
+    else:
+        _para(document, "Không có đơn vị chậm báo cáo.", indent=True)
+
+    _para(document)
+    _para(document, "IV. MÔ HÌNH HAY, CÁCH LÀM HIỆU QUẢ", bold=True)
+    models = report.highlights.get("good_models", [])
+    for item in models:
+        _para(document, f"- {item['name']} ({item['task_title']}): {item['text']}", indent=True)
+    if not models:
+        _para(document, "Chưa có đơn vị báo cáo mô hình hay.", indent=True)
+
+    _para(document)
+    _para(document, "V. KHÓ KHĂN, VƯỚNG MẮC VÀ KIẾN NGHỊ", bold=True)
+    issues = report.highlights.get("cannot_do", []) + report.highlights.get("notes", [])
+    for item in issues:
+        _para(document, f"- {item['name']} ({item['task_title']}): {item['text']}", indent=True)
+    if not issues:
+        _para(document, "Không có.", indent=True)
+
+    _para(document)
+    # Recipients | signature block.
+    closing = document.add_table(rows=1, cols=2)
+    _no_borders(closing)
+    recipients = [("Nơi nhận:", {"bold": True, "italic": True, "size": 12})]
+    recipients += [(f"- {name};", {"size": 11}) for name in _recipients(report)]
+    recipients.append(("- Lưu: VT.", {"size": 11}))
+    _cell(closing.cell(0, 0), recipients, WD_ALIGN_PARAGRAPH.LEFT)
+    _cell(
+        closing.cell(0, 1),
+        [
+            ("TM. ỦY BAN NHÂN DÂN", {"bold": True, "size": 14}),
+            ("CHỦ TỊCH", {"bold": True, "size": 14}),
+            ("(Ký, ghi rõ họ tên, đóng dấu)", {"italic": True, "size": 12}),
+        ],
+    )
+    for row in closing.rows:
+        row.cells[0].width, row.cells[1].width = Mm(80), Mm(85)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _recipients(report: PeriodicReport) -> list[str]:
+    if report.parent_name:
+        return [f"UBND {report.parent_name} (để báo cáo)", "Các cơ quan, đơn vị liên quan"]
+    return ["Bộ Nội vụ (để báo cáo)", "Thường trực Tỉnh ủy, HĐND tỉnh", "Các sở, ban, ngành; UBND các xã, phường"]
+
+
+def _dmy(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
+# --- XLSX ----------------------------------------------------------------------------------
+
+THIN = Side(style="thin", color="999999")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEAD = PatternFill("solid", fgColor="DDE7F0")
+
+
+def _sheet(
+    workbook: Workbook, title: str, caption: str, header: list[str], rows: list[list[Any]], total: list[Any]
+) -> None:
+    sheet = workbook.create_sheet(title)
+    sheet.append([caption])
+    sheet["A1"].font = Font(name=FONT, bold=True, size=13)
+    sheet.append(header)
+    for values in rows:
+        sheet.append(values)
+    sheet.append(total)
+    last = sheet.max_row
+    for row in sheet.iter_rows(min_row=2, max_row=last):
+        for cell in row:
+            cell.border = BOX
+            cell.font = Font(name=FONT, size=12, bold=cell.row in (2, last))
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if cell.row == 2:
+                cell.fill = HEAD
+    for index, _ in enumerate(header, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = (
+            45 if header[index - 1] in ("Nhiệm vụ", "Đơn vị") else 15
+        )
+    sheet.freeze_panes = "A3"
+
+
+def xlsx_bytes(report: PeriodicReport) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    kinds = sorted(report.outputs)
+    kind_labels = [PRODUCT_KINDS.get(kind, kind) for kind in kinds]
+    totals = report.totals
+
+    def rate(value: float | None) -> float | None:
+        return None if value is None else round(value * 100, 2)
+
+    _sheet(
+        workbook,
+        "Nhiệm vụ",
+        f"{report.title} — {report.unit_name}",
+        [
+            "STT",
+            "Kế hoạch",
+            "Nhiệm vụ",
+            "Lĩnh vực",
+            "Phải báo cáo",
+            "Đã báo cáo",
+            "Đúng hạn",
+            "Tỷ lệ đầy đủ (%)",
+            "Tỷ lệ đúng hạn (%)",
+            *kind_labels,
+        ],
+        [
+            [
+                row["task_ref"],
+                row["plan_number"],
+                row["task_title"],
+                CONTENT_AREAS.get(row["area"] or "", ""),
+                row["expected"],
+                row["reported"],
+                row["on_time"],
+                rate(row["completeness"]),
+                rate(row["timeliness"]),
+                *(row["outputs"].get(k, 0) for k in kinds),
+            ]
+            for row in report.tasks
+        ],
+        [
+            "",
+            "",
+            "Tổng cộng",
+            "",
+            totals["expected"],
+            totals["reported"],
+            totals["on_time"],
+            rate(totals["completeness"]),
+            rate(totals["timeliness"]),
+            *(report.outputs.get(k, 0) for k in kinds),
+        ],
+    )
+    own = {key: totals[key] - sum(row[key] for row in report.children) for key in ("expected", "reported", "on_time")}
+    unit_rows = [
+        [
+            row["unit"],
+            row["name"],
+            LEVEL_LABELS.get(row["level"], row["level"]),
+            row["expected"],
+            row["reported"],
+            row["on_time"],
+            rate(row["completeness"]),
+            rate(row["timeliness"]),
+        ]
+        for row in report.children
+    ]
+    if any(own.values()):  # the unit's own tasks, outside its children
+        unit_rows.append(
+            [
+                report.unit,
+                f"{report.unit_name} (trực tiếp)",
+                LEVEL_LABELS.get(report.unit_level, ""),
+                own["expected"],
+                own["reported"],
+                own["on_time"],
+                None,
+                None,
+            ]
+        )
+    _sheet(
+        workbook,
+        "Đơn vị",
+        f"Tình hình báo cáo {report.period.label_vi()} — {report.unit_name}",
+        ["Mã", "Đơn vị", "Cấp", "Phải báo cáo", "Đã báo cáo", "Đúng hạn", "Tỷ lệ đầy đủ (%)", "Tỷ lệ đúng hạn (%)"],
+        unit_rows,
+        [
+            "",
+            "Tổng cộng",
+            "",
+            totals["expected"],
+            totals["reported"],
+            totals["on_time"],
+            rate(totals["completeness"]),
+            rate(totals["timeliness"]),
+        ],
+    )
+    lag_rows = [
+        [row["unit"], row["name"], row["missing"], _dmy(row["earliest_due"]), row["days_late"]]
+        for row in report.lagging
+    ]
+    _sheet(
+        workbook,
+        "Chậm báo cáo",
+        f"Đơn vị chậm báo cáo đến {report.issued_on.strftime('%d/%m/%Y')}",
+        ["Mã", "Đơn vị", "Số báo cáo còn thiếu", "Hạn đầu tiên", "Số ngày chậm"],
+        lag_rows,
+        ["", "Tổng cộng", sum(row["missing"] for row in report.lagging), "", ""],
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
