@@ -1,0 +1,473 @@
+"""Benchmark: due-soon reminders to every commune, in-app and by email (not a timed test).
+
+Starts an SMTP server (aiosmtpd) in this process and a real `cchc up` (embedded NATS and
+PostgreSQL, or CCHC_NATS_URL + CCHC_DATABASE_URL with a fresh database and subject prefix) whose
+notify service mails to it. Loads the 34 provinces (3,321 communes), gives each of N communes K
+email contacts through the API, then publishes one occurrence.due_soon per commune straight to
+JetStream, as the tasks service's sweep would, and measures:
+
+  units     POST /api/units/load of all provinces, then the bus idle (reports digests unit.created)
+  contacts  N x K POST /api/notifications/contacts through the gateway, C at a time
+  publish   N occurrence.due_soon published to JetStream (each PubAck awaited)
+  in-app    first publish until notify.notifications holds N due_soon rows: the notify consumer
+  email     first publish until the SMTP server has received N x K messages: consumer, then the
+            delivery worker (woken every CCHC_SWEEP_INTERVAL_SECONDS) sending over SMTP
+
+Then checks: exactly N x K mails, one per contact, distinct Message-IDs; no delivery failed or
+still pending; nothing unacked or dead-lettered on the bus; no service restarted. CPU seconds
+per process over the measured window say where the time went.
+
+    .venv/bin/python bench/notify_due_soon.py [--communes N] [--contacts-per-unit K] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.policy import default as default_policy
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import psutil
+from aiosmtpd.controller import Controller
+from vietnam_provinces import Province
+
+from shared.clock import VN
+from shared.db import plain_url
+from shared.events import OccurrenceDueSoon, UnitRef, make_event, subject
+from shared.servers import free_port
+
+LEAD_DAYS = 7
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.1) -> float:  # noqa: ASYNC109
+    """Poll until `check` is truthy; return the monotonic time at which it was."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if await check():
+                return time.monotonic()
+        await asyncio.sleep(every)
+    raise TimeoutError(f"not reached within {timeout:.0f} s")
+
+
+async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
+    """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
+    nc = await nats.connect(nats_url)
+    try:
+        jsm, pending, dead = nc.jsm(), 0, 0
+        for name in [s.config.name or "" for s in await jsm.streams_info()]:
+            if not name.startswith(prefix.upper() + "_"):
+                continue
+            dead += (await jsm.stream_info(name)).state.messages if name.endswith("_DLQ") else 0
+            pending += sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in await jsm.consumers_info(name))
+            if delete:
+                await jsm.delete_stream(name)
+        return pending, dead
+    finally:
+        await nc.close()
+
+
+async def stream_messages(nats_url: str, stream: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        return int((await nc.jsm().stream_info(stream)).state.messages)
+    finally:
+        await nc.close()
+
+
+async def admin_sql(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(plain_url(server_url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class Mailbox:
+    """aiosmtpd handler (runs in the controller's thread): keeps what it accepts, and when."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[float, list[str], bytes]] = []
+        self.sessions: set[Any] = set()  # aiosmtpd makes one session object per connection
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 — aiosmtpd's name
+        self.sessions.add(session)
+        self.received.append((time.monotonic(), list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def cpu_seconds(up_pid: int, data_dir: Path) -> dict[str, float]:
+    """User + system CPU seconds so far of each part: services, gateway (`cchc up`), NATS,
+    PostgreSQL (postmaster and its backends, when embedded) and this process (SMTP server)."""
+
+    def used(p: psutil.Process, *, children: bool = False) -> float:
+        """CPU seconds of `p` (and of its children already reaped); 0 for one that has just ended."""
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
+
+    found: dict[str, float] = {}
+    with contextlib.suppress(psutil.Error, OSError, ValueError):
+        for name, info in json.loads((data_dir / "services.json").read_text()).items():
+            found[name] = used(psutil.Process(info["pid"]))
+    with contextlib.suppress(psutil.Error):
+        up = psutil.Process(up_pid)
+        found["gateway"] = used(up)
+        for child in up.children():
+            with contextlib.suppress(psutil.Error):
+                if "nats" in child.name():
+                    found["nats"] = used(child)
+    with contextlib.suppress(psutil.Error, OSError, ValueError):
+        master = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
+        found["postgres"] = used(master, children=True) + sum(used(c) for c in master.children(recursive=True))
+    found["bench"] = used(psutil.Process())
+    return found
+
+
+def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) -> tuple[str, bytes, dict[str, str]]:
+    """The occurrence.due_soon the tasks service's sweep would publish for one commune's assignment."""
+    path, now = unit["path"], datetime.now(UTC)
+    payload = OccurrenceDueSoon(
+        assignment_id=uuid.uuid4(),
+        plan_id=plan_id,
+        task_ref="1",
+        task_title="Báo cáo kết quả tuyên truyền cải cách hành chính (benchmark)",
+        unit=UnitRef(code=unit["code"], path=path, name=unit["name"], level="commune"),
+        period=f"{due.year}-Q{(due.month - 1) // 3 + 1}",
+        due=due,
+        lead_days=LEAD_DAYS,
+        days_left=LEAD_DAYS,
+    )
+    event = make_event("occurrence.due_soon", unit_path=path, producer="bench", payload=payload, at=now)
+    headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
+    return subject(prefix, "occurrence.due_soon", path), event.model_dump_json().encode(), headers
+
+
+async def _at_least(value: Awaitable[int], wanted: int) -> bool:
+    return await value >= wanted
+
+
+def email_of(code: str, k: int) -> str:
+    return f"vanphong{k}.x{code}@cchc-bench.gov.vn"
+
+
+async def run(
+    args: argparse.Namespace,
+    base_url: str,
+    nats_url: str,
+    db_url: str,
+    prefix: str,
+    box: Mailbox,
+    cpu: Callable[[], dict[str, float]],
+) -> dict[str, str]:
+    n, k, rows = args.communes, args.contacts_per_unit, {}
+    expected_mails = n * k
+    limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as api:
+
+        async def idle() -> bool:
+            return (await bus_state(nats_url, prefix))[0] == 0
+
+        async def healthy() -> bool:
+            return (await api.get("/healthz")).status_code == 200
+
+        await until(healthy, 120, 0.3)
+
+        # units: every province, as an operator would load the directory
+        provinces = sorted(f"{int(p.code):02d}" for p in Province.iter_all())
+        t0 = time.monotonic()
+        loaded = (await api.post("/api/units/load", json={"provinces": provinces})).raise_for_status().json()
+        t_loaded = time.monotonic()
+        unit_stream = f"{prefix}_UNIT".upper()
+        await until(lambda: _at_least(stream_messages(nats_url, unit_stream), loaded["created"]), args.timeout, 0.2)
+        await until(idle, args.timeout, 0.5)
+        t_units_idle = time.monotonic()
+        replies = await asyncio.gather(*(api.get("/api/units", params={"parent": p}) for p in provinces))
+        per_province = [[u for u in r.raise_for_status().json()["items"] if u["level"] == "commune"] for r in replies]
+        everyone = [u for group in zip_longest(*per_province) for u in group if u]  # round robin over provinces
+        if n > len(everyone):
+            raise SystemExit(f"only {len(everyone)} communes, asked for {n}")
+        communes = everyone[:n]
+        rows["units"] = (
+            f"{len(provinces)} provinces, {loaded['loaded']} units ({len(everyone)} communes): stored"
+            f" {t_loaded - t0:.1f} s, bus idle (unit.created digested) {t_units_idle - t0:.1f} s"
+        )
+
+        # contacts: K email contacts per commune, through the gateway
+        errors: Counter[int] = Counter()
+        latencies: list[float] = []
+        todo = iter([(u, i) for i in range(k) for u in communes])
+
+        async def worker() -> None:
+            for unit, i in todo:
+                start = time.perf_counter()
+                reply = await api.post(
+                    "/api/notifications/contacts",
+                    json={
+                        "unit": unit["code"],
+                        "name": f"Văn phòng {unit['name']} {i + 1}",
+                        "email": email_of(unit["code"], i),
+                        "channels": ["email"],
+                    },
+                )
+                latencies.append(time.perf_counter() - start)
+                if reply.status_code != 201:
+                    errors[reply.status_code] += 1
+
+        t_c = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        c_s = time.monotonic() - t_c
+        latencies.sort()
+        if latencies:
+            p50, p95 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.95)]
+            rows["contacts"] = (
+                f"{n * k} POSTs, C={args.concurrency}: {c_s:.1f} s, {n * k / c_s:.0f}/s, p50 {p50 * 1e3:.0f} ms,"
+                f" p95 {p95 * 1e3:.0f} ms, errors {dict(errors) or 0}"
+            )
+        else:
+            rows["contacts"] = "none (K = 0): in-app only"
+        if errors:
+            raise RuntimeError(f"contacts refused: {dict(errors)}")
+        await until(idle, args.timeout, 0.5)
+        await asyncio.sleep(args.sweep_interval + 1)  # the delivery worker has had a round with nothing to do
+
+        # publish N occurrence.due_soon, then watch the notifications table and the mailbox
+        db = await asyncpg.connect(plain_url(db_url))
+        try:
+            due = datetime.now(VN).date() + timedelta(days=LEAD_DAYS)
+            plan_id = uuid.uuid4()
+            events = [due_soon(prefix, u, plan_id, due) for u in communes]
+            cpu_before = cpu()
+            nc = await nats.connect(nats_url)
+            try:
+                js, t_first = nc.jetstream(), time.monotonic()
+                for start in range(0, n, 500):
+                    batch = events[start : start + 500]
+                    await asyncio.gather(*(js.publish(s, data, headers=h) for s, data, h in batch))
+                t_published = time.monotonic()
+            finally:
+                await nc.close()
+            rows["publish"] = f"{n} events in {t_published - t_first:.2f} s ({n / (t_published - t_first):.0f}/s)"
+
+            async def notified() -> int:
+                return int(await db.fetchval("SELECT count(*) FROM notify.notifications WHERE kind = 'due_soon'"))
+
+            t_inapp = t_mail = None
+            count, last_print, deadline = 0, time.monotonic(), time.monotonic() + args.timeout
+            while time.monotonic() < deadline:
+                now = time.monotonic()
+                if t_inapp is None:
+                    count = await notified()
+                    if count >= n:
+                        t_inapp = now
+                if t_mail is None and len(box.received) >= expected_mails:
+                    t_mail = box.received[expected_mails - 1][0] if expected_mails else t_first
+                if t_inapp is not None and t_mail is not None:
+                    break
+                if now - last_print >= 15:
+                    last_print = now
+                    print(
+                        f"  {now - t_first:6.0f} s: in-app {count}/{n}, mails {len(box.received)}/{expected_mails}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                await asyncio.sleep(0.2)
+            cpu_after = cpu()
+            t_end = time.monotonic()
+            if t_inapp is None:
+                count = await notified()
+                s = t_end - t_first
+                rows["in-app"] = f"NOT REACHED: {count} of {n} after {s:.0f} s ({count / s:.1f}/s)"
+            else:
+                s = t_inapp - t_first
+                rows["in-app"] = f"{n} notifications after {s:.1f} s: {n / s:.1f}/s"
+            got = len(box.received)
+            if not expected_mails:
+                rows["email"] = f"none expected (K = 0), {got} received"
+            elif t_mail is None:
+                rows["email"] = (
+                    f"NOT REACHED: {got} of {expected_mails} mails after {t_end - t_first:.0f} s"
+                    f" ({got / (t_end - t_first):.1f}/s)"
+                )
+            else:
+                s, first = t_mail - t_first, box.received[0][0]
+                rows["email"] = (
+                    f"{expected_mails} mails after {s:.1f} s: {expected_mails / s:.1f}/s end to end; first mail at"
+                    f" {first - t_first:.1f} s, {expected_mails / max(t_mail - first, 1e-9):.1f}/s from the first;"
+                    f" last mail {t_mail - (t_inapp or t_end):+.1f} s after the last notification"
+                )
+            window = t_end - t_first
+            spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+            rows["cpu"] = (
+                f"over {window:.0f} s (2 cores = {2 * window:.0f} CPU-s): "
+                + ", ".join(f"{name} {sec:.1f}" for name, sec in sorted(spent.items(), key=lambda kv: -kv[1]))
+                + f"; total {sum(spent.values()):.1f} CPU-s"
+            )
+
+            # where the time goes, from notify's own records (best effort: the schema may change)
+            try:
+                note = await db.fetchrow(
+                    "SELECT min(created_at) AS a, max(created_at) AS b"
+                    " FROM notify.notifications WHERE kind = 'due_soon'"
+                )
+                lag = await db.fetchrow(
+                    "SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP"
+                    " (ORDER BY extract(epoch FROM d.sent_at - n.created_at)) AS q,"
+                    " max(extract(epoch FROM d.sent_at - n.created_at)) AS worst"
+                    " FROM notify.deliveries d JOIN notify.notifications n ON n.id = d.notification_id"
+                    " WHERE n.kind = 'due_soon'"
+                )
+                smtp = await db.fetchrow(
+                    "SELECT count(*) AS attempts, count(*) FILTER (WHERE NOT ok) AS failed,"
+                    " percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms) AS q,"
+                    " max(duration_ms) AS worst FROM notify.delivery_attempts"
+                )
+                span = (note["b"] - note["a"]).total_seconds() if note["a"] else 0.0
+                rows["notify db"] = (
+                    f"notifications created over {span:.1f} s (DB clock); notification -> mail sent p50"
+                    f" {lag['q'][0] if lag['q'] else 0:.1f} s, p95 {lag['q'][1] if lag['q'] else 0:.1f} s,"
+                    f" max {lag['worst'] or 0:.1f} s; {smtp['attempts']} SMTP attempts ({smtp['failed']} failed),"
+                    f" each p50 {smtp['q'][0] if smtp['q'] else 0:.0f} ms, p95 {smtp['q'][1] if smtp['q'] else 0:.0f}"
+                    f" ms, max {smtp['worst'] or 0} ms"
+                )
+            except asyncpg.PostgresError as exc:
+                rows["notify db"] = f"n/a ({exc.__class__.__name__}: {exc})"
+
+            # checks: let late duplicates arrive, then count
+            with contextlib.suppress(TimeoutError):
+                await until(idle, 60, 0.5)
+            await asyncio.sleep(args.sweep_interval + 2)
+            parser = BytesHeaderParser(policy=default_policy)
+            headers = [parser.parsebytes(content) for _, _, content in box.received]
+            raw = BytesHeaderParser(policy=compat32)  # the header as it travelled, not decoded
+            encoded = sum(
+                1 for _, _, content in box.received if "=?" in str(raw.parsebytes(content)["X-CCHC-Idempotency-Key"])
+            )
+            recipients = Counter(r for _, rcpt, _ in box.received for r in rcpt)
+            wanted = {email_of(u["code"], i) for u in communes for i in range(k)}
+            final = await notified()
+            rows["mail check"] = (
+                f"{len(box.received)} mails (expected {expected_mails}) over {len(box.sessions)} SMTP connections,"
+                f" {len(recipients)} recipients, "
+                f"{len({h['Message-ID'] for h in headers})} distinct Message-IDs, "
+                f"{len({h['X-CCHC-Idempotency-Key'] for h in headers})} distinct idempotency keys"
+                f" ({encoded} of them RFC 2047-encoded on the wire), "
+                f"{sum(c - 1 for c in recipients.values())} duplicates, "
+                f"{len(wanted - set(recipients))} contacts missed, {len(set(recipients) - wanted)} strangers; "
+                f"{final} due_soon notifications"
+            )
+        finally:
+            await db.close()
+        failed = (await api.get("/api/notifications/deliveries", params={"status": "failed", "limit": 5000})).json()
+        pending = (await api.get("/api/notifications/deliveries", params={"status": "pending", "limit": 5000})).json()
+        rows["deliveries"] = f"{failed['count']} failed, {pending['count']} pending"
+    unacked, dead = await bus_state(nats_url, prefix)
+    rows["bus"] = f"{unacked} messages unacked, {dead} dead-lettered"
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--communes", type=int, default=3321, help="communes reminded, one event each (N)")
+    parser.add_argument("--contacts-per-unit", type=int, default=1, help="email contacts per commune (K)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP workers creating contacts (C)")
+    parser.add_argument(
+        "--sweep-interval", type=float, default=5.0, help="CCHC_SWEEP_INTERVAL_SECONDS: also the delivery worker's"
+    )
+    parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for each set-up/catch-up step")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
+    box, smtp_port = Mailbox(), free_port()
+    env |= {
+        "CCHC_SMTP_HOST": "127.0.0.1",
+        "CCHC_SMTP_PORT": str(smtp_port),
+        "CCHC_SMTP_STARTTLS": "false",
+        "CCHC_SWEEP_INTERVAL_SECONDS": str(args.sweep_interval),
+    }
+    nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
+    prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
+    if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin_sql(db_env, f'CREATE DATABASE "{database}"'))
+        url, _, query = db_env.partition("?")
+        db_url = f"{url.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+        env |= {"CCHC_NATS_URL": nats_env, "CCHC_DATABASE_URL": db_url, "CCHC_NATS_PREFIX": prefix}
+    controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
+        Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
+        log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
+        command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
+        load = os.getloadavg()[0]
+        proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not (found := re.search(r"NATS: (\S+) · PostgreSQL: (\S+)", log.read_text(errors="replace"))):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("cchc up did not start")
+                time.sleep(0.2)
+            nats_url, db_url = found.group(1), found.group(2)
+            rows = asyncio.run(
+                run(
+                    args,
+                    f"http://127.0.0.1:{port}",
+                    nats_url,
+                    db_url,
+                    prefix,
+                    box,
+                    lambda: cpu_seconds(proc.pid, data_dir),
+                )
+            )
+            restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
+            rows["services"] = f"restarts {restarts}; load average before {load:.2f}, now {os.getloadavg()[0]:.2f}"
+            levels = Counter(
+                level
+                for name in ("plans", "tasks", "notify", "reports")
+                for line in (data_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
+                if (level := next((w for w in ("WARNING", "ERROR") if f" {w} " in line), None))
+            )
+            rows["logs"] = f"{levels['WARNING']} warnings, {levels['ERROR']} errors in the service logs"
+        except BaseException:
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            with contextlib.suppress(OSError):
+                print((data_dir / "logs" / "notify.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            controller.stop()
+            if nats_env and db_env:
+                asyncio.run(bus_state(nats_env, prefix, delete=True))
+                asyncio.run(admin_sql(db_env, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    print(f"\n{'phase':<10} result\n{'-' * 10} {'-' * 80}")
+    for phase, text in rows.items():
+        print(f"{phase:<10} {text}")
+
+
+if __name__ == "__main__":
+    main()
