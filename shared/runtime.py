@@ -114,7 +114,9 @@ class Service:
                 await job(self)
             except Exception:
                 log.exception("%s: periodic job %s failed", self.name, getattr(job, "__name__", job))
-            await asyncio.sleep(self.settings.sweep_interval_seconds)
+            # a job may carry its own pace (the delivery worker: seconds, not the sweeps' minutes)
+            interval = getattr(job, "interval", None)
+            await asyncio.sleep(interval(self.settings) if interval else self.settings.sweep_interval_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:

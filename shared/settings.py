@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     outbox_poll_seconds: float = 0.5
     sweep_interval_seconds: float = 5.0
+    delivery_poll_seconds: float = 1.0  # how often notify looks for messages to send (email, webhooks)
 
     # Compensatory days off and swapped working days announced after the calendar package knew
     # them, as JSON lists: CCHC_EXTRA_HOLIDAYS='["2026-01-02"]'.

@@ -90,9 +90,11 @@ def email_message(
     message["To"] = Address(display_name=to_name, username=to_local, domain=to_domain)
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
-    # Stable across retries and re-drives: a mail system that has seen it may drop the copy.
-    message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain or 'cchc'}>"
-    message["X-CCHC-Idempotency-Key"] = key
+    # Stable across retries and re-drives: a mail system that has seen it may drop the copy. The
+    # digest of the key (not the 79-character key, which no header line can hold unfolded).
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    message["Message-ID"] = f"<{digest}@{domain or 'cchc'}>"
+    message["X-CCHC-Idempotency-Key"] = digest
     message.set_content(text, charset="utf-8")
     return message
 

@@ -263,4 +263,5 @@ def delivery_job(templates: Templates) -> Any:
                 if len(rows) < service.settings.delivery_batch:
                     return total
 
+    deliver_pending.interval = lambda settings: min(settings.delivery_poll_seconds, settings.sweep_interval_seconds)  # type: ignore[attr-defined]
     return deliver_pending
