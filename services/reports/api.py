@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reports import models as m
 from services.reports import queries as q
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
+from services.reports.submissions import periodic
+from services.reports.submissions import router as submissions_router
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
@@ -141,19 +143,9 @@ async def periodic_report(service: Service, scope: q.Scope, number: str) -> Peri
 
 
 def _report_scope(unit: str, period: str, view: q.View, plan: uuid.UUID | None) -> q.Scope:
-    scope = scope_of(unit, period, view, plan)
-    if scope.period.kind not in PERIODIC:
-        raise InputError(
-            [
-                FieldProblem(
-                    "period", "báo cáo định kỳ theo quý, 6 tháng, 9 tháng hoặc năm (2026-Q1, 2026-H1, 2026-9M, 2026)"
-                )
-            ]
-        )
-    return scope
+    return q.Scope(unit=unit, period=periodic(period), view=view, plan=plan)
 
 
-PERIODIC = ("quarter", "half", "nine_months", "year")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -202,3 +194,6 @@ async def report_json(
 ) -> dict[str, Any]:
     """Số liệu của báo cáo định kỳ: tổng hợp, từng nhiệm vụ, từng đơn vị, đơn vị chậm, mô hình hay."""
     return (await periodic_report(service, _report_scope(unit, period, view, plan), number)).as_json()
+
+
+router.include_router(submissions_router)

@@ -14,7 +14,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         metadata=models.metadata,
         subscriptions=handlers.SUBSCRIPTIONS,
         router=api.router,
-        publishes=[],
+        publishes=["report.submitted", "report.accepted", "report.returned"],
         settings=settings,
         clock=clock or Clock(),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -94,6 +94,29 @@ progress = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("reason", Text, nullable=False, server_default=""),  # why it cannot be done
     Column("good_model", Text, nullable=False, server_default=""),  # a practice worth spreading
+)
+
+# A unit's periodic report submitted to its parent: each submission is a version; the parent
+# accepts it (locked) or returns it with a reason (resubmitted as the next version). Returning an
+# accepted version reopens it.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("unit_code", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("parent_code", Text, nullable=False),
+    Column("status", Text, nullable=False),  # submitted | accepted | returned
+    Column("number", Text, nullable=False, server_default=""),
+    Column("submitted_by", Text, nullable=False, server_default=""),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("totals", JSONB, nullable=False),  # the figures as submitted
+    Column("decided_by", Text, nullable=False, server_default=""),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text, nullable=False, server_default=""),
+    UniqueConstraint("unit_code", "period", "version", name="submissions_version"),
 )
 
 outbox = outbox_table(metadata)

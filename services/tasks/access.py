@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.periods import Period
 
 
 async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
@@ -34,4 +35,28 @@ async def open_assignment(
         raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo, minh chứng mới")
     if unit is not None and unit != row.unit_code:
         raise Forbidden(f"đơn vị {unit} không báo cáo thay được nhiệm vụ của {row.unit_name}")
+    locked = await locked_by(session, row)
+    if locked is not None:
+        raise Conflict(
+            f"báo cáo {Period.parse(locked.period).label_vi()} của đơn vị {locked.unit_code} đã được cấp trên "
+            "tiếp nhận và khóa; cần cấp trên trả lại (mở lại) báo cáo trước khi điều chỉnh"
+        )
     return row
+
+
+async def locked_by(session: AsyncSession, row: Any) -> Any:
+    """The accepted periodic report (of the unit or a unit above it) that covers the assignment's period."""
+    r = m.report_locks
+    end = Period.parse(row.period).end
+    return (
+        await session.execute(
+            select(r.c.unit_code, r.c.period)
+            .where(
+                r.c.locked,
+                r.c.unit_code.in_(row.unit_path.split(".")),
+                r.c.period_start <= row.period_start,
+                r.c.period_end >= end,
+            )
+            .limit(1)
+        )
+    ).first()

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Date, Text, Uuid, column, delete, func, select, update, values
+from sqlalchemy import Date, Text, Uuid, and_, column, delete, func, or_, select, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from shared.events import (
     PlanClosed,
     PlanIssued,
     PlanTask,
+    ReportReviewed,
     UnitRef,
     UnitSucceeded,
     make_event,
@@ -274,6 +275,37 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
     ]
 
 
+async def report_reviewed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+    """An accepted periodic report locks progress in the unit's subtree for its period; a return
+    (also of an accepted report: reopening it) unlocks. The newest decision wins, in any order."""
+    event = ReportReviewed.model_validate(envelope.payload)
+    period = Period.parse(event.period)
+    r = m.report_locks
+    statement = insert(r).values(
+        unit_code=event.unit.code,
+        period=period.code,
+        period_start=period.start,
+        period_end=period.end,
+        version=event.version,
+        locked=envelope.type == "report.accepted",
+        decided_at=event.decided_at,
+    )
+    # A version is accepted, then perhaps returned (reopened), never the other way round: for
+    # the same version a return wins, whatever the order of arrival or the clocks.
+    newer = or_(
+        statement.excluded.version > r.c.version,
+        and_(statement.excluded.version == r.c.version, ~statement.excluded.locked),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["unit_code", "period"],
+            set_={c: statement.excluded[c] for c in ("version", "locked", "decided_at")},
+            where=newer,
+        )
+    )
+    return []
+
+
 def subscriptions(settings: Settings) -> list[Subscription]:
     calendar = settings.calendar()
     return [
@@ -281,4 +313,6 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         Subscription("plan.amended", plan_version(calendar, settings.due_rules)),
         Subscription("plan.closed", plan_closed),
         Subscription("unit.succeeded", unit_succeeded),
+        Subscription("report.accepted", report_reviewed),
+        Subscription("report.returned", report_reviewed),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -116,6 +117,20 @@ evidence_files = Table(
     Column("uploader", JSONB, nullable=False, server_default="{}"),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("assignment_id", "sha256", name="evidence_file_once"),
+)
+
+# Periodic reports accepted by the parent (from report.accepted / report.returned): while a
+# unit's report for a period is accepted, progress in its subtree for that period is locked.
+report_locks = Table(
+    "report_locks",
+    metadata,
+    Column("unit_code", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("locked", Boolean, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata)

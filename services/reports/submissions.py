@@ -1,0 +1,304 @@
+"""Submission of periodic reports up the unit tree.
+
+A unit submits its report for a period to its parent (report.submitted); the parent accepts it
+(report.accepted: the report is locked, and the tasks service refuses later corrections for the
+unit's subtree in that period) or returns it with a reason (report.returned); a returned report
+is resubmitted as the next version. Returning an accepted report reopens it. Each version keeps
+the figures as they were submitted. One (unit, period) is changed by one request at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reports import models as m
+from services.reports import queries as q
+from shared.clock import VN
+from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
+from shared.events import ReportReviewed, ReportSubmitted, UnitRef
+from shared.periods import Period, PeriodError
+from shared.runtime import Service, service_of
+
+router = APIRouter()  # included in the reports router (prefix /api/reports)
+PERIODIC = ("quarter", "half", "nine_months", "year")
+STATUS_LABELS = {
+    "not_submitted": "Chưa gửi",
+    "submitted": "Đã gửi, chờ tiếp nhận",
+    "accepted": "Đã tiếp nhận",
+    "returned": "Bị trả lại",
+}
+
+
+def periodic(period: str) -> Period:
+    try:
+        wanted = Period.parse(period)
+    except PeriodError as exc:
+        raise InputError([FieldProblem("period", str(exc))]) from None
+    if wanted.kind not in PERIODIC:
+        raise InputError(
+            [
+                FieldProblem(
+                    "period", "báo cáo định kỳ theo quý, 6 tháng, 9 tháng hoặc năm (2026-Q1, 2026-H1, 2026-9M, 2026)"
+                )
+            ]
+        )
+    return wanted
+
+
+class Person(BaseModel):
+    unit: str = Field(min_length=1, max_length=50)  # the unit acting
+    name: str = Field("", max_length=200)
+
+
+class SubmitIn(BaseModel):
+    by: Person
+    number: str = Field("", max_length=50)  # số, ký hiệu văn bản, e.g. 15/BC-UBND
+    note: str = Field("", max_length=4000)
+
+
+class ReviewIn(BaseModel):
+    by: Person  # must be the parent unit
+    reason: str = Field("", max_length=4000)
+
+
+async def _unit(session: AsyncSession, code: str) -> Any:
+    u = m.units
+    row = (await session.execute(select(u).where(u.c.code == code))).first()
+    if row is None:
+        raise NotFound(f"không có đơn vị mã {code!r}")
+    return row
+
+
+def _ref(row: Any) -> UnitRef:
+    return UnitRef(code=row.code, path=row.path, name=row.name, level=row.level)
+
+
+async def _latest(session: AsyncSession, unit: str, period: Period, *, lock: bool = False) -> Any:
+    s = m.submissions
+    if lock:  # one change at a time per (unit, period), also before its first version exists
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"reports.submission.{unit}.{period.code}")))
+        )
+    return (
+        await session.execute(
+            select(s).where(s.c.unit_code == unit, s.c.period == period.code).order_by(s.c.version.desc()).limit(1)
+        )
+    ).first()
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "unit": row.unit_code,
+        "period": row.period,
+        "version": row.version,
+        "status": row.status,
+        "status_label": STATUS_LABELS[row.status],
+        "parent": row.parent_code,
+        "number": row.number,
+        "submitted_by": row.submitted_by,
+        "submitted_at": row.submitted_at.isoformat(),
+        "note": row.note,
+        "totals": row.totals,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "reason": row.reason,
+    }
+
+
+@router.post("/{unit}/{period}/submit", status_code=201)
+async def submit(unit: str, period: str, body: SubmitIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Gửi báo cáo định kỳ lên cấp trên (lần gửi mới sau khi bị trả lại)."""
+    wanted = periodic(period)
+    if body.by.unit != unit:
+        raise Forbidden(f"đơn vị {body.by.unit} không gửi thay được báo cáo của {unit}")
+    now = service.clock.now()
+    async with service.transaction() as session:
+        own = await _unit(session, unit)
+        if not own.parent:
+            raise Conflict(f"{own.name} không có cấp trên trong hệ thống để gửi báo cáo")
+        parent = await _unit(session, own.parent)
+        latest = await _latest(session, unit, wanted, lock=True)
+        if latest is not None and latest.status == "submitted":
+            raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) đang chờ {parent.name} tiếp nhận")
+        if latest is not None and latest.status == "accepted":
+            raise Conflict(f"báo cáo {wanted.label_vi()} đã được tiếp nhận và khóa; cần {parent.name} mở lại")
+        totals = await q.totals(session, q.Scope(unit=unit, period=wanted), service.clock.today_vn())
+        version = (latest.version if latest is not None else 0) + 1
+        report_id = uuid.uuid4()
+        row = (
+            await session.execute(
+                m.submissions.insert()
+                .values(
+                    id=report_id,
+                    unit_code=unit,
+                    period=wanted.code,
+                    version=version,
+                    parent_code=parent.code,
+                    status="submitted",
+                    number=body.number.strip(),
+                    submitted_by=body.by.name.strip(),
+                    submitted_at=now,
+                    note=body.note.strip(),
+                    totals=totals,
+                )
+                .returning(m.submissions)
+            )
+        ).one()
+        event = ReportSubmitted(
+            report_id=report_id,
+            unit=_ref(own),
+            period=wanted.code,
+            version=version,
+            parent=_ref(parent),
+            submitted_at=now,
+        )
+        await service.emit(session, [service.event("report.submitted", unit_path=own.path, payload=event, at=now)])
+    return _json(row)
+
+
+async def _review(unit: str, period: str, body: ReviewIn, service: Service, *, accept: bool) -> dict[str, Any]:
+    wanted = periodic(period)
+    if not accept and not body.reason.strip():
+        raise InputError([FieldProblem("reason", "cần nêu lý do trả lại báo cáo")])
+    now = service.clock.now()
+    async with service.transaction() as session:
+        own = await _unit(session, unit)
+        if body.by.unit != own.parent:
+            raise Forbidden(f"chỉ cấp trên trực tiếp của {own.name} tiếp nhận hoặc trả lại báo cáo này")
+        reviewer = await _unit(session, body.by.unit)
+        latest = await _latest(session, unit, wanted, lock=True)
+        if latest is None:
+            raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
+        allowed = ("submitted",) if accept else ("submitted", "accepted")  # returning an accepted one reopens it
+        if latest.status not in allowed:
+            state, action = STATUS_LABELS[latest.status].lower(), "tiếp nhận" if accept else "trả lại"
+            raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {action}")
+        status = "accepted" if accept else "returned"
+        s = m.submissions
+        row = (
+            await session.execute(
+                update(s)
+                .where(s.c.id == latest.id)
+                .values(
+                    status=status,
+                    decided_by=body.by.name.strip() or reviewer.name,
+                    decided_at=now,
+                    reason=body.reason.strip(),
+                )
+                .returning(s)
+            )
+        ).one()
+        event = ReportReviewed(
+            report_id=latest.id,
+            unit=_ref(own),
+            period=wanted.code,
+            version=latest.version,
+            reviewer=_ref(reviewer),
+            reason=body.reason.strip(),
+            decided_at=now,
+        )
+        await service.emit(session, [service.event(f"report.{status}", unit_path=own.path, payload=event, at=now)])
+    return _json(row)
+
+
+@router.post("/{unit}/{period}/accept")
+async def accept(unit: str, period: str, body: ReviewIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Cấp trên tiếp nhận báo cáo: báo cáo được khóa."""
+    return await _review(unit, period, body, service, accept=True)
+
+
+@router.post("/{unit}/{period}/return")
+async def give_back(unit: str, period: str, body: ReviewIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Cấp trên trả lại báo cáo, nêu lý do (trả lại báo cáo đã tiếp nhận là mở lại để điều chỉnh)."""
+    return await _review(unit, period, body, service, accept=False)
+
+
+@router.get("/{unit}/{period}/submissions")
+async def versions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước."""
+    wanted = periodic(period)
+    s = m.submissions
+    async with service.sessions() as session:
+        await _unit(session, unit)
+        rows = (
+            await session.execute(
+                select(s).where(s.c.unit_code == unit, s.c.period == wanted.code).order_by(s.c.version.desc())
+            )
+        ).all()
+    return {"items": [_json(r) for r in rows], "count": len(rows)}
+
+
+def due_for(service: Service, period: Period, level: str) -> date:
+    """The report deadline of a level (staggered: lower levels earlier), on a working day."""
+    rules = service.settings.due_rules
+    return service.settings.calendar().on_or_after(rules.report_due(period, level))
+
+
+@router.get("/{unit}/{period}/children-submissions")
+async def children_submissions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
+    chưa gửi và quá hạn trước."""
+    wanted = periodic(period)
+    today = service.clock.today_vn()
+    u, s = m.units, m.submissions
+    async with service.sessions() as session:
+        own = await _unit(session, unit)
+        children = (await session.execute(select(u).where(u.c.parent == unit).order_by(u.c.name))).all()
+        latest = (
+            await session.execute(
+                select(s)
+                .ext(distinct_on(s.c.unit_code))
+                .where(s.c.parent_code == unit, s.c.period == wanted.code)
+                .order_by(s.c.unit_code, s.c.version.desc())
+            )
+        ).all()
+    by_unit = {row.unit_code: row for row in latest}
+    items = []
+    for child in children:
+        row = by_unit.get(child.code)
+        due = due_for(service, wanted, child.level)
+        status = row.status if row is not None else "not_submitted"
+        days_late = max(((_submitted_on(row) or today) - due).days, 0)
+        items.append(
+            {
+                "unit": child.code,
+                "name": child.name,
+                "level": child.level,
+                "due": due.isoformat(),
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+                "version": row.version if row is not None else 0,
+                "submitted_at": row.submitted_at.isoformat() if row is not None else None,
+                "late": days_late > 0,
+                "days_late": days_late,
+            }
+        )
+    order = {"not_submitted": 0, "returned": 1, "submitted": 2, "accepted": 3}
+    items.sort(key=lambda i: (order[i["status"]], -i["days_late"], i["name"]))
+    counts = {status: sum(1 for i in items if i["status"] == status) for status in order}
+    return {
+        "unit": unit,
+        "unit_name": own.name,
+        "period": wanted.code,
+        "due": due_for(service, wanted, own.level).isoformat(),
+        "counts": counts,
+        "items": items,
+        "count": len(items),
+    }
+
+
+def _submitted_on(row: Any) -> date | None:
+    """The Vietnam date the latest version was sent (None: not sent)."""
+    if row is None:
+        return None
+    at: datetime = row.submitted_at
+    return at.astimezone(VN).date()
