@@ -161,6 +161,20 @@ def gateway(
     uvicorn.run(create_gateway(upstreams), host=host, port=port, log_level="warning")
 
 
+@app.command("rebuild-reports")
+def rebuild_reports() -> None:
+    """Dựng lại số liệu tổng hợp từ luồng sự kiện (dừng dịch vụ reports trước; cần CCHC_NATS_URL và
+    CCHC_DATABASE_URL). Khi reports chạy lại, mọi sự kiện được áp dụng lại từ đầu."""
+    from services.reports.rebuild import rebuild
+
+    settings = Settings()
+    if not settings.nats_url or not settings.database_url:
+        raise fail("cần CCHC_NATS_URL và CCHC_DATABASE_URL (hệ thống nhúng: dừng cchc up, đặt hai biến này)")
+    removed = asyncio.run(rebuild(settings))
+    typer.echo("Đã xóa số liệu dẫn xuất: " + ", ".join(f"{name} {count}" for name, count in removed.items()))
+    typer.echo("Khởi động lại dịch vụ reports để áp dụng lại các sự kiện từ đầu luồng.")
+
+
 deliveries = typer.Typer(help="Thông báo gửi ra ngoài (email, webhook): danh sách gửi hỏng và gửi lại.")
 app.add_typer(deliveries, name="deliveries")
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]

@@ -8,17 +8,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import faststream.nats.subscriber.usecases.stream_pull_subscriber as _pull_subscriber
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.nats import AckPolicy as ServerAckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from faststream.nats.message import NatsBatchMessage as _NatsBatchMessage
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 # consume task and log an error. The builtin is a base class of both, so suppress that.
 _pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
 tracer = trace.get_tracer("cchc.bus")
+NatsBatchMessage = Annotated[_NatsBatchMessage, Context("message")]  # a fetched batch, in batch mode
 
 # A handler applies one event inside the caller's transaction and returns the events it causes.
 Handler = Callable[[AsyncSession, Envelope], Awaitable[list[Envelope]]]
@@ -153,8 +155,10 @@ def attach(
     inbox: Table,
     outbox_: Table,
     after_commit: Callable[[], None],
+    batched: bool = False,
 ) -> None:
-    """Register a pull subscriber whose effect, inbox claim and outbox rows commit together."""
+    """Register a pull subscriber whose effect, inbox claim and outbox rows commit together:
+    per event, or (`batched`, for hot consumers) per fetched batch."""
     prefix = settings.nats_prefix
 
     async def park(raw: Any, reason: str) -> None:
@@ -167,21 +171,30 @@ def attach(
         else:
             await raw.ack()
 
-    async def on_message(message: NatsMessage) -> None:
-        raw = message.raw_message
+    def read(raw: Any) -> Envelope | str:
+        """The envelope, or why it can never be handled."""
         try:
             envelope = Envelope.model_validate_json(raw.data)
         except ValidationError as exc:
-            await park(raw, f"bad envelope: {exc}")
-            return
+            return f"bad envelope: {exc}"
         # The server does not authenticate publishers: the unit comes from the subject, which
         # NATS permissions confine, and the envelope must agree with it.
         payload_unit = envelope.payload.get("unit")
         if raw.subject != subject(prefix, envelope.type, envelope.unit) or (
             isinstance(payload_unit, dict) and payload_unit.get("path") != envelope.unit
         ):
-            await park(raw, f"subject {raw.subject} does not match the event's unit {envelope.unit}")
-            return
+            return f"subject {raw.subject} does not match the event's unit {envelope.unit}"
+        return envelope
+
+    async def ack(raw: Any) -> None:
+        # Committed: a failed ack only means a redelivery, which the inbox turns into a no-op.
+        try:
+            await raw.ack()
+        except Exception:  # noqa: BLE001
+            log.warning("%s: ack of %s failed after commit; the redelivery will be skipped", service, raw.subject)
+
+    async def handle_one(raw: Any, envelope: Envelope) -> None:
+        """One event in its own transaction, with its own ack, nak or dead-letter."""
         try:
             with tracer.start_as_current_span(
                 f"{service} handle {sub.event_type}",
@@ -208,12 +221,73 @@ def attach(
                 await raw.nak(delay=min(0.5 * 2 ** (deliveries - 1), 30.0))
             return
         after_commit()
-        # Committed: a failed ack only means a redelivery, which the inbox turns into a no-op.
-        try:
-            await message.ack()
-        except Exception:  # noqa: BLE001
-            log.warning("%s: ack of %s failed after commit; the redelivery will be skipped", service, raw.subject)
+        await ack(raw)
 
+    async def on_message(message: NatsMessage) -> None:
+        raw = message.raw_message
+        envelope = read(raw)
+        if isinstance(envelope, str):
+            await park(raw, envelope)
+            return
+        await handle_one(raw, envelope)
+
+    async def on_batch(message: NatsBatchMessage) -> None:
+        """A fetched batch in one transaction (one inbox insert, one commit), acked after the
+        commit. If anything in it fails, each event is handled on its own, as in on_message,
+        so one bad event costs the others a retry, never their effect."""
+        good: list[tuple[Any, Envelope]] = []
+        for raw in message.raw_message:
+            envelope = read(raw)
+            if isinstance(envelope, str):
+                await park(raw, envelope)
+            else:
+                good.append((raw, envelope))
+        if not good:
+            return
+        try:
+            # The batch continues the trace of its first event and links the others' traces.
+            parents = [propagate.extract(raw.headers or {}) for raw, _ in good]
+            links = [
+                trace.Link(c) for c in (trace.get_current_span(p).get_span_context() for p in parents[1:]) if c.is_valid
+            ]
+            with tracer.start_as_current_span(
+                f"{service} handle {sub.event_type} ×{len(good)}",
+                context=parents[0],
+                links=links[:100],
+                attributes={"cchc.service": service, "cchc.batch": len(good)},
+            ):
+                async with sessions() as session, session.begin():
+                    fresh = await outbox.claim_many(session, inbox, [(e.id, raw.subject) for raw, e in good])
+                    caused: list[Envelope] = []
+                    for _, envelope in good:
+                        if envelope.id in fresh:
+                            fresh.discard(envelope.id)  # the same event twice in one batch: once
+                            caused += await sub.handle(session, envelope)
+                    await outbox.add(session, outbox_, caused, prefix=prefix)
+        except Exception as exc:  # noqa: BLE001 — sorted out one by one below
+            log.info(
+                "%s: batch of %d %s failed (%r); handling them one by one", service, len(good), sub.event_type, exc
+            )
+            for raw, envelope in good:
+                await handle_one(raw, envelope)
+            return
+        after_commit()
+        for raw, _ in good:
+            await ack(raw)
+
+    if batched:
+        broker.subscriber(
+            sub.filter_subject(prefix),
+            stream=JStream(sub.stream(prefix), declare=False),
+            durable=sub.durable(service),
+            config=consumer_config(sub, service=service, settings=settings),
+            # a batch is handed over when full or after the timeout: the latency an event can wait
+            pull_sub=PullSub(batch_size=settings.consumer_batch, timeout=settings.batch_timeout_seconds, batch=True),
+            max_workers=1,  # faststream hands over batches only without concurrent workers
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{service}: {sub.event_type}",
+        )(on_batch)
+        return
     broker.subscriber(
         sub.filter_subject(prefix),
         stream=JStream(sub.stream(prefix), declare=False),

@@ -90,6 +90,15 @@ async def claim(session: AsyncSession, inbox: Table, event_id: uuid.UUID, subjec
     return result.first() is not None
 
 
+async def claim_many(session: AsyncSession, inbox: Table, events: list[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+    """The ids among `events` not handled before, claimed in one statement."""
+    if not events:
+        return set()
+    rows = [{"event_id": event_id, "subject": subject_} for event_id, subject_ in dict(events).items()]
+    result = await session.execute(insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id))
+    return set(result.scalars().all())
+
+
 class OutboxRelay:
     """Publishes committed outbox rows to JetStream, in order, safe with several replicas."""
 

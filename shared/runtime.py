@@ -47,6 +47,7 @@ class Service:
     settings: Settings
     clock: Clock = field(default_factory=Clock)
     periodic: list[PeriodicJob] = field(default_factory=list)
+    batched: bool = False  # consume a fetched batch per transaction (hot consumers)
 
     engine: AsyncEngine = field(init=False, repr=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False, repr=False)
@@ -139,6 +140,7 @@ class Service:
                 inbox=self.inbox,
                 outbox_=self.outbox,
                 after_commit=self.relay.wake,
+                batched=self.batched,
             )
         await self.broker.connect()
         js = self.broker.connection.jetstream()

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = 30.0
     fetch_batch: int = 32
     consumer_workers: int = 8  # messages handled concurrently per subscriber
+    # Hot consumers (the reports read model) take a batch per transaction: up to this many
+    # events, handed over when the batch is full or after the timeout (the latency added).
+    consumer_batch: int = 200
+    batch_timeout_seconds: float = 0.2
 
     outbox_poll_seconds: float = 0.5
     sweep_interval_seconds: float = 5.0

@@ -17,4 +17,5 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         publishes=["report.submitted", "report.accepted", "report.returned"],
         settings=settings,
         clock=clock or Clock(),
+        batched=True,  # the read model is the hot consumer: one transaction per fetched batch
     )
