@@ -170,7 +170,12 @@ def rebuild_reports() -> None:
     settings = Settings()
     if not settings.nats_url or not settings.database_url:
         raise fail("cần CCHC_NATS_URL và CCHC_DATABASE_URL (hệ thống nhúng: dừng cchc up, đặt hai biến này)")
-    removed = asyncio.run(rebuild(settings))
+    from services.reports.rebuild import ServiceRunning
+
+    try:
+        removed = asyncio.run(rebuild(settings))
+    except ServiceRunning as exc:
+        raise fail(str(exc)) from None
     typer.echo("Đã xóa số liệu dẫn xuất: " + ", ".join(f"{name} {count}" for name, count in removed.items()))
     typer.echo("Khởi động lại dịch vụ reports để áp dụng lại các sự kiện từ đầu luồng.")
 

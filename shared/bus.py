@@ -265,6 +265,12 @@ def attach(
                             caused += await sub.handle(session, envelope)
                     await outbox.add(session, outbox_, caused, prefix=prefix)
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below
+            if is_outage(exc):  # the database or the bus is away: the whole batch waits for it
+                log.warning("%s: batch of %d %s waits for an outage: %r", service, len(good), sub.event_type, exc)
+                for raw, _ in good:
+                    deliveries = raw.metadata.num_delivered
+                    await raw.nak(delay=min(0.5 * 2 ** min(deliveries - 1, 6), settings.ack_wait_seconds))
+                return
             log.info(
                 "%s: batch of %d %s failed (%r); handling them one by one", service, len(good), sub.event_type, exc
             )

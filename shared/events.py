@@ -177,6 +177,7 @@ class ProgressReported(BaseModel):
     evidence: list[dict[str, Any]] = []  # links, document numbers, files (name, type, size, url)
     note: str = ""
     good_model: str = ""  # a practice worth spreading (mô hình hay, cách làm hiệu quả)
+    done_at: AwareDatetime | None = None  # since when the assignment counts as done (status done)
 
 
 class AssignmentCancelled(BaseModel):

@@ -29,7 +29,14 @@ from shared.periods import Period
 from shared.vocabularies import CONTENT_AREAS, PRODUCT_KINDS
 
 FONT = "Times New Roman"
-LEVEL_LABELS = {"province": "Tỉnh", "district": "Huyện", "commune": "Xã", "body": "Cơ quan", "village": "Thôn"}
+LEVEL_LABELS = {
+    "province": "Cấp tỉnh",
+    "district": "Cấp huyện",
+    "commune": "Cấp xã",
+    "body": "Cơ quan",
+    "village": "Thôn, tổ dân phố",
+}
+NAMED_AFTER_PEOPLE = {"Hồ Chí Minh"}  # places named after a person keep their full name
 UNIT_PREFIXES = ("Thành phố", "Tỉnh", "Phường", "Đặc khu", "Thị trấn", "Thị xã", "Quận", "Huyện", "Xã")
 
 
@@ -60,7 +67,8 @@ class PeriodicReport:
         """The locality in the date line: the unit's name without "Tỉnh", "Xã" …"""
         for prefix in UNIT_PREFIXES:
             if self.unit_name.startswith(prefix + " "):
-                return self.unit_name[len(prefix) + 1 :]
+                rest = self.unit_name[len(prefix) + 1 :]
+                return self.unit_name if rest in NAMED_AFTER_PEOPLE else rest
         return self.unit_name
 
     @property
@@ -88,15 +96,22 @@ class PeriodicReport:
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}".replace(".", ",") + " %"
+    return "—" if value is None else f"{value * 100:.1f}".replace(".", ",") + "%"
+
+
+def number(n: int) -> str:
+    """1.234: the Vietnamese thousands separator."""
+    return f"{n:,}".replace(",", ".")
 
 
 def products(outputs: dict[str, int]) -> str:
-    return "; ".join(f"{PRODUCT_KINDS.get(kind, kind)}: {n:,}".replace(",", ".") for kind, n in sorted(outputs.items()))
+    return "; ".join(f"{PRODUCT_KINDS.get(kind, kind)}: {number(n)}" for kind, n in sorted(outputs.items()))
 
 
 def vn_long_date(day: date) -> str:
-    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+    """Decree 30/2020: a leading zero only for days below 10 and the months 1 and 2."""
+    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
 
 
 # --- DOCX ----------------------------------------------------------------------------------
@@ -309,7 +324,8 @@ def docx_bytes(report: PeriodicReport) -> bytes:
 
 def _recipients(report: PeriodicReport) -> list[str]:
     if report.parent_name:
-        return [f"UBND {report.parent_name} (để báo cáo)", "Các cơ quan, đơn vị liên quan"]
+        parent = report.parent_name[:1].lower() + report.parent_name[1:]  # "UBND tỉnh Gia Lai"
+        return [f"UBND {parent} (để báo cáo)", "Các cơ quan, đơn vị liên quan"]
     return ["Bộ Nội vụ (để báo cáo)", "Thường trực Tỉnh ủy, HĐND tỉnh", "Các sở, ban, ngành; UBND các xã, phường"]
 
 

@@ -35,6 +35,9 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
     """Recompute `rollup_to` for the seeds, every unit that (transitively) became one of them,
     and every unit below any of those."""
     u, s = m.units, m.successors
+    # One refresh at a time: a unit and the succession naming it may be handled concurrently (in
+    # two batches), and each must see what the other committed — also on the fast path below.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("reports.rollup_to"))))
     seed_paths = dict((await session.execute(select(u.c.code, u.c.path).where(u.c.code.in_(seeds)))).all())
     path_codes = {c for path in seed_paths.values() for c in ancestors(path)} | set(seeds)
     involved = (
@@ -46,9 +49,6 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
         for code, path in seed_paths.items():
             await session.execute(update(u).where(u.c.code == code).values(rollup_to=ancestors(path)))
         return
-    # One refresh at a time: a unit and the succession naming it may be handled concurrently,
-    # and each must see what the other committed.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("reports.rollup_to"))))
     affected, frontier = set(seeds), set(seeds)
     while frontier:
         before = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
@@ -148,7 +148,16 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
     event = AssignmentCreated.model_validate(envelope.payload)
     a = m.assignments
     statement = insert(a).values(
-        _assignment_row(event, envelope, task_ref=event.task_ref, due=event.due, role=event.role, cancelled=False)
+        _assignment_row(
+            event,
+            envelope,
+            task_ref=event.task_ref,
+            task_title=event.task_title,
+            plan_number=event.plan_number,
+            due=event.due,
+            role=event.role,
+            cancelled=False,
+        )
     )
     newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
     # a newer assignment.created revives one an earlier amendment cancelled; an update does not
@@ -159,7 +168,7 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
             set_={
                 "task_ref": statement.excluded.task_ref,
                 "task_title": case((newer, statement.excluded.task_title), else_=a.c.task_title),
-                "plan_number": statement.excluded.plan_number,
+                "plan_number": case((newer, statement.excluded.plan_number), else_=a.c.plan_number),
                 "role": statement.excluded.role,
                 "due": case((or_(newer, a.c.task_ref == ""), statement.excluded.due), else_=a.c.due),
                 "cancelled": case((revived, False), else_=a.c.cancelled),
@@ -200,7 +209,7 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
         outputs=event.outputs,
         first_reported_at=event.reported_at,
         last_reported_at=event.reported_at,
-        done_at=event.reported_at if event.status == "done" else None,
+        done_at=event.done_at or (event.reported_at if event.status == "done" else None),
         note=event.note,
         reason=event.reason,
         good_model=event.good_model,
@@ -222,7 +231,7 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
                 "good_model": newest("good_model"),
                 "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
                 "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
-                "done_at": func.least(p.c.done_at, statement.excluded.done_at),  # least() skips nulls
+                "done_at": newest("done_at"),  # as tasks counts it: since when the newest report says done
             },
         )
     )

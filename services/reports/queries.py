@@ -14,7 +14,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, FromClause, Integer, Numeric, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, FromClause, Integer, Numeric, and_, func, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
@@ -138,12 +138,18 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
     """One row per child unit with its own subtree's figures; children without assignments too.
     In the current view a merged unit's facts count for the child that took it over."""
     child = u.alias("child")
+    # A unit merged away (the old side of a default succession) is no child in today's
+    # structure: its facts count for the unit that took it over, once.
+    ended = select(m.successors.c.old_code).where(m.successors.c.is_default)
     source: FromClause
     key: ColumnElement[Any]
     if scope.view == "current":
         own = u.alias("own")
         source = scope.source().join(own, own.c.code == a.c.unit_code)
-        source = source.join(child, and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_()))
+        source = source.join(
+            child,
+            and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_(), child.c.code.not_in(ended)),
+        )
         key = child.c.code
     else:
         source = scope.source()
@@ -162,7 +168,12 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
     }
     units = (
         await session.execute(
-            select(u.c.code, u.c.name, u.c.level).where(or_(u.c.parent == scope.unit, u.c.code.in_(list(rows))))
+            select(u.c.code, u.c.name, u.c.level).where(
+                or_(
+                    and_(u.c.parent == scope.unit, u.c.code.not_in(ended) if scope.view == "current" else true()),
+                    u.c.code.in_(list(rows)),
+                )
+            )
         )
     ).all()
     empty = {name: 0 for name in ("expected", "reported", "on_time", *STATES)}

@@ -10,6 +10,9 @@ own records, not derived from events: they are kept, and so is the outbox.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import nats
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
@@ -22,9 +25,36 @@ from shared.settings import Settings
 DERIVED = (m.units, m.successors, m.plans, m.plan_tasks, m.assignments, m.progress, m.inbox)
 
 
-async def rebuild(settings: Settings) -> dict[str, int]:
-    """Empty the read model and reset the consumers; returns the rows removed per table."""
+class ServiceRunning(RuntimeError):
+    """The reports service is still consuming: a rebuild under it would race its handlers."""
+
+
+async def rebuild(settings: Settings, *, wait: float = 5.0) -> dict[str, int]:
+    """Reset the consumers, then empty the read model; returns the rows removed per table.
+    Consumers first: if emptying fails afterwards, running it again is safe, while emptying
+    first and failing to reset would leave an empty model that never fills again."""
     nats_url, database_url = settings.require_urls()
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        durables = [(sub.stream(settings.nats_prefix), sub.durable("reports")) for sub in SUBSCRIPTIONS]
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:  # a stopped service's last pull requests expire within its batch timeout
+            busy = []
+            for stream, durable in durables:
+                with contextlib.suppress(NotFoundError):
+                    if (await js.consumer_info(stream, durable)).num_waiting:
+                        busy.append(durable)
+            if not busy:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise ServiceRunning(f"dịch vụ reports vẫn đang nhận sự kiện ({', '.join(busy)}); hãy dừng nó trước")
+            await asyncio.sleep(0.5)
+        for stream, durable in durables:
+            with contextlib.suppress(NotFoundError):  # never created, or already gone
+                await js.delete_consumer(stream, durable)
+    finally:
+        await client.drain()
     engine = make_engine(database_url, pool_size=1)
     removed: dict[str, int] = {}
     try:
@@ -32,18 +62,7 @@ async def rebuild(settings: Settings) -> dict[str, int]:
             for table in DERIVED:
                 count = (await connection.execute(text(f"SELECT count(*) FROM {table.fullname}"))).scalar_one()
                 removed[table.name] = int(count)
-            names = ", ".join(table.fullname for table in DERIVED)
-            await connection.execute(text(f"TRUNCATE {names}"))
+            await connection.execute(text(f"TRUNCATE {', '.join(table.fullname for table in DERIVED)}"))
     finally:
         await engine.dispose()
-    client = await nats.connect(nats_url)
-    try:
-        js = client.jetstream()
-        for sub in SUBSCRIPTIONS:
-            try:
-                await js.delete_consumer(sub.stream(settings.nats_prefix), sub.durable("reports"))
-            except NotFoundError:
-                pass  # never created, or already gone
-    finally:
-        await client.drain()
     return removed

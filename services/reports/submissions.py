@@ -267,7 +267,8 @@ async def children_submissions(unit: str, period: str, service: Service = Depend
         row = by_unit.get(child.code)
         due = due_for(service, wanted, child.level)
         status = row.status if row is not None else "not_submitted"
-        days_late = max(((_submitted_on(row) or today) - due).days, 0)
+        sent_on = _submitted_on(row) if status in ("submitted", "accepted") else None  # returned: still owed
+        days_late = max(((sent_on or today) - due).days, 0)
         items.append(
             {
                 "unit": child.code,

@@ -297,6 +297,7 @@ async def report_progress(
                         evidence=evidence,
                         note=body.note,
                         good_model=body.good_model.strip(),
+                        done_at=done_at,
                     ),
                 )
             ],

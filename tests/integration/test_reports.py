@@ -196,6 +196,9 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     data = await system.eventually(counted)
     assert data["title"] == "Kết quả công tác tuyên truyền cải cách hành chính quý I năm 2026"
     assert [t["task_ref"] for t in data["tasks"]] == ["1", "2"] and data["tasks"][0]["reported"] == 6
+    assert (
+        data["tasks"][0]["task_title"] == PLAN["tasks"][0]["title"] and data["tasks"][0]["plan_number"] == "30/KH-UBND"
+    )
     assert data["highlights"]["good_models"][0]["text"] == GOOD_MODEL
 
     docx = await system.get("/api/reports/52/2026-Q1.docx", params={"number": "15/BC-UBND"})
@@ -206,7 +209,7 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     assert header[0] == "ỦY BAN NHÂN DÂN TỈNH GIA LAI"
     assert header[1] == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
     assert header[2] == "Số: 15/BC-UBND"
-    assert re.fullmatch(r"Gia Lai, ngày \d{2} tháng \d{2} năm 20\d{2}", header[3]), header[3]
+    assert re.fullmatch(r"Gia Lai, ngày \d{2} tháng (0[12]|[3-9]|1[0-2]) năm 20\d{2}", header[3]), header[3]
     texts = [p.text for p in document.paragraphs if p.text]
     parts = [
         "BÁO CÁO",
@@ -224,6 +227,8 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     units_table, tasks_table, closing = document.tables[1], document.tables[2], document.tables[-1]
     assert len(units_table.rows) == 1 + 135 and units_table.rows[0].cells[1].text == "Đơn vị"
     assert [row.cells[0].text for row in tasks_table.rows[1:]] == ["1", "2"]
+    assert tasks_table.rows[1].cells[1].text == PLAN["tasks"][0]["title"]
+    assert "Chương trình phát thanh, truyền thanh: " in tasks_table.rows[1].cells[6].text
     assert closing.rows[0].cells[0].text.startswith("Nơi nhận:") and closing.rows[0].cells[0].text.endswith(
         "- Lưu: VT."
     )
@@ -248,3 +253,38 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     refused = await system.get("/api/reports/52/2026-03.docx")
     assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "period"
     assert (await system.get("/api/reports/99999/2026-Q1.xlsx")).status_code == 404
+
+
+async def test_children_after_a_merge_count_the_merged_commune_once_for_its_successor(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+
+    async def assigned() -> bool:
+        body = (await system.get("/api/reports/rollup", params={"unit": "52", "period": "2026-Q1"})).json()
+        return body.get("expected") == 270
+
+    await system.eventually(assigned)
+    items = (await system.get("/api/assignments", params={"unit": "21787", "period": "2026-Q1"})).json()["items"]
+    for item in items:
+        sent = await system.post(
+            f"/api/assignments/{item['id']}/progress",
+            json={"period": "2026-Q1", "status": "done", "outputs": {"broadcast": 1}, "reporter": {"unit": "21787"}},
+        )
+        assert sent.status_code == 201
+    merged = await system.post("/api/units/merge", json={"old": ["21787"], "into": "21583", "on": "2027-01-01"})
+    assert merged.status_code == 200, merged.text
+
+    async def restated() -> dict[str, Any] | None:
+        body = await rollup(system, "children")
+        return body if all(row["unit"] != "21787" for row in body["items"]) else None
+
+    children = await system.eventually(restated)
+    totals = await rollup(system)
+    assert children["count"] == 134
+    successor = next(row for row in children["items"] if row["unit"] == "21583")
+    assert successor["reported"] == 2 and successor["expected"] == 4  # its own 2 and the merged commune's 2
+    for key in ("expected", "reported", "on_time"):
+        assert sum(row[key] for row in children["items"]) == totals[key], key
+    as_reported = await rollup(system, "children", view="as_reported")
+    assert any(row["unit"] == "21787" and row["reported"] == 2 for row in as_reported["items"])

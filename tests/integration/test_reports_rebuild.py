@@ -12,10 +12,11 @@ from typing import Any
 
 import nats
 import pytest
-from sqlalchemy import select
+from nats.js.errors import NotFoundError
+from sqlalchemy import func, select
 
 from services.reports import models as reports_models
-from services.reports.rebuild import rebuild
+from services.reports.rebuild import ServiceRunning, rebuild
 from shared.clock import VN
 from shared.events import Envelope, ProgressReported, UnitRef, make_event, stream_name, subject
 from shared.periods import Period
@@ -36,9 +37,11 @@ def seed(assignments: list[Any], rng: random.Random) -> tuple[list[Envelope], di
         if rng.random() > 0.6:
             continue
         first = datetime.combine(row.due - timedelta(days=rng.randint(-12, 25)), time(9), tzinfo=VN)
+        since = None  # as tasks sends it: done since the first "done" of the current run of them
         for n in range(rng.choice((1, 1, 2, 3))):
             at = first + timedelta(days=2 * n, minutes=rng.randint(0, 600))
             status = rng.choice(("done", "done", "in_progress", "cannot_do"))
+            since = (since or at) if status == "done" else None
             report = ProgressReported(
                 report_id=uuid.uuid4(),
                 assignment_id=row.id,
@@ -51,6 +54,7 @@ def seed(assignments: list[Any], rng: random.Random) -> tuple[list[Envelope], di
                 reported_at=at,
                 on_time=at.astimezone(VN).date() <= row.due,
                 reason="Chưa bố trí được kinh phí" if status == "cannot_do" else "",
+                done_at=since,
             )
             sent.setdefault(row.id, []).append(report)
             kind = "progress.reported" if n == 0 else "progress.corrected"
@@ -73,9 +77,14 @@ def direct_count(rows: list[Any], sent: dict[uuid.UUID, list[ProgressReported]],
             reported += 1
             on_time += min(r.reported_at for r in reports).astimezone(VN).date() <= row.due
             outputs.update(newest.outputs)  # type: ignore[union-attr]
-        done_times = [r.reported_at for r in reports if r.status == "done"]
         if newest is not None and newest.status == "done":
-            states["done_on_time" if min(done_times).astimezone(VN).date() <= row.due else "done_late"] += 1
+            # done since the first "done" of the newest unbroken run of them (as tasks counts it)
+            since = newest.reported_at
+            for r in sorted(reports, key=lambda r: r.reported_at, reverse=True)[1:]:
+                if r.status != "done":
+                    break
+                since = r.reported_at
+            states["done_on_time" if since.astimezone(VN).date() <= row.due else "done_late"] += 1
         elif row.due < TODAY:
             states["overdue"] += 1
         elif row.period_start <= TODAY:
@@ -184,9 +193,22 @@ async def test_numbers_equal_a_direct_count_and_survive_a_rebuild_from_the_strea
     before = await snapshot(system)
 
     # Rebuild: the reports service stops, its read model and consumers are reset, it starts again.
+    with pytest.raises(ServiceRunning):  # not under a running service
+        await rebuild(system.settings, wait=1.0)
     await system.stop("reports")
     removed = await rebuild(system.settings)
     assert removed["assignments"] == 1620 and removed["progress"] == len(sent)
+    async with system.services["plans"].sessions() as session:  # any connection to the same database
+        for table in (reports_models.units, reports_models.assignments, reports_models.progress):
+            assert (await session.execute(select(func.count()).select_from(table))).scalar_one() == 0
+    client = await nats.connect(system.settings.nats_url)
+    try:
+        with pytest.raises(NotFoundError):
+            await client.jetstream().consumer_info(
+                stream_name(system.settings.nats_prefix, "progress"), "reports-progress-reported"
+            )
+    finally:
+        await client.close()
     await system.start("reports")
 
     async def rebuilt() -> dict[str, Any] | None:  # every consumer (reported, corrected …) has caught up

@@ -21,6 +21,7 @@ def upgrade() -> None:
     for column in ("note", "reason", "good_model"):
         op.add_column("progress", sa.Column(column, sa.Text, nullable=False, server_default=""), schema=S)
     op.add_column("progress", sa.Column("done_at", sa.DateTime(timezone=True)), schema=S)
+    op.execute(f"UPDATE {S}.progress SET done_at = first_reported_at WHERE status = 'done'")  # best known
     op.create_table(
         "plans",
         sa.Column("id", sa.Uuid, primary_key=True),
