@@ -6,10 +6,12 @@ whose k monthly tasks are led by "children" (135 x 12 x k assignments, at least 
 
   api       N progress reports POSTed through the gateway by C concurrent workers: reports/s, latency
   events    first POST until the province roll-up shows reported == N: progress.reported applied/s
+  visible   K single reports, two a second (normal load): from the POST's answer until the province
+            roll-up counts it (tasks → outbox → JetStream → reports, batched)
   consumer  M corrections published straight to JetStream until the roll-up's outputs show them
             (the reports consumer alone, without the tasks service and its outbox relay)
 
-    .venv/bin/python bench/ingest_progress.py [--reports N] [--concurrency C] [--corrections M]
+    .venv/bin/python bench/ingest_progress.py [--reports N] [--concurrency C] [--corrections M] [--visibility K]
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, st
 
 
 async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: str) -> dict[str, str]:
-    year, tasks = datetime.now(VN).year + 1, math.ceil(args.reports / (COMMUNES * MONTHS))
+    year, tasks = datetime.now(VN).year + 1, math.ceil((args.reports + args.visibility) / (COMMUNES * MONTHS))
     n, total, rows = args.reports, COMMUNES * MONTHS * tasks, {}
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as api:
@@ -144,11 +146,11 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
         rows["fan-out"] = f"{total} assignments: stored {t_stored - t0:.1f} s, in the roll-up {t_rolled - t0:.1f} s"
         per_unit = await assigned(communes)
         assert per_unit is not None
-        chosen = [a for month in zip(*per_unit, strict=True) for a in month][:n]  # spread over the communes
+        chosen = [a for month in zip(*per_unit, strict=True) for a in month][: n + args.visibility]  # spread out
 
         latencies: list[float] = []
         errors: dict[int, int] = {}
-        todo = iter(chosen)
+        todo = iter(chosen[:n])
 
         async def worker() -> None:
             for a in todo:
@@ -172,6 +174,28 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
             f" p95 {q[94] * 1e3:.0f} ms, max {max(latencies) * 1e3:.0f} ms, errors {errors or 0}"
         )
         rows["events"] = f"reported == {n} after {ev_s:.1f} s: {n / ev_s:.0f} events/s (lag {t_events - t_api:.1f} s)"
+
+        if k := min(args.visibility, len(chosen) - n):
+            # Normal load: one report at a time, two a second; how long until the province sees it.
+            await until(idle, args.timeout, 0.5)
+            seen: list[float] = []
+            for a in chosen[n : n + k]:
+                before = int((await province())["reported"])
+                reply = await api.post(
+                    f"/api/assignments/{a['id']}/progress",
+                    json={"period": a["period"], "status": "done", "outputs": {"article": 1}},
+                )
+                reply.raise_for_status()
+                t_ok = time.monotonic()
+                t_seen = await until(lambda b=before: rollup("reported", lambda: b + 1), 60, 0.01)
+                seen.append(t_seen - t_ok)
+                await asyncio.sleep(0.5)
+            v = statistics.quantiles(seen, n=100)
+            rows["visible"] = (
+                f"{k} single reports, 2/s: in the province roll-up p50 {v[49] * 1e3:.0f} ms,"
+                f" p95 {v[94] * 1e3:.0f} ms, max {max(seen) * 1e3:.0f} ms after the POST returned"
+            )
+            n += k
 
         if m := min(args.corrections, n):
             await until(idle, args.timeout, 0.5)
@@ -198,6 +222,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=5000, help="progress reports to POST (N)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP workers (C)")
     parser.add_argument("--corrections", type=int, default=5000, help="events published directly (M <= N, 0 = skip)")
+    parser.add_argument("--visibility", type=int, default=100, help="single reports timed until the roll-up shows them")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up/catch-up step")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | {"CCHC_SWEEP_INTERVAL_SECONDS": "60"}
