@@ -3,7 +3,9 @@ one, and the units that have not reported."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +24,15 @@ from shared.runtime import Service, service_of
 from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 
 router = APIRouter(prefix="/api/reports")
+
+
+@contextlib.asynccontextmanager
+async def snapshot(service: Service) -> AsyncIterator[AsyncSession]:
+    """A read-only session on one snapshot: the figures of one answer (totals, outputs,
+    children …) come from the same committed state, while batches keep committing."""
+    async with service.sessions() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+        yield session
 
 
 def scope_of(
@@ -82,7 +93,7 @@ async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(
     cộng cho xã mới; `view=as_reported` giữ cây đơn vị như tại thời điểm báo cáo. Lọc theo `plan`,
     `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
     today = service.clock.today_vn()
-    async with service.sessions() as session:
+    async with snapshot(service) as session:
         name = await _unit_name(session, scope.unit)
         body = _head(scope, name) | await q.totals(session, scope, today)
         body["by_level"] = await q.by_level(session, scope, today)
@@ -97,7 +108,7 @@ async def children(scope: q.Scope = Depends(scope_of), service: Service = Depend
     """Từng đơn vị trực thuộc với số liệu của riêng nó (cả đơn vị chưa có nhiệm vụ), đơn vị có
     tỷ lệ báo cáo thấp nhất trước."""
     today = service.clock.today_vn()
-    async with service.sessions() as session:
+    async with snapshot(service) as session:
         name = await _unit_name(session, scope.unit)
         rows = await q.children(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows)}
@@ -107,7 +118,7 @@ async def children(scope: q.Scope = Depends(scope_of), service: Service = Depend
 async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
     """Đơn vị chưa báo cáo dù đã quá hạn, đơn vị chậm lâu nhất trước."""
     today = service.clock.today_vn()
-    async with service.sessions() as session:
+    async with snapshot(service) as session:
         name = await _unit_name(session, scope.unit)
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
@@ -116,7 +127,7 @@ async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends
 async def periodic_report(service: Service, scope: q.Scope, number: str) -> PeriodicReport:
     today = service.clock.today_vn()
     u = m.units
-    async with service.sessions() as session:
+    async with snapshot(service) as session:
         unit = (await session.execute(select(u.c.name, u.c.level, u.c.parent).where(u.c.code == scope.unit))).first()
         if unit is None:
             raise NotFound(f"không có đơn vị mã {scope.unit!r}")
