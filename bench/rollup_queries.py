@@ -589,7 +589,9 @@ async def seed(
             await db.copy_records_to_table(table, schema_name="reports", columns=columns, records=records)
     copied = time.monotonic() - t1
     t2 = time.monotonic()
-    await db.execute("VACUUM (ANALYZE) reports.assignments, reports.progress, reports.plans, reports.plan_tasks")
+    await db.execute(
+        "VACUUM (ANALYZE) reports.assignments, reports.progress, reports.plans, reports.plan_tasks, reports.units"
+    )
     vacuumed = time.monotonic() - t2
     statuses = Counter(row[2] for row in progress)
     due_of = {a[0]: a[9] for a in assignments}
