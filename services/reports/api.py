@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reports import models as m
 from services.reports import queries as q
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
-from services.reports.submissions import periodic
+from services.reports.submissions import periodic, unit_or_404
 from services.reports.submissions import router as submissions_router
-from shared.errors import FieldProblem, InputError, NotFound
+from shared.errors import FieldProblem, InputError
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
@@ -63,13 +63,6 @@ def scope_of(
     return q.Scope(unit=unit, period=wanted, view=view, plan=plan, area=area, channel=channel, kind=kind)
 
 
-async def _unit_name(session: AsyncSession, code: str) -> str:
-    known = (await session.execute(select(m.units.c.name).where(m.units.c.code == code))).first()
-    if known is None:
-        raise NotFound(f"không có đơn vị mã {code!r}")
-    return str(known.name)
-
-
 def _head(scope: q.Scope, name: str) -> dict[str, Any]:
     return {
         "unit": scope.unit,
@@ -94,7 +87,7 @@ async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(
     `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = await _unit_name(session, scope.unit)
+        name = (await unit_or_404(session, scope.unit)).name
         body = _head(scope, name) | await q.totals(session, scope, today)
         body["by_level"] = await q.by_level(session, scope, today)
         body["outputs"] = await q.outputs(session, scope)
@@ -109,7 +102,7 @@ async def children(scope: q.Scope = Depends(scope_of), service: Service = Depend
     tỷ lệ báo cáo thấp nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = await _unit_name(session, scope.unit)
+        name = (await unit_or_404(session, scope.unit)).name
         rows = await q.children(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows)}
 
@@ -119,7 +112,7 @@ async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends
     """Đơn vị chưa báo cáo dù đã quá hạn, đơn vị chậm lâu nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = await _unit_name(session, scope.unit)
+        name = (await unit_or_404(session, scope.unit)).name
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
 
@@ -128,9 +121,7 @@ async def periodic_report(service: Service, scope: q.Scope, number: str) -> Peri
     today = service.clock.today_vn()
     u = m.units
     async with snapshot(service) as session:
-        unit = (await session.execute(select(u.c.name, u.c.level, u.c.parent).where(u.c.code == scope.unit))).first()
-        if unit is None:
-            raise NotFound(f"không có đơn vị mã {scope.unit!r}")
+        unit = await unit_or_404(session, scope.unit)
         parent = None
         if unit.parent:
             parent = (await session.execute(select(u.c.name).where(u.c.code == unit.parent))).scalar()

@@ -18,12 +18,13 @@ from sqlalchemy import ColumnElement, FromClause, Integer, Numeric, and_, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
+from shared.clock import VN
 from shared.periods import Period
 from shared.text import natural_key
 
 View = Literal["current", "as_reported"]
 STATES = ("done_on_time", "done_late", "in_progress", "overdue", "not_due")
-VN_TZ = "Asia/Ho_Chi_Minh"
+VN_TZ = VN.key  # for SQL: timezone(VN_TZ, instant)
 
 a, p, u, t = m.assignments, m.progress, m.units, m.plan_tasks
 

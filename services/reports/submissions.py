@@ -69,7 +69,8 @@ class ReviewIn(BaseModel):
     reason: str = Field("", max_length=4000)
 
 
-async def _unit(session: AsyncSession, code: str) -> Any:
+async def unit_or_404(session: AsyncSession, code: str) -> Any:
+    """The read model's row of a unit; 404 naming the code if there is none."""
     u = m.units
     row = (await session.execute(select(u).where(u.c.code == code))).first()
     if row is None:
@@ -122,10 +123,10 @@ async def submit(unit: str, period: str, body: SubmitIn, service: Service = Depe
         raise Forbidden(f"đơn vị {body.by.unit} không gửi thay được báo cáo của {unit}")
     now = service.clock.now()
     async with service.transaction() as session:
-        own = await _unit(session, unit)
+        own = await unit_or_404(session, unit)
         if not own.parent:
             raise Conflict(f"{own.name} không có cấp trên trong hệ thống để gửi báo cáo")
-        parent = await _unit(session, own.parent)
+        parent = await unit_or_404(session, own.parent)
         latest = await _latest(session, unit, wanted, lock=True)
         if latest is not None and latest.status == "submitted":
             raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) đang chờ {parent.name} tiếp nhận")
@@ -171,10 +172,10 @@ async def _review(unit: str, period: str, body: ReviewIn, service: Service, *, a
         raise InputError([FieldProblem("reason", "cần nêu lý do trả lại báo cáo")])
     now = service.clock.now()
     async with service.transaction() as session:
-        own = await _unit(session, unit)
+        own = await unit_or_404(session, unit)
         if body.by.unit != own.parent:
             raise Forbidden(f"chỉ cấp trên trực tiếp của {own.name} tiếp nhận hoặc trả lại báo cáo này")
-        reviewer = await _unit(session, body.by.unit)
+        reviewer = await unit_or_404(session, body.by.unit)
         latest = await _latest(session, unit, wanted, lock=True)
         if latest is None:
             raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
@@ -228,7 +229,7 @@ async def versions(unit: str, period: str, service: Service = Depends(service_of
     wanted = periodic(period)
     s = m.submissions
     async with service.sessions() as session:
-        await _unit(session, unit)
+        await unit_or_404(session, unit)
         rows = (
             await session.execute(
                 select(s).where(s.c.unit_code == unit, s.c.period == wanted.code).order_by(s.c.version.desc())
@@ -251,7 +252,7 @@ async def children_submissions(unit: str, period: str, service: Service = Depend
     today = service.clock.today_vn()
     u, s = m.units, m.submissions
     async with service.sessions() as session:
-        own = await _unit(session, unit)
+        own = await unit_or_404(session, unit)
         children = (await session.execute(select(u).where(u.c.parent == unit).order_by(u.c.name))).all()
         latest = (
             await session.execute(
