@@ -111,22 +111,35 @@ async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str
     return {row.unit_level: figures(row) for row in rows if row.expected or row.reported}
 
 
-async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area", "channel"] = "") -> Any:
-    """Products reported: {kind: n}, or {area: {kind: n}}, or {channel: {kind: n}}."""
+def _product_sums(scope: Scope, *group: Any, also: Any = None) -> tuple[Any, Any]:
+    """SELECT *group, product kind, sum of the latest reports' counts in scope, grouped so;
+    `also` is one more lateral source (the channels of the task). Returns it and the kind column."""
     kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
     source = scope.source().join(kv, literal_column("true"))
+    if also is not None:
+        source = source.join(also, literal_column("true"))
+    query = (
+        select(*group, kv.c.key, func.sum(kv.c.value.cast(Numeric)).cast(Integer))
+        .select_from(source)
+        .where(*scope.conditions(), p.c.assignment_id.is_not(None))
+        .group_by(*group, kv.c.key)
+    )
+    if scope.kind is not None:
+        query = query.where(kv.c.key == scope.kind)
+    return query, kv.c.key
+
+
+async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area", "channel"] = "") -> Any:
+    """Products reported: {kind: n}, or {area: {kind: n}}, or {channel: {kind: n}}."""
     group: list[Any] = []
+    channel = None
     if by == "area":
         group = [func.coalesce(t.c.area, "").label("group")]
     elif by == "channel":
         channel = func.unnest(t.c.channels).table_valued("name").lateral()
-        source = source.join(channel, literal_column("true"))
         group = [channel.c.name.label("group")]
-    query = select(*group, kv.c.key, func.sum(kv.c.value.cast(Numeric)).cast(Integer)).select_from(source)
-    query = query.where(*scope.conditions(), p.c.assignment_id.is_not(None))
-    if scope.kind is not None:
-        query = query.where(kv.c.key == scope.kind)
-    rows = (await session.execute(query.group_by(*group, kv.c.key).order_by(*group, kv.c.key))).all()
+    query, kind = _product_sums(scope, *group, also=channel)
+    rows = (await session.execute(query.order_by(*group, kind))).all()
     if not by:
         return {row[0]: int(row[1]) for row in rows}
     grouped: dict[str, dict[str, int]] = {}
@@ -243,15 +256,7 @@ async def tasks(session: AsyncSession, scope: Scope, today: date) -> list[dict[s
         )
     ).all()
     produced: dict[tuple[uuid.UUID, str], dict[str, int]] = {}
-    kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
-    query = (
-        select(a.c.plan_id, a.c.task_ref, kv.c.key, func.sum(kv.c.value.cast(Numeric)).cast(Integer))
-        .select_from(scope.source().join(kv, literal_column("true")))
-        .where(*scope.conditions())
-        .group_by(a.c.plan_id, a.c.task_ref, kv.c.key)
-    )
-    if scope.kind is not None:
-        query = query.where(kv.c.key == scope.kind)
+    query, _ = _product_sums(scope, a.c.plan_id, a.c.task_ref)
     for plan_id, ref, key, total in (await session.execute(query)).all():
         produced.setdefault((plan_id, ref), {})[key] = int(total)
     titles = dict(
