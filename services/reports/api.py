@@ -3,6 +3,7 @@ one, and the units that have not reported."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -169,7 +170,9 @@ async def report_docx(
 ) -> Response:
     """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), number)
-    return _attachment(docx_bytes(report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx")
+    return _attachment(
+        await asyncio.to_thread(docx_bytes, report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx"
+    )
 
 
 @router.get("/{unit}/{period}.xlsx")
@@ -182,7 +185,9 @@ async def report_xlsx(
 ) -> Response:
     """Bảng nhiệm vụ, bảng đơn vị và đơn vị chậm báo cáo (tệp Excel)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), "")
-    return _attachment(xlsx_bytes(report), XLSX, f"bao-cao-cchc-{unit}-{report.period.code}.xlsx")
+    return _attachment(
+        await asyncio.to_thread(xlsx_bytes, report), XLSX, f"bao-cao-cchc-{unit}-{report.period.code}.xlsx"
+    )
 
 
 @router.get("/{unit}/{period}")
