@@ -118,7 +118,7 @@ async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
 
 
-async def periodic_report(service: Service, scope: q.Scope, number: str) -> PeriodicReport:
+async def periodic_report(service: Service, scope: q.Scope, number: str, signer: str = "") -> PeriodicReport:
     today = service.clock.today_vn()
     u = m.units
     async with snapshot(service) as session:
@@ -142,6 +142,7 @@ async def periodic_report(service: Service, scope: q.Scope, number: str) -> Peri
             children=await q.children(session, scope, today),
             lagging=await q.lagging(session, scope, today),
             highlights=await q.highlights(session, scope),
+            signer=signer.strip(),
         )
 
 
@@ -166,10 +167,11 @@ async def report_docx(
     view: q.View = "current",
     plan: uuid.UUID | None = None,
     number: str = Query("", max_length=50),
+    signer: str = Query("", max_length=80, description="Họ và tên người ký"),
     service: Service = Depends(service_of),
 ) -> Response:
     """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
-    report = await periodic_report(service, _report_scope(unit, period, view, plan), number)
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), number, signer)
     return _attachment(
         await asyncio.to_thread(docx_bytes, report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx"
     )

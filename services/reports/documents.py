@@ -71,9 +71,28 @@ class PeriodicReport:
                 return self.unit_name if rest in NAMED_AFTER_PEOPLE else rest
         return self.unit_name
 
+    signer: str = ""  # the signer's full name under the signature, when known
+
     @property
     def issuer(self) -> str:
         return f"ỦY BAN NHÂN DÂN {self.unit_name}".upper()
+
+    @property
+    def issuer_lines(self) -> list[tuple[str, dict[str, Any]]]:
+        """The issuing body's name, under its governing body's for a body (Decree 30, item 3)."""
+        if self.unit_level == "body" and self.parent_name:
+            return [
+                (f"ỦY BAN NHÂN DÂN {self.parent_name}".upper(), {"size": 13}),
+                (self.unit_name.upper(), {"bold": True, "size": 13}),
+            ]
+        return [(self.issuer, {"bold": True, "size": 13})]
+
+    @property
+    def signature(self) -> list[str]:
+        """Who signs: on behalf of the People's Committee, or the head of a body."""
+        if self.unit_level != "body":
+            return ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
+        return ["TRƯỞNG PHÒNG" if self.unit_name.startswith("Phòng ") else "THỦ TRƯỞNG CƠ QUAN"]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -139,11 +158,27 @@ def _para(
     if align is not None:
         paragraph.alignment = align
     paragraph.paragraph_format.space_after = Pt(3)
-    if indent:
+    if indent:  # body text: indented and justified
         paragraph.paragraph_format.first_line_indent = Mm(10)
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
     if text:
         _run(paragraph, text, bold=bold, italic=italic, size=size)
     return paragraph
+
+
+def _rule(container: Any, length: float, width: float) -> None:
+    """A centred solid line `length` mm long in a space `width` mm wide: the short rules under
+    the issuing body, the national motto and the title (Decree 30/2020, appendix I)."""
+    paragraph = container.add_paragraph()
+    form = paragraph.paragraph_format
+    form.space_before, form.space_after, form.line_spacing = Pt(0), Pt(0), Pt(2)
+    form.left_indent = form.right_indent = Mm(max(0.0, (width - length) / 2))
+    borders = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for key, value in (("val", "single"), ("sz", "6"), ("space", "1"), ("color", "auto")):
+        bottom.set(qn(f"w:{key}"), value)
+    borders.append(bottom)
+    paragraph._p.get_or_add_pPr().append(borders)
 
 
 def _no_borders(table: Table) -> None:
@@ -192,7 +227,8 @@ def docx_bytes(report: PeriodicReport) -> bytes:
     # Header: issuing body and number/symbol | national motto, place and date.
     header = document.add_table(rows=2, cols=2)
     _no_borders(header)
-    _cell(header.cell(0, 0), [(report.issuer, {"bold": True, "size": 13})])
+    _cell(header.cell(0, 0), report.issuer_lines)
+    _rule(header.cell(0, 0), 22, 65)
     _cell(
         header.cell(0, 1),
         [
@@ -200,6 +236,7 @@ def docx_bytes(report: PeriodicReport) -> bytes:
             ("Độc lập - Tự do - Hạnh phúc", {"bold": True, "size": 14}),
         ],
     )
+    _rule(header.cell(0, 1), 62, 100)  # as long as the motto
     _cell(header.cell(1, 0), [(f"Số: {report.number or '      /BC-UBND'}", {"size": 13})])
     _cell(header.cell(1, 1), [(f"{report.place}, {vn_long_date(report.issued_on)}", {"italic": True, "size": 14})])
     for row in header.rows:
@@ -208,6 +245,7 @@ def docx_bytes(report: PeriodicReport) -> bytes:
     _para(document)
     _para(document, "BÁO CÁO", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
     _para(document, report.title, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True)
+    _rule(document, 40, 165)
     _para(document)
 
     totals = report.totals
@@ -268,36 +306,34 @@ def docx_bytes(report: PeriodicReport) -> bytes:
 
     _para(document)
     _para(document, "III. ĐƠN VỊ CHẬM BÁO CÁO", bold=True)
-    if report.lagging:
-        for row in report.lagging[:50]:
-            _para(
-                document,
-                f"- {row['name']}: thiếu {row['missing']} báo cáo, chậm {row['days_late']} ngày "
-                f"(hạn đầu tiên {_dmy(row['earliest_due'])}).",
-                indent=True,
-            )
-        if len(report.lagging) > 50:
-            _para(
-                document, f"- Và {len(report.lagging) - 50} đơn vị khác (chi tiết tại tệp Excel kèm theo).", indent=True
-            )
-    else:
-        _para(document, "Không có đơn vị chậm báo cáo.", indent=True)
+    _quoted(
+        document,
+        [
+            f"- {row['name']}: thiếu {row['missing']} báo cáo, chậm {row['days_late']} ngày "
+            f"(hạn đầu tiên {_dmy(row['earliest_due'])})."
+            for row in report.lagging
+        ],
+        more="đơn vị khác (chi tiết tại tệp Excel kèm theo, trang “Chậm báo cáo”)",
+        none="Không có đơn vị chậm báo cáo.",
+    )
 
     _para(document)
     _para(document, "IV. MÔ HÌNH HAY, CÁCH LÀM HIỆU QUẢ", bold=True)
-    models = report.highlights.get("good_models", [])
-    for item in models:
-        _para(document, f"- {item['name']} ({item['task_title']}): {item['text']}", indent=True)
-    if not models:
-        _para(document, "Chưa có đơn vị báo cáo mô hình hay.", indent=True)
+    _quoted(
+        document,
+        [_quote(item) for item in report.highlights.get("good_models", [])],
+        more="mô hình khác (chi tiết tại tệp Excel kèm theo, trang “Ý kiến”)",
+        none="Chưa có đơn vị báo cáo mô hình hay.",
+    )
 
     _para(document)
     _para(document, "V. KHÓ KHĂN, VƯỚNG MẮC VÀ KIẾN NGHỊ", bold=True)
-    issues = report.highlights.get("cannot_do", []) + report.highlights.get("notes", [])
-    for item in issues:
-        _para(document, f"- {item['name']} ({item['task_title']}): {item['text']}", indent=True)
-    if not issues:
-        _para(document, "Không có.", indent=True)
+    _quoted(
+        document,
+        [_quote(item) for item in report.highlights.get("cannot_do", []) + report.highlights.get("notes", [])],
+        more="ý kiến khác (chi tiết tại tệp Excel kèm theo, trang “Ý kiến”)",
+        none="Không có.",
+    )
 
     _para(document)
     # Recipients | signature block.
@@ -310,9 +346,10 @@ def docx_bytes(report: PeriodicReport) -> bytes:
     _cell(
         closing.cell(0, 1),
         [
-            ("TM. ỦY BAN NHÂN DÂN", {"bold": True, "size": 14}),
-            ("CHỦ TỊCH", {"bold": True, "size": 14}),
+            *((line, {"bold": True, "size": 14}) for line in report.signature),
             ("(Ký, ghi rõ họ tên, đóng dấu)", {"italic": True, "size": 12}),
+            *(("", {}) for _ in range(4)),  # room for the signature and the seal
+            (report.signer, {"bold": True, "size": 14}),
         ],
     )
     for row in closing.rows:
@@ -320,6 +357,23 @@ def docx_bytes(report: PeriodicReport) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+QUOTED = 50  # lines a DOCX section quotes before pointing to the XLSX
+
+
+def _quote(item: dict[str, Any]) -> str:
+    return f"- {item['name']} ({item['task_title']}): {item['text']}"
+
+
+def _quoted(document: Any, lines: list[str], *, more: str, none: str) -> None:
+    """The first QUOTED lines of a section, then how many more there are: never cut silently."""
+    for line in lines[:QUOTED]:
+        _para(document, line, indent=True)
+    if len(lines) > QUOTED:
+        _para(document, f"- Và {len(lines) - QUOTED} {more}.", indent=True)
+    if not lines:
+        _para(document, none, indent=True)
 
 
 def _recipients(report: PeriodicReport) -> list[str]:
@@ -360,7 +414,7 @@ def _sheet(
                 cell.fill = HEAD
     for index, _ in enumerate(header, 1):
         sheet.column_dimensions[get_column_letter(index)].width = (
-            45 if header[index - 1] in ("Nhiệm vụ", "Đơn vị") else 15
+            45 if header[index - 1] in ("Nhiệm vụ", "Đơn vị", "Nội dung") else 15
         )
     sheet.freeze_panes = "A3"
 
@@ -474,6 +528,20 @@ def xlsx_bytes(report: PeriodicReport) -> bytes:
         ["Mã", "Đơn vị", "Số báo cáo còn thiếu", "Hạn đầu tiên", "Số ngày chậm"],
         lag_rows,
         ["", "Tổng cộng", sum(row["missing"] for row in report.lagging), "", ""],
+    )
+    kinds_vi = {"good_models": "Mô hình hay", "cannot_do": "Không thực hiện được", "notes": "Ghi chú, kiến nghị"}
+    said = [
+        [kinds_vi[kind], item["unit"], item["name"], item["task_ref"], item["task_title"], item["text"]]
+        for kind in kinds_vi
+        for item in report.highlights.get(kind, [])
+    ]
+    _sheet(
+        workbook,
+        "Ý kiến",
+        f"Mô hình hay, khó khăn và kiến nghị — {report.unit_name}",
+        ["Loại", "Mã", "Đơn vị", "STT", "Nhiệm vụ", "Nội dung"],
+        said,
+        ["", "", "Tổng cộng", "", "", len(said)],
     )
     buffer = io.BytesIO()
     workbook.save(buffer)

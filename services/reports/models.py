@@ -52,6 +52,7 @@ assignments = Table(
     Column("task_title", Text, nullable=False, server_default=""),
     Column("plan_number", Text, nullable=False, server_default=""),
     Index("report_assignments_ancestors", "ancestors", postgresql_using="gin"),
+    Index("report_assignments_unit", "unit_code"),
 )
 
 # Plans and their tasks as issued or last amended: the content area and channels of a task

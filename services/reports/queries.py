@@ -14,7 +14,20 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, FromClause, Integer, Numeric, and_, func, literal_column, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Numeric,
+    and_,
+    any_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
@@ -44,8 +57,10 @@ class Scope:
     def conditions(self) -> list[ColumnElement[bool]]:
         under: ColumnElement[bool] = a.c.ancestors.contains([self.unit])
         if self.view == "current":
-            restated = select(u.c.code).where(u.c.rollup_to.contains([self.unit]))
-            under = or_(a.c.unit_code.in_(restated), under)
+            # `= ANY(ARRAY(subquery))`, not `IN (subquery)`: the list is computed once, so the
+            # OR becomes a bitmap OR of the unit_code and ancestors indexes, not a full scan.
+            restated = select(u.c.code).where(u.c.rollup_to.contains([self.unit])).scalar_subquery()
+            under = or_(a.c.unit_code == any_(func.array(restated)), under)
         wanted = [under, ~a.c.cancelled, a.c.period_start >= self.period.start, a.c.period_end <= self.period.end]
         if self.plan is not None:
             wanted.append(a.c.plan_id == self.plan)
@@ -148,13 +163,19 @@ async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area"
     return grouped
 
 
+def merged_away(unit: FromClause) -> ColumnElement[bool]:
+    """The unit is the old side of a default succession: merged into another (an anti-join,
+    which the planner hashes once, where `NOT IN (subquery)` was re-checked per row)."""
+    succ = m.successors
+    return exists().where(succ.c.old_code == unit.c.code, succ.c.is_default)
+
+
 async def children(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
     """One row per child unit with its own subtree's figures; children without assignments too.
     In the current view a merged unit's facts count for the child that took it over."""
     child = u.alias("child")
     # A unit merged away (the old side of a default succession) is no child in today's
     # structure: its facts count for the unit that took it over, once.
-    ended = select(m.successors.c.old_code).where(m.successors.c.is_default)
     source: FromClause
     key: ColumnElement[Any]
     if scope.view == "current":
@@ -162,7 +183,7 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
         source = scope.source().join(own, own.c.code == a.c.unit_code)
         source = source.join(
             child,
-            and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_(), child.c.code.not_in(ended)),
+            and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_(), ~merged_away(child)),
         )
         key = child.c.code
     else:
@@ -184,7 +205,7 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
         await session.execute(
             select(u.c.code, u.c.name, u.c.level).where(
                 or_(
-                    and_(u.c.parent == scope.unit, u.c.code.not_in(ended) if scope.view == "current" else true()),
+                    and_(u.c.parent == scope.unit, ~merged_away(u) if scope.view == "current" else true()),
                     u.c.code.in_(list(rows)),
                 )
             )
@@ -205,27 +226,33 @@ async def lagging(session: AsyncSession, scope: Scope, today: date) -> list[dict
     the earliest missed due date, how many days ago, and how many reports are missing."""
     lead = a.c.role == "lead"
     missing = and_(lead, p.c.assignment_id.is_(None), a.c.due < today)
+    source = scope.source()
+    unit_code: ColumnElement[str] = a.c.unit_code
+    if scope.view == "current":  # a commune merged away answers under the one that took it over
+        succ = m.successors
+        source = source.outerjoin(succ, and_(succ.c.old_code == a.c.unit_code, succ.c.is_default))
+        unit_code = func.coalesce(succ.c.new_code, a.c.unit_code)
     rows = (
         await session.execute(
             select(
-                a.c.unit_code,
+                unit_code.label("lag_unit"),
                 func.count().filter(missing).label("missing"),
                 func.min(a.c.due).filter(missing).label("earliest_due"),
                 func.count().filter(lead).label("expected"),
             )
-            .select_from(scope.source())
+            .select_from(source)
             .where(*scope.conditions())
-            .group_by(a.c.unit_code)
+            .group_by(literal_column("lag_unit"))
             .having(func.count().filter(missing) > 0)
         )
     ).all()
     names = dict(
-        (await session.execute(select(u.c.code, u.c.name).where(u.c.code.in_([r.unit_code for r in rows])))).all()
+        (await session.execute(select(u.c.code, u.c.name).where(u.c.code.in_([r.lag_unit for r in rows])))).all()
     )
     result = [
         {
-            "unit": row.unit_code,
-            "name": names.get(row.unit_code, row.unit_code),
+            "unit": row.lag_unit,
+            "name": names.get(row.lag_unit, row.lag_unit),
             "missing": row.missing,
             "expected": row.expected,
             "earliest_due": row.earliest_due.isoformat(),
@@ -279,9 +306,10 @@ async def tasks(session: AsyncSession, scope: Scope, today: date) -> list[dict[s
     return result
 
 
-async def highlights(session: AsyncSession, scope: Scope, *, limit: int = 200) -> dict[str, list[dict[str, Any]]]:
+async def highlights(session: AsyncSession, scope: Scope) -> dict[str, list[dict[str, Any]]]:
     """Good models and notes from the latest progress reports in scope, and why tasks could not
-    be done: what a periodic report quotes."""
+    be done: what a periodic report quotes. All of them: the DOCX quotes the first ones and
+    points to the XLSX, which lists every one."""
     rows = (
         await session.execute(
             select(
@@ -290,7 +318,6 @@ async def highlights(session: AsyncSession, scope: Scope, *, limit: int = 200) -
             .select_from(scope.source().outerjoin(u, u.c.code == a.c.unit_code))
             .where(*scope.conditions(), or_(p.c.note != "", p.c.reason != "", p.c.good_model != ""))
             .order_by(a.c.unit_code, a.c.task_ref)
-            .limit(limit)
         )
     ).all()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from openpyxl import load_workbook
 
 from shared.clock import FixedClock
@@ -201,13 +202,18 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     )
     assert data["highlights"]["good_models"][0]["text"] == GOOD_MODEL
 
-    docx = await system.get("/api/reports/52/2026-Q1.docx", params={"number": "15/BC-UBND"})
+    docx = await system.get(
+        "/api/reports/52/2026-Q1.docx", params={"number": "15/BC-UBND", "signer": "Nguyễn Văn Bình"}
+    )
     assert docx.status_code == 200, docx.text
     assert "bao-cao-cchc-52-2026-Q1.docx" in docx.headers["content-disposition"]
     document = Document(io.BytesIO(docx.content))
     header = [cell.text for row in document.tables[0].rows for cell in row.cells]
-    assert header[0] == "ỦY BAN NHÂN DÂN TỈNH GIA LAI"
-    assert header[1] == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
+    # Each name is followed by its short rule: an empty paragraph with a bottom border.
+    assert header[0] == "ỦY BAN NHÂN DÂN TỈNH GIA LAI\n"
+    assert header[1] == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n"
+    for cell in document.tables[0].rows[0].cells:
+        assert cell.paragraphs[-1]._p.xpath("./w:pPr/w:pBdr/w:bottom"), "no rule under the header"
     assert header[2] == "Số: 15/BC-UBND"
     assert re.fullmatch(r"Gia Lai, ngày \d{2} tháng (0[12]|[3-9]|1[0-2]) năm 20\d{2}", header[3]), header[3]
     texts = [p.text for p in document.paragraphs if p.text]
@@ -222,6 +228,11 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     ]
     positions = [texts.index(part) for part in parts]
     assert positions == sorted(positions), texts[:20]
+    paragraphs = document.paragraphs
+    title_at = next(i for i, p in enumerate(paragraphs) if p.text == data["title"])
+    assert paragraphs[title_at + 1]._p.xpath("./w:pPr/w:pBdr/w:bottom"), "no rule under the title"
+    body = next(p for p in paragraphs if p.text.startswith("Trong quý I năm 2026"))
+    assert body.alignment == WD_ALIGN_PARAGRAPH.JUSTIFY
     assert any(GOOD_MODEL in text for text in texts)
     assert "đã báo cáo 12 lượt" in texts[positions[2] + 1]
     units_table, tasks_table, closing = document.tables[1], document.tables[2], document.tables[-1]
@@ -232,13 +243,17 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     assert closing.rows[0].cells[0].text.startswith("Nơi nhận:") and closing.rows[0].cells[0].text.endswith(
         "- Lưu: VT."
     )
-    assert closing.rows[0].cells[1].text.startswith("TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH")
+    signature = closing.rows[0].cells[1].text.split("\n")
+    assert signature[:2] == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"] and signature[-1] == "Nguyễn Văn Bình"
     assert round(document.sections[0].left_margin.mm) == 30 and round(document.sections[0].right_margin.mm) == 15
 
     xlsx = await system.get("/api/reports/52/2026-Q1.xlsx")
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["Nhiệm vụ", "Đơn vị", "Chậm báo cáo"]
+    assert book.sheetnames == ["Nhiệm vụ", "Đơn vị", "Chậm báo cáo", "Ý kiến"]
+    *said, said_total = list(book["Ý kiến"].iter_rows(min_row=3, values_only=True))
+    quoted = sum(len(data["highlights"][kind]) for kind in ("good_models", "cannot_do", "notes"))
+    assert len(said) == quoted == said_total[5] and ("Mô hình hay", GOOD_MODEL) in {(r[0], r[5]) for r in said}
     tasks = list(book["Nhiệm vụ"].iter_rows(min_row=3, values_only=True))
     *rows, total = tasks
     assert total[2] == "Tổng cộng" and total[4:7] == (data["expected"], data["reported"], data["on_time"])
@@ -266,7 +281,7 @@ async def test_children_after_a_merge_count_the_merged_commune_once_for_its_succ
 
     await system.eventually(assigned)
     items = (await system.get("/api/assignments", params={"unit": "21787", "period": "2026-Q1"})).json()["items"]
-    for item in items:
+    for item in items[:1]:  # one of its two reports: the merged commune also lags
         sent = await system.post(
             f"/api/assignments/{item['id']}/progress",
             json={"period": "2026-Q1", "status": "done", "outputs": {"broadcast": 1}, "reporter": {"unit": "21787"}},
@@ -283,8 +298,18 @@ async def test_children_after_a_merge_count_the_merged_commune_once_for_its_succ
     totals = await rollup(system)
     assert children["count"] == 134
     successor = next(row for row in children["items"] if row["unit"] == "21583")
-    assert successor["reported"] == 2 and successor["expected"] == 4  # its own 2 and the merged commune's 2
+    assert successor["reported"] == 1 and successor["expected"] == 4  # its own 2 and the merged commune's 2
     for key in ("expected", "reported", "on_time"):
         assert sum(row[key] for row in children["items"]) == totals[key], key
     as_reported = await rollup(system, "children", view="as_reported")
-    assert any(row["unit"] == "21787" and row["reported"] == 2 for row in as_reported["items"])
+    assert any(row["unit"] == "21787" and row["reported"] == 1 for row in as_reported["items"])
+
+    # Who lags, seen on 20/03 (after the due date): today the successor answers for the merged
+    # commune's missing report too.
+    await system.stop("reports")
+    await system.start("reports", clock=FixedClock(datetime(2026, 3, 20, 2, tzinfo=UTC)))
+    lagging = {row["unit"]: row for row in (await rollup(system, "lagging"))["items"]}
+    assert "21787" not in lagging and (lagging["21583"]["missing"], lagging["21583"]["expected"]) == (3, 4)
+    assert lagging["21583"]["name"] == successor["name"]
+    then = {row["unit"]: row for row in (await rollup(system, "lagging", view="as_reported"))["items"]}
+    assert (then["21787"]["missing"], then["21583"]["missing"]) == (1, 2)
