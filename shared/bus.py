@@ -145,6 +145,14 @@ async def dead_letter(broker: NatsBroker, *, prefix: str, service: str, msg: Any
     log.error("dead-lettered %s after %d deliveries: %s", original, msg.metadata.num_delivered, reason)
 
 
+async def undecoded(message: Any) -> Any:
+    """faststream's decoder for our subscribers: none. The handlers validate the raw bytes
+    themselves (`read` below), so a body that is not JSON, even one labelled
+    `application/json`, reaches the dead-letter queue instead of failing inside faststream
+    before any handler runs and being redelivered forever (a poison message)."""
+    return message.body
+
+
 def attach(
     broker: NatsBroker,
     sub: Subscription,
@@ -291,6 +299,7 @@ def attach(
             pull_sub=PullSub(batch_size=settings.consumer_batch, timeout=settings.batch_timeout_seconds, batch=True),
             max_workers=1,  # faststream hands over batches only without concurrent workers
             ack_policy=AckPolicy.MANUAL,
+            decoder=undecoded,
             title=f"{service}: {sub.event_type}",
         )(on_batch)
         return
@@ -302,5 +311,6 @@ def attach(
         pull_sub=PullSub(batch_size=settings.fetch_batch, timeout=1.0),
         max_workers=settings.consumer_workers,  # effects are idempotent and order-tolerant
         ack_policy=AckPolicy.MANUAL,
+        decoder=undecoded,
         title=f"{service}: {sub.event_type}",
     )(on_message)

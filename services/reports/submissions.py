@@ -183,6 +183,15 @@ async def _review(unit: str, period: str, body: ReviewIn, service: Service, *, a
         if latest.status not in allowed:
             state, action = STATUS_LABELS[latest.status].lower(), "tiếp nhận" if accept else "trả lại"
             raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {action}")
+        if accept:
+            now_totals = await q.totals(session, q.Scope(unit=unit, period=wanted), service.clock.today_vn())
+            moved = drift(latest.totals, now_totals)
+            if moved:
+                raise Conflict(
+                    f"số liệu của {own.name} đã thay đổi từ khi gửi báo cáo lần {latest.version} ("
+                    + "; ".join(moved)
+                    + "): cần trả lại để đơn vị gửi lại số liệu mới"
+                )
         status = "accepted" if accept else "returned"
         s = m.submissions
         row = (
@@ -209,6 +218,31 @@ async def _review(unit: str, period: str, body: ReviewIn, service: Service, *, a
         )
         await service.emit(session, [service.event(f"report.{status}", unit_path=own.path, payload=event, at=now)])
     return _json(row)
+
+
+# Figures a report's own progress reports decide. The other states (in progress, overdue, not
+# yet due) move with the calendar alone, so they may differ between sending and accepting.
+REPORTED = {
+    "expected": "phải báo cáo",
+    "reported": "đã báo cáo",
+    "on_time": "đúng hạn",
+    "done_on_time": "hoàn thành đúng hạn",
+    "done_late": "hoàn thành quá hạn",
+}
+
+
+def drift(sent: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What changed between the figures as submitted and as they are now ("đã báo cáo 12 → 13"):
+    accepting would lock figures the parent has not seen."""
+
+    def value(totals: dict[str, Any], key: str) -> Any:
+        return totals[key] if key in totals else totals.get("states", {}).get(key)
+
+    return [
+        f"{label} {value(sent, key)} → {value(now, key)}"
+        for key, label in REPORTED.items()
+        if value(sent, key) != value(now, key)
+    ]
 
 
 @router.post("/{unit}/{period}/accept")

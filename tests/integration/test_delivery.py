@@ -61,16 +61,17 @@ async def dead_letters(system: System) -> list:
         await client.close()
 
 
-async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str) -> bool:
+async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str, json_label: bool = False) -> bool:
     """Publish as another system would; returns True if JetStream saw it as a duplicate."""
     client = await nats.connect(system.settings.nats_url)
     try:
         prefix = system.settings.nats_prefix
+        headers = {"Nats-Msg-Id": msg_id} | ({"content-type": "application/json"} if json_label else {})
         ack = await client.jetstream().publish(
             subject(prefix, "assignment.created", unit_path),
             body,
             stream=stream_name(prefix, "assignment"),
-            headers={"Nats-Msg-Id": msg_id},
+            headers=headers,
         )
         return bool(ack.duplicate)
     finally:
@@ -121,6 +122,36 @@ async def test_an_unreadable_event_is_dead_lettered_and_the_stream_moves_on(syst
     prefix = system.settings.nats_prefix
     assert letters[0].headers["Cchc-Original-Subject"] == f"{prefix}.assignment.created.52.21787"
     assert letters[0].data == b"{not json"
+
+
+async def test_a_body_labelled_json_that_is_not_json_is_dead_lettered_by_every_consumer(system: System) -> None:
+    """faststream would decode a body labelled application/json before any handler ran, and fail
+    on every delivery: a poison message for the per-event (notify) and batched (reports)
+    consumers alike. Both park it and go on."""
+    await publish(system, b"{not json", "52.21787", msg_id=str(uuid.uuid4()), json_label=True)
+    body, assignment_id, path = assignment_event()
+    await publish(system, body, path, msg_id=str(uuid.uuid4()))
+    assert await system.eventually(lambda: notifications_for(system, assignment_id)) == 1
+
+    async def parked() -> set[str] | None:
+        letters = [m for m in await dead_letters(system) if m.data == b"{not json"]
+        prefix = system.settings.nats_prefix
+        services = {m.subject.removeprefix(f"{prefix}.").split(".")[1] for m in letters}
+        return services if {"notify", "reports"} <= services else None
+
+    assert await system.eventually(parked) == {"notify", "reports"}
+    client = await nats.connect(system.settings.nats_url)
+    try:
+        js, stream = client.jetstream(), stream_name(system.settings.nats_prefix, "assignment")
+        for durable in ("notify-assignment-created", "reports-assignment-created"):
+
+            async def settled(durable: str = durable) -> bool:
+                info = await js.consumer_info(stream, durable)
+                return (info.num_ack_pending, info.num_pending) == (0, 0)
+
+            await system.eventually(settled)
+    finally:
+        await client.close()
 
 
 async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_delivery(system: System) -> None:

@@ -1,5 +1,6 @@
 """Submission up the tree on real servers: a commune submits, the province returns it with a
-reason, the commune resubmits a new version, the province accepts and the report is locked
+reason, the commune resubmits a new version, the province accepts it (only while its figures are
+those submitted) and the report is locked
 (the tasks service refuses corrections) until the province reopens it; the notify service tells
 the commune each time; the province sees every commune's status against staggered deadlines."""
 
@@ -81,6 +82,19 @@ async def test_a_report_goes_up_is_returned_resubmitted_accepted_locked_and_reop
     second = await system.post(f"{URL}/submit", json={"by": by, "number": "07/BC-UBND"})
     assert second.status_code == 201 and second.json()["version"] == 2
     assert second.json()["totals"]["reported"] == 2
+
+    async def done(count: int) -> bool:
+        body = (await system.get("/api/reports/rollup", params={"unit": COMMUNE, "period": "2026-Q1"})).json()
+        return body["states"]["done_on_time"] == count
+
+    # A correction after sending: the province cannot accept figures it has not seen.
+    assert await report(system, "2", "in_progress") == 201
+    await system.eventually(lambda: done(1))
+    drifted = await system.post(f"{URL}/accept", json={"by": province})
+    assert drifted.status_code == 409, drifted.text
+    assert "đã thay đổi từ khi gửi báo cáo lần 2 (hoàn thành đúng hạn 2 → 1)" in drifted.json()["message"]
+    assert await report(system, "2", "done") == 201  # back to what was sent
+    await system.eventually(lambda: done(2))
     accepted = await system.post(f"{URL}/accept", json={"by": province})
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     await system.eventually(lambda: notes(system, "report_accepted"))
