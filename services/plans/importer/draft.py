@@ -1,0 +1,147 @@
+"""A plan document read into a draft: header, basis, tasks, duties, the content areas and channels
+it mentions, and a warning (with its line) for everything the reader was unsure of. Pure: the
+caller passes the bytes and the body names it knows; nothing is looked up or stored here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from services.plans.importer.duties import DutyDraft, duties_section, read_duties
+from services.plans.importer.header import (
+    Notes,
+    ParentPlan,
+    find_basis,
+    first_section,
+    read_issuer,
+    read_number,
+    read_parent,
+    read_period,
+    read_place_and_date,
+    read_title,
+)
+from services.plans.importer.lines import Line, UnreadableDocument, read_docx, read_text, tidy
+from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
+from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated, list_rows, table_rows
+from shared.text import normalize
+
+DOCX_MAGIC = b"PK\x03\x04"
+
+
+@dataclass
+class PlanDraft:
+    number: str = ""
+    issuer: str = ""
+    issuer_code: str | None = None
+    place: str = ""
+    date: dt.date | None = None
+    title: str = ""
+    period: str = ""
+    parent: ParentPlan | None = None
+    tasks: list[TaskDraft] = field(default_factory=list)
+    duties: list[DutyDraft] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    tasks_from: str = ""  # "table", "list" or ""
+    notes: Notes = field(default_factory=Notes)
+
+    def as_json(self) -> dict[str, Any]:
+        parent = self.parent
+        return {
+            "number": self.number,
+            "issuer": {"name": self.issuer, "code": self.issuer_code},
+            "place": self.place,
+            "date": self.date.isoformat() if self.date else None,
+            "title": self.title,
+            "period": self.period,
+            "parent": (
+                {
+                    "number": parent.number,
+                    "date": parent.date.isoformat() if parent.date else None,
+                    "issuer": parent.issuer,
+                }
+                if parent
+                else None
+            ),
+            "tasks_from": self.tasks_from,
+            "tasks": [task.as_json() for task in self.tasks],
+            "duties": [duty.as_json() for duty in self.duties],
+            "areas": self.areas,
+            "channels": self.channels,
+            "warnings": [{"line": w.line, "message": w.message} for w in self.notes.items],
+        }
+
+
+def read_lines(content: bytes, filename: str) -> list[Line]:
+    """The document's lines, by its content: a .docx is a zip, anything else must be UTF-8 text."""
+    suffix = PurePath(filename).suffix.lower()
+    if not content.strip():
+        raise UnreadableDocument("tệp rỗng")
+    if content.startswith(DOCX_MAGIC):
+        return tidy(read_docx(content))
+    if suffix in (".doc", ".pdf") or content.startswith((b"%PDF", b"\xd0\xcf\x11\xe0")):
+        raise UnreadableDocument(
+            "chỉ đọc được tệp Word .docx hoặc văn bản .txt (UTF-8); hãy lưu lại tệp .doc thành .docx, "
+            "hoặc chuyển bản PDF thành văn bản"
+        )
+    return tidy(read_text(content), wrapped=True)
+
+
+def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = None) -> PlanDraft:
+    lines = read_lines(content, filename)
+    draft = PlanDraft()
+    notes = draft.notes
+    head = lines[: first_section(lines)]
+    draft.number = read_number(head, notes)
+    draft.place, draft.date = read_place_and_date(head, notes)
+    draft.title, after_title = read_title(lines, notes)
+    draft.period = read_period(draft.title, notes)
+    basis = find_basis(lines, after_title)
+    draft.parent = read_parent(basis, notes)
+    draft.issuer = read_issuer(head, draft.title, basis.text if basis else "", notes)
+    if draft.place and normalize(draft.issuer).endswith(" " + normalize(draft.place)):
+        draft.place = draft.issuer[-len(draft.place) :]  # "Hoa Thinh" as OCR left it: the issuer's spelling
+
+    section = duties_section(lines)
+    names = BodyNames.standard(known)
+    draft.duties = read_duties(lines, section, names, notes)
+    # Bodies the plan lists in its duties are bodies too, in the plan's own spelling; a damaged
+    # duty heading that matched a known body takes that body's name instead.
+    for duty in draft.duties:
+        unit = duty.unit
+        if unit is not None and unit.name is not None and unit.name != duty.body:
+            if unit.confidence >= 1:  # the same name, spelt otherwise (lost diacritics, an abbreviation)
+                duty.body = unit.name
+            elif looks_damaged(duty.body):
+                notes.add(duty.line, f"đọc {duty.body!r} là {unit.name!r} (độ tin cậy {unit.confidence:.2f})")
+                duty.body = unit.name
+            else:  # a legible name of its own ("… và Thể dục thể thao"): this plan's body, as written
+                duty.unit = Resolved(duty.body, None, None, unit.confidence)
+    own = [d.body for d in draft.duties if d.unit is not None and d.unit.name is None]
+    names = BodyNames([Known(body) for body in own if not normalize(body).startswith("cac ")] + names.known)
+
+    rows = table_rows(lines, notes)
+    draft.tasks_from = "table" if rows else ""
+    if not rows:
+        rows = list_rows(lines, skip=section)
+        draft.tasks_from = "list" if rows else ""
+    if not rows:
+        notes.add(
+            None,
+            "không thấy bảng nhiệm vụ (phụ lục) hay danh sách nhiệm vụ có đơn vị chủ trì, thời gian thực hiện; "
+            "các việc được giao chỉ nằm trong phần tổ chức thực hiện",
+        )
+    draft.tasks = build_tasks(rows, names, notes)
+    stated = count_stated(lines)
+    if stated is not None:
+        count, line = stated
+        real = sum(1 for task in draft.tasks if not task.group)
+        if count != real:
+            notes.add(line, f"văn bản ghi {count} nhiệm vụ nhưng đọc được {real}")
+
+    body_text = " ".join(line.text for line in lines[first_section(lines) : section.start or len(lines)])
+    draft.areas = areas_in(body_text)
+    draft.channels = channels_in(body_text)
+    return draft

@@ -1,0 +1,155 @@
+"""The section "Tổ chức thực hiện": one entry per responsible body with its duty lines, and the
+reporting duties found in them — how often (quarter, half, nine months, year), to whom, by what
+date. A line that says "báo cáo định kỳ" without saying how often is reported as a warning, not
+turned into a guess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.plans.importer.header import Notes, is_section_heading, make_date
+from services.plans.importer.lines import Line, fold, is_signature_title
+from services.plans.importer.names import BodyNames, Resolved
+
+_BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+_END = ("tren day la", "noi nhan", "phu luc")
+
+
+@dataclass
+class Reporting:
+    every: str
+    to: str = ""
+    by: dt.date | None = None
+    text: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"every": self.every, "to": self.to, "by": self.by.isoformat() if self.by else None}
+
+
+@dataclass
+class DutyDraft:
+    body: str
+    line: int
+    unit: Resolved | None = None
+    lines: list[str] = field(default_factory=list)
+    reporting: list[Reporting] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "body": self.body,
+            "unit": self.unit.as_json() if self.unit else None,
+            "lines": self.lines,
+            "reporting": [r.as_json() for r in self.reporting],
+            "line": self.line,
+        }
+
+
+def duties_section(lines: list[Line]) -> range:
+    """Indexes of the lines of 'Tổ chức thực hiện' (empty when there is none)."""
+    start = next(
+        (i for i, line in enumerate(lines) if is_section_heading(line) and "to chuc thuc hien" in line.norm), None
+    )
+    if start is None:
+        return range(0)
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        if is_section_heading(line) or line.cells is not None or line.norm.startswith(_END):
+            break
+        end += 1
+    return range(start + 1, end)
+
+
+def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Notes) -> list[DutyDraft]:
+    duties: list[DutyDraft] = []
+    for index in section:
+        line = lines[index]
+        if is_signature_title(line):
+            continue
+        match = _BODY.match(line.text)
+        if match and len(match["body"].split()) <= 16 and not match["body"].rstrip().endswith((";", ".")):
+            body = match["body"].strip().rstrip(".")
+            duties.append(DutyDraft(body=body, line=line.no))
+            if match["rest"]:
+                duties[-1].lines.append(match["rest"].strip())
+            continue
+        if not duties:
+            continue
+        duties[-1].lines.append(line.text.lstrip("-+• ").strip())
+    for duty in duties:
+        resolved = bodies.resolve(duty.body)
+        duty.unit = resolved
+        for text in duty.lines:
+            for entry in reporting_in(text, notes, duty.line):
+                if not any(e.every == entry.every and e.by == entry.by for e in duty.reporting):
+                    duty.reporting.append(entry)
+    return duties
+
+
+_EVERY = [
+    (
+        "quarter",
+        re.compile(r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:i{1,3}|iv|[1-4])\b"),
+    ),
+    ("half", re.compile(r"\b0?6 thang|sau thang")),
+    ("nine_months", re.compile(r"\b9 thang|chin thang")),
+]
+_REPORTS = re.compile(
+    r"bao cao\b[^.;]{0,40}?\bket qua|bao cao (?:dinh ky|tinh hinh|so ket|tong ket|quy|6 thang|9 thang|nam)\b"
+    r"|dinh ky.{0,30}bao cao"
+    r"|che do bao cao|gui bao cao"
+)
+_YEAR = re.compile(r"hang nam|ca nam|bao cao nam|tong ket nam|\bnam (?:19|20)\d{2}")
+_BY = re.compile(
+    r"(?:truoc|cham nhat|han chot)\s*(?:ngay\s*)?(?:(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>\d{4})"
+    r"|(?P<d2>\d{1,2})\s*thang\s*(?P<m2>\d{1,2})\s*nam\s*(?P<y2>\d{4}))"
+)
+_TO = re.compile(
+    r"(?:gui ve|gui|bao cao ve|ve)\s+(?P<to>(?:ubnd|uy ban nhan dan|phong|so|van phong|ban)\b[^.;(]*?(?:\([^)]*\))?)"
+    r"(?=\s*(?:truoc|de|theo|dinh ky|;|\.|,|$))"
+)
+
+
+def reporting_in(text: str, notes: Notes, line: int) -> list[Reporting]:
+    """The reporting duties one duty line states: one per kind of period it names, clause by
+    clause ('…hằng quý báo cáo …; báo cáo 6 tháng … trước ngày 20/6/2025': the date is the
+    half-year's)."""
+    found: list[Reporting] = []
+    for clause in re.split(r";", text):
+        for entry in _clause_reporting(clause, notes, line):
+            if not any(e.every == entry.every and (e.by == entry.by or entry.by is None) for e in found):
+                found = [e for e in found if not (e.every == entry.every and e.by is None)] + [entry]
+    return found
+
+
+def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
+    folded = fold(text)
+    if not _REPORTS.search(folded):  # "báo cáo UBND xã xem xét" presents a matter; it is no report
+        return []
+    rest = re.sub(r"(?:0?6|9) thang (?:dau|cuoi) nam", " _ ", folded)
+    kinds = [every for every, pattern in _EVERY if pattern.search(folded)]
+    report_at = rest.find("bao cao")
+    if _YEAR.search(rest[report_at:]) or re.search(r"(?:,|\bva)\s+nam\b(?!\s*(?:19|20)\d{2})", rest):
+        kinds.append("year")
+    if not kinds:
+        if "dinh ky" in folded:
+            notes.add(line, f"nêu báo cáo định kỳ nhưng không rõ kỳ báo cáo: {text[:80]!r}")
+        return []
+    by = None
+    due = _BY.search(folded)
+    if due:
+        by = make_date(due["d"] or due["d2"], due["m"] or due["m2"], due["y"] or due["y2"])
+    to = ""
+    target = _TO.search(folded)
+    if target:
+        to = text[target.start("to") : target.end("to")].strip(" ,*")
+    # A date belongs to the year-end report when the line names the year and other periods.
+    entries = []
+    for every in kinds:
+        entries.append(
+            Reporting(every=every, to=to, by=by if (every == "year" or len(kinds) == 1) else None, text=text)
+        )
+    return entries

@@ -1,0 +1,246 @@
+"""The head of a plan: number and symbol, issuing body, place and date, title, period, and the
+plan it implements ("Thực hiện Kế hoạch số … ngày … của …"). Each reader returns what it found
+and leaves a warning for what it could not read; none of them guesses a value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from services.plans.importer.lines import Line, fold
+from shared.text import normalize
+
+ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")
+
+
+@dataclass
+class ParseWarning:
+    line: int | None
+    message: str
+
+
+@dataclass
+class Notes:
+    """Warnings collected while reading, with the line they are about."""
+
+    items: list[ParseWarning] = field(default_factory=list)
+
+    def add(self, line: Line | int | None, message: str) -> None:
+        number = line.no if isinstance(line, Line) else line
+        self.items.append(ParseWarning(number, message))
+
+
+def is_section_heading(line: Line) -> bool:
+    """'II. NỘI DUNG, HÌNH THỨC' (also 'Il.' read by OCR): a roman numeral and upper case words."""
+    if line.cells is not None:
+        return False
+    match = ROMAN_HEADING.match(line.text)
+    if not match:
+        return False
+    letters = [ch for ch in match["title"] if ch.isalpha()]
+    return bool(letters) and sum(ch.isupper() for ch in letters) / len(letters) > 0.8
+
+
+def first_section(lines: list[Line]) -> int:
+    return next((i for i, line in enumerate(lines) if is_section_heading(line)), len(lines))
+
+
+_NUMBER = re.compile(r"^s(?:o)?\s*[:;.]?\s*(?P<n>[0-9]*)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
+_DATE_WORDS = re.compile(r"ngay\s*(?P<d>\d{0,2})\s*thang\s*(?P<m>\d{0,2})\s*nam\s*(?P<y>(?:19|20)\d{2})")
+_DATE_DIGITS = re.compile(r"(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>(?:19|20)\d{2})")
+
+
+def make_date(day: str, month: str, year: str) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def read_number(head: list[Line], notes: Notes) -> str:
+    for line in head:
+        folded = fold(line.text).strip()
+        match = _NUMBER.match(folded)
+        if match and ("/" in folded) and len(folded) < 60:
+            symbol = re.sub(r"\s+", "", line.text.strip()[match.start("sym") : match.end("sym")]).upper()
+            if not match["n"]:
+                notes.add(line, f"số kế hoạch để trống (bản dự thảo?): {line.text.strip()!r}")
+                return ""
+            return f"{int(match['n'])}/{symbol}" if match["n"].isdigit() else f"{match['n']}/{symbol}"
+    notes.add(None, "không thấy số, ký hiệu kế hoạch (dòng 'Số: …/KH-UBND')")
+    return ""
+
+
+def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | None]:
+    for line in head:
+        if len(line.text) > 90 or "ke hoach so" in line.norm:
+            continue
+        folded = fold(line.text)
+        match = _DATE_WORDS.search(folded) or _DATE_DIGITS.search(folded)
+        if not match:
+            continue
+        place = line.text[: match.start()].strip(" ,")
+        if not match["d"] or not match["m"]:
+            notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
+            return place, None
+        day = make_date(match["d"], match["m"], match["y"])
+        if day is None:
+            notes.add(line, f"ngày ban hành không hợp lệ: {line.text.strip()!r}")
+        return place, day
+    notes.add(None, "không thấy địa danh, ngày tháng ban hành")
+    return "", None
+
+
+ADMIN_WORDS = ("xã", "phường", "thị trấn", "thị xã", "huyện", "quận", "thành phố", "tỉnh", "đặc khu")
+_ADMIN = "|".join(sorted((normalize(w) for w in ADMIN_WORDS), key=len, reverse=True))
+# "… xã Canh Vinh năm 2026", "… huyện Vĩnh Linh năm 2025": the level and the capitalised name.
+_UNIT_IN_TEXT = re.compile(rf"\b(?P<level>{_ADMIN})\s+(?P<name>[A-ZĐÀ-Ỹ][\wÀ-ỹ]*(?:\s+[A-ZĐÀ-Ỹ0-9][\wÀ-ỹ]*)*)")
+
+
+def _unit_in(text: str) -> str | None:
+    """'xã Canh Vinh' out of a sentence, keeping the original spelling."""
+    folded = fold(text)
+    for match in re.finditer(rf"\b(?:{_ADMIN})\s+", folded):
+        rest = text[match.end() :]
+        name = re.match(r"[A-ZĐÀ-Ỹ][\wÀ-ỹ]*(?:\s+[A-ZĐÀ-Ỹ0-9][\wÀ-ỹ]*)*", rest)
+        if name and not normalize(name.group(0)).startswith(("nam ", "ke hoach")):
+            words = [w for w in name.group(0).split() if normalize(w) not in {"nam"}]
+            level = text[match.start() : match.end()].strip().lower()
+            return f"{level} {' '.join(words)}"
+    return None
+
+
+def _title_case(words: str) -> str:
+    """'XÃ IA PẾT' → 'xã Ia Pết': the level word in lower case, the name capitalised."""
+    text = " ".join(words.split())
+    folded = fold(text)
+    for word in sorted(ADMIN_WORDS, key=len, reverse=True):
+        if folded.startswith(normalize(word) + " "):
+            return f"{word} {text[len(word) + 1 :].title()}"
+    return text.title()
+
+
+def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
+    """The issuing People's Committee from the header lines ('ỦY BAN NHÂN DÂN' / 'XÃ IA PẾT'),
+    else from the title or the basis paragraph, with a warning."""
+    for index, line in enumerate(head):
+        norm = line.norm
+        if norm.startswith(("uy ban nhan dan", "ubnd")) and line.text.isupper():
+            rest = re.sub(r"^(uy ban nhan dan|ubnd)\s*", "", norm)
+            if rest:
+                words = line.text.split(None, 3)[3] if norm.startswith("uy ban") else line.text.split(None, 1)[1]
+                return f"Ủy ban nhân dân {_title_case(words)}"
+            for following in head[index + 1 : index + 4]:  # the right column may come in between
+                if following.text.isupper() and not following.norm.startswith(("cong hoa", "doc lap", "so")):
+                    return f"Ủy ban nhân dân {_title_case(following.text)}"
+    for source, where in ((title, "tiêu đề"), (basis, "phần căn cứ")):
+        unit = _unit_in(source)
+        if unit:
+            notes.add(None, f"không có tên cơ quan ban hành ở đầu văn bản; suy từ {where}: {unit}")
+            return f"Ủy ban nhân dân {unit}"
+    notes.add(None, "không xác định được cơ quan ban hành")
+    return ""
+
+
+def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
+    """The subject under 'KẾ HOẠCH' (one or more lines), or, in a text without that word, the
+    first line that reads like a subject; and the index of the line after it."""
+    stop = first_section(lines)
+    starts = next((i for i, line in enumerate(lines[:stop]) if line.norm.rstrip(" .") == "ke hoach"), None)
+    if starts is None:
+        for i, line in enumerate(lines[:stop]):
+            if line.norm.startswith(("thuc hien", "can cu")):
+                break
+            if line.cells is None and len(line.text) > 20 and not _looks_like_header(line):
+                notes.add(line, "không thấy chữ 'KẾ HOẠCH'; lấy dòng này làm tiêu đề")
+                return line.text.strip(), i + 1
+        notes.add(None, "không thấy tiêu đề kế hoạch")
+        return "", 0
+    parts: list[str] = []
+    index = starts + 1
+    while index < stop and len(parts) < 3:
+        line = lines[index]
+        if line.cells is not None or line.norm.startswith(("thuc hien", "can cu", "(")) or not line.text:
+            break
+        parts.append(line.text.strip())
+        index += 1
+    if not parts:
+        notes.add(lines[starts], "tiêu đề kế hoạch để trống")
+    return " ".join(parts), index
+
+
+def _looks_like_header(line: Line) -> bool:
+    norm = line.norm
+    return (
+        norm.startswith(("cong hoa", "doc lap", "so:", "so "))
+        or bool(_DATE_WORDS.search(norm))
+        or (line.text.isupper() and norm.startswith(("uy ban", "ubnd")))
+    )
+
+
+_PERIODS = [
+    (re.compile(r"6 thang cuoi nam\s*(?P<y>\d{4})"), "{y}-H2"),
+    (re.compile(r"6 thang dau nam\s*(?P<y>\d{4})"), "{y}-H1"),
+    (re.compile(r"9 thang (?:dau )?nam\s*(?P<y>\d{4})"), "{y}-9M"),
+    (re.compile(r"quy\s*(?P<q>i{1,3}|iv|[1-4])\s*(?:nam\s*)?(?P<y>\d{4})"), "{y}-Q{q}"),
+    (re.compile(r"nam\s*(?P<y>(?:19|20)\d{2})"), "{y}"),
+]
+_QUARTERS = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+
+
+def read_period(title: str, notes: Notes) -> str:
+    """'… năm 2026' → 2026; '6 tháng cuối năm 2025' → 2025-H2; '6 tháng đầu năm' → H1."""
+    norm = normalize(title).replace("il", "ii")
+    for pattern, code in _PERIODS:
+        match = pattern.search(norm)
+        if match:
+            groups = match.groupdict()
+            if "q" in groups:
+                groups["q"] = _QUARTERS.get(groups["q"], groups["q"])
+            return code.format(**groups)
+    notes.add(None, "không xác định được kỳ của kế hoạch (năm, 6 tháng …) từ tiêu đề")
+    return ""
+
+
+@dataclass
+class ParentPlan:
+    number: str = ""
+    date: dt.date | None = None
+    issuer: str = ""
+
+
+_PARENT_NUMBER = re.compile(r"ke hoach s(?:o)?\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
+
+
+def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
+    """'Thực hiện Kế hoạch số 135/KH-UBND ngày 31 tháng 12 năm 2025 của UBND xã về …'."""
+    if basis is None:
+        return None
+    folded = fold(basis.text)
+    match = _PARENT_NUMBER.search(folded)
+    if match is None:
+        if "ke hoach" in folded:
+            notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")
+        return None
+    symbol = re.sub(r"\s+", "", basis.text[match.start("sym") : match.end("sym")]).upper()
+    parent = ParentPlan(number=f"{int(match['n'])}/{symbol}")
+    rest = folded[match.end() :]
+    when = re.match(r"\s*,?\s*(?:ngay\s*)?", rest)
+    tail = rest[when.end() if when else 0 :]
+    day = _DATE_DIGITS.match(tail) or re.match(r"(?P<d>\d{1,2})\s*thang\s*(?P<m>\d{1,2})\s*nam\s*(?P<y>\d{4})", tail)
+    if day:
+        parent.date = make_date(day["d"], day["m"], day["y"])
+    else:
+        notes.add(basis, f"không đọc được ngày của kế hoạch {parent.number}")
+    of = re.search(r"\bcua\s+(?P<who>.+?)(?=\s+(?:ve|v/v|ban hanh|trien khai|thuc hien)\b|[,.;(]|$)", rest)
+    if of:
+        offset = match.end()
+        parent.issuer = basis.text[offset + of.start("who") : offset + of.end("who")].strip()
+    return parent
+
+
+def find_basis(lines: list[Line], after: int) -> Line | None:
+    """The basis paragraph ('Thực hiện …', 'Căn cứ …') between the title and the first section."""
+    basis = [line for line in lines[after : first_section(lines)] if line.norm.startswith(("thuc hien", "can cu"))]
+    return next((line for line in basis if "ke hoach" in line.norm), basis[0] if basis else None)

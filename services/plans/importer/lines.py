@@ -1,0 +1,192 @@
+"""A plan document as numbered lines: paragraphs and table rows of a .docx in body order, or the
+lines of a text file (tab-separated rows are table rows), cleaned of what scanning and OCR put
+into them (page numbers, signature stamps, letters for digits, sentences broken across lines).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from docx import Document
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from shared.text import normalize
+
+
+@dataclass
+class Line:
+    no: int  # 1-based: the line of the text file, or the paragraph / table row of the .docx
+    text: str
+    cells: list[str] | None = None  # a table row
+    table: int | None = None  # which .docx table (rows of one table belong together)
+    norm: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.norm = normalize(self.text)
+
+
+class UnreadableDocument(ValueError):
+    """Not a .docx or UTF-8 text we can read; the message says why, in Vietnamese."""
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, character for character (same length as `text`), so a
+    match found in the folded text can be cut out of the original with its diacritics."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFD", ch.replace("đ", "d").replace("Đ", "D"))[0]
+        out.append(base.lower() if len(base.lower()) == 1 else ch)
+    return "".join(out)
+
+
+# Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
+# "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
+_DIGITISH = re.compile(r"(?<![\wÀ-ỹ])(?=[0-9OoIl]*[0-9])[0-9OoIl]+(?![\wÀ-ỹ])")
+_LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
+_RULE = re.compile(r"\s*[_=~*]{3,}\s*|^\s*[-–—]{3,}\s*$")
+_PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
+# What a signature stamp or a digital signature adds to the text.
+_STAMP = re.compile(
+    r"^\(?(da ky|ky boi|ky so|nguoi ky|thoi gian ky|ngay ky|signature valid|signed by|email|co quan)\b.*$|^\(?da ky\)?$"
+)
+_SIGNATURE_TITLES = {
+    "tm. uy ban nhan dan",
+    "tm uy ban nhan dan",
+    "chu tich",
+    "kt. chu tich",
+    "kt chu tich",
+    "pho chu tich",
+}
+
+
+def _digits(text: str) -> str:
+    return _DIGITISH.sub(lambda m: m.group(0).translate(str.maketrans("OoIl", "0011")), text)
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ").replace("\u200b", "").replace("*", "")
+    return _digits(re.sub(r"[ \t]+", " ", text).strip())
+
+
+def read_text(content: bytes) -> list[Line]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableDocument("tệp văn bản không phải UTF-8") from None
+    lines = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        if "\t" in raw.strip(" "):
+            cells = [_clean(cell) for cell in raw.split("\t")]
+            while cells and not cells[-1]:
+                cells.pop()
+            if len(cells) >= 2:
+                lines.append(Line(no, " ".join(c for c in cells if c), cells=cells))
+                continue
+        # Two columns laid out with spaces (the header of a scanned page): one line each.
+        for part in re.split(r"\s{6,}", raw.strip()) or [""]:
+            lines.append(Line(no, _clean(part)))
+    return lines
+
+
+HEADER_WORDS = ("nhiem vu", "chu tri", "phoi hop", "thoi gian", "san pham", "ket qua", "noi dung")
+
+
+def _is_task_table(table: Table) -> bool:
+    """A table whose first rows name several task columns (STT, Nhiệm vụ, chủ trì …); the
+    others (the header block of the first page, the signature block) are read as text."""
+    for row in table.rows[:2]:
+        words = [normalize(cell.text) for cell in row.cells]
+        if sum(any(w in text for w in HEADER_WORDS) for text in words) >= 3:
+            return True
+    return False
+
+
+def read_docx(content: bytes) -> list[Line]:
+    try:
+        document = Document(io.BytesIO(content))
+    except Exception as exc:  # python-docx raises zip, XML and key errors alike
+        raise UnreadableDocument(f"không mở được tệp Word (.docx): {exc}") from None
+    lines: list[Line] = []
+    tables = 0
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            for part in Paragraph(element, document).text.split("\n"):
+                lines.append(Line(len(lines) + 1, _clean(part)))
+        elif tag == "tbl":
+            table = Table(element, document)
+            tables += 1
+            if _is_task_table(table):
+                for row in table.rows:
+                    cells = ["\n".join(filter(None, map(_clean, cell.text.split("\n")))) for cell in row.cells]
+                    lines.append(Line(len(lines) + 1, " ".join(c for c in cells if c), cells=cells, table=tables))
+            else:
+                seen: set[int] = set()
+                for row in table.rows:
+                    for cell in row.cells:
+                        if id(cell._tc) in seen:  # a merged cell comes back once per grid column
+                            continue
+                        seen.add(id(cell._tc))
+                        for paragraph in cell.paragraphs:
+                            lines.append(Line(len(lines) + 1, _clean(paragraph.text)))
+    return lines
+
+
+def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
+    """Drop page numbers and signature stamps; join a sentence broken across lines: a line that
+    starts in lower case continues the text before it, also across blank lines; in `wrapped`
+    text (a PDF's lines), so does the very next line when the one before ends mid-sentence."""
+    kept: list[Line] = []
+    after_stamp = False
+    tail = 0  # the last physical line in kept[-1]
+    for line in lines:
+        if line.cells is not None:
+            kept.append(line)
+            after_stamp = False
+            continue
+        line.text = _RULE.sub("", line.text).strip()  # "______" drawn under a title
+        if not line.text or _PAGE_NUMBER.match(line.text):
+            continue
+        norm = line.norm.rstrip(" .:")
+        if _STAMP.match(norm):
+            after_stamp = True
+            continue
+        if after_stamp and _looks_like_a_name(line.text):
+            continue  # the signer's name under a stamp in the middle of the text
+        after_stamp = False
+        previous = kept[-1] if kept else None
+        continues = line.text[0].islower() or previous is not None and previous.text.endswith(("-", "–"))
+        if wrapped and previous is not None and line.no == tail + 1:
+            continues = continues or (
+                not previous.text.endswith((".", ":", ";", "!", "?", "./."))
+                and not _LIST_MARK.match(line.text)
+                and not previous.text.isupper()
+                and not line.text.isupper()
+            )
+        if (
+            previous is not None
+            and previous.cells is None
+            and continues
+            and not previous.text.endswith(":")
+            and previous.norm.rstrip(" .") not in _SIGNATURE_TITLES
+        ):
+            previous.text = f"{previous.text} {line.text}"
+            previous.norm = normalize(previous.text)
+            tail = line.no
+            continue
+        kept.append(Line(line.no, line.text))
+        tail = line.no
+    return kept
+
+
+def _looks_like_a_name(text: str) -> bool:
+    words = text.split()
+    return 2 <= len(words) <= 5 and all(w[0].isupper() for w in words) and not re.search(r"[\d:;,.]", text)
+
+
+def is_signature_title(line: Line) -> bool:
+    return line.norm.rstrip(" .") in _SIGNATURE_TITLES

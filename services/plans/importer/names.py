@@ -1,0 +1,233 @@
+"""Names in a plan resolved against what we know: body names ("P ò g Vă   óa - Xã hội",
+"phong VHXH") matched to the unit directory's bodies with a confidence, and the words of a task
+mapped to the fixed vocabularies of content areas, channels and product kinds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
+from shared.text import normalize
+
+ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
+
+
+@dataclass(frozen=True)
+class Known:
+    name: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    text: str  # as written (OCR damage repaired only where the match is certain)
+    name: str | None  # the directory's name, None when nothing matched well enough
+    code: str | None
+    confidence: float
+
+    def as_json(self) -> dict[str, object]:
+        return {"text": self.text, "name": self.name, "code": self.code, "confidence": round(self.confidence, 2)}
+
+
+# "Các cơ quan, đơn vị", "UBND các xã, thị trấn": who, but no one body.
+_GENERIC = re.compile(r"^(cac|toan the|nhung|moi|tat ca|ubnd cac|uy ban nhan dan cac)\b")
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+KINDS = (
+    "phong",
+    "cong chuc",
+    "can bo",
+    "trung tam",
+    "van phong",
+    "cong an",
+    "uy ban",
+    "ubnd",
+    "dai",
+    "hoi",
+    "doan",
+    "ban",
+    "to",
+)
+
+
+def looks_damaged(name: str) -> bool:
+    """OCR damage rather than another name: letters standing alone ('P ò g Vă   óa')."""
+    singles = [t for t in re.findall(r"[\wÀ-ỹ]+", name) if len(t) == 1 and not t.isdigit()]
+    return len(singles) >= 2 or "  " in name
+
+
+def _kind(name: str) -> str | None:
+    """What sort of body a name says it is, when its first words are legible."""
+    norm = normalize(name)
+    return next((k for k in KINDS if norm == k or norm.startswith(k + " ")), None)
+
+
+def _initials(name: str, *, abbreviated: bool = False) -> str:
+    """First letters of the words, an upper-case abbreviation spelled out letter by letter:
+    'Trung tâm VH TT&TĐTT' → 'ttvhtttdtt'. With `abbreviated`, '' unless there is such a token."""
+    tokens = re.findall(r"[\wÀ-ỹ]+", name.replace("&", " "))
+    if abbreviated and not any(len(t) >= 2 and t.isupper() for t in tokens):
+        return ""
+    letters = []
+    for token in tokens:
+        if normalize(token) in ("va", "cua"):
+            continue
+        letters.append(normalize(token) if len(token) >= 2 and token.isupper() else normalize(token)[:1])
+    return "".join(letters)
+
+
+class BodyNames:
+    """The bodies a plan may name: the standard bodies of a commune and of a district, those the
+    caller's directory knows (with codes), and those the plan itself lists in its duties."""
+
+    def __init__(self, known: list[Known]) -> None:
+        self.known: list[Known] = []
+        seen: set[str] = set()
+        for item in known:
+            key = name_key(item.name)
+            if key and key not in seen:
+                seen.add(key)
+                self.known.append(item)
+
+    @classmethod
+    def standard(cls, extra: list[Known] | None = None) -> BodyNames:
+        standard = [Known(name) for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES)]
+        return cls([*(extra or []), *standard])
+
+    def with_names(self, names: list[str]) -> BodyNames:
+        return BodyNames([*self.known, *(Known(n) for n in names)])
+
+    def resolve(self, text: str) -> Resolved:
+        text = " ".join(text.split()).strip(" ;,.:-")
+        key = name_key(text)
+        if not key or _GENERIC.match(normalize(text)):
+            return Resolved(text, None, None, 0.0)
+        for same in self.known:
+            if name_key(same.name) == key:
+                return Resolved(text, same.name, same.code, 1.0)
+        best: tuple[float, Known | None] = (0.0, None)
+        forms = {_compact(key), _compact(normalize(text))}
+        kind = _kind(text)
+        for candidate in self.known:
+            if kind is not None and _kind(candidate.name) not in (None, kind):
+                continue  # "Công chức Văn hóa - Xã hội" is no "Phòng Văn hóa - Xã hội"
+            targets = {_compact(name_key(candidate.name)), _compact(normalize(candidate.name))}
+            similarity = max(fuzz.ratio(a, b) for a in forms for b in targets) / 100
+            if similarity > best[0]:
+                best = (similarity, candidate)
+        score, item = best
+        if item is not None and score >= ACCEPT:
+            return Resolved(text, item.name, item.code, score)
+        short = _initials(text, abbreviated=True)
+        if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"
+            scored = [(fuzz.ratio(short, _initials(k.name)) / 100, k) for k in self.known]
+            initials_score, initials_item = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+            if initials_item is not None and initials_score >= 0.85:
+                return Resolved(text, initials_item.name, initials_item.code, round(initials_score * 0.95, 2))
+        return Resolved(text, None, None, score)
+
+    def split(self, cell: str) -> list[Resolved]:
+        """A lead or coordinating cell as bodies: split on ';' and line breaks, and on ' và ' when
+        the part before it is itself a body ('Phòng Kinh tế và các cơ quan …'), never on commas
+        ('Các cơ quan, đơn vị' is one entry)."""
+        found: list[Resolved] = []
+        for part in re.split(r"\s*[;\n]\s*", cell):
+            part = part.strip(" ;,.:-–")
+            if not part:
+                continue
+            whole = self.resolve(part)
+            if whole.name is None:
+                pieces = re.split(r"\s+và\s+|\s*&\s*", part, maxsplit=1)
+                if len(pieces) == 2:
+                    first = self.resolve(pieces[0])
+                    if first.name is not None:
+                        found += [first, self.resolve(pieces[1])]
+                        continue
+            found.append(whole)
+        return found
+
+
+# Content areas (CONTENT_AREAS keys) by the words that name them, most specific first.
+AREA_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("par_index", ("par index", "chi so cai cach hanh chinh")),
+    ("sipas", ("sipas", "chi so hai long", "su hai long")),
+    ("papi", ("papi",)),
+    ("pci", ("pci", "nang luc canh tranh")),
+    ("ddci", ("ddci",)),
+    ("dti", ("dti", "chi so chuyen doi so")),
+    ("pii", ("pii", "doi moi sang tao")),
+    ("institutions", ("the che", "van ban quy pham", "vbqppl", "pho bien giao duc phap luat")),
+    ("procedures", ("thu tuc hanh chinh", "tthc", "mot cua", "hanh chinh cong")),
+    ("apparatus", ("to chuc bo may", "bo may")),
+    ("civil_service", ("che do cong vu", "cong vu", "dao duc cong vu", "ky cuong")),
+    ("public_finance", ("tai chinh cong", "ngan sach", "moi truong dau tu", "doanh nghiep", "dau tu")),
+    (
+        "digital_government",
+        ("chinh quyen dien tu", "chinh quyen so", "chuyen doi so", "dich vu cong truc tuyen", "vneid", "cong dan so"),
+    ),
+    ("general", ("chu truong", "chinh sach", "cai cach hanh chinh")),
+]
+
+CHANNEL_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("radio", ("phat thanh", "truyen thanh", "dai ")),
+    ("press", ("bao chi", "bao gia lai", "bao quang tri", "co quan bao", "thong tan")),
+    ("portal", ("cong thong tin", "trang thong tin", "cong/trang")),
+    ("social", ("mang xa hoi", "zalo", "facebook", "youtube", "tiktok", "fanpage")),
+    ("conference", ("hoi nghi", "tap huan", "hoi thao", "toa dam", "boi duong")),
+    ("village_meeting", ("hop thon", "cuoc hop thon", "khu dan cu", "to dan pho", "thon/lang", "thon, lang")),
+    ("visual", ("pano", "pa no", "pa-no", "ap phich", "bang ron", "khau hieu", "to roi", "truc quan")),
+    ("public_posting", ("niem yet",)),
+    ("contest", ("cuoc thi", "hoi thi")),
+    ("dialogue", ("doi thoai",)),
+    ("video", ("video", "clip", "phong su")),
+    ("infographic", ("infographic",)),
+]
+
+PRODUCT_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("document", ("ke hoach", "bao cao", "van ban", "tai lieu", "the le")),
+    ("article", ("bai viet", "tin, bai", "tin bai", "bai ")),
+    ("news", ("tin ngan", "dua tin", "tin,", "tin ")),
+    ("broadcast", ("phat thanh", "truyen thanh")),
+    ("reportage", ("phong su",)),
+    ("video", ("video", "clip")),
+    ("infographic", ("infographic",)),
+    ("column", ("chuyen muc", "chuyen trang")),
+    ("poster", ("pano", "pa no", "ap phich", "bang ron", "khau hieu")),
+    ("leaflet", ("to roi", "an pham")),
+    ("conference", ("hoi nghi", "hoi thao", "toa dam", "cuoc hop")),
+    ("training", ("tap huan", "lop ")),
+    ("contest", ("cuoc thi", "hoi thi")),
+    ("dialogue", ("doi thoai",)),
+    ("social_post", ("mang xa hoi", "zalo", "facebook")),
+]
+
+
+def _mentioned(text: str, table: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    norm = f" {normalize(text)} "
+    return [key for key, words in table if any(word in norm for word in words)]
+
+
+def area_of(text: str) -> str | None:
+    """The first, most specific content area the text names (a task has one)."""
+    found = _mentioned(text, AREA_WORDS)
+    specific = [key for key in found if key != "general"]
+    return (specific or found)[0] if found else None
+
+
+def areas_in(text: str) -> list[str]:
+    return _mentioned(text, AREA_WORDS)
+
+
+def channels_in(text: str) -> list[str]:
+    return _mentioned(text, CHANNEL_WORDS)
+
+
+def product_kinds(text: str) -> list[str]:
+    return _mentioned(text, PRODUCT_WORDS)
