@@ -1,14 +1,17 @@
 """`cchc` command line: `up` runs the whole system; `migrate`, `service` and `gateway` run one
 part (as deploy/docker-compose.yml does); `deliveries` lists and re-drives failed deliveries of
-notifications through the HTTP API of a running system."""
+notifications through the HTTP API of a running system; `plans parse` reads a plan document
+(.docx or text) into a draft, with no server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -212,8 +215,6 @@ def deliveries_failed(
     as_json: Annotated[bool, typer.Option("--json", help="In JSON")] = False,
 ) -> None:
     """Danh sách gửi hỏng (dead-letter): đã thử hết số lần mà vẫn không gửi được."""
-    import json
-
     limit = 5000
     params = {"status": "failed", "limit": str(limit), **({"unit": unit} if unit else {})}
     items = _api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
@@ -252,6 +253,56 @@ def deliveries_redrive(
             raise fail(f"mã lần gửi không hợp lệ: {value!r}") from None
     result = _api(url, "POST", "/api/notifications/deliveries/redrive", json={"ids": ids or [], "all": every})
     typer.echo(f"Đã đưa {result['count']} lần gửi vào hàng đợi gửi lại.")
+
+
+plans = typer.Typer(help="Kế hoạch: đọc kế hoạch sẵn có (tệp Word .docx, văn bản .txt) thành bản nháp có cấu trúc.")
+app.add_typer(plans, name="plans")
+
+
+class Format(StrEnum):
+    json = "json"
+    text = "text"
+
+
+@plans.command("parse")
+def plans_parse(
+    file: Annotated[Path, typer.Argument(help="Tệp kế hoạch: .docx, hoặc .txt (UTF-8, kể cả bản OCR từ PDF)")],
+    output: Annotated[Format, typer.Option("--format", help="json: bản nháp đầy đủ; text: tóm tắt")] = Format.json,
+) -> None:
+    """Đọc kế hoạch thành bản nháp (số, ký hiệu, cơ quan ban hành, nhiệm vụ, phân công, cảnh báo);
+    không cần máy chủ."""
+    from services.plans.directory import official_code
+    from services.plans.importer import UnreadableDocument, parse_plan
+
+    if not file.is_file():
+        raise fail(f"không có tệp {file}")
+    try:
+        draft = parse_plan(file.read_bytes(), file.name)
+    except UnreadableDocument as exc:
+        raise fail(f"{file}: {exc}") from None
+    draft.issuer_code = draft.issuer_code or official_code(draft.issuer)
+    data = draft.as_json()
+    if output is Format.json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    parent = data["parent"]
+    typer.echo(f"Số: {data['number'] or '(để trống)'} — {data['issuer']['name'] or '(không rõ cơ quan)'}")
+    typer.echo(f"{data['place']}, {_dmy(data['date'])} — kỳ {data['period'] or '(không rõ)'}")
+    typer.echo(f"Tiêu đề: {data['title']}")
+    if parent:
+        typer.echo(f"Thực hiện Kế hoạch số {parent['number']} ngày {_dmy(parent['date'])} của {parent['issuer']}")
+    for task in data["tasks"]:
+        timeline = (task["timeline"] or {}).get("text", "")
+        who = "; ".join(task["lead"])
+        typer.echo(f"  {task['ref']:>5}  {task['title'][:70]}" + ("" if task["group"] else f" — {who} — {timeline}"))
+    typer.echo(f"Nhiệm vụ: {sum(not t['group'] for t in data['tasks'])}; phân công: {len(data['duties'])} cơ quan")
+    for warning in data["warnings"]:
+        where = f"dòng {warning['line']}: " if warning["line"] else ""
+        typer.echo(f"Cảnh báo: {where}{warning['message']}")
+
+
+def _dmy(iso: str | None) -> str:
+    return "__/__/____" if not iso else f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}"
 
 
 if __name__ == "__main__":

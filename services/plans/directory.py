@@ -160,3 +160,19 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
         Succession(u.code, province_code_, True) for u in units.values() if u.level != "commune" or u.code not in linked
     ]
     return [*current, *units.values()], successions
+
+
+def official_code(issuer: str) -> str | None:
+    """The code of a People's Committee's unit named in a plan ('Ủy ban nhân dân xã Canh Vinh' →
+    '22003'), when exactly one province or commune-level unit today has that name; None
+    otherwise (a former district, a name several communes share)."""
+    wanted = normalize(issuer).removeprefix("uy ban nhan dan ").removeprefix("ubnd ").strip()
+    if not wanted:
+        return None
+    found = [
+        province_code(p.code)
+        for p in Province.iter_all()
+        if normalize(p.name) == wanted or f"tinh {normalize(p.name)}" == wanted
+    ]
+    found += [f"{int(w.code):05d}" for w in Ward.iter_all() if normalize(w.name) == wanted]
+    return found[0] if len(found) == 1 else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import unicodedata
 import uuid
 import zipfile
 from typing import Any
@@ -22,12 +21,12 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from services.tasks import models as m
 from services.tasks.access import open_assignment
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.runtime import Service, service_of
+from shared.uploads import read_upload
 
 router = APIRouter()  # included under /api by services.tasks.api
 TYPE_LABELS = {
@@ -42,7 +41,6 @@ TYPE_LABELS = {
     "application/vnd.ms-excel": "Excel (.xls)",
     "video/mp4": "video MP4",
 }
-FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields, beyond the file itself
 _f = m.evidence_files.c
 LISTED = [
     _f.id,
@@ -54,17 +52,6 @@ LISTED = [
     _f.uploader,
     _f.uploaded_at,
 ]  # what is listed of a file: all but its bytes
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
-
-
-def _clean_name(name: str | None) -> str:
-    """The file's own name without any directory part or control characters, at most 200 chars."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C").strip()
-    return base[:200] or "minh-chung"
 
 
 def _file_json(row: Any) -> dict[str, Any]:
@@ -104,21 +91,6 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-async def _read_upload(request: Request, limit: int) -> tuple[str, bytes, dict[str, str]]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise InputError([FieldProblem("file", f"tệp quá lớn: tối đa {_megabytes(limit)}")], status=413)
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InputError([FieldProblem("file", "cần gửi tệp dạng multipart/form-data, trường `file`")])
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InputError([FieldProblem("file", "thiếu tệp minh chứng (trường `file`)")])
-        data = await upload.read(limit + 1)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        return _clean_name(upload.filename), data, fields
-
-
 @router.post("/assignments/{assignment_id}/evidence", status_code=201)
 async def upload_evidence(
     assignment_id: uuid.UUID, request: Request, service: Service = Depends(service_of)
@@ -126,11 +98,8 @@ async def upload_evidence(
     """Tải lên tệp minh chứng (PDF, ảnh, Word, Excel, PowerPoint, video MP4) cho một nhiệm vụ được
     giao; trường `file`, tùy chọn `unit` (đơn vị tải lên) và `name` (người tải lên)."""
     limit = service.settings.evidence_max_bytes
-    name, data, fields = await _read_upload(request, limit)
-    if len(data) > limit:
-        raise InputError([FieldProblem("file", f"tệp quá lớn: tối đa {_megabytes(limit)}")], status=413)
-    if not data:
-        raise InputError([FieldProblem("file", "tệp rỗng")])
+    upload = await read_upload(request, limit=limit, what="tệp minh chứng", default_name="minh-chung")
+    name, data, fields = upload.name, upload.data, upload.fields
     mime = _sniff(data)
     allowed = service.settings.evidence_types
     if mime not in allowed:

@@ -1,0 +1,143 @@
+"""POST /api/plans/parse: a plan document uploaded (.docx, or text from a scanned PDF) read into a
+draft, its bodies resolved against the issuer's units in the directory; with `save`, stored as a
+draft plan through the same checks as POST /api/plans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.plans import models as m
+from services.plans.api import create_plan
+from services.plans.domain import BODY_LEVELS, Duty, ParentRef, PlanIn, ReportingDuty, TaskIn
+from services.plans.importer import PlanDraft, UnreadableDocument, parse_plan
+from services.plans.importer.names import Known
+from shared.errors import FieldProblem, InputError
+from shared.runtime import Service, service_of
+from shared.text import normalize
+from shared.uploads import read_upload
+
+router = APIRouter(prefix="/api/plans")
+MAX_DOCUMENT = 10 * 1024 * 1024
+ADMIN = ("province", "district", "commune")
+
+
+async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) -> str | None:
+    """The issuer's code: the one given (it must exist), else the one administrative unit whose
+    name the document's issuer names ('Ủy ban nhân dân xã Canh Vinh' → 'Xã Canh Vinh')."""
+    u = m.units
+    if given:
+        if (await session.execute(select(u.c.code).where(u.c.code == given))).first() is None:
+            raise InputError([FieldProblem("issuer", f"không có đơn vị mã {given!r}")])
+        return given
+    wanted = normalize(draft.issuer).removeprefix("uy ban nhan dan ").strip()
+    if not wanted:
+        return None
+    rows = (await session.execute(select(u.c.code, u.c.name).where(u.c.level.in_(ADMIN)))).all()
+    found = [row.code for row in rows if normalize(row.name) == wanted]
+    return found[0] if len(found) == 1 else None
+
+
+async def _bodies(session: AsyncSession, issuer: str | None) -> list[Known]:
+    if issuer is None:
+        return []
+    u = m.units
+    rows = (
+        await session.execute(select(u.c.code, u.c.name).where(u.c.parent == issuer, u.c.level.in_(BODY_LEVELS)))
+    ).all()
+    return [Known(row.name, row.code) for row in rows]
+
+
+def plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
+    """The draft as the body of POST /api/plans, and what was left out of it: a lead that is no
+    single body ('các cơ quan, đơn vị có liên quan') cannot lead; it is dropped, with a note."""
+    left_out: list[str] = []
+    tasks = []
+    for task in draft.tasks:
+        lead = []
+        for body in task.lead:
+            if body.code or body.name:
+                lead.append(body.code or body.name or body.text)
+            elif normalize(body.text).startswith(("ubnd cac", "uy ban nhan dan cac", "cac xa")):
+                lead.append(body.text)  # "UBND các xã, thị trấn": every child unit
+            else:
+                left_out.append(
+                    f"nhiệm vụ {task.ref}: {body.text!r} không phải một đơn vị cụ thể, không lưu làm chủ trì"
+                )
+        tasks.append(
+            TaskIn(
+                ref=task.ref,
+                title=task.title or f"Nhiệm vụ {task.ref}",
+                group=task.group,
+                lead=lead,
+                coordinating=[b.code or b.name or b.text for b in task.coordinating],
+                timeline=task.timeline.model_dump(mode="json") if task.timeline else None,
+                area=task.area,
+                channels=task.channels,
+            )
+        )
+    parent = draft.parent
+    plan = PlanIn(
+        number=draft.number,
+        title=draft.title,
+        issuer=draft.issuer_code or "",
+        period=draft.period,
+        date=draft.date,
+        place=draft.place,
+        parent=ParentRef(number=parent.number, date=parent.date, issuer=parent.issuer) if parent else None,
+        areas=draft.areas,
+        channels=draft.channels,
+        duties=[
+            Duty(
+                body=duty.body,
+                lines=duty.lines,
+                reporting=[ReportingDuty(every=r.every, to=r.to, by=r.by, what=r.text) for r in duty.reporting],  # type: ignore[arg-type]
+            )
+            for duty in draft.duties
+        ],
+        tasks=tasks,
+    )
+    return plan, left_out
+
+
+def _problems(exc: ValidationError) -> list[FieldProblem]:
+    return [
+        FieldProblem(".".join(str(part) for part in error["loc"]) or "file", f"bản nháp chưa đủ để lưu: {error['msg']}")
+        for error in exc.errors()
+    ]
+
+
+@router.post("/parse")
+async def parse_document(request: Request, response: Response, service: Service = Depends(service_of)) -> Any:
+    """Đọc kế hoạch sẵn có (tệp Word .docx hoặc văn bản .txt, trường `file`) thành bản nháp: số, ký
+    hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng.
+    Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
+    upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
+    save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
+    try:
+        draft = parse_plan(upload.data, upload.name)
+    except UnreadableDocument as exc:
+        raise InputError([FieldProblem("file", str(exc))], status=415) from None
+    async with service.sessions() as session:
+        issuer = await _issuer(session, draft, upload.fields.get("issuer", "").strip() or None)
+        known = await _bodies(session, issuer)
+    if known:  # read again, now that the issuer's own bodies (with their codes) are known
+        draft = parse_plan(upload.data, upload.name, known=known)
+    draft.issuer_code = issuer
+    result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "plan": None}
+    if not save:
+        return result
+    if issuer is None:
+        raise InputError([FieldProblem("issuer", "không xác định được đơn vị ban hành; gửi kèm mã đơn vị (`issuer`)")])
+    try:
+        body, left_out = plan_in(draft)
+    except ValidationError as exc:
+        raise InputError(_problems(exc)) from None
+    result["plan"] = await create_plan(body, service)
+    result["left_out"] = left_out
+    response.status_code = 201
+    return result
