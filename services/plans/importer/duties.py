@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.plans.importer.header import Notes, is_section_heading, make_date
+from services.plans.importer.header import Notes, is_section_heading
 from services.plans.importer.lines import Line, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
+from shared.timelines import TimelineError, parse_timeline
 
 _BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
 _END = ("tren day la", "noi nhan", "phu luc")
@@ -103,10 +104,7 @@ _REPORTS = re.compile(
     r"|che do bao cao|gui bao cao"
 )
 _YEAR = re.compile(r"hang nam|ca nam|bao cao nam|tong ket nam|\bnam (?:19|20)\d{2}")
-_BY = re.compile(
-    r"(?:truoc|cham nhat|han chot)\s*(?:ngay\s*)?(?:(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>\d{4})"
-    r"|(?P<d2>\d{1,2})\s*thang\s*(?P<m2>\d{1,2})\s*nam\s*(?P<y2>\d{4}))"
-)
+_BY = re.compile(r"(?:truoc|cham nhat|han chot)\b")
 _TO = re.compile(
     r"(?:gui ve|gui|bao cao ve|ve)\s+(?P<to>(?:ubnd|uy ban nhan dan|phong|so|van phong|ban)\b[^.;(]*?(?:\([^)]*\))?)"
     r"(?=\s*(?:truoc|de|theo|dinh ky|;|\.|,|$))"
@@ -139,9 +137,14 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
             notes.add(line, f"nêu báo cáo định kỳ nhưng không rõ kỳ báo cáo: {text[:80]!r}")
         return []
     by = None
-    due = _BY.search(folded)
-    if due:
-        by = make_date(due["d"] or due["d2"], due["m"] or due["m2"], due["y"] or due["y2"])
+    for due in _BY.finditer(folded):  # "trước ngày 30/11/2025": read by the one timeline parser
+        try:
+            schedule = parse_timeline(text[due.start() : due.start() + 40])
+        except TimelineError:
+            continue
+        if schedule.kind == "deadline":
+            by = schedule.date
+            break
     to = ""
     target = _TO.search(folded)
     if target:
