@@ -88,12 +88,17 @@ _DEADLINE_WORDS = re.compile(
 )
 _QUARTER = re.compile(rf"^(?:trong\s+)?quy\s*(?P<q>{_ROMAN_TOKEN})\b\s*(?:[/,-]?\s*{_YEAR})?$")
 _MONTH = re.compile(r"^(?:trong\s+)?thang\s*(?P<m>\d{1,2})\s*(?:[/-]\s*(?P<y1>\d{4})|nam\s*(?P<y2>\d{4}))?$")
-_WITHIN_YEAR = re.compile(rf"^(?:trong|ca)\s+{_YEAR}$|^nam\s+(?P<y2>(?:19|20)\d{{2}})$")
+_WITHIN_YEAR = re.compile(rf"^(?:trong|ca)\s+{_YEAR}$|^nam\s+(?P<y2>(?:19|20)\d{{2}})$|^(?:trong|ca) nam$")
 _PERIODIC = [
     (re.compile(r"(01|1|mot)\s*lan\s*/\s*quy|(hang|hang|moi)\s*quy|dinh ky\s*(hang\s*)?quy|theo quy"), "quarter"),
     (re.compile(r"(01|1|mot)\s*lan\s*/\s*thang|(hang|moi)\s*thang|dinh ky\s*(hang\s*)?thang"), "month"),
     (re.compile(r"(01|1|mot)\s*lan\s*/\s*nam|(hang|moi)\s*nam|dinh ky\s*(hang\s*)?nam"), "year"),
-    (re.compile(r"^(dinh ky\s*)?(06|6) thang( mot lan)?$|(01|1) lan\s*/\s*(06|6) thang"), "half"),
+    (
+        re.compile(
+            r"^(dinh ky\s*)?(06|6) thang( mot lan)?$|(01|1) lan\s*/\s*(06|6) thang|(06|6) thang\s*/\s*(01 |1 )?lan"
+        ),
+        "half",
+    ),
     (re.compile(r"^(dinh ky\s*)?9 thang$"), "nine_months"),
 ]
 _CYCLE_ITEM = re.compile(
@@ -164,8 +169,9 @@ def parse_timeline(text: str) -> Schedule:
         if 1 <= month <= 12:
             return Schedule(kind="month", month=month, year=int(year_text) if year_text else None, text=original)
     match = _WITHIN_YEAR.match(norm)
-    if match:
-        return Schedule(kind="year", year=int(match["year"] or match["y2"]), text=original)
+    if match:  # "Cả năm" without a year: the plan's year
+        year_text = match["year"] or match["y2"]
+        return Schedule(kind="year", year=int(year_text) if year_text else None, text=original)
     raise TimelineError(f"không hiểu thời gian thực hiện: {original!r}")
 
 

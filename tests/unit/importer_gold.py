@@ -15,7 +15,10 @@ from shared.text import normalize
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
-GOLD: dict[str, dict[str, Any]] = json.loads((FIXTURES / "gold.json").read_text(encoding="utf-8"))
+GOLD: dict[str, dict[str, Any]] = json.loads((FIXTURES / "gold.json").read_text(encoding="utf-8")) | {
+    f"extra/{name}": facts
+    for name, facts in json.loads((FIXTURES / "extra" / "gold.json").read_text(encoding="utf-8")).items()
+}
 
 
 def document(key: str) -> Path:
@@ -137,7 +140,8 @@ def score(parsed: dict[str, Any], gold: dict[str, Any]) -> Score:
         want_reporting = {(r["every"], r["by"]) for r in want["reporting"]}
         result.reporting_right += len(got_reporting & want_reporting)
         if got_reporting != want_reporting:
-            result.misses.append(f"duty {want['body']!r} reporting: {sorted(got_reporting)} ≠ {sorted(want_reporting)}")
+            shown = [sorted(pairs, key=str) for pairs in (got_reporting, want_reporting)]
+            result.misses.append(f"duty {want['body']!r} reporting: {shown[0]} ≠ {shown[1]}")
     if len(got_duties) != len(want_duties):
         result.misses.append(f"{len(got_duties)} duties found, {len(want_duties)} in the document")
     return result

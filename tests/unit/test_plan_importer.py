@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from cchc.cli import app
 from services.plans.importer import UnreadableDocument, parse_plan
+from services.plans.importer.names import BodyNames
 from tests.unit.importer_gold import FIXTURES, GOLD, document, score
 
 pytestmark = pytest.mark.unit
@@ -87,6 +88,14 @@ def test_abbreviated_and_misspelt_bodies_resolve_to_the_body_the_plan_names_with
     assert centre["text"] == "Trung tâm VHHT - TDTT"  # the raw text is kept
     assert centre["name"] == "Trung tâm Văn hóa thông tin và Thể dục thể thao"
     assert 0.8 <= centre["confidence"] < 1
+
+
+def test_a_standard_body_of_another_level_keeps_its_own_name() -> None:
+    names = BodyNames.standard()
+    assert names.resolve("Công an tỉnh").name == "Công an tỉnh"
+    assert names.resolve("Công an phường").name == "Công an phường"
+    assert names.resolve("Công an").name == "Công an xã"
+    assert names.resolve("phòng VHXH").name == "Phòng Văn hóa - Xã hội"
 
 
 def test_ocr_damage_is_repaired_and_reported_with_its_line() -> None:

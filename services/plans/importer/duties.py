@@ -100,7 +100,7 @@ _EVERY = [
 ]
 _REPORTS = re.compile(
     r"bao cao\b[^.;]{0,40}?\bket qua|bao cao (?:dinh ky|tinh hinh|so ket|tong ket|quy|6 thang|9 thang|nam)\b"
-    r"|dinh ky.{0,30}bao cao"
+    r"|dinh ky.{0,30}bao cao|bao cao\b[^.;]{0,40}?\bdinh ky"
     r"|che do bao cao|gui bao cao"
 )
 _YEAR = re.compile(r"hang nam|ca nam|bao cao nam|tong ket nam|\bnam (?:19|20)\d{2}")
@@ -116,7 +116,7 @@ def reporting_in(text: str, notes: Notes, line: int) -> list[Reporting]:
     clause ('…hằng quý báo cáo …; báo cáo 6 tháng … trước ngày 20/6/2025': the date is the
     half-year's)."""
     found: list[Reporting] = []
-    for clause in re.split(r";", text):
+    for clause in re.split(r";|,?\s+và\s+(?=báo cáo)", text):
         for entry in _clause_reporting(clause, notes, line):
             if not any(e.every == entry.every and (e.by == entry.by or entry.by is None) for e in found):
                 found = [e for e in found if not (e.every == entry.every and e.by is None)] + [entry]
@@ -127,7 +127,7 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
     folded = fold(text)
     if not _REPORTS.search(folded):  # "báo cáo UBND xã xem xét" presents a matter; it is no report
         return []
-    rest = re.sub(r"(?:0?6|9) thang (?:dau|cuoi) nam", " _ ", folded)
+    rest = re.sub(r"(?:0?6|9) thang (?:(?:dau|cuoi) )?nam(?: (?:19|20)\d{2})?", " _ ", folded)
     kinds = [every for every, pattern in _EVERY if pattern.search(folded)]
     report_at = rest.find("bao cao")
     if _YEAR.search(rest[report_at:]) or re.search(r"(?:,|\bva)\s+nam\b(?!\s*(?:19|20)\d{2})", rest):

@@ -81,6 +81,8 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         if not match:
             continue
         place = line.text[: match.start()].strip(" ,")
+        if fold(place).endswith(" ngay"):  # "Đông Hà, ngày 15/4/2026"
+            place = place[: -len("ngay")].strip(" ,")
         if not match["d"] or not match["m"]:
             notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
             return place, None

@@ -125,12 +125,12 @@ def read_docx(content: bytes) -> list[Line]:
                     cells = ["\n".join(filter(None, map(_clean, cell.text.split("\n")))) for cell in row.cells]
                     lines.append(Line(len(lines) + 1, " ".join(c for c in cells if c), cells=cells, table=tables))
             else:
-                seen: set[int] = set()
+                seen: list[object] = []  # the cells themselves: an id() is reused once one is freed
                 for row in table.rows:
                     for cell in row.cells:
-                        if id(cell._tc) in seen:  # a merged cell comes back once per grid column
+                        if any(cell._tc is other for other in seen):  # a merged cell, once per grid column
                             continue
-                        seen.add(id(cell._tc))
+                        seen.append(cell._tc)
                         for paragraph in cell.paragraphs:
                             lines.append(Line(len(lines) + 1, _clean(paragraph.text)))
     return lines

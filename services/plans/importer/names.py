@@ -57,6 +57,11 @@ KINDS = (
 )
 
 
+def _level_word(name: str) -> str | None:
+    norm = normalize(name)
+    return next((w for w in ("dac khu", "phuong", "huyen", "tinh", "xa") if norm.endswith(" " + w)), None)
+
+
 def looks_damaged(name: str) -> bool:
     """OCR damage rather than another name: letters standing alone ('P ò g Vă   óa')."""
     singles = [t for t in re.findall(r"[\wÀ-ỹ]+", name) if len(t) == 1 and not t.isdigit()]
@@ -111,7 +116,10 @@ class BodyNames:
             return Resolved(text, None, None, 0.0)
         for same in self.known:
             if name_key(same.name) == key:
-                return Resolved(text, same.name, same.code, 1.0)
+                name = same.name
+                if same.code is None and _level_word(text) not in (None, _level_word(same.name)):
+                    name = text  # "Công an tỉnh" is no commune's "Công an xã": a standard name's level differs
+                return Resolved(text, name, same.code, 1.0)
         best: tuple[float, Known | None] = (0.0, None)
         forms = {_compact(key), _compact(normalize(text))}
         kind = _kind(text)

@@ -72,9 +72,15 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
     table; a row without a number continues the row before it."""
     rows: list[Row] = []
     columns: dict[int, str] | None = None
-    for line in lines:
+    for index, line in enumerate(lines):
         if line.cells is None:
-            if columns is not None and line.text and _ends_table(line):
+            if columns is None or not line.text:
+                continue
+            if rows and _between_rows(lines, index):  # a wrapped cell that lost its tab
+                rows[-1].add("title", line.text)
+                joined = rows[-1].values["ref"]
+                notes.add(line, f"dòng không có cột giữa các dòng của bảng: ghép vào tên nhiệm vụ {joined}")
+            elif _ends_table(line):
                 columns = None
             continue
         header = header_columns(line.cells)
@@ -84,7 +90,7 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
         if columns is None:
             continue
         values = {columns[i]: text.strip() for i, text in enumerate(line.cells) if i in columns and text.strip()}
-        if not values:
+        if not values or _column_numbers(values):
             continue
         ref = _ref(values.get("ref", ""))
         if ref is None and rows:  # continued from the row before (page break, wrapped cell)
@@ -100,15 +106,39 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
     return rows
 
 
+def _between_rows(lines: list[Line], index: int) -> bool:
+    """A short text line whose next non-empty line is a table row again."""
+    if len(lines[index].text) > 80:
+        return False
+    following = next((line for line in lines[index + 1 :] if line.text), None)
+    return following is not None and following.cells is not None and header_columns(following.cells) is None
+
+
+def _column_numbers(values: dict[str, str]) -> bool:
+    """The row under a header that numbers the columns: '(1)', '(2)' … or 1, 2, 3 …"""
+    texts = list(values.values())
+    if all(re.fullmatch(r"\(\s*\d{1,2}\s*\)", text) for text in texts):
+        return True
+    return len(texts) >= 3 and [t.strip() for t in texts] == [str(n) for n in range(1, len(texts) + 1)]
+
+
 def _ends_table(line: Line) -> bool:
     """Text after a table ends it, unless it is a heading of the appendix itself."""
     return not line.norm.startswith(("phu luc", "danh muc", "(kem theo", "kem theo"))
 
 
 def _ref(text: str) -> str | None:
+    """'4.1', '4,2' (OCR), '1O' → '10'; a roman numeral ('I', 'II.') heads a group of tasks."""
+    roman = re.fullmatch(r"(?P<r>[IVX]{1,4})\.?", text.strip())
+    if roman:
+        return roman["r"]
     text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
     match = _REF.match(text)
     return match["ref"] if match else None
+
+
+def is_roman(ref: str) -> bool:
+    return bool(re.fullmatch(r"[IVX]+", ref))
 
 
 @dataclass
@@ -154,7 +184,7 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     for row in rows:
         values = row.values
         ref = values["ref"]
-        group = any(other.startswith(ref + ".") for other in refs)
+        group = is_roman(ref) or any(other.startswith(ref + ".") for other in refs)
         title = " ".join(values.get("title", "").split())
         task = TaskDraft(ref=ref, title=title, line=row.line, group=group)
         lead_text = values.get("lead", "")
@@ -255,6 +285,7 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
     without facts is kept only as the heading of sub-items (a group)."""
     rows: list[Row] = []
     current: Row | None = None
+    pending: str | None = None
     for index, line in enumerate(lines):
         if index in skip or line.cells is not None:
             current = None if index in skip else current
@@ -265,7 +296,13 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
         fact = _fact(line)
         if fact is not None and current is not None:
             current.add(*fact)
+            pending = fact[0] if not fact[1] else None  # "- Đơn vị phối hợp:" and the value below it
             continue
+        if pending is not None and current is not None and not _ITEM.match(line.text):
+            current.add(pending, line.text.lstrip("-+• ").strip())
+            pending = None
+            continue
+        pending = None
         item = _ITEM.match(line.text)
         if item and not line.text.rstrip().endswith(";"):
             current = Row(line.no, {"ref": item["ref"], "title": item["title"].strip().rstrip(":")})
