@@ -25,7 +25,7 @@ pytestmark = pytest.mark.unit
         ("6 tháng", {"kind": "periodic", "every": "half"}),
         ("6 thang/lan", {"kind": "periodic", "every": "half"}),
         ("06 tháng/01 lần", {"kind": "periodic", "every": "half"}),
-        ("Cả năm", {"kind": "year", "year": None}),
+        ("Cả năm", {"kind": "year"}),  # the plan's year
         ("hằng năm", {"kind": "periodic", "every": "year"}),
         ("quý I, 6 tháng, quý III, năm", {"kind": "periodic", "cycle": ["Q1", "H1", "Q3", "Y"]}),
         ("Quý III năm 2025", {"kind": "quarter", "quarter": 3, "year": 2025}),
