@@ -89,6 +89,24 @@ def read_lines(content: bytes, filename: str) -> list[Line]:
     return tidy(read_text(content), wrapped=True)
 
 
+def _with_own_bodies(draft: PlanDraft, names: BodyNames) -> BodyNames:
+    """Bodies the plan lists in its duties are bodies too, in the plan's own spelling; a damaged
+    duty heading that matched a known body takes that body's name instead."""
+    for duty in draft.duties:
+        unit = duty.unit
+        if unit is None or unit.name is None or unit.name == duty.body:
+            continue
+        if unit.confidence >= 1:  # the same name, spelt otherwise (lost diacritics, an abbreviation)
+            duty.body = unit.name
+        elif looks_damaged(duty.body):
+            draft.notes.add(duty.line, f"đọc {duty.body!r} là {unit.name!r} (độ tin cậy {unit.confidence:.2f})")
+            duty.body = unit.name
+        else:  # a legible name of its own ("… và Thể dục thể thao"): this plan's body, as written
+            duty.unit = Resolved(duty.body, None, None, unit.confidence)
+    own = [d.body for d in draft.duties if d.unit is not None and d.unit.name is None]
+    return BodyNames([Known(body) for body in own if not normalize(body).startswith("cac ")] + names.known)
+
+
 def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = None) -> PlanDraft:
     lines = read_lines(content, filename)
     draft = PlanDraft()
@@ -107,20 +125,7 @@ def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = Non
     section = duties_section(lines)
     names = BodyNames.standard(known)
     draft.duties = read_duties(lines, section, names, notes)
-    # Bodies the plan lists in its duties are bodies too, in the plan's own spelling; a damaged
-    # duty heading that matched a known body takes that body's name instead.
-    for duty in draft.duties:
-        unit = duty.unit
-        if unit is not None and unit.name is not None and unit.name != duty.body:
-            if unit.confidence >= 1:  # the same name, spelt otherwise (lost diacritics, an abbreviation)
-                duty.body = unit.name
-            elif looks_damaged(duty.body):
-                notes.add(duty.line, f"đọc {duty.body!r} là {unit.name!r} (độ tin cậy {unit.confidence:.2f})")
-                duty.body = unit.name
-            else:  # a legible name of its own ("… và Thể dục thể thao"): this plan's body, as written
-                duty.unit = Resolved(duty.body, None, None, unit.confidence)
-    own = [d.body for d in draft.duties if d.unit is not None and d.unit.name is None]
-    names = BodyNames([Known(body) for body in own if not normalize(body).startswith("cac ")] + names.known)
+    names = _with_own_bodies(draft, names)
 
     rows = table_rows(lines, notes)
     draft.tasks_from = "table" if rows else ""
