@@ -16,8 +16,9 @@ from shared.text import normalize
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plans"
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 GOLD: dict[str, dict[str, Any]] = json.loads((FIXTURES / "gold.json").read_text(encoding="utf-8")) | {
-    f"extra/{name}": facts
-    for name, facts in json.loads((FIXTURES / "extra" / "gold.json").read_text(encoding="utf-8")).items()
+    f"{folder}/{name}": facts
+    for folder in ("extra", "blind")
+    for name, facts in json.loads((FIXTURES / folder / "gold.json").read_text(encoding="utf-8")).items()
 }
 
 

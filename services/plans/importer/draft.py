@@ -21,6 +21,7 @@ from services.plans.importer.header import (
     read_period,
     read_place_and_date,
     read_title,
+    split_basis,
 )
 from services.plans.importer.lines import Line, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
@@ -115,8 +116,9 @@ def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = Non
     draft.number = read_number(head, notes)
     draft.place, draft.date = read_place_and_date(head, notes)
     draft.title, after_title = read_title(lines, notes)
+    draft.title, basis = split_basis(draft.title, lines[after_title - 1] if after_title else None)
     draft.period = read_period(draft.title, notes)
-    basis = find_basis(lines, after_title)
+    basis = basis or find_basis(lines, after_title)
     draft.parent = read_parent(basis, notes)
     draft.issuer = read_issuer(head, draft.title, basis.text if basis else "", notes)
     if draft.place and normalize(draft.issuer).endswith(" " + normalize(draft.place)):

@@ -17,6 +17,7 @@ from shared.timelines import TimelineError, parse_timeline
 
 _BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
 _END = ("tren day la", "noi nhan", "phu luc")
+DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 
 
 @dataclass
@@ -51,7 +52,8 @@ class DutyDraft:
 def duties_section(lines: list[Line]) -> range:
     """Indexes of the lines of 'Tổ chức thực hiện' (empty when there is none)."""
     start = next(
-        (i for i, line in enumerate(lines) if is_section_heading(line) and "to chuc thuc hien" in line.norm), None
+        (i for i, line in enumerate(lines) if is_section_heading(line) and any(w in line.norm for w in DUTY_HEADINGS)),
+        None,
     )
     if start is None:
         return range(0)
@@ -73,7 +75,10 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
         match = _BODY.match(line.text)
         if match and len(match["body"].split()) <= 16 and not match["body"].rstrip().endswith((";", ".")):
             body = match["body"].strip().rstrip(".")
-            duties.append(DutyDraft(body=body, line=line.no))
+            role = re.search(r"\s*\(([^)]*)\)$", body)  # "Phòng Văn hóa - Xã hội (cơ quan thường trực)"
+            duties.append(DutyDraft(body=body[: role.start()] if role else body, line=line.no))
+            if role:
+                duties[-1].lines.append(role.group(1))
             if match["rest"]:
                 duties[-1].lines.append(match["rest"].strip())
             continue
@@ -93,14 +98,16 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
 _EVERY = [
     (
         "quarter",
-        re.compile(r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:i{1,3}|iv|[1-4])\b"),
+        re.compile(
+            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:i{1,3}|iv|[1-4])\b|\bquy\s*,"
+        ),
     ),
     ("half", re.compile(r"\b0?6 thang|sau thang")),
     ("nine_months", re.compile(r"\b9 thang|chin thang")),
 ]
 _REPORTS = re.compile(
     r"bao cao\b[^.;]{0,40}?\bket qua|bao cao (?:dinh ky|tinh hinh|so ket|tong ket|quy|6 thang|9 thang|nam)\b"
-    r"|dinh ky.{0,30}bao cao|bao cao\b[^.;]{0,40}?\bdinh ky"
+    r"|dinh ky.{0,60}bao cao|bao cao\b[^.;]{0,40}?\bdinh ky|bao cao\b[^.;]{0,40}?\b(?:quy|6 thang|9 thang)\b"
     r"|che do bao cao|gui bao cao"
 )
 _YEAR = re.compile(r"hang nam|ca nam|bao cao nam|tong ket nam|\bnam (?:19|20)\d{2}")
@@ -136,23 +143,35 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
         if "dinh ky" in folded:
             notes.add(line, f"nêu báo cáo định kỳ nhưng không rõ kỳ báo cáo: {text[:80]!r}")
         return []
-    by = None
+    dates: list[tuple[int, dt.date]] = []
     for due in _BY.finditer(folded):  # "trước ngày 30/11/2025": read by the one timeline parser
         try:
             schedule = parse_timeline(text[due.start() : due.start() + 40])
         except TimelineError:
             continue
-        if schedule.kind == "deadline":
-            by = schedule.date
-            break
+        if schedule.kind == "deadline" and schedule.date is not None:
+            dates.append((due.start(), schedule.date))
     to = ""
     target = _TO.search(folded)
     if target:
         to = text[target.start("to") : target.end("to")].strip(" ,*")
-    # A date belongs to the year-end report when the line names the year and other periods.
-    entries = []
-    for every in kinds:
-        entries.append(
-            Reporting(every=every, to=to, by=by if (every == "year" or len(kinds) == 1) else None, text=text)
-        )
-    return entries
+    # A date belongs to the period named last before it ("6 tháng (trước ngày 20/6) và năm
+    # (trước ngày 20/11)"); with one period named, it is that period's.
+    by: dict[str, dt.date] = {}
+    for at, day in dates:
+        named = [(position, every) for every in kinds if (position := _named_at(folded, every, at)) is not None]
+        if len(kinds) == 1:
+            by.setdefault(kinds[0], day)
+        elif named:
+            by.setdefault(max(named)[1], day)
+    return [Reporting(every=every, to=to, by=by.get(every), text=text) for every in kinds]
+
+
+_YEAR_NAMED = re.compile(r"(?<!thang dau )(?<!thang cuoi )\bnam\b(?!\s*(?:19|20)\d{2})|hang nam|ca nam")
+
+
+def _named_at(folded: str, every: str, before: int) -> int | None:
+    """Where the period `every` is last named before position `before` in the clause."""
+    pattern = dict(_EVERY).get(every) or _YEAR_NAMED
+    positions = [match.start() for match in pattern.finditer(folded[:before])]
+    return max(positions) if positions else None

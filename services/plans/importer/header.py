@@ -67,7 +67,7 @@ def read_number(head: list[Line], notes: Notes) -> str:
             if not match["n"]:
                 notes.add(line, f"số kế hoạch để trống (bản dự thảo?): {line.text.strip()!r}")
                 return ""
-            return f"{int(match['n'])}/{symbol}" if match["n"].isdigit() else f"{match['n']}/{symbol}"
+            return f"{match['n']}/{symbol}"  # as written: "06/KH-UBND" keeps its zero
     notes.add(None, "không thấy số, ký hiệu kế hoạch (dòng 'Số: …/KH-UBND')")
     return ""
 
@@ -150,6 +150,10 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
     first line that reads like a subject; and the index of the line after it."""
     stop = first_section(lines)
     starts = next((i for i, line in enumerate(lines[:stop]) if line.norm.rstrip(" .") == "ke hoach"), None)
+    if starts is None:  # "KẾ HOẠCH Tuyên truyền …" on one line
+        for i, line in enumerate(lines[:stop]):
+            if line.cells is None and line.text.startswith(("KẾ HOẠCH ", "KE HOACH ")) and not line.text.isupper():
+                return line.text.split(None, 2)[2].strip(), i + 1
     if starts is None:
         for i, line in enumerate(lines[:stop]):
             if line.norm.startswith(("thuc hien", "can cu")):
@@ -226,7 +230,7 @@ def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
             notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")
         return None
     symbol = re.sub(r"\s+", "", basis.text[match.start("sym") : match.end("sym")]).upper()
-    parent = ParentPlan(number=f"{int(match['n'])}/{symbol}")
+    parent = ParentPlan(number=f"{match['n']}/{symbol}")
     rest = folded[match.end() :]
     when = re.match(r"\s*,?\s*(?:ngay\s*)?", rest)
     tail = rest[when.end() if when else 0 :]
@@ -240,6 +244,15 @@ def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
         offset = match.end()
         parent.issuer = basis.text[offset + of.start("who") : offset + of.end("who")].strip()
     return parent
+
+
+def split_basis(title: str, line: Line | None) -> tuple[str, Line | None]:
+    """A title run together with its basis ('… quý II năm 2026 Thực hiện Kế hoạch số …', a scan
+    that lost the line break): the title, and the basis as a line of its own."""
+    match = re.search(r"\s(?=(?:thuc hien|can cu) (?:ke hoach|quyet dinh|cong van|nghi quyet))", fold(title))
+    if match is None or line is None:
+        return title, None
+    return title[: match.start()].strip(), Line(line.no, title[match.end() :].strip())
 
 
 def find_basis(lines: list[Line], after: int) -> Line | None:

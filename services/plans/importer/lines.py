@@ -47,7 +47,7 @@ def fold(text: str) -> str:
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
 _DIGITISH = re.compile(r"(?<![\wÀ-ỹ])(?=[0-9OoIl]*[0-9])[0-9OoIl]+(?![\wÀ-ỹ])")
 _LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
-_RULE = re.compile(r"\s*[_=~*]{3,}\s*|^\s*[-–—]{3,}\s*$")
+_RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
 # What a signature stamp or a digital signature adds to the text.
 _STAMP = re.compile(
@@ -83,7 +83,7 @@ def read_text(content: bytes) -> list[Line]:
             cells = [_clean(cell) for cell in raw.split("\t")]
             while cells and not cells[-1]:
                 cells.pop()
-            if len(cells) >= 2:
+            if len(cells) >= 2 or (cells and raw.count("\t") >= 2):  # a row whose other cells are empty
                 lines.append(Line(no, " ".join(c for c in cells if c), cells=cells))
                 continue
         # Two columns laid out with spaces (the header of a scanned page): one line each.
@@ -114,8 +114,8 @@ def read_docx(content: bytes) -> list[Line]:
     tables = 0
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            for part in Paragraph(element, document).text.split("\n"):
+        if tag == "p":  # a soft line break or tab stops (a header laid out with tabs) part lines
+            for part in re.split(r"\n|\t+", Paragraph(element, document).text):
                 lines.append(Line(len(lines) + 1, _clean(part)))
         elif tag == "tbl":
             table = Table(element, document)

@@ -12,7 +12,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from services.plans.importer.header import Notes, is_section_heading
-from services.plans.importer.lines import Line
+from services.plans.importer.lines import Line, fold
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, product_kinds
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
@@ -30,11 +30,11 @@ def column_of(header: str) -> str | None:
         return None
     if norm in _REF_WORDS:
         return "ref"
-    checks = [
+    checks = [  # in this order: "Cơ quan phối hợp thực hiện" coordinates, "Thời gian thực hiện" is a time
         ("products", ("san pham", "ket qua")),
-        ("lead", ("chu tri",)),
         ("coordinating", ("phoi hop",)),
         ("timeline", ("thoi gian", "thoi han", "tien do")),
+        ("lead", ("chu tri", "thuc hien chinh", "don vi thuc hien", "co quan thuc hien", "don vi chinh")),
         ("title", ("nhiem vu", "noi dung", "hoat dong", "cong viec")),
     ]
     for column, words in checks:
@@ -92,6 +92,10 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
         values = {columns[i]: text.strip() for i, text in enumerate(line.cells) if i in columns and text.strip()}
         if not values or _column_numbers(values):
             continue
+        if "ref" not in columns.values():  # no number column: "1. Tuyên truyền …" in the title cell
+            numbered = _ITEM.match(values.get("title", ""))
+            if numbered:
+                values["ref"], values["title"] = numbered["ref"], numbered["title"]
         ref = _ref(values.get("ref", ""))
         if ref is None and rows:  # continued from the row before (page break, wrapped cell)
             for column, text in values.items():
@@ -128,17 +132,19 @@ def _ends_table(line: Line) -> bool:
 
 
 def _ref(text: str) -> str | None:
-    """'4.1', '4,2' (OCR), '1O' → '10'; a roman numeral ('I', 'II.') heads a group of tasks."""
-    roman = re.fullmatch(r"(?P<r>[IVX]{1,4})\.?", text.strip())
-    if roman:
-        return roman["r"]
+    """'4.1', '4,2' (OCR), '1O' → '10'; a roman numeral ('I', 'II.') or a capital letter ('A')
+    heads a group of tasks."""
+    heading = re.fullmatch(r"(?P<r>[IVX]{1,4}|[A-H])\.?", text.strip())
+    if heading:
+        return heading["r"]
     text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
     match = _REF.match(text)
     return match["ref"] if match else None
 
 
 def is_roman(ref: str) -> bool:
-    return bool(re.fullmatch(r"[IVX]+", ref))
+    """A group heading numbered with a roman numeral or a letter."""
+    return bool(re.fullmatch(r"[IVX]+|[A-H]", ref))
 
 
 @dataclass
@@ -257,7 +263,13 @@ def _inherit_merged_cells(tasks: list[TaskDraft], notes: Notes) -> None:
 
 # --- numbered lists ------------------------------------------------------------------------
 
-_ITEM = re.compile(r"^(?P<ref>\d{1,2}(?:\.\d{1,2})*)[.)]?\s+(?P<title>\S.*)$")
+_ITEM = re.compile(r"^(?:nhiệm vụ\s+|nhiem vu\s+)?(?P<ref>\d{1,2}(?:\.\d{1,2})*)[.):]?\s+(?P<title>\S.*)$", re.I)
+# A labelled fact, wherever it stands in a line: "Chủ trì: …; Phối hợp: …; Thời gian: …".
+_LABEL = re.compile(
+    r"(?:^|[;(\[]|\s-\s|^-\s*|^\+\s*)\s*(?P<label>(?:co quan |don vi )?(?:chu tri|phoi hop)(?: thuc hien)?"
+    r"|tham muu(?: thuc hien)?|(?:co quan |don vi )thuc hien(?: chinh)?"
+    r"|thoi gian(?: thuc hien| hoan thanh)?|thoi han(?: hoan thanh)?|tien do|san pham|ket qua(?:/san pham)?)\s*:"
+)
 _FACT = re.compile(r"^[-+•*]?\s*(?P<label>[^:]{3,45}?)\s*:\s*(?P<value>.*)$")
 FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not who does it
     ("coordinating", ("phoi hop",)),
@@ -267,17 +279,32 @@ FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not
 ]
 
 
+def _column_of_label(label: str) -> str | None:
+    label = normalize(label)
+    if label in ("thuc hien", "nguoi thuc hien"):
+        return "lead"
+    return next((column for column, words in FACT_LABELS if any(word in label for word in words)), None)
+
+
+def facts_in(text: str) -> list[tuple[str, str]]:
+    """Every labelled fact in a line, in order, each value running to the next label."""
+    folded = fold(text)
+    found = list(_LABEL.finditer(folded))
+    facts = []
+    for index, match in enumerate(found):
+        end = found[index + 1].start() if index + 1 < len(found) else len(text)
+        column = _column_of_label(match["label"])
+        if column is not None:
+            facts.append((column, text[match.end() : end].strip(" ;,.)]")))
+    return facts
+
+
 def _fact(line: Line) -> tuple[str, str] | None:
     match = _FACT.match(line.text)
     if not match:
         return None
-    label = normalize(match["label"])
-    if label in ("thuc hien", "nguoi thuc hien"):
-        return "lead", match["value"].strip()
-    for column, words in FACT_LABELS:
-        if any(word in label for word in words):
-            return column, match["value"].strip()
-    return None
+    column = _column_of_label(match["label"])
+    return (column, match["value"].strip()) if column is not None else None
 
 
 def list_rows(lines: list[Line], skip: range) -> list[Row]:
@@ -295,7 +322,9 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
             continue
         fact = _fact(line)
         if fact is not None and current is not None:
-            current.add(*fact)
+            several = facts_in(line.text)
+            for column, value in several if len(several) > 1 else [fact]:
+                current.add(column, value)
             pending = fact[0] if not fact[1] else None  # "- Đơn vị phối hợp:" and the value below it
             continue
         if pending is not None and current is not None and not _ITEM.match(line.text):
@@ -305,19 +334,24 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
         pending = None
         item = _ITEM.match(line.text)
         if item and not line.text.rstrip().endswith(";"):
-            current = Row(line.no, {"ref": item["ref"], "title": item["title"].strip().rstrip(":")})
+            title, facts = item["title"].strip(), facts_in(item["title"])
+            if facts:  # "Nhiệm vụ 5: … (Chủ trì: …; Thời gian: …)": the facts end the title
+                title = title[: fold(title).find(_LABEL.search(fold(title)).group("label"))].rstrip(" ;,.([-")  # type: ignore[union-attr]
+            current = Row(line.no, {"ref": item["ref"], "title": title.rstrip(":")})
+            for column, value in facts:
+                current.add(column, value)
             rows.append(current)
-    facts = {"lead", "timeline"}
+    needed = {"lead", "timeline"}
     refs = [row.values["ref"] for row in rows]
     kept = []
     for row in rows:
-        has_facts = bool(facts & row.values.keys())
+        has_facts = bool(needed & row.values.keys())
         heads = any(other.startswith(row.values["ref"] + ".") for other in refs)
         if has_facts or heads:
             kept.append(row)
     # a heading is kept only if one of its sub-items is a task
-    tasks = {r.values["ref"] for r in kept if facts & r.values.keys()}
-    return [r for r in kept if facts & r.values.keys() or any(t.startswith(r.values["ref"] + ".") for t in tasks)]
+    tasks = {r.values["ref"] for r in kept if needed & r.values.keys()}
+    return [r for r in kept if needed & r.values.keys() or any(t.startswith(r.values["ref"] + ".") for t in tasks)]
 
 
 def count_stated(lines: list[Line]) -> tuple[int, Line] | None:
