@@ -69,6 +69,7 @@ def _digits(text: str) -> str:
 
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\u00a0", " ").replace("\u200b", "").replace("*", "")
+    text = _fold_eth(text)  # "Ðơn vị" with the Icelandic Ð some fonts and OCR give for Đ
     return _digits(re.sub(r"[ \t]+", " ", text).strip())
 
 
@@ -78,7 +79,13 @@ def read_text(content: bytes) -> list[Line]:
     except UnicodeDecodeError:
         raise UnreadableDocument("tệp văn bản không phải UTF-8") from None
     lines = []
-    for no, raw in enumerate(text.splitlines(), 1):
+    raws = text.splitlines()
+    laid_out = space_laid_rows(raws)
+    for no, raw in enumerate(raws, 1):
+        if no - 1 in laid_out:
+            cells = [_clean(cell) for cell in laid_out[no - 1]]
+            lines.append(Line(no, " ".join(c for c in cells if c), cells=cells))
+            continue
         if "\t" in raw.strip(" "):
             cells = [_clean(cell) for cell in raw.split("\t")]
             while cells and not cells[-1]:
@@ -93,6 +100,52 @@ def read_text(content: bytes) -> list[Line]:
 
 
 HEADER_WORDS = ("nhiem vu", "chu tri", "phoi hop", "thoi gian", "san pham", "ket qua", "noi dung")
+_CHUNK = re.compile(r"\S+(?: \S+)*")  # text runs separated by two spaces or more
+_ROW_REF = re.compile(r"^(?:\d{1,2}(?:[.,]\d{1,2})*\.?|[IVX]{1,4}\.?|[A-H]\.?)$")
+
+
+def _header_starts(raw: str) -> list[int] | None:
+    """Where the columns of a table laid out with spaces begin, if `raw` is its header row."""
+    chunks = list(_CHUNK.finditer(raw))
+    hits = sum(any(word in normalize(_fold_eth(c.group())) for word in HEADER_WORDS) for c in chunks)
+    return [c.start() for c in chunks] if len(chunks) >= 4 and hits >= 3 else None
+
+
+def space_laid_rows(raws: list[str]) -> dict[int, list[str]]:
+    """Rows of tables laid out with spaces (`pdftotext -layout`, an OCR keeping the layout): each
+    line cut into the header's columns, a text run going to the column it starts in. Lines
+    under the header up to the first numbered row complete the header; a line of text that
+    starts left of the second column and is no row number ends the table."""
+    rows: dict[int, list[str]] = {}
+    starts: list[int] | None = None
+    numbered = False
+    for index, raw in enumerate(raws):
+        if "\t" in raw:  # tab-separated rows are read as such
+            starts = None
+            continue
+        header = _header_starts(raw)
+        if header is not None:
+            starts, numbered = header, False
+            rows[index] = [c.group() for c in _CHUNK.finditer(raw)]
+            continue
+        if starts is None or not raw.strip() or _PAGE_NUMBER.match(raw.strip()):
+            continue
+        cells = [""] * len(starts)
+        for chunk in _CHUNK.finditer(raw):
+            column = max([i for i, start in enumerate(starts) if start <= chunk.start() + 1], default=0)
+            cells[column] = f"{cells[column]} {chunk.group()}".strip()
+        first = next(_CHUNK.finditer(raw))
+        if first.start() < starts[1] - 1 and not _ROW_REF.match(cells[0]):
+            starts = None  # text across the page: the table is over
+            continue
+        if _ROW_REF.match(cells[0]):
+            numbered = True
+        rows[index] = cells if numbered else [""] * len(starts)  # the header's second line: read, dropped
+    return rows
+
+
+def _fold_eth(text: str) -> str:
+    return text.replace("Ð", "Đ").replace("ð", "đ")
 
 
 def _is_task_table(table: Table) -> bool:
