@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
 from services.plans.api import create_plan
-from services.plans.domain import BODY_LEVELS, Duty, ParentRef, PlanIn, ReportingDuty, TaskIn
+from services.plans.domain import BODY_LEVELS, Duty, ParentRef, PlanIn, ReportingDuty, Signer, TaskIn
 from services.plans.importer import PlanDraft, UnreadableDocument, parse_plan
 from services.plans.importer.names import Known
 from shared.errors import FieldProblem, InputError
@@ -99,6 +99,8 @@ def plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
             )
             for duty in draft.duties
         ],
+        recipients=draft.recipients,
+        signer=Signer(name=draft.signer.name, title=draft.signer.title) if draft.signer else None,
         tasks=tasks,
     )
     return plan, left_out

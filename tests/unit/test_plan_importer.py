@@ -80,6 +80,15 @@ def test_what_the_first_real_plan_does_not_say_is_left_empty_with_a_warning() ->
     assert all(not duty["reporting"] for duty in draft["duties"][:2])
 
 
+def test_the_recipients_and_the_signer_are_read_also_under_a_stamp() -> None:
+    first = parsed("seed:001")
+    assert first["signer"] == {"name": "Vũ Trọng Tuyên", "title": "Phó Chủ tịch"}
+    assert first["recipients"][0] == "TT Đảng ủy xã" and first["recipients"][-1] == "Lưu: VT, VHXH (V)"
+    scanned = parsed("ocr_damaged.txt")  # "(Đã ký)" between the title and the name
+    assert scanned["signer"] == {"name": "Lê Văn Tâm", "title": "Phó Chủ tịch"}
+    assert parsed("district_columns_reordered.docx")["signer"] is None  # a draft: no name under the title
+
+
 def test_a_plan_without_a_task_table_or_list_has_no_tasks_and_says_where_the_work_is() -> None:
     draft = parsed("seed:002")
     assert draft["tasks"] == [] and draft["tasks_from"] == ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from services.plans.importer.closing import Signature, read_recipients, read_signature
 from services.plans.importer.duties import DutyDraft, duties_section, read_duties
 from services.plans.importer.header import (
     Notes,
@@ -45,6 +46,8 @@ class PlanDraft:
     duties: list[DutyDraft] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    signer: Signature | None = None
     tasks_from: str = ""  # "table", "list" or ""
     notes: Notes = field(default_factory=Notes)
 
@@ -71,6 +74,8 @@ class PlanDraft:
             "duties": [duty.as_json() for duty in self.duties],
             "areas": self.areas,
             "channels": self.channels,
+            "recipients": self.recipients,
+            "signer": {"name": self.signer.name, "title": self.signer.title} if self.signer else None,
             "warnings": [{"line": w.line, "message": w.message} for w in self.notes.items],
         }
 
@@ -151,4 +156,6 @@ def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = Non
     body_text = " ".join(line.text for line in lines[first_section(lines) : section.start or len(lines)])
     draft.areas = areas_in(body_text)
     draft.channels = channels_in(body_text)
+    draft.recipients = read_recipients(lines)
+    draft.signer = read_signature(lines)
     return draft

@@ -208,8 +208,8 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
         if _STAMP.match(norm):
             after_stamp = True
             continue
-        if after_stamp and _looks_like_a_name(line.text):
-            continue  # the signer's name under a stamp in the middle of the text
+        if after_stamp and _looks_like_a_name(line.text) and not (kept and is_signature_title(kept[-1])):
+            continue  # the signer's name under a stamp in the middle of the text (not under the signature)
         after_stamp = False
         previous = kept[-1] if kept else None
         continues = line.text[0].islower() or previous is not None and previous.text.endswith(("-", "–"))
