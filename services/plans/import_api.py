@@ -4,6 +4,7 @@ draft plan through the same checks as POST /api/plans."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -113,22 +114,42 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
     ]
 
 
-@router.post("/parse")
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "Tệp .docx hoặc .txt (UTF-8)"},
+                        "issuer": {"type": "string", "description": "Mã đơn vị ban hành (tùy chọn)"},
+                        "save": {"type": "boolean", "description": "Lưu thành dự thảo kế hoạch"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/parse", openapi_extra=UPLOAD_FORM)
 async def parse_document(request: Request, response: Response, service: Service = Depends(service_of)) -> Any:
     """Đọc kế hoạch sẵn có (tệp Word .docx hoặc văn bản .txt, trường `file`) thành bản nháp: số, ký
     hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng.
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
-    try:
-        draft = parse_plan(upload.data, upload.name)
+    try:  # reading a large .docx takes a while: off the event loop
+        draft = await asyncio.to_thread(parse_plan, upload.data, upload.name)
     except UnreadableDocument as exc:
         raise InputError([FieldProblem("file", str(exc))], status=415) from None
     async with service.sessions() as session:
         issuer = await _issuer(session, draft, upload.fields.get("issuer", "").strip() or None)
         known = await _bodies(session, issuer)
     if known:  # read again, now that the issuer's own bodies (with their codes) are known
-        draft = parse_plan(upload.data, upload.name, known=known)
+        draft = await asyncio.to_thread(parse_plan, upload.data, upload.name, known=known)
     draft.issuer_code = issuer
     result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "plan": None}
     if not save:
