@@ -49,6 +49,8 @@ async def test_a_real_plan_uploaded_is_saved_as_a_draft_issued_and_assigned(syst
     assert plan["status"] == "draft" and plan["issuer"] == "22003" and plan["period"] == "2026"
     assert [t["ref"] for t in plan["tasks"]] == [t["ref"] for t in draft["tasks"]]
     assert plan["parent"]["number"] == "135/KH-UBND"
+    assert plan["signer"] == {"name": "Vũ Trọng Tuyên", "title": "Phó Chủ tịch"} and len(plan["recipients"]) == 6
+    assert [d["body"] for d in plan["duties"]][1] == "Phòng Văn hóa - Xã hội"
     assert any("không phải một đơn vị cụ thể" in note for note in saved.json()["left_out"])  # task 6's second "lead"
 
     issued = await system.post(f"/api/plans/{plan['id']}/issue")
