@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from shared.errors import FieldProblem, InputError
@@ -41,13 +42,19 @@ async def read_upload(request: Request, *, limit: int, what: str, default_name: 
         raise too_big
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InputError([FieldProblem("file", "cần gửi tệp dạng multipart/form-data, trường `file`")])
-    async with request.form(max_files=1, max_fields=10) as form:
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException as exc:  # a broken body, two files, too many fields: Starlette's 400
+        raise InputError([FieldProblem("file", f"không đọc được biểu mẫu tải lên: {exc.detail}")]) from None
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InputError([FieldProblem("file", f"thiếu {what} (trường `file`)")])
         data = await upload.read(limit + 1)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         name = clean_name(upload.filename, default_name)
+    finally:
+        await form.close()  # the spooled files
     if len(data) > limit:
         raise too_big
     if not data:

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
 from services.plans.api import create_plan
-from services.plans.domain import BODY_LEVELS, Duty, ParentRef, PlanIn, ReportingDuty, Signer, TaskIn
+from services.plans.directory import official_code
+from services.plans.domain import BODY_LEVELS, PlanIn
 from services.plans.importer import PlanDraft, UnreadableDocument, parse_plan
 from services.plans.importer.names import Known
 from shared.errors import FieldProblem, InputError
@@ -54,8 +55,9 @@ async def _bodies(session: AsyncSession, issuer: str | None) -> list[Known]:
 
 
 def plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
-    """The draft as the body of POST /api/plans, and what was left out of it: a lead that is no
-    single body ('các cơ quan, đơn vị có liên quan') cannot lead; it is dropped, with a note."""
+    """The draft as the body of POST /api/plans (ValidationError naming `tasks[2].title` …), and
+    what was left out of it: a lead that is no single body ('các cơ quan, đơn vị có liên quan')
+    cannot lead, and products without a number are no targets."""
     left_out: list[str] = []
     tasks = []
     for task in draft.tasks:
@@ -69,49 +71,62 @@ def plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
                 left_out.append(
                     f"nhiệm vụ {task.ref}: {body.text!r} không phải một đơn vị cụ thể, không lưu làm chủ trì"
                 )
-        tasks.append(
-            TaskIn(
-                ref=task.ref,
-                title=task.title or f"Nhiệm vụ {task.ref}",
-                group=task.group,
-                lead=lead,
-                coordinating=[b.code or b.name or b.text for b in task.coordinating],
-                timeline=task.timeline.model_dump(mode="json") if task.timeline else None,
-                area=task.area,
-                channels=task.channels,
+        if task.products:
+            left_out.append(
+                f"nhiệm vụ {task.ref}: sản phẩm {'; '.join(task.products)!r} không có số lượng, không lưu làm chỉ tiêu"
             )
+        tasks.append(
+            {
+                "ref": task.ref,
+                "title": task.title or f"Nhiệm vụ {task.ref}",
+                "group": task.group,
+                "lead": lead,
+                "coordinating": [b.code or b.name or b.text for b in task.coordinating],
+                # the structured schedule, or the text as written, so that a refusal quotes it
+                "timeline": task.timeline.model_dump(mode="json") if task.timeline else task.timeline_text or None,
+                "area": task.area,
+                "channels": task.channels,
+            }
         )
     parent = draft.parent
-    plan = PlanIn(
-        number=draft.number,
-        title=draft.title,
-        issuer=draft.issuer_code or "",
-        period=draft.period,
-        date=draft.date,
-        place=draft.place,
-        parent=ParentRef(number=parent.number, date=parent.date, issuer=parent.issuer) if parent else None,
-        areas=draft.areas,
-        channels=draft.channels,
-        duties=[
-            Duty(
-                body=duty.body,
-                lines=duty.lines,
-                reporting=[ReportingDuty(every=r.every, to=r.to, by=r.by, what=r.text) for r in duty.reporting],  # type: ignore[arg-type]
-            )
-            for duty in draft.duties
-        ],
-        recipients=draft.recipients,
-        signer=Signer(name=draft.signer.name, title=draft.signer.title) if draft.signer else None,
-        tasks=tasks,
+    signer = draft.signer
+    plan = PlanIn.model_validate(
+        {
+            "number": draft.number,
+            "title": draft.title,
+            "issuer": draft.issuer_code or "",
+            "period": draft.period,
+            "date": draft.date,
+            "place": draft.place,
+            "parent": {"number": parent.number, "date": parent.date, "issuer": parent.issuer} if parent else None,
+            "areas": draft.areas,
+            "channels": draft.channels,
+            "duties": [
+                {
+                    "body": duty.body,
+                    "lines": duty.lines,
+                    "reporting": [{"every": r.every, "to": r.to, "by": r.by, "what": r.text} for r in duty.reporting],
+                }
+                for duty in draft.duties
+            ],
+            "recipients": draft.recipients,
+            "signer": {"name": signer.name, "title": signer.title} if signer else None,
+            "tasks": tasks,
+        }
     )
     return plan, left_out
 
 
+def _field(location: tuple[int | str, ...]) -> str:
+    """('tasks', 2, 'title') → 'tasks[2].title', as the plan checks name fields."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "file"
+
+
 def _problems(exc: ValidationError) -> list[FieldProblem]:
-    return [
-        FieldProblem(".".join(str(part) for part in error["loc"]) or "file", f"bản nháp chưa đủ để lưu: {error['msg']}")
-        for error in exc.errors()
-    ]
+    return [FieldProblem(_field(error["loc"]), f"bản nháp chưa đủ để lưu: {error['msg']}") for error in exc.errors()]
 
 
 UPLOAD_FORM = {
@@ -150,12 +165,16 @@ async def parse_document(request: Request, response: Response, service: Service 
         known = await _bodies(session, issuer)
     if known:  # read again, now that the issuer's own bodies (with their codes) are known
         draft = await asyncio.to_thread(parse_plan, upload.data, upload.name, known=known)
-    draft.issuer_code = issuer
+    # As on the command line: the one unit of that name today, even if not loaded here yet.
+    draft.issuer_code = issuer or official_code(draft.issuer)
     result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "plan": None}
     if not save:
         return result
     if issuer is None:
-        raise InputError([FieldProblem("issuer", "không xác định được đơn vị ban hành; gửi kèm mã đơn vị (`issuer`)")])
+        known_code = f" ({draft.issuer_code}, chưa có trong danh mục: nạp đơn vị trước)" if draft.issuer_code else ""
+        raise InputError(
+            [FieldProblem("issuer", f"không xác định được đơn vị ban hành{known_code}; gửi kèm mã đơn vị (`issuer`)")]
+        )
     try:
         body, left_out = plan_in(draft)
     except ValidationError as exc:

@@ -81,6 +81,8 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     assert no_file.status_code == 422 and no_file.json()["detail"][0]["field"] == "file"
     not_multipart = await system.post("/api/plans/parse", json={"file": "x"})
     assert not_multipart.status_code == 422 and not_multipart.json()["detail"][0]["field"] == "file"
+    two = await system.post("/api/plans/parse", files=[("file", ("a.txt", b"a")), ("file", ("b.txt", b"b"))])
+    assert two.status_code == 422 and two.json()["detail"][0]["field"] == "file"  # not Starlette's bare 400
     scanned = await upload(system, "scan.pdf", b"%PDF-1.4 image only")
     assert scanned.status_code == 415 and "chỉ đọc được tệp Word .docx" in scanned.json()["detail"][0]["msg"]
     empty = await upload(system, "empty.txt", b"")
@@ -89,6 +91,14 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     district = (FIXTURES / "district_columns_reordered.docx").read_bytes()  # a former district: no code today
     unknown_issuer = await upload(system, "plan.docx", district, save="true")
     assert unknown_issuer.status_code == 422 and unknown_issuer.json()["detail"][0]["field"] == "issuer"
+    # a plan whose timeline cannot be read: the refusal names the task's field and quotes the text
+    unreadable = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8").replace(
+        "Thời gian thực hiện: Tháng 3/2025", "Thời gian thực hiện: Khi có chỉ đạo"
+    )
+    refused = await upload(system, "plan.txt", unreadable.encode(), save="true", issuer="22003")
+    assert refused.status_code == 422, refused.text
+    problems = {p["field"]: p["msg"] for p in refused.json()["detail"]}
+    assert "Khi có chỉ đạo" in problems["tasks[0].timeline"]
     wrong_code = await upload(system, "plan.docx", district, save="true", issuer="99999")
     assert wrong_code.status_code == 422 and "99999" in wrong_code.json()["detail"][0]["msg"]
     # a plan it reads but that is not complete enough to store: every problem named, nothing stored

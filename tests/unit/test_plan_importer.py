@@ -195,3 +195,59 @@ def test_the_command_line_prints_the_draft_as_json_without_servers(tmp_path: Pat
     scanned.write_bytes(b"%PDF-1.4 image")
     refused = runner.invoke(app, ["plans", "parse", str(scanned)])
     assert refused.exit_code == 1 and "chỉ đọc được tệp Word .docx" in refused.output
+
+
+def docx_of(paragraphs: list[str]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_header_lines_in_unusual_forms_neither_crash_nor_misread() -> None:
+    assert parse_plan(b"UBND.\nKE HOACH\nTuyen truyen nam 2026\n", "a.txt").as_json()["period"] == "2026"
+    one_line = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8")
+    one_line = one_line.replace("ỦY BAN NHÂN DÂN\nXÃ YÊN LỘC\n", "ỦY BAN NHÂN DÂN XÃ YÊN LỘC\n")
+    assert parse_plan(one_line.encode(), "a.txt").issuer == "Ủy ban nhân dân xã Yên Lộc"
+    title = "KẾ HOẠCH\nTuyên truyền cải cách hành chính xã Canh Vinh đến năm 2026\n"
+    assert parse_plan(title.encode(), "a.txt").issuer == "Ủy ban nhân dân xã Canh Vinh"
+    # no date line: the date of the document cited in the basis is not the plan's
+    basis = ["Số: 12/KH-UBND", "KẾ HOẠCH", "Tuyên truyền cải cách hành chính năm 2026"]
+    basis += ["Căn cứ Quyết định 12/QĐ-UBND ngày 05/3/2025 của UBND tỉnh;", "I. MỤC ĐÍCH"]
+    draft = parse_plan(docx_of(basis), "a.docx")
+    assert (draft.date, draft.place) == (None, "")
+    # a run of narrow spaces (once catastrophic backtracking in the number pattern)
+    assert parse_plan(docx_of(["Số" + "\u202f" * 4000 + "x", "KẾ HOẠCH", "A năm 2026"]), "a.docx").number == ""
+
+
+def test_long_tables_keep_every_row_and_long_texts_are_read_whole() -> None:
+    rows = "".join(f"{i + 1}\tTuyên truyền {i + 1}\tPhòng Kinh tế\tQuý I/2026\n" for i in range(150))
+    draft = parse_plan(f"STT\tNhiệm vụ\tChủ trì\tThời gian\n{rows}".encode(), "a.txt")
+    assert [t.ref for t in draft.tasks] == [str(i) for i in range(1, 151)]
+    assert draft.tasks[-1].title == "Tuyên truyền 150"
+    prose = parse_plan(("dòng văn bản tiếp theo không dấu chấm\n" * 4000).encode(), "a.txt")
+    assert prose.title.count("dòng văn bản") == 4000  # joined once, as one paragraph
+
+
+def test_fact_lines_starting_with_co_quan_are_kept_and_numbering_restarting_per_group_is_told() -> None:
+    text = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8")
+    lead = "Công chức Văn hóa - Xã hội\n"
+    text = text.replace(f"- Tham mưu thực hiện: {lead}", f"Cơ quan chủ trì: {lead}", 1)
+    first = parse_plan(text.encode(), "a.txt").tasks[0]
+    assert [b.text for b in first.lead] == ["Công chức Văn hóa - Xã hội"]
+    table = "TT\tNội dung\tChủ trì\tThời gian\nI\tNhóm một\t\t\n1\tViệc a\tPhòng Kinh tế\tQuý I/2026\n"
+    table += "II\tNhóm hai\t\t\n1\tViệc b\tPhòng Kinh tế\tQuý II/2026\n"
+    draft = parse_plan(table.encode(), "a.txt").as_json()
+    assert [t["ref"] for t in draft["tasks"]] == ["I", "1", "II", "II.1"]
+    assert any("đọc là II.1" in w["message"] and w["line"] == 5 for w in draft["warnings"])
+
+
+def test_a_form_feed_does_not_shift_the_line_numbers_of_warnings() -> None:
+    text = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8")
+    plain = parse_plan(text.encode(), "a.txt").as_json()["warnings"]
+    paged = parse_plan(text.replace("2. Yêu cầu", "\f2. Yêu cầu").encode(), "a.txt").as_json()["warnings"]
+    assert [w["line"] for w in paged] == [w["line"] for w in plain]

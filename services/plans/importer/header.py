@@ -74,8 +74,8 @@ def read_number(head: list[Line], notes: Notes) -> str:
 
 def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | None]:
     for line in head:
-        if len(line.text) > 90 or "ke hoach so" in line.norm:
-            continue
+        if len(line.text) > 90 or "ke hoach so" in line.norm or line.norm.startswith(("can cu", "thuc hien")):
+            continue  # a date in the basis is the date of another document
         folded = fold(line.text)
         match = _DATE_WORDS.search(folded) or _DATE_DIGITS.search(folded)
         if not match:
@@ -104,10 +104,12 @@ def _unit_in(text: str) -> str | None:
     """'xã Canh Vinh' out of a sentence, keeping the original spelling."""
     folded = fold(text)
     for match in re.finditer(rf"\b(?:{_ADMIN})\s+", folded):
-        rest = text[match.end() :]
-        name = re.match(r"[A-ZĐÀ-Ỹ][\wÀ-ỹ]*(?:\s+[A-ZĐÀ-Ỹ0-9][\wÀ-ỹ]*)*", rest)
-        if name and not normalize(name.group(0)).startswith(("nam ", "ke hoach")):
-            words = [w for w in name.group(0).split() if normalize(w) not in {"nam"}]
+        words = []
+        for word in text[match.end() :].split():
+            if not (word[:1].isupper() or word.isdigit()) or normalize(word) in ("nam", "ke"):
+                break  # the name ends at the first word in lower case ("… Canh Vinh đến năm 2026")
+            words.append(word.strip(",.;:"))
+        if words:
             level = text[match.start() : match.end()].strip().lower()
             return f"{level} {' '.join(words)}"
     return None
@@ -127,12 +129,11 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     """The issuing People's Committee from the header lines ('ỦY BAN NHÂN DÂN' / 'XÃ IA PẾT'),
     else from the title or the basis paragraph, with a warning."""
     for index, line in enumerate(head):
-        norm = line.norm
-        if norm.startswith(("uy ban nhan dan", "ubnd")) and line.text.isupper():
-            rest = re.sub(r"^(uy ban nhan dan|ubnd)\s*", "", norm)
-            if rest:
-                words = line.text.split(None, 3)[3] if norm.startswith("uy ban") else line.text.split(None, 1)[1]
-                return f"Ủy ban nhân dân {_title_case(words)}"
+        prefix = re.match(r"\s*(?:uy ban nhan dan|ubnd)\b[\s.:]*", fold(line.text))
+        if prefix and line.text.isupper():
+            rest = line.text[prefix.end() :].strip()  # fold() keeps positions: cut the original
+            if re.search(r"\w", rest):
+                return f"Ủy ban nhân dân {_title_case(rest)}"
             for following in head[index + 1 : index + 4]:  # the right column may come in between
                 if following.text.isupper() and not following.norm.startswith(("cong hoa", "doc lap", "so")):
                     return f"Ủy ban nhân dân {_title_case(following.text)}"

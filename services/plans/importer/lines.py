@@ -47,11 +47,13 @@ def fold(text: str) -> str:
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
 _DIGITISH = re.compile(r"(?<![\wÀ-ỹ])(?=[0-9OoIl]*[0-9])[0-9OoIl]+(?![\wÀ-ỹ])")
 _LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
+# A line that opens with a label of a task's facts ("Cơ quan chủ trì: …") starts a line of its own.
+_LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|chu tri|phoi hop|tham muu)[^:]{0,30}:")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
 # What a signature stamp or a digital signature adds to the text.
 _STAMP = re.compile(
-    r"^\(?(da ky|ky boi|ky so|nguoi ky|thoi gian ky|ngay ky|signature valid|signed by|email|co quan)\b.*$|^\(?da ky\)?$"
+    r"^\(?(da ky|ky boi|ky so|nguoi ky|thoi gian ky|ngay ky|signature valid|signed by)\b.*$|^\(?da ky\)?$"
 )
 _SIGNATURE_TITLES = {
     "tm. uy ban nhan dan",
@@ -70,7 +72,7 @@ def _digits(text: str) -> str:
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\u00a0", " ").replace("\u200b", "").replace("*", "")
     text = _fold_eth(text)  # "Ðơn vị" with the Icelandic Ð some fonts and OCR give for Đ
-    return _digits(re.sub(r"[ \t]+", " ", text).strip())
+    return _digits(re.sub(r"\s+", " ", text).strip())  # every kind of space: no long runs for the regexes
 
 
 def read_text(content: bytes) -> list[Line]:
@@ -79,7 +81,7 @@ def read_text(content: bytes) -> list[Line]:
     except UnicodeDecodeError:
         raise UnreadableDocument("tệp văn bản không phải UTF-8") from None
     lines = []
-    raws = text.splitlines()
+    raws = [raw.rstrip("\r") for raw in text.split("\n")]  # not splitlines(): a form feed is no new line
     laid_out = space_laid_rows(raws)
     for no, raw in enumerate(raws, 1):
         if no - 1 in laid_out:
@@ -194,45 +196,50 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
     starts in lower case continues the text before it, also across blank lines; in `wrapped`
     text (a PDF's lines), so does the very next line when the one before ends mid-sentence."""
     kept: list[Line] = []
+    pieces: list[str] = []  # the text of kept[-1], joined once it is complete (linear, not quadratic)
+    joinable = False  # kept[-1] is text that may go on (no table row, no signature title)
     after_stamp = False
     tail = 0  # the last physical line in kept[-1]
+
+    def close() -> None:
+        if kept and len(pieces) > 1:
+            kept[-1].text = " ".join(pieces)
+            kept[-1].norm = normalize(kept[-1].text)
+
     for line in lines:
         if line.cells is not None:
+            close()
             kept.append(line)
-            after_stamp = False
+            pieces, joinable, after_stamp = [], False, False
             continue
         line.text = _RULE.sub("", line.text).strip()  # "______" drawn under a title
         if not line.text or _PAGE_NUMBER.match(line.text):
             continue
-        norm = line.norm.rstrip(" .:")
-        if _STAMP.match(norm):
+        if _STAMP.match(line.norm.rstrip(" .:")):
             after_stamp = True
             continue
         if after_stamp and _looks_like_a_name(line.text) and not (kept and is_signature_title(kept[-1])):
             continue  # the signer's name under a stamp in the middle of the text (not under the signature)
         after_stamp = False
-        previous = kept[-1] if kept else None
-        continues = line.text[0].islower() or previous is not None and previous.text.endswith(("-", "–"))
-        if wrapped and previous is not None and line.no == tail + 1:
+        last = pieces[-1] if pieces else ""
+        continues = line.text[0].islower() or last.endswith(("-", "–"))
+        if wrapped and line.no == tail + 1:
             continues = continues or (
-                not previous.text.endswith((".", ":", ";", "!", "?", "./."))
+                not last.endswith((".", ":", ";", "!", "?", "./."))
                 and not _LIST_MARK.match(line.text)
-                and not previous.text.isupper()
+                and not _LABELLED.match(line.norm)
+                and not last.isupper()
                 and not line.text.isupper()
             )
-        if (
-            previous is not None
-            and previous.cells is None
-            and continues
-            and not previous.text.endswith(":")
-            and previous.norm.rstrip(" .") not in _SIGNATURE_TITLES
-        ):
-            previous.text = f"{previous.text} {line.text}"
-            previous.norm = normalize(previous.text)
+        if joinable and continues and not last.endswith(":"):
+            pieces.append(line.text)
             tail = line.no
             continue
+        close()
         kept.append(Line(line.no, line.text))
-        tail = line.no
+        pieces, tail = [line.text], line.no
+        joinable = not is_signature_title(kept[-1])
+    close()
     return kept
 
 

@@ -18,7 +18,7 @@ from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
 COLUMNS = ("ref", "title", "lead", "coordinating", "timeline", "products")
-_REF = re.compile(r"^(?P<ref>\d{1,2}(?:\.\d{1,2})*)\.?$")
+_REF = re.compile(r"^(?P<ref>\d{1,3}(?:\.\d{1,2})*)\.?$")
 _REF_WORDS = {"stt", "tt", "so tt", "so thu tu"}
 
 
@@ -50,7 +50,8 @@ def header_columns(cells: list[str]) -> dict[int, str] | None:
     """The column of each cell when the row is a task table's header, else None."""
     found = {index: column for index, cell in enumerate(cells) if (column := column_of(cell)) is not None}
     fields = set(found.values())
-    if "title" in fields and len(fields) >= 3 and len(fields) == len(found):
+    # A field may be named twice ("Thời gian bắt đầu" | "Thời hạn hoàn thành"): both are read.
+    if "title" in fields and len(fields) >= 3 and list(found.values()).count("ref") <= 1:
         return found
     return None
 
@@ -89,7 +90,10 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
             continue
         if columns is None:
             continue
-        values = {columns[i]: text.strip() for i, text in enumerate(line.cells) if i in columns and text.strip()}
+        values: dict[str, str] = {}
+        for i, text in enumerate(line.cells):
+            if i in columns and text.strip():
+                values[columns[i]] = f"{values.get(columns[i], '')} {text.strip()}".strip()
         if not values or _column_numbers(values):
             continue
         if "ref" not in columns.values():  # no number column: "1. Tuyên truyền …" in the title cell
@@ -114,7 +118,7 @@ def _between_rows(lines: list[Line], index: int) -> bool:
     """A short text line whose next non-empty line is a table row again."""
     if len(lines[index].text) > 80:
         return False
-    following = next((line for line in lines[index + 1 :] if line.text), None)
+    following = next((lines[i] for i in range(index + 1, len(lines)) if lines[i].text), None)
     return following is not None and following.cells is not None and header_columns(following.cells) is None
 
 
@@ -171,6 +175,7 @@ class TaskDraft:
             "lead_units": [r.as_json() for r in self.lead],
             "coordinating_units": [r.as_json() for r in self.coordinating],
             "timeline": self.timeline.model_dump(mode="json", exclude_none=True) if self.timeline else None,
+            "timeline_text": self.timeline_text,  # as written, also when it could not be read
             "products": self.products,
             "product_kinds": product_kinds(" ; ".join(self.products)),
             "area": self.area,
@@ -186,11 +191,20 @@ def _products(text: str) -> list[str]:
 
 def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDraft]:
     tasks: list[TaskDraft] = []
-    refs = [row.values["ref"] for row in rows]
+    heads = {ref.rsplit(".", 1)[0] for ref in (row.values["ref"] for row in rows) if "." in ref}
+    heads |= {head.rsplit(".", 1)[0] for head in list(heads) if "." in head}
+    seen: set[str] = set()
+    section = ""
     for row in rows:
         values = row.values
         ref = values["ref"]
-        group = is_roman(ref) or any(other.startswith(ref + ".") for other in refs)
+        if is_roman(ref):
+            section = ref
+        elif ref in seen and section:  # numbering starts again under each roman group: I.1, II.1
+            notes.add(row.line, f"số thứ tự {ref} lặp lại trong nhóm {section}: đọc là {section}.{ref}")
+            ref = values["ref"] = f"{section}.{ref}"
+        seen.add(ref)
+        group = is_roman(ref) or ref in heads
         title = " ".join(values.get("title", "").split())
         task = TaskDraft(ref=ref, title=title, line=row.line, group=group)
         lead_text = values.get("lead", "")
