@@ -92,8 +92,10 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     unknown_issuer = await upload(system, "plan.docx", district, save="true")
     assert unknown_issuer.status_code == 422 and unknown_issuer.json()["detail"][0]["field"] == "issuer"
     # a plan whose timeline cannot be read: the refusal names the task's field and quotes the text
-    unreadable = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8").replace(
-        "Thời gian thực hiện: Tháng 3/2025", "Thời gian thực hiện: Khi có chỉ đạo"
+    unreadable = (
+        (FIXTURES / "numbered_list.txt")
+        .read_text(encoding="utf-8")
+        .replace("Thời gian thực hiện: Tháng 3/2025", "Thời gian thực hiện: Khi có chỉ đạo")
     )
     refused = await upload(system, "plan.txt", unreadable.encode(), save="true", issuer="22003")
     assert refused.status_code == 422, refused.text
