@@ -12,7 +12,6 @@ from typing import Any
 from services.plans.importer.closing import Signature, read_recipients, read_signature
 from services.plans.importer.duties import DutyDraft, duties_section, read_duties
 from services.plans.importer.header import (
-    Notes,
     ParentPlan,
     find_basis,
     first_section,
@@ -24,7 +23,7 @@ from services.plans.importer.header import (
     read_title,
     split_basis,
 )
-from services.plans.importer.lines import Line, UnreadableDocument, read_docx, read_text, tidy
+from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated, list_rows, table_rows
 from shared.text import normalize

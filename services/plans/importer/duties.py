@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.plans.importer.header import Notes, is_section_heading
-from services.plans.importer.lines import Line, fold, is_signature_title
+from services.plans.importer.header import is_section_heading
+from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
 from shared.timelines import TimelineError, parse_timeline
 

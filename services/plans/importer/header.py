@@ -6,29 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from services.plans.importer.lines import Line, fold
+from services.plans.importer.lines import Line, Notes, fold
 from shared.text import normalize
 
 ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")
-
-
-@dataclass
-class ParseWarning:
-    line: int | None
-    message: str
-
-
-@dataclass
-class Notes:
-    """Warnings collected while reading, with the line they are about."""
-
-    items: list[ParseWarning] = field(default_factory=list)
-
-    def add(self, line: Line | int | None, message: str) -> None:
-        number = line.no if isinstance(line, Line) else line
-        self.items.append(ParseWarning(number, message))
 
 
 def is_section_heading(line: Line) -> bool:

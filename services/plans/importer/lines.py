@@ -29,6 +29,23 @@ class Line:
         self.norm = normalize(self.text)
 
 
+@dataclass
+class ParseWarning:
+    line: int | None
+    message: str
+
+
+@dataclass
+class Notes:
+    """Warnings collected while reading, with the line they are about."""
+
+    items: list[ParseWarning] = field(default_factory=list)
+
+    def add(self, line: Line | int | None, message: str) -> None:
+        number = line.no if isinstance(line, Line) else line
+        self.items.append(ParseWarning(number, message))
+
+
 class UnreadableDocument(ValueError):
     """Not a .docx or UTF-8 text we can read; the message says why, in Vietnamese."""
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from services.plans.importer.header import Notes, is_section_heading
-from services.plans.importer.lines import Line, fold
+from services.plans.importer.header import is_section_heading
+from services.plans.importer.lines import Line, Notes, fold
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, product_kinds
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
