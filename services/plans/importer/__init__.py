@@ -5,7 +5,7 @@ Rooms: `lines` (the document as cleaned, numbered lines), `header` (number, issu
 period, basis), `tasks` (appendix tables and numbered lists), `duties` (Tổ chức thực hiện and
 its reporting duties), `names` (bodies and vocabularies), `draft` (the whole, as JSON)."""
 
-from services.plans.importer.draft import PlanDraft, parse_plan
+from services.plans.importer.draft import PlanDraft, parse_plan, to_plan_in
 from services.plans.importer.lines import UnreadableDocument
 
-__all__ = ["PlanDraft", "UnreadableDocument", "parse_plan"]
+__all__ = ["PlanDraft", "UnreadableDocument", "parse_plan", "to_plan_in"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from services.plans.domain import PlanIn
 from services.plans.importer.closing import Signature, read_recipients, read_signature
 from services.plans.importer.duties import DutyDraft, duties_section, read_duties
 from services.plans.importer.header import (
@@ -158,3 +159,66 @@ def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = Non
     draft.recipients = read_recipients(lines)
     draft.signer = read_signature(lines)
     return draft
+
+
+def to_plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
+    """The draft as the body of POST /api/plans (ValidationError naming `tasks[2].title` …), and
+    what was left out of it: a lead that is no single body ('các cơ quan, đơn vị có liên quan')
+    cannot lead, and products without a number are no targets."""
+    left_out: list[str] = []
+    tasks = []
+    for task in draft.tasks:
+        lead = []
+        for body in task.lead:
+            if body.code or body.name:
+                lead.append(body.code or body.name or body.text)
+            elif normalize(body.text).startswith(("ubnd cac", "uy ban nhan dan cac", "cac xa")):
+                lead.append(body.text)  # "UBND các xã, thị trấn": every child unit
+            else:
+                left_out.append(
+                    f"nhiệm vụ {task.ref}: {body.text!r} không phải một đơn vị cụ thể, không lưu làm chủ trì"
+                )
+        if task.products:
+            left_out.append(
+                f"nhiệm vụ {task.ref}: sản phẩm {'; '.join(task.products)!r} không có số lượng, không lưu làm chỉ tiêu"
+            )
+        tasks.append(
+            {
+                "ref": task.ref,
+                "title": task.title or f"Nhiệm vụ {task.ref}",
+                "group": task.group,
+                "lead": lead,
+                "coordinating": [b.code or b.name or b.text for b in task.coordinating],
+                # the structured schedule, or the text as written, so that a refusal quotes it
+                "timeline": task.timeline.model_dump(mode="json") if task.timeline else task.timeline_text or None,
+                "area": task.area,
+                "channels": task.channels,
+            }
+        )
+    parent = draft.parent
+    signer = draft.signer
+    plan = PlanIn.model_validate(
+        {
+            "number": draft.number,
+            "title": draft.title,
+            "issuer": draft.issuer_code or "",
+            "period": draft.period,
+            "date": draft.date,
+            "place": draft.place,
+            "parent": {"number": parent.number, "date": parent.date, "issuer": parent.issuer} if parent else None,
+            "areas": draft.areas,
+            "channels": draft.channels,
+            "duties": [
+                {
+                    "body": duty.body,
+                    "lines": duty.lines,
+                    "reporting": [{"every": r.every, "to": r.to, "by": r.by, "what": r.text} for r in duty.reporting],
+                }
+                for duty in draft.duties
+            ],
+            "recipients": draft.recipients,
+            "signer": {"name": signer.name, "title": signer.title} if signer else None,
+            "tasks": tasks,
+        }
+    )
+    return plan, left_out
