@@ -1,9 +1,11 @@
 """The plan importer: a plan officials already have (.docx, or text from a scanned PDF) read into
 a draft of a structured plan, with a warning for everything it was unsure of.
 
-Rooms: `lines` (the document as cleaned, numbered lines), `header` (number, issuer, date, title,
-period, basis), `tasks` (appendix tables and numbered lists), `duties` (Tổ chức thực hiện and
-its reporting duties), `names` (bodies and vocabularies), `draft` (the whole, as JSON)."""
+Rooms: `lines` (the document as cleaned, numbered lines, and the warnings about them), `header`
+(number, issuer, date, title, period, basis), `table` and `lists` (task rows from an appendix
+table or a numbered list), `tasks` (those rows as tasks), `duties` (Tổ chức thực hiện and its
+reporting duties), `closing` (recipients, signer), `names` (bodies and vocabularies), `draft`
+(the whole, as JSON, and as the body of POST /api/plans)."""
 
 from services.plans.importer.draft import PlanDraft, parse_plan, to_plan_in
 from services.plans.importer.lines import UnreadableDocument

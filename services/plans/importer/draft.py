@@ -25,8 +25,10 @@ from services.plans.importer.header import (
     split_basis,
 )
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
+from services.plans.importer.lists import list_rows
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
-from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated, list_rows, table_rows
+from services.plans.importer.table import table_rows
+from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"

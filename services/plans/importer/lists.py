@@ -1,0 +1,102 @@
+"""Tasks written as a numbered list instead of a table: each item followed by lines that carry
+its facts ("- Tham mưu thực hiện: …", "- Phối hợp thực hiện: …", "- Thời gian thực hiện: …"),
+also several on one line ("Chủ trì: …; Phối hợp: …"); a numbered heading with sub-items is a
+group, not a task."""
+
+from __future__ import annotations
+
+import re
+
+from services.plans.importer.header import is_section_heading
+from services.plans.importer.lines import Line, fold
+from services.plans.importer.table import NUMBERED, Row
+from shared.text import normalize
+
+# A labelled fact, wherever it stands in a line: "Chủ trì: …; Phối hợp: …; Thời gian: …".
+_LABEL = re.compile(
+    r"(?:^|[;(\[]|\s-\s|^-\s*|^\+\s*)\s*(?P<label>(?:co quan |don vi )?(?:chu tri|phoi hop)(?: thuc hien)?"
+    r"|tham muu(?: thuc hien)?|(?:co quan |don vi )thuc hien(?: chinh)?"
+    r"|thoi gian(?: thuc hien| hoan thanh)?|thoi han(?: hoan thanh)?|tien do|san pham|ket qua(?:/san pham)?)\s*:"
+)
+_FACT = re.compile(r"^[-+•*]?\s*(?P<label>[^:]{3,45}?)\s*:\s*(?P<value>.*)$")
+FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not who does it
+    ("coordinating", ("phoi hop",)),
+    ("timeline", ("thoi gian", "thoi han", "tien do")),
+    ("products", ("san pham", "ket qua")),
+    ("lead", ("chu tri", "tham muu", "don vi thuc hien", "co quan thuc hien", "don vi thuc hien")),
+]
+
+
+def _column_of_label(label: str) -> str | None:
+    label = normalize(label)
+    if label in ("thuc hien", "nguoi thuc hien"):
+        return "lead"
+    return next((column for column, words in FACT_LABELS if any(word in label for word in words)), None)
+
+
+def facts_in(text: str) -> list[tuple[str, str]]:
+    """Every labelled fact in a line, in order, each value running to the next label."""
+    folded = fold(text)
+    found = list(_LABEL.finditer(folded))
+    facts = []
+    for index, match in enumerate(found):
+        end = found[index + 1].start() if index + 1 < len(found) else len(text)
+        column = _column_of_label(match["label"])
+        if column is not None:
+            facts.append((column, text[match.end() : end].strip(" ;,.)]")))
+    return facts
+
+
+def _fact(line: Line) -> tuple[str, str] | None:
+    match = _FACT.match(line.text)
+    if not match:
+        return None
+    column = _column_of_label(match["label"])
+    return (column, match["value"].strip()) if column is not None else None
+
+
+def list_rows(lines: list[Line], skip: range) -> list[Row]:
+    """Numbered items ('1. Tuyên truyền …', '3.1 …') with the fact lines under them; an item
+    without facts is kept only as the heading of sub-items (a group)."""
+    rows: list[Row] = []
+    current: Row | None = None
+    pending: str | None = None
+    for index, line in enumerate(lines):
+        if index in skip or line.cells is not None:
+            current = None if index in skip else current
+            continue
+        if is_section_heading(line):
+            current = None
+            continue
+        fact = _fact(line)
+        if fact is not None and current is not None:
+            several = facts_in(line.text)
+            for column, value in several if len(several) > 1 else [fact]:
+                current.add(column, value)
+            pending = fact[0] if not fact[1] else None  # "- Đơn vị phối hợp:" and the value below it
+            continue
+        if pending is not None and current is not None and not NUMBERED.match(line.text):
+            current.add(pending, line.text.lstrip("-+• ").strip())
+            pending = None
+            continue
+        pending = None
+        item = NUMBERED.match(line.text)
+        if item and not line.text.rstrip().endswith(";"):
+            title, facts = item["title"].strip(), facts_in(item["title"])
+            if facts:  # "Nhiệm vụ 5: … (Chủ trì: …; Thời gian: …)": the facts end the title
+                title = title[: fold(title).find(_LABEL.search(fold(title)).group("label"))].rstrip(" ;,.([-")  # type: ignore[union-attr]
+            current = Row(line.no, {"ref": item["ref"], "title": title.rstrip(":")})
+            for column, value in facts:
+                current.add(column, value)
+            rows.append(current)
+    needed = {"lead", "timeline"}
+    refs = [row.values["ref"] for row in rows]
+    kept = []
+    for row in rows:
+        has_facts = bool(needed & row.values.keys())
+        heads = any(other.startswith(row.values["ref"] + ".") for other in refs)
+        if has_facts or heads:
+            kept.append(row)
+    # a heading is kept only if one of its sub-items is a task
+    tasks = {r.values["ref"] for r in kept if needed & r.values.keys()}
+    return [r for r in kept if needed & r.values.keys() or any(t.startswith(r.values["ref"] + ".") for t in tasks)]
