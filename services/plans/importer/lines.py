@@ -125,7 +125,11 @@ _ROW_REF = re.compile(r"^(?:\d{1,2}(?:[.,]\d{1,2})*\.?|[IVX]{1,4}\.?|[A-H]\.?)$"
 
 def _header_starts(raw: str) -> list[int] | None:
     """Where the columns of a table laid out with spaces begin, if `raw` is its header row."""
+    if raw.count("  ") < 3:  # fewer than four runs of text: no header row (the common case, cheaply)
+        return None
     chunks = list(_CHUNK.finditer(raw))
+    if len(chunks) < 4:
+        return None
     hits = sum(any(word in normalize(_fold_eth(c.group())) for word in HEADER_WORDS) for c in chunks)
     return [c.start() for c in chunks] if len(chunks) >= 4 and hits >= 3 else None
 

@@ -121,10 +121,12 @@ def _inherit_merged_cells(tasks: list[TaskDraft], notes: Notes) -> None:
     """Sub-rows (4.1 … 4.4) whose timeline, products or coordinating cell is empty while exactly
     one sibling has one: the cell was merged across them in the original table, and a text copy
     kept its text on one row only. They share it, with a warning each."""
+    under: dict[str, list[TaskDraft]] = {}  # sub-rows by the number of their group: linear, not quadratic
+    for task in tasks:
+        if "." in task.ref:
+            under.setdefault(task.ref.rsplit(".", 1)[0], []).append(task)
     for parent in (t for t in tasks if t.group):
-        children = [
-            t for t in tasks if t.ref.startswith(parent.ref + ".") and t.ref.count(".") == parent.ref.count(".") + 1
-        ]
+        children = under.get(parent.ref, [])
         for attribute in ("timeline_text", "products", "coordinating"):
             filled = [getattr(t, attribute) for t in children if getattr(t, attribute)]
             distinct = {repr(value) for value in filled}
