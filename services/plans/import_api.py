@@ -5,20 +5,22 @@ draft plan through the same checks as POST /api/plans."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
 from services.plans.api import create_plan
 from services.plans.directory import official_code
 from services.plans.domain import BODY_LEVELS
-from services.plans.importer import PlanDraft, UnreadableDocument, parse_plan, to_plan_in
+from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, resolve_plan, to_plan_in
 from services.plans.importer.names import Known
 from shared.errors import FieldProblem, InputError
+from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.text import normalize
 from shared.uploads import read_upload
@@ -39,8 +41,18 @@ async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) ->
     wanted = normalize(draft.issuer).removeprefix("uy ban nhan dan ").strip()
     if not wanted:
         return None
-    rows = (await session.execute(select(u.c.code, u.c.name).where(u.c.level.in_(ADMIN)))).all()
-    found = [row.code for row in rows if normalize(row.name) == wanted]
+    # A legacy commune and today's may share a name (L22003 and 22003, "Xã Canh Vinh"): the unit
+    # that existed when the plan's period began.
+    try:
+        starts = Period.parse(draft.period).start
+    except PeriodError:
+        starts = dt.date.max
+    query = select(u.c.code, u.c.name).where(
+        u.c.level.in_(ADMIN),
+        or_(u.c.valid_from.is_(None), u.c.valid_from <= starts),
+        or_(u.c.valid_to.is_(None), u.c.valid_to >= starts),
+    )
+    found = [row.code for row in (await session.execute(query)).all() if normalize(row.name) == wanted]
     return found[0] if len(found) == 1 else None
 
 
@@ -94,14 +106,13 @@ async def parse_document(request: Request, response: Response, service: Service 
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
     try:  # reading a large .docx takes a while: off the event loop
-        draft = await asyncio.to_thread(parse_plan, upload.data, upload.name)
+        reading = await asyncio.to_thread(read_plan, upload.data, upload.name)
     except UnreadableDocument as exc:
         raise InputError([FieldProblem("file", str(exc))], status=415) from None
     async with service.sessions() as session:
-        issuer = await _issuer(session, draft, upload.fields.get("issuer", "").strip() or None)
+        issuer = await _issuer(session, reading.head, upload.fields.get("issuer", "").strip() or None)
         known = await _bodies(session, issuer)
-    if known:  # read again, now that the issuer's own bodies (with their codes) are known
-        draft = await asyncio.to_thread(parse_plan, upload.data, upload.name, known=known)
+    draft = await asyncio.to_thread(resolve_plan, reading, known=known)  # with the issuer's own bodies
     # As on the command line: the one unit of that name today, even if not loaded here yet.
     draft.issuer_code = issuer or official_code(draft.issuer)
     result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "plan": None}

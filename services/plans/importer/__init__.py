@@ -7,7 +7,7 @@ table or a numbered list), `tasks` (those rows as tasks), `duties` (Tổ chức 
 reporting duties), `closing` (recipients, signer), `names` (bodies and vocabularies), `draft`
 (the whole, as JSON, and as the body of POST /api/plans)."""
 
-from services.plans.importer.draft import PlanDraft, parse_plan, to_plan_in
+from services.plans.importer.draft import PlanDraft, parse_plan, read_plan, resolve_plan, to_plan_in
 from services.plans.importer.lines import UnreadableDocument
 
-__all__ = ["PlanDraft", "UnreadableDocument", "parse_plan", "to_plan_in"]
+__all__ = ["PlanDraft", "UnreadableDocument", "parse_plan", "read_plan", "resolve_plan", "to_plan_in"]

@@ -5,7 +5,7 @@ caller passes the bytes and the body names it knows; nothing is looked up or sto
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -27,7 +27,7 @@ from services.plans.importer.header import (
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.lists import list_rows
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
-from services.plans.importer.table import table_rows
+from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
 from shared.text import normalize
 
@@ -115,52 +115,72 @@ def _with_own_bodies(draft: PlanDraft, names: BodyNames) -> BodyNames:
     return BodyNames([Known(body) for body in own if not normalize(body).startswith("cac ")] + names.known)
 
 
-def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = None) -> PlanDraft:
+@dataclass
+class Reading:
+    """What a document says before any body name is resolved: its lines, the head of the draft,
+    where its duties are and its task rows. Bodies are resolved from it, as often as needed
+    (once more when the issuer's own bodies are known), without reading the file again."""
+
+    lines: list[Line]
+    head: PlanDraft
+    section: range
+    rows: list[Row]
+
+
+def read_plan(content: bytes, filename: str) -> Reading:
     lines = read_lines(content, filename)
-    draft = PlanDraft()
-    notes = draft.notes
-    head = lines[: first_section(lines)]
-    draft.number = read_number(head, notes)
-    draft.place, draft.date = read_place_and_date(head, notes)
-    draft.title, after_title = read_title(lines, notes)
-    draft.title, basis = split_basis(draft.title, lines[after_title - 1] if after_title else None)
-    draft.period = read_period(draft.title, notes)
+    head = PlanDraft()
+    notes = head.notes
+    top = lines[: first_section(lines)]
+    head.number = read_number(top, notes)
+    head.place, head.date = read_place_and_date(top, notes)
+    head.title, after_title = read_title(lines, notes)
+    head.title, basis = split_basis(head.title, lines[after_title - 1] if after_title else None)
+    head.period = read_period(head.title, notes)
     basis = basis or find_basis(lines, after_title)
-    draft.parent = read_parent(basis, notes)
-    draft.issuer = read_issuer(head, draft.title, basis.text if basis else "", notes)
-    if draft.place and normalize(draft.issuer).endswith(" " + normalize(draft.place)):
-        draft.place = draft.issuer[-len(draft.place) :]  # "Hoa Thinh" as OCR left it: the issuer's spelling
-
+    head.parent = read_parent(basis, notes)
+    head.issuer = read_issuer(top, head.title, basis.text if basis else "", notes)
+    if head.place and normalize(head.issuer).endswith(" " + normalize(head.place)):
+        head.place = head.issuer[-len(head.place) :]  # "Hoa Thinh" as OCR left it: the issuer's spelling
     section = duties_section(lines)
-    names = BodyNames.standard(known)
-    draft.duties = read_duties(lines, section, names, notes)
-    names = _with_own_bodies(draft, names)
-
     rows = table_rows(lines, notes)
-    draft.tasks_from = "table" if rows else ""
+    head.tasks_from = "table" if rows else ""
     if not rows:
         rows = list_rows(lines, skip=section)
-        draft.tasks_from = "list" if rows else ""
+        head.tasks_from = "list" if rows else ""
     if not rows:
         notes.add(
             None,
             "không thấy bảng nhiệm vụ (phụ lục) hay danh sách nhiệm vụ có đơn vị chủ trì, thời gian thực hiện; "
             "các việc được giao chỉ nằm trong phần tổ chức thực hiện",
         )
-    draft.tasks = build_tasks(rows, names, notes)
-    stated = count_stated(lines)
+    body_text = " ".join(line.text for line in lines[first_section(lines) : section.start or len(lines)])
+    head.areas = areas_in(body_text)
+    head.channels = channels_in(body_text)
+    head.recipients = read_recipients(lines)
+    head.signer = read_signature(lines)
+    return Reading(lines, head, section, rows)
+
+
+def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanDraft:
+    """The draft with its duties and tasks, bodies resolved against `known` (the directory's, with
+    codes), the standard bodies and those the plan itself names."""
+    draft = replace(reading.head, notes=Notes(list(reading.head.notes.items)))
+    names = BodyNames.standard(known)
+    draft.duties = read_duties(reading.lines, reading.section, names, draft.notes)
+    names = _with_own_bodies(draft, names)
+    draft.tasks = build_tasks(reading.rows, names, draft.notes)
+    stated = count_stated(reading.lines)
     if stated is not None:
         count, line = stated
         real = sum(1 for task in draft.tasks if not task.group)
         if count != real:
-            notes.add(line, f"văn bản ghi {count} nhiệm vụ nhưng đọc được {real}")
-
-    body_text = " ".join(line.text for line in lines[first_section(lines) : section.start or len(lines)])
-    draft.areas = areas_in(body_text)
-    draft.channels = channels_in(body_text)
-    draft.recipients = read_recipients(lines)
-    draft.signer = read_signature(lines)
+            draft.notes.add(line, f"văn bản ghi {count} nhiệm vụ nhưng đọc được {real}")
     return draft
+
+
+def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = None) -> PlanDraft:
+    return resolve_plan(read_plan(content, filename), known=known)
 
 
 def to_plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
