@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+_D = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+
 
 def normalize(text: str) -> str:
     """Lower case, no diacritics, đ → d, single spaces: the form all matching works on."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    # "Ð" (U+00D0, Icelandic) is what some fonts and OCR give for "Đ"
+    decomposed = unicodedata.normalize("NFD", text.translate(_D))
     plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return re.sub(r"\s+", " ", plain.lower()).strip()
 

@@ -40,6 +40,11 @@ _CHILDREN_PHRASES = {
 }
 
 
+def names_children(entry: str) -> bool:
+    """ "children" or a way plans write every child unit at once ("UBND các xã, thị trấn")."""
+    return entry == CHILDREN or name_key(entry) in _CHILDREN_PHRASES
+
+
 class ParentRef(BaseModel):
     """The basis as written: "Thực hiện Kế hoạch số 25/KH-UBND ngày 24/01/2025 của UBND tỉnh"."""
 
@@ -247,7 +252,7 @@ def _resolve(
     that are not in the directory ("các cơ quan liên quan") stay as text only."""
     resolved: dict[str, UnitRef] = {}
     for index, entry in enumerate(entries):
-        if entry == CHILDREN or name_key(entry) in _CHILDREN_PHRASES:
+        if names_children(entry):
             if not directory.children and required:
                 problems.append(FieldProblem(f"{field}[{index}]", "đơn vị ban hành không có đơn vị trực thuộc"))
             resolved.update((child.code, child.ref()) for child in directory.children)

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from services.plans.importer.lines import Line, is_signature_title
+from services.plans.importer.lines import Line, is_signature_title, looks_like_a_name
 
 
 @dataclass
@@ -36,8 +35,7 @@ def read_signature(lines: list[Line]) -> Signature | None:
     while last + 1 < len(lines) and is_signature_title(lines[last + 1]):
         last += 1
     for line in lines[last + 1 : last + 4]:
-        words = line.text.split()
-        if 2 <= len(words) <= 5 and all(w[:1].isupper() for w in words) and not re.search(r"[\d:;,.]", line.text):
+        if looks_like_a_name(line.text):
             title = lines[last].text.strip().lower().replace("chủ tịch", "Chủ tịch")
             return Signature(name=line.text.strip(), title=title[:1].upper() + title[1:])
     return None

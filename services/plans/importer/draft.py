@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
-from services.plans.domain import PlanIn
+from services.plans.domain import PlanIn, names_children
 from services.plans.importer.closing import Signature, read_recipients, read_signature
 from services.plans.importer.duties import DutyDraft, duties_section, read_duties
 from services.plans.importer.header import (
@@ -194,7 +194,7 @@ def to_plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:
         for body in task.lead:
             if body.code or body.name:
                 lead.append(body.code or body.name or body.text)
-            elif normalize(body.text).startswith(("ubnd cac", "uy ban nhan dan cac", "cac xa")):
+            elif names_children(body.text):
                 lead.append(body.text)  # "UBND các xã, thị trấn": every child unit
             else:
                 left_out.append(

@@ -130,7 +130,7 @@ def _header_starts(raw: str) -> list[int] | None:
     chunks = list(_CHUNK.finditer(raw))
     if len(chunks) < 4:
         return None
-    hits = sum(any(word in normalize(_fold_eth(c.group())) for word in HEADER_WORDS) for c in chunks)
+    hits = sum(any(word in normalize(c.group()) for word in HEADER_WORDS) for c in chunks)
     return [c.start() for c in chunks] if len(chunks) >= 4 and hits >= 3 else None
 
 
@@ -239,7 +239,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
         if _STAMP.match(line.norm.rstrip(" .:")):
             after_stamp = True
             continue
-        if after_stamp and _looks_like_a_name(line.text) and not (kept and is_signature_title(kept[-1])):
+        if after_stamp and looks_like_a_name(line.text) and not (kept and is_signature_title(kept[-1])):
             continue  # the signer's name under a stamp in the middle of the text (not under the signature)
         after_stamp = False
         last = pieces[-1] if pieces else ""
@@ -264,7 +264,8 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
     return kept
 
 
-def _looks_like_a_name(text: str) -> bool:
+def looks_like_a_name(text: str) -> bool:
+    """'Vũ Trọng Tuyên': two to five capitalised words, no digits or punctuation."""
     words = text.split()
     return 2 <= len(words) <= 5 and all(w[0].isupper() for w in words) and not re.search(r"[\d:;,.]", text)
 

@@ -36,6 +36,11 @@ class Resolved:
 _GENERIC = re.compile(r"^(cac|toan the|nhung|moi|tat ca|ubnd cac|uy ban nhan dan cac)\b")
 
 
+def is_generic(text: str) -> bool:
+    """Who, but no one body: "Các cơ quan, đơn vị", "UBND các xã, thị trấn"."""
+    return bool(_GENERIC.match(normalize(text)))
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text)
 
@@ -112,7 +117,7 @@ class BodyNames:
     def resolve(self, text: str) -> Resolved:
         text = " ".join(text.split()).strip(" ;,.:-")
         key = name_key(text)
-        if not key or _GENERIC.match(normalize(text)):
+        if not key or is_generic(text):
             return Resolved(text, None, None, 0.0)
         for same in self.known:
             if name_key(same.name) == key:

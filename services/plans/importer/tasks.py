@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.plans.importer.lines import Line, Notes
-from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, product_kinds
+from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
 from services.plans.importer.table import Row, is_roman
-from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
 
@@ -100,7 +99,7 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
             if not task.lead:
                 notes.add(task.line, f"nhiệm vụ {task.ref}: không có cơ quan, đơn vị chủ trì")
             for body in task.lead:
-                if body.name is None and not _generic(body.text):
+                if body.name is None and not is_generic(body.text):
                     notes.add(task.line, f"nhiệm vụ {task.ref}: không nhận ra đơn vị chủ trì {body.text!r}")
                 elif body.name is not None and body.confidence < 1:
                     notes.add(
@@ -111,10 +110,6 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         task.area = area_of(task.title)
         task.channels = channels_in(words)
     return tasks
-
-
-def _generic(text: str) -> bool:
-    return normalize(text).startswith(("cac ", "ubnd cac", "uy ban nhan dan cac", "toan the"))
 
 
 def _inherit_merged_cells(tasks: list[TaskDraft], notes: Notes) -> None:
