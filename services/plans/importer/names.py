@@ -93,18 +93,47 @@ def _initials(name: str, *, abbreviated: bool = False) -> str:
     return "".join(letters)
 
 
+@dataclass(frozen=True)
+class _Forms:
+    """A known body's name in every form matching compares, worked out once per body."""
+
+    body: Known
+    key: str  # name_key: equal keys mean the same body
+    compact: frozenset[str]  # its key and its plain text without spaces, for fuzzy matching
+    kind: str | None
+    level: str | None
+    initials: str
+
+    @classmethod
+    def of(cls, body: Known) -> _Forms:
+        key = name_key(body.name)
+        return cls(
+            body,
+            key,
+            frozenset({_compact(key), _compact(normalize(body.name))}),
+            _kind(body.name),
+            _level_word(body.name),
+            _initials(body.name),
+        )
+
+
 class BodyNames:
     """The bodies a plan may name: the standard bodies of a commune and of a district, those the
     caller's directory knows (with codes), and those the plan itself lists in its duties."""
 
     def __init__(self, known: list[Known]) -> None:
-        self.known: list[Known] = []
-        seen: set[str] = set()
+        self.forms: list[_Forms] = []
+        by_key: dict[str, _Forms] = {}
         for item in known:
-            key = name_key(item.name)
-            if key and key not in seen:
-                seen.add(key)
-                self.known.append(item)
+            forms = _Forms.of(item)
+            if forms.key and forms.key not in by_key:
+                by_key[forms.key] = forms
+                self.forms.append(forms)
+        self.by_key = by_key
+
+    @property
+    def known(self) -> list[Known]:
+        return [forms.body for forms in self.forms]
 
     @classmethod
     def standard(cls, extra: list[Known] | None = None) -> BodyNames:
@@ -119,28 +148,27 @@ class BodyNames:
         key = name_key(text)
         if not key or is_generic(text):
             return Resolved(text, None, None, 0.0)
-        for same in self.known:
-            if name_key(same.name) == key:
-                name = same.name
-                if same.code is None and _level_word(text) not in (None, _level_word(same.name)):
-                    name = text  # "Công an tỉnh" is no commune's "Công an xã": a standard name's level differs
-                return Resolved(text, name, same.code, 1.0)
+        same = self.by_key.get(key)
+        if same is not None:
+            name = same.body.name
+            if same.body.code is None and _level_word(text) not in (None, same.level):
+                name = text  # "Công an tỉnh" is no commune's "Công an xã": a standard name's level differs
+            return Resolved(text, name, same.body.code, 1.0)
         best: tuple[float, Known | None] = (0.0, None)
         forms = {_compact(key), _compact(normalize(text))}
         kind = _kind(text)
-        for candidate in self.known:
-            if kind is not None and _kind(candidate.name) not in (None, kind):
+        for candidate in self.forms:
+            if kind is not None and candidate.kind not in (None, kind):
                 continue  # "Công chức Văn hóa - Xã hội" is no "Phòng Văn hóa - Xã hội"
-            targets = {_compact(name_key(candidate.name)), _compact(normalize(candidate.name))}
-            similarity = max(fuzz.ratio(a, b) for a in forms for b in targets) / 100
+            similarity = max(fuzz.ratio(a, b) for a in forms for b in candidate.compact) / 100
             if similarity > best[0]:
-                best = (similarity, candidate)
+                best = (similarity, candidate.body)
         score, item = best
         if item is not None and score >= ACCEPT:
             return Resolved(text, item.name, item.code, score)
         short = _initials(text, abbreviated=True)
         if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"
-            scored = [(fuzz.ratio(short, _initials(k.name)) / 100, k) for k in self.known]
+            scored = [(fuzz.ratio(short, k.initials) / 100, k.body) for k in self.forms]
             initials_score, initials_item = max(scored, key=lambda pair: pair[0], default=(0.0, None))
             if initials_item is not None and initials_score >= 0.85:
                 return Resolved(text, initials_item.name, initials_item.code, round(initials_score * 0.95, 2))
