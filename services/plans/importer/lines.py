@@ -120,7 +120,6 @@ def read_text(content: bytes) -> list[Line]:
 
 HEADER_WORDS = ("nhiem vu", "chu tri", "phoi hop", "thoi gian", "san pham", "ket qua", "noi dung")
 _CHUNK = re.compile(r"\S+(?: \S+)*")  # text runs separated by two spaces or more
-_ROW_REF = re.compile(r"^(?:\d{1,2}(?:[.,]\d{1,2})*\.?|[IVX]{1,4}\.?|[A-H]\.?)$")
 
 
 def _header_starts(raw: str) -> list[int] | None:
@@ -158,10 +157,10 @@ def space_laid_rows(raws: list[str]) -> dict[int, list[str]]:
             column = max([i for i, start in enumerate(starts) if start <= chunk.start() + 1], default=0)
             cells[column] = f"{cells[column]} {chunk.group()}".strip()
         first = next(_CHUNK.finditer(raw))
-        if first.start() < starts[1] - 1 and not _ROW_REF.match(cells[0]):
+        if first.start() < starts[1] - 1 and row_number(cells[0]) is None:
             starts = None  # text across the page: the table is over
             continue
-        if _ROW_REF.match(cells[0]):
+        if row_number(cells[0]) is not None:
             numbered = True
         rows[index] = cells if numbered else [""] * len(starts)  # the header's second line: read, dropped
     return rows
@@ -272,3 +271,22 @@ def looks_like_a_name(text: str) -> bool:
 
 def is_signature_title(line: Line) -> bool:
     return line.norm.rstrip(" .") in _SIGNATURE_TITLES
+
+
+_ROW_NUMBER = re.compile(r"^(?P<ref>\d{1,3}(?:\.\d{1,2})*)\.?$")
+
+
+def row_number(text: str) -> str | None:
+    """'4.1', '4,2' (OCR), '1O' → '10'; a roman numeral ('I', 'II.') or a capital letter ('A')
+    heads a group of tasks."""
+    heading = re.fullmatch(r"(?P<r>[IVX]{1,4}|[A-H])\.?", text.strip())
+    if heading:
+        return heading["r"]
+    text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
+    match = _ROW_NUMBER.match(text)
+    return match["ref"] if match else None
+
+
+def is_roman(ref: str) -> bool:
+    """A group heading numbered with a roman numeral or a letter."""
+    return bool(re.fullmatch(r"[IVX]+|[A-H]", ref))

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from services.plans.importer.lines import Line, Notes
+from services.plans.importer.lines import Line, Notes, row_number
 from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
 NUMBERED = re.compile(r"^(?:nhiệm vụ\s+|nhiem vu\s+)?(?P<ref>\d{1,2}(?:\.\d{1,2})*)[.):]?\s+(?P<title>\S.*)$", re.I)
 COLUMNS = ("ref", "title", "lead", "coordinating", "timeline", "products")
-_REF = re.compile(r"^(?P<ref>\d{1,3}(?:\.\d{1,2})*)\.?$")
 _REF_WORDS = {"stt", "tt", "so tt", "so thu tu"}
 
 
@@ -97,7 +96,7 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
             numbered = NUMBERED.match(values.get("title", ""))
             if numbered:
                 values["ref"], values["title"] = numbered["ref"], numbered["title"]
-        ref = _ref(values.get("ref", ""))
+        ref = row_number(values.get("ref", ""))
         if ref is None and rows:  # continued from the row before (page break, wrapped cell)
             for column, text in values.items():
                 if column != "ref":
@@ -130,19 +129,3 @@ def _column_numbers(values: dict[str, str]) -> bool:
 def _ends_table(line: Line) -> bool:
     """Text after a table ends it, unless it is a heading of the appendix itself."""
     return not line.norm.startswith(("phu luc", "danh muc", "(kem theo", "kem theo"))
-
-
-def _ref(text: str) -> str | None:
-    """'4.1', '4,2' (OCR), '1O' → '10'; a roman numeral ('I', 'II.') or a capital letter ('A')
-    heads a group of tasks."""
-    heading = re.fullmatch(r"(?P<r>[IVX]{1,4}|[A-H])\.?", text.strip())
-    if heading:
-        return heading["r"]
-    text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
-    match = _REF.match(text)
-    return match["ref"] if match else None
-
-
-def is_roman(ref: str) -> bool:
-    """A group heading numbered with a roman numeral or a letter."""
-    return bool(re.fullmatch(r"[IVX]+|[A-H]", ref))

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.plans.importer.lines import Line, Notes
+from services.plans.importer.lines import Line, Notes, is_roman
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
-from services.plans.importer.table import Row, is_roman
+from services.plans.importer.table import Row
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
 
