@@ -18,69 +18,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import math
-import os
-import re
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-import asyncpg
 import httpx
 import nats
 
 from shared.clock import VN
-from shared.db import plain_url
 from shared.events import ProgressReported, UnitRef, make_event, subject
-from shared.servers import free_port
+
+from common import bus_idle, bus_row, cchc_up, healthy, print_rows, until
 
 PROVINCE, COMMUNES, MONTHS = "52", 135, 12
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.1) -> float:  # noqa: ASYNC109
-    """Poll until `check` is truthy; return the monotonic time at which it was."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if await check():
-                return time.monotonic()
-        await asyncio.sleep(every)
-    raise TimeoutError(f"not reached within {timeout:.0f} s")
-
-
-async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
-    """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
-    nc = await nats.connect(nats_url)
-    try:
-        jsm, pending, dead = nc.jsm(), 0, 0
-        for name in [s.config.name or "" for s in await jsm.streams_info()]:
-            if not name.startswith(prefix.upper() + "_"):
-                continue
-            dead += (await jsm.stream_info(name)).state.messages if name.endswith("_DLQ") else 0
-            pending += sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in await jsm.consumers_info(name))
-            if delete:
-                await jsm.delete_stream(name)
-        return pending, dead
-    finally:
-        await nc.close()
-
-
-async def admin_sql(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(plain_url(server_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def plan(year: int, tasks: int) -> dict[str, Any]:
@@ -121,13 +76,8 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
                 int(body.get("outputs", {}).get("article", 0) if key == "article" else body.get(key, 0)) >= at_least()
             )
 
-        async def idle() -> bool:
-            return (await bus_state(nats_url, prefix))[0] == 0
-
-        async def healthy() -> bool:
-            return (await api.get("/healthz")).status_code == 200
-
-        await until(healthy, 120, 0.3)
+        idle = partial(bus_idle, nats_url, prefix)
+        await until(lambda: healthy(api), 120, 0.3)
         (await api.post("/api/units/load", json={"provinces": [PROVINCE]})).raise_for_status()
         communes = [u["code"] for u in (await api.get("/api/units", params={"parent": PROVINCE})).json()["items"]]
         assert len(communes) == COMMUNES, len(communes)
@@ -140,8 +90,10 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
             lists = [r.json()["items"] for r in replies]
             return lists if all(len(items) == MONTHS * tasks for items in lists) else None
 
-        t_stored = await until(lambda: assigned(communes[-1:]), args.timeout)  # one transaction stores them all
-        t_rolled = await until(lambda: rollup("expected", lambda: total), args.timeout)
+        await until(lambda: assigned(communes[-1:]), args.timeout)  # one transaction stores them all
+        t_stored = time.monotonic()
+        await until(lambda: rollup("expected", lambda: total), args.timeout)
+        t_rolled = time.monotonic()
         await until(idle, args.timeout, 0.5)  # notify has drained assignment.created too
         rows["fan-out"] = f"{total} assignments: stored {t_stored - t0:.1f} s, in the roll-up {t_rolled - t0:.1f} s"
         per_unit = await assigned(communes)
@@ -163,8 +115,12 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
                 if reply.status_code != 201:
                     errors[reply.status_code] = errors.get(reply.status_code, 0) + 1
 
+        async def events_applied() -> float:
+            await until(lambda: rollup("reported", lambda: n - sum(errors.values())), 3600)
+            return time.monotonic()
+
         t_first = time.monotonic()
-        caught_up = asyncio.create_task(until(lambda: rollup("reported", lambda: n - sum(errors.values())), 3600))
+        caught_up = asyncio.create_task(events_applied())
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         t_api = time.monotonic()
         t_events = await caught_up
@@ -187,7 +143,8 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
                 )
                 reply.raise_for_status()
                 t_ok = time.monotonic()
-                t_seen = await until(lambda b=before: rollup("reported", lambda: b + 1), 60, 0.01)
+                await until(lambda b=before: rollup("reported", lambda: b + 1), 60, 0.01)
+                t_seen = time.monotonic()
                 seen.append(t_seen - t_ok)
                 await asyncio.sleep(0.5)
             v = statistics.quantiles(seen, n=100)
@@ -209,11 +166,11 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
                 t_published = time.monotonic()
             finally:
                 await nc.close()
-            t_applied = await until(lambda: rollup("article", lambda: articles + m), args.timeout)
+            await until(lambda: rollup("article", lambda: articles + m), args.timeout)
+            t_applied = time.monotonic()
             c_s = t_applied - t_pub
             rows["consumer"] = f"{m} published in {t_published - t_pub:.1f} s, applied {c_s:.1f} s: {m / c_s:.0f}/s"
-    pending, dead = await bus_state(nats_url, prefix)
-    rows["bus"] = f"{pending} messages unacked, {dead} dead-lettered"
+    rows["bus"] = await bus_row(nats_url, prefix)
     return rows
 
 
@@ -225,45 +182,10 @@ def main() -> None:
     parser.add_argument("--visibility", type=int, default=100, help="single reports timed until the roll-up shows them")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up/catch-up step")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | {"CCHC_SWEEP_INTERVAL_SECONDS": "60"}
-    nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
-    prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
-    if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin_sql(db_env, f'CREATE DATABASE "{database}"'))
-        url, _, query = db_env.partition("?")
-        db_url = f"{url.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
-        env |= {"CCHC_NATS_URL": nats_env, "CCHC_DATABASE_URL": db_url, "CCHC_NATS_PREFIX": prefix}
-    with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
-        Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
-        log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
-        command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
-        load = os.getloadavg()[0]
-        proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while not (found := re.search(r"NATS: (\S+) ·", log.read_text(errors="replace"))):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("cchc up did not start")
-                time.sleep(0.2)
-            rows = asyncio.run(run(args, f"http://127.0.0.1:{port}", found.group(1), prefix))
-            restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
-            rows["services"] = f"restarts {restarts}; load average before {load:.2f}, now {os.getloadavg()[0]:.2f}"
-        except BaseException:
-            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            if nats_env and db_env:
-                asyncio.run(bus_state(nats_env, prefix, delete=True))
-                asyncio.run(admin_sql(db_env, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    print(f"\n{'phase':<9} result\n{'-' * 9} {'-' * 80}")
-    for phase, text in rows.items():
-        print(f"{phase:<9} {text}")
+    with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}) as up:
+        rows = asyncio.run(run(args, up.base_url, up.nats_url, up.prefix))
+        rows["services"] = up.services_row()
+    print_rows(rows, 9)
 
 
 if __name__ == "__main__":

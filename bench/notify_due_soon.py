@@ -25,13 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
-import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -40,14 +34,13 @@ from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.policy import default as default_policy
+from functools import partial
 from itertools import zip_longest
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import nats
-import psutil
 from aiosmtpd.controller import Controller
 from vietnam_provinces import Province
 
@@ -56,35 +49,9 @@ from shared.db import plain_url
 from shared.events import OccurrenceDueSoon, UnitRef, make_event, subject
 from shared.servers import free_port
 
+from common import bus_idle, bus_row, cchc_up, healthy, print_rows, until
+
 LEAD_DAYS = 7
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.1) -> float:  # noqa: ASYNC109
-    """Poll until `check` is truthy; return the monotonic time at which it was."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if await check():
-                return time.monotonic()
-        await asyncio.sleep(every)
-    raise TimeoutError(f"not reached within {timeout:.0f} s")
-
-
-async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
-    """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
-    nc = await nats.connect(nats_url)
-    try:
-        jsm, pending, dead = nc.jsm(), 0, 0
-        for name in [s.config.name or "" for s in await jsm.streams_info()]:
-            if not name.startswith(prefix.upper() + "_"):
-                continue
-            dead += (await jsm.stream_info(name)).state.messages if name.endswith("_DLQ") else 0
-            pending += sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in await jsm.consumers_info(name))
-            if delete:
-                await jsm.delete_stream(name)
-        return pending, dead
-    finally:
-        await nc.close()
 
 
 async def stream_messages(nats_url: str, stream: str) -> int:
@@ -93,14 +60,6 @@ async def stream_messages(nats_url: str, stream: str) -> int:
         return int((await nc.jsm().stream_info(stream)).state.messages)
     finally:
         await nc.close()
-
-
-async def admin_sql(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(plain_url(server_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 class Mailbox:
@@ -114,36 +73,6 @@ class Mailbox:
         self.sessions.add(session)
         self.received.append((time.monotonic(), list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
-
-
-def cpu_seconds(up_pid: int, data_dir: Path) -> dict[str, float]:
-    """User + system CPU seconds so far of each part: services, gateway (`cchc up`), NATS,
-    PostgreSQL (postmaster and its backends, when embedded) and this process (SMTP server)."""
-
-    def used(p: psutil.Process, *, children: bool = False) -> float:
-        """CPU seconds of `p` (and of its children already reaped); 0 for one that has just ended."""
-        try:
-            t = p.cpu_times()
-        except psutil.Error:
-            return 0.0
-        return t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
-
-    found: dict[str, float] = {}
-    with contextlib.suppress(psutil.Error, OSError, ValueError):
-        for name, info in json.loads((data_dir / "services.json").read_text()).items():
-            found[name] = used(psutil.Process(info["pid"]))
-    with contextlib.suppress(psutil.Error):
-        up = psutil.Process(up_pid)
-        found["gateway"] = used(up)
-        for child in up.children():
-            with contextlib.suppress(psutil.Error):
-                if "nats" in child.name():
-                    found["nats"] = used(child)
-    with contextlib.suppress(psutil.Error, OSError, ValueError):
-        master = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
-        found["postgres"] = used(master, children=True) + sum(used(c) for c in master.children(recursive=True))
-    found["bench"] = used(psutil.Process())
-    return found
 
 
 def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) -> tuple[str, bytes, dict[str, str]]:
@@ -186,14 +115,8 @@ async def run(
     expected_mails = n * k
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as api:
-
-        async def idle() -> bool:
-            return (await bus_state(nats_url, prefix))[0] == 0
-
-        async def healthy() -> bool:
-            return (await api.get("/healthz")).status_code == 200
-
-        await until(healthy, 120, 0.3)
+        idle = partial(bus_idle, nats_url, prefix)
+        await until(lambda: healthy(api), 120, 0.3)
 
         # units: every province, as an operator would load the directory
         provinces = sorted(f"{int(p.code):02d}" for p in Province.iter_all())
@@ -383,8 +306,7 @@ async def run(
         failed = (await api.get("/api/notifications/deliveries", params={"status": "failed", "limit": 5000})).json()
         pending = (await api.get("/api/notifications/deliveries", params={"status": "pending", "limit": 5000})).json()
         rows["deliveries"] = f"{failed['count']} failed, {pending['count']} pending"
-    unacked, dead = await bus_state(nats_url, prefix)
-    rows["bus"] = f"{unacked} messages unacked, {dead} dead-lettered"
+    rows["bus"] = await bus_row(nats_url, prefix)
     return rows
 
 
@@ -398,75 +320,29 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for each set-up/catch-up step")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     box, smtp_port = Mailbox(), free_port()
-    env |= {
+    env = {
         "CCHC_SMTP_HOST": "127.0.0.1",
         "CCHC_SMTP_PORT": str(smtp_port),
         "CCHC_SMTP_STARTTLS": "false",
         "CCHC_SWEEP_INTERVAL_SECONDS": str(args.sweep_interval),
     }
-    nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
-    prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
-    if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin_sql(db_env, f'CREATE DATABASE "{database}"'))
-        url, _, query = db_env.partition("?")
-        db_url = f"{url.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
-        env |= {"CCHC_NATS_URL": nats_env, "CCHC_DATABASE_URL": db_url, "CCHC_NATS_PREFIX": prefix}
     controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
-        Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
-        log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
-        command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
-        load = os.getloadavg()[0]
-        proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while not (found := re.search(r"NATS: (\S+) · PostgreSQL: (\S+)", log.read_text(errors="replace"))):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("cchc up did not start")
-                time.sleep(0.2)
-            nats_url, db_url = found.group(1), found.group(2)
-            rows = asyncio.run(
-                run(
-                    args,
-                    f"http://127.0.0.1:{port}",
-                    nats_url,
-                    db_url,
-                    prefix,
-                    box,
-                    lambda: cpu_seconds(proc.pid, data_dir),
-                )
-            )
-            restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
-            rows["services"] = f"restarts {restarts}; load average before {load:.2f}, now {os.getloadavg()[0]:.2f}"
+    try:
+        with cchc_up(env, logs_on_error=("notify",)) as up:
+            rows = asyncio.run(run(args, up.base_url, up.nats_url, up.db_url, up.prefix, box, up.cpu))
+            rows["services"] = up.services_row()
             levels = Counter(
                 level
                 for name in ("plans", "tasks", "notify", "reports")
-                for line in (data_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
+                for line in (up.data_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()
                 if (level := next((w for w in ("WARNING", "ERROR") if f" {w} " in line), None))
             )
             rows["logs"] = f"{levels['WARNING']} warnings, {levels['ERROR']} errors in the service logs"
-        except BaseException:
-            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            with contextlib.suppress(OSError):
-                print((data_dir / "logs" / "notify.log").read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            controller.stop()
-            if nats_env and db_env:
-                asyncio.run(bus_state(nats_env, prefix, delete=True))
-                asyncio.run(admin_sql(db_env, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    print(f"\n{'phase':<10} result\n{'-' * 10} {'-' * 80}")
-    for phase, text in rows.items():
-        print(f"{phase:<10} {text}")
+    finally:
+        controller.stop()
+    print_rows(rows, 10)
 
 
 if __name__ == "__main__":

@@ -31,30 +31,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import json
-import os
 import random
-import re
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import nats
 import psutil
 from docx import Document
 from openpyxl import load_workbook
@@ -72,9 +63,10 @@ from shared.db import async_url, plain_url
 from shared.deadlines import DueRules
 from shared.events import PlanTask, ProductTarget, UnitRef
 from shared.periods import Period
-from shared.servers import free_port
 from shared.timelines import parse_timeline
 from shared.workdays import WorkingCalendar
+
+from common import bus_row, cchc_up, healthy, print_rows, until
 
 PROVINCE = "52"  # Gia Lai, 135 communes
 
@@ -335,73 +327,6 @@ def progress_for(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def until(check: Callable[[], Awaitable[Any]], timeout: float, every: float = 0.2) -> Any:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if result := await check():
-                return result
-        await asyncio.sleep(every)
-    raise TimeoutError(f"not reached within {timeout:.0f} s")
-
-
-async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
-    """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
-    nc = await nats.connect(nats_url)
-    try:
-        jsm, pending, dead = nc.jsm(), 0, 0
-        for name in [s.config.name or "" for s in await jsm.streams_info()]:
-            if not name.startswith(prefix.upper() + "_"):
-                continue
-            dead += (await jsm.stream_info(name)).state.messages if name.endswith("_DLQ") else 0
-            pending += sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in await jsm.consumers_info(name))
-            if delete:
-                await jsm.delete_stream(name)
-        return pending, dead
-    finally:
-        await nc.close()
-
-
-async def admin_sql(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(plain_url(server_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def cpu_seconds(up_pid: int, data_dir: Path) -> dict[str, float]:
-    """User + system CPU seconds so far: each service, the gateway (`cchc up`), NATS, PostgreSQL
-    (postmaster, backends and the parallel workers already reaped), this process, and the whole
-    machine ("machine": every core's busy time, so "others" can be told apart)."""
-
-    def used(proc: psutil.Process, *, children: bool = False) -> float:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            return 0.0
-        return t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
-
-    found: dict[str, float] = {}
-    with contextlib.suppress(psutil.Error, OSError, ValueError):
-        for name, info in json.loads((data_dir / "services.json").read_text()).items():
-            found[name] = used(psutil.Process(info["pid"]))
-    with contextlib.suppress(psutil.Error):
-        up = psutil.Process(up_pid)
-        found["gateway"] = used(up)
-        for child in up.children():
-            with contextlib.suppress(psutil.Error):
-                if "nats" in child.name():
-                    found["nats"] = used(child)
-    with contextlib.suppress(psutil.Error, OSError, ValueError):
-        master = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
-        found["postgres"] = used(master, children=True) + sum(used(c) for c in master.children(recursive=True))
-    found["bench"] = used(psutil.Process())
-    machine = psutil.cpu_times()
-    found["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
-    return found
-
-
 def ms(seconds: list[float]) -> str:
     if len(seconds) < 2:
         return f"{seconds[0] * 1e3:.0f} ms" if seconds else "—"
@@ -461,7 +386,7 @@ async def canary(api: httpx.AsyncClient, db: asyncpg.Connection, year: int, comm
         items = got.json().get("items", [])
         return items if len(items) == 4 else None
 
-    items = sorted(await until(listed, 120), key=lambda i: i["period"])
+    items = sorted(await until(listed, 120, 0.2), key=lambda i: i["period"])
     sent = {
         "period": items[0]["period"],
         "status": "done",
@@ -477,8 +402,8 @@ async def canary(api: httpx.AsyncClient, db: asyncpg.Connection, year: int, comm
     async def assigned() -> bool:
         return await db.fetchval("select count(*) from reports.assignments where plan_id = $1", plan_id) == 4
 
-    await until(assigned, 120)
-    await until(applied, 120)
+    await until(assigned, 120, 0.2)
+    await until(applied, 120, 0.2)
     issuer = await db.fetchrow("select code, name, path from reports.units where code = $1", PROVINCE)
     tasks = plan_tasks_of([task], [commune], "hằng quý", ["1"])
     wanted_assignments = {
@@ -635,7 +560,7 @@ async def run(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with httpx.AsyncClient(base_url=base_url, timeout=600) as api:
         try:
-            await until(lambda: _healthy(api), 180, 0.3)
+            await until(lambda: healthy(api), 180, 0.3)
             t0 = time.monotonic()
             loaded = (await api.post("/api/units/load", json={"provinces": provinces})).raise_for_status().json()
             t_loaded = time.monotonic()
@@ -692,26 +617,15 @@ async def run(
             cpu_before, t_measure = cpu(), time.monotonic()
             q1 = (await timed("rollup 52 Q1", "/api/reports/rollup", {"unit": PROVINCE, "period": period_q})).json()
             yr = (await timed("rollup 52 year", "/api/reports/rollup", {"unit": PROVINCE, "period": period_y})).json()
-            await timed(
-                "rollup 52 year as_reported",
-                "/api/reports/rollup",
-                {"unit": PROVINCE, "period": period_y, "view": "as_reported"},
-            )
-            await timed(
-                "rollup 52 year area=procedures",
-                "/api/reports/rollup",
-                {"unit": PROVINCE, "period": period_y, "area": "procedures"},
-            )
-            await timed(
-                "rollup 52 year kind=broadcast",
-                "/api/reports/rollup",
-                {"unit": PROVINCE, "period": period_y, "kind": "broadcast"},
-            )
-            await timed(
-                "rollup 52 year channel=social",
-                "/api/reports/rollup",
-                {"unit": PROVINCE, "period": period_y, "channel": "social"},
-            )
+            for label, narrowed in (
+                ("as_reported", {"view": "as_reported"}),
+                ("area=procedures", {"area": "procedures"}),
+                ("kind=broadcast", {"kind": "broadcast"}),
+                ("channel=social", {"channel": "social"}),
+            ):
+                await timed(
+                    f"rollup 52 year {label}", "/api/reports/rollup", {"unit": PROVINCE, "period": period_y} | narrowed
+                )
             commune = await timed(
                 "rollup one commune year", "/api/reports/rollup", {"unit": first["code"], "period": period_y}
             )
@@ -896,14 +810,9 @@ async def run(
         finally:
             await db.close()
             await engine.dispose()
-    pending, dead = await bus_state(nats_url, prefix)
-    rows["bus"] = f"{pending} messages unacked, {dead} dead-lettered"
+    rows["bus"] = await bus_row(nats_url, prefix)
     rows["results"] = "\n".join(f"  {name:<62} {text}" for name, text in results)
     return rows
-
-
-async def _healthy(api: httpx.AsyncClient) -> bool:
-    return (await api.get("/healthz")).status_code == 200
 
 
 def main() -> None:
@@ -919,62 +828,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the generated progress")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up step")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | {"CCHC_SWEEP_INTERVAL_SECONDS": "60"}
-    nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
-    prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
-    if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        asyncio.run(admin_sql(db_env, f'CREATE DATABASE "{database}"'))
-        url, _, query = db_env.partition("?")
-        db_url = f"{url.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
-        env |= {"CCHC_NATS_URL": nats_env, "CCHC_DATABASE_URL": db_url, "CCHC_NATS_PREFIX": prefix}
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="cchc-bench-") as tmp:
-        Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
-        log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
-        command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
-        load = os.getloadavg()[0]
-        proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while not (found := re.search(r"NATS: (\S+) · PostgreSQL: (\S+)", log.read_text(errors="replace"))):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("cchc up did not start")
-                time.sleep(0.2)
-            rows = asyncio.run(
-                run(
-                    args,
-                    f"http://127.0.0.1:{port}",
-                    found.group(1),
-                    found.group(2),
-                    prefix,
-                    lambda: cpu_seconds(proc.pid, data_dir),
-                )
-            )
-            restarts = {k: v["restarts"] for k, v in json.loads((data_dir / "services.json").read_text()).items()}
-            rows["services"] = (
-                f"restarts {restarts}; load average before {load:.2f}, now {os.getloadavg()[0]:.2f};"
-                f" wall time {time.monotonic() - started:.0f} s"
-            )
-        except BaseException:
-            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            with contextlib.suppress(OSError):
-                print((data_dir / "logs" / "reports.log").read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            if nats_env and db_env:
-                asyncio.run(bus_state(nats_env, prefix, delete=True))
-                asyncio.run(admin_sql(db_env, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}, logs_on_error=("reports",)) as up:
+        rows = asyncio.run(run(args, up.base_url, up.nats_url, up.db_url, up.prefix, lambda: up.cpu(machine=True)))
+        rows["services"] = f"{up.services_row()}; wall time {time.monotonic() - up.started:.0f} s"
     explain = rows.pop("explain", "")
     results = rows.pop("results", "")
-    print(f"\n{'phase':<9} result\n{'-' * 9} {'-' * 80}")
-    for phase, text in rows.items():
-        print(f"{phase:<9} {text}")
+    print_rows(rows, 9)
     print(f"\nqueries through the gateway (after {args.warmup} warm-ups)\n{results}")
     print(f"\nEXPLAIN (ANALYZE, BUFFERS)\n{explain}")
 
