@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 import httpx
 import pytest
 
-from shared.clock import VN
 from shared.workdays import WorkingCalendar
+from tests.e2e.steps import THIS_YEAR, eventually, issue, quarterly_plan
 
 pytestmark = pytest.mark.e2e
-
-THIS_YEAR = datetime.now(VN).year
-
-
-def quarterly_plan(year: int, number: str) -> dict[str, Any]:
-    return {
-        "number": number,
-        "title": f"Kế hoạch tuyên truyền cải cách hành chính tỉnh Gia Lai năm {year}",
-        "issuer": "52",
-        "period": str(year),
-        "tasks": [
-            {
-                "ref": "1",
-                "title": "Gửi tin, bài về kết quả thực hiện cải cách hành chính",
-                "lead": ["children"],
-                "coordinating": [],
-                "timeline": "Định kỳ 01 lần/quý",
-                "products": [{"kind": "article", "target": 1}],
-            }
-        ],
-    }
-
-
-async def eventually(check: Any, timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - a polling deadline
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not reached within {timeout}s; last: {last!r}")
-
-
-async def issue(api: httpx.AsyncClient, plan: dict[str, Any]) -> str:
-    created = await api.post("/api/plans", json=plan)
-    assert created.status_code == 201, created.text
-    plan_id: str = created.json()["id"]
-    issued = await api.post(f"/api/plans/{plan_id}/issue")
-    assert issued.status_code == 200, issued.text
-    return plan_id
 
 
 async def test_province_plan_fans_out_to_communes_and_rolls_up_reported_progress(api: httpx.AsyncClient) -> None:

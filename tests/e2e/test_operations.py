@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import CCHC, Running, start
-from tests.e2e.test_http_contract import THIS_YEAR, eventually, issue, quarterly_plan
+from tests.e2e.steps import THIS_YEAR, eventually, issue, quarterly_plan
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shared.telemetry import setup_tracing
 from tests.integration.conftest import System
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
 

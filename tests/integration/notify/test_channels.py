@@ -12,102 +12,23 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from typing import Any
 
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from typer.testing import CliRunner, Result
 
 from cchc.cli import app as cchc_app
 from shared.servers import free_port
 from tests.integration.conftest import System
-from tests.integration.test_reminders import PLAN
+from tests.integration.notify.peers import Mailbox, Receiver, configure
+from tests.integration.plans_data import ONE_COMMUNE_PLAN
 
 pytestmark = pytest.mark.integration
 
 
-class Mailbox:
-    """aiosmtpd handler: keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 — aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@dataclass
-class Receiver:
-    """An HTTP receiver whose behaviour the test sets: answer, fail with a status, or hang."""
-
-    mode: str = "ok"  # ok | fail | hang | huge
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    port: int = 0
-
-    async def endpoint(self, request: Request) -> Response:
-        body = await request.body()
-        self.received.append((dict(request.headers), body))
-        if self.mode == "hang":
-            await asyncio.sleep(3600)
-        if self.mode == "fail":
-            return Response("lỗi", status_code=500)
-        if self.mode == "huge":
-            return Response(b"x" * 5_000_000)
-        return Response("ok")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    peer = Receiver(port=free_port())
-    app = Starlette(routes=[Route("/hook", peer.endpoint, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=peer.port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 — uvicorn offers no event to wait on
-        await asyncio.sleep(0.05)
-    try:
-        yield peer
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, 5)
-
-
-async def configure(system: System, smtp_port: int) -> None:
-    s = system.settings
-    s.smtp_host, s.smtp_port, s.smtp_starttls = "127.0.0.1", smtp_port, False
-    s.delivery_backoff_seconds, s.delivery_max_attempts, s.webhook_timeout_seconds = 0.2, 3, 1.0
-    await system.stop("notify")
-    await system.start("notify")
-
-
 async def issue(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=ONE_COMMUNE_PLAN)).json()["id"]
     await system.post(f"/api/plans/{plan_id}/issue")
 
 

@@ -29,8 +29,9 @@ from shared.events import (
     subject,
 )
 from tests.integration.conftest import System
-from tests.integration.test_channels import Mailbox, configure, mailbox  # noqa: F401 — the fixture
-from tests.integration.test_reminders import PLAN, move_tasks_clock
+from tests.integration.notify.peers import Mailbox, configure
+from tests.integration.plans_data import ONE_COMMUNE_PLAN
+from tests.integration.steps import move_tasks_clock
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +97,7 @@ async def test_rules_of_a_plan_and_of_a_unit_decide_who_is_told_and_when(system:
     # The plan: coordinating units are not told, and only the 1-day reminder goes out.
     # Quy Nhơn (coordinating) asked to be told all the same: a unit's rule wins over the plan's.
     assert (await system.put(f"/api/notifications/rules/units/{QUY_NHON}", json={"coordinating": True})).is_success
-    plan = {**PLAN, "tasks": [{**PLAN["tasks"][0], "coordinating": [QUY_NHON, QUY_NHON_DONG]}]}
+    plan = {**ONE_COMMUNE_PLAN, "tasks": [{**ONE_COMMUNE_PLAN["tasks"][0], "coordinating": [QUY_NHON, QUY_NHON_DONG]}]}
     plan_id = await issue(system, plan, rules={"coordinating": False, "due_soon_days": [1]})
 
     assigned = await system.eventually(lambda: count_is(system, LEAD, "assigned", 4))
@@ -140,7 +141,7 @@ async def test_rules_of_a_plan_and_of_a_unit_decide_who_is_told_and_when(system:
 
 async def test_overdue_is_escalated_to_the_supervising_unit_once_after_the_grace_period(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan = {**PLAN, "tasks": [{**PLAN["tasks"][0], "lead": [LEAD, QUY_NHON]}]}
+    plan = {**ONE_COMMUNE_PLAN, "tasks": [{**ONE_COMMUNE_PLAN["tasks"][0], "lead": [LEAD, QUY_NHON]}]}
     await issue(system, plan, rules={"escalate_after_days": 2})
     await system.eventually(lambda: count_is(system, QUY_NHON, "assigned", 4))
 
@@ -295,11 +296,11 @@ async def test_a_unit_that_chose_the_digest_gets_one_message_a_day_grouped_by_pl
     chosen = await system.put(f"/api/notifications/rules/units/{LEAD}", json={"digest": True, "digest_at": "07:00"})
     assert chosen.status_code == 200, chosen.text
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    await issue(system, PLAN)
+    await issue(system, ONE_COMMUNE_PLAN)
     second = {
-        **PLAN,
+        **ONE_COMMUNE_PLAN,
         "number": "15/KH-UBND",
-        "tasks": [{**PLAN["tasks"][0], "ref": "2", "title": "Tọa đàm về thủ tục hành chính"}],
+        "tasks": [{**ONE_COMMUNE_PLAN["tasks"][0], "ref": "2", "title": "Tọa đàm về thủ tục hành chính"}],
     }
     await issue(system, second)
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.plans import COMMUNE_2025_POSTS, COMMUNE_2026, DISTRICT_2025, DISTRICT_BODIES_2025, POSTS_2025
 from tests.integration.conftest import System
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
 

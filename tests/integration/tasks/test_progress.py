@@ -6,16 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import System
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
+from tests.integration.steps import q1_assignment
 
 pytestmark = pytest.mark.integration
-
-
-async def q1_assignment(system: System, unit: str) -> dict:
-    async def found() -> list:
-        return (await system.get("/api/assignments", params={"unit": unit, "period": "2026-Q1"})).json()["items"]
-
-    return (await system.eventually(found))[0]
 
 
 async def test_a_correction_replaces_the_numbers_and_keeps_the_history(system: System) -> None:

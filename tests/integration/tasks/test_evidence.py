@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.integration.conftest import System
-from tests.integration.test_progress import q1_assignment
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
+from tests.integration.steps import q1_assignment
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from shared.deadlines import DueRules
 from tests.integration.conftest import System
-from tests.integration.test_reports import PLAN
+from tests.integration.plans_data import AREAS_PLAN
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ async def notes(system: System, kind: str) -> list[dict[str, Any]]:
 async def test_a_report_goes_up_is_returned_resubmitted_accepted_locked_and_reopened(system: System) -> None:
     system.settings.due_rules = DueRules(earlier_by_level={"commune": 5})  # communes report 5 days earlier
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=AREAS_PLAN)).json()["id"]
     assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
 
     async def assigned() -> bool:

@@ -8,13 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.clock import FixedClock
 from tests.integration.conftest import System
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import ONE_COMMUNE_PLAN
+from tests.integration.steps import move_tasks_clock
 
 pytestmark = pytest.mark.integration
-
-PLAN = {**QUARTERLY_PLAN, "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["21787"]}]}
 
 
 async def notes(system: System, kind: str) -> list[dict]:
@@ -23,19 +21,13 @@ async def notes(system: System, kind: str) -> list[dict]:
 
 async def issue(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=ONE_COMMUNE_PLAN)).json()["id"]
     await system.post(f"/api/plans/{plan_id}/issue")
 
     async def assigned() -> list:
         return (await system.get("/api/assignments", params={"unit": "21787"})).json()["items"]
 
     await system.eventually(assigned)
-
-
-async def move_tasks_clock(system: System, at: datetime) -> None:
-    """Restart the tasks service at another instant: state, not timers, decides what is sent."""
-    await system.stop("tasks")
-    await system.start("tasks", clock=FixedClock(at))
 
 
 async def test_due_soon_is_sent_once_per_lead_time_across_restarts(system: System) -> None:
@@ -86,14 +78,14 @@ async def test_overdue_is_sent_exactly_once_across_a_restart_and_a_clock_jump(sy
 
 async def test_a_due_date_moved_by_an_amendment_is_reminded_again(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=ONE_COMMUNE_PLAN)).json()["id"]
     await system.post(f"/api/plans/{plan_id}/issue")
     await system.eventually(lambda: system.get("/api/assignments", params={"unit": "21787"}))
     await move_tasks_clock(system, datetime(2026, 3, 10, 1, tzinfo=UTC))  # 7-day reminder for 16/03
     await system.eventually(lambda: notes(system, "due_soon"))
 
     # The province gives communes until the 20th: 20/03 is 10 days away, then 6 days away.
-    later = {**PLAN, "due_rules": {"cutoff_day": 19}}
+    later = {**ONE_COMMUNE_PLAN, "due_rules": {"cutoff_day": 19}}
     assert (await system.post(f"/api/plans/{plan_id}/amend", json=later)).status_code == 200
 
     async def moved() -> bool:

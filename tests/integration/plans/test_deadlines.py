@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import System
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
 

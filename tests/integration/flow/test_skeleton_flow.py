@@ -5,25 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import System
+from tests.integration.plans_data import QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
-
-QUARTERLY_PLAN = {
-    "number": "12/KH-UBND",
-    "title": "Kế hoạch tuyên truyền cải cách hành chính tỉnh năm 2026",
-    "issuer": "52",
-    "period": "2026",
-    "tasks": [
-        {
-            "ref": "1",
-            "title": "Gửi tin, bài về kết quả cải cách hành chính",
-            "lead": ["children"],
-            "coordinating": [],
-            "timeline": "Định kỳ 01 lần/quý",
-            "products": [{"kind": "article", "target": 1}],
-        }
-    ],
-}
 
 
 async def test_issuing_a_quarterly_plan_for_all_communes_fans_out_and_rolls_up(system: System) -> None:

@@ -17,38 +17,13 @@ from openpyxl import load_workbook
 
 from shared.clock import FixedClock
 from tests.integration.conftest import System
-from tests.integration.test_reminders import move_tasks_clock
+from tests.integration.plans_data import AREAS_PLAN
+from tests.integration.steps import move_tasks_clock
 
 pytestmark = pytest.mark.integration
 
 GOOD_MODEL = "Livestream giải đáp thủ tục hành chính trên Zalo OA của xã mỗi tối thứ Sáu"
 CANNOT = "Chưa có tài khoản mạng xã hội chính thức của xã"
-PLAN = {
-    "number": "30/KH-UBND",
-    "title": "Kế hoạch tuyên truyền cải cách hành chính năm 2026",
-    "issuer": "52",
-    "period": "2026",
-    "tasks": [
-        {
-            "ref": "1",
-            "title": "Tuyên truyền thủ tục hành chính trên loa truyền thanh và trang thông tin điện tử",
-            "lead": ["children"],
-            "timeline": "Định kỳ 01 lần/quý",
-            "area": "procedures",
-            "channels": ["radio", "portal"],
-            "products": [{"kind": "broadcast", "target": 3}],
-        },
-        {
-            "ref": "2",
-            "title": "Đăng tin về chuyển đổi số trên mạng xã hội",
-            "lead": ["children"],
-            "timeline": "Định kỳ 01 lần/quý",
-            "area": "digital_government",
-            "channels": ["social"],
-            "products": [{"kind": "social_post", "target": 2}],
-        },
-    ],
-}
 
 
 async def rollup(system: System, path: str = "rollup", **params: Any) -> dict[str, Any]:
@@ -61,7 +36,7 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
     await system.post("/api/units/load", json={"provinces": ["52"]})
     communes = [c["code"] for c in (await system.get("/api/units", params={"parent": "52"})).json()["items"]]
     assert len(communes) == 135
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=AREAS_PLAN)).json()["id"]
     assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
 
     async def all_assigned() -> bool:  # the units and the 270 assignments have reached the read model
@@ -165,7 +140,7 @@ async def test_the_province_sees_who_reported_on_time_what_was_done_and_who_lags
 
 async def test_the_periodic_report_as_official_documents_matches_the_api(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=AREAS_PLAN)).json()["id"]
     assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
     communes = [c["code"] for c in (await system.get("/api/units", params={"parent": "52"})).json()["items"]]
 
@@ -198,7 +173,8 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     assert data["title"] == "Kết quả công tác tuyên truyền cải cách hành chính quý I năm 2026"
     assert [t["task_ref"] for t in data["tasks"]] == ["1", "2"] and data["tasks"][0]["reported"] == 6
     assert (
-        data["tasks"][0]["task_title"] == PLAN["tasks"][0]["title"] and data["tasks"][0]["plan_number"] == "30/KH-UBND"
+        data["tasks"][0]["task_title"] == AREAS_PLAN["tasks"][0]["title"]
+        and data["tasks"][0]["plan_number"] == "30/KH-UBND"
     )
     assert data["highlights"]["good_models"][0]["text"] == GOOD_MODEL
 
@@ -238,7 +214,7 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     units_table, tasks_table, closing = document.tables[1], document.tables[2], document.tables[-1]
     assert len(units_table.rows) == 1 + 135 and units_table.rows[0].cells[1].text == "Đơn vị"
     assert [row.cells[0].text for row in tasks_table.rows[1:]] == ["1", "2"]
-    assert tasks_table.rows[1].cells[1].text == PLAN["tasks"][0]["title"]
+    assert tasks_table.rows[1].cells[1].text == AREAS_PLAN["tasks"][0]["title"]
     assert "Chương trình phát thanh, truyền thanh: " in tasks_table.rows[1].cells[6].text
     assert closing.rows[0].cells[0].text.startswith("Nơi nhận:") and closing.rows[0].cells[0].text.endswith(
         "- Lưu: VT."
@@ -272,7 +248,7 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
 
 async def test_children_after_a_merge_count_the_merged_commune_once_for_its_successor(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    plan_id = (await system.post("/api/plans", json=PLAN)).json()["id"]
+    plan_id = (await system.post("/api/plans", json=AREAS_PLAN)).json()["id"]
     assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
 
     async def assigned() -> bool:

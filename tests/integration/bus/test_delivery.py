@@ -5,60 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
 
 import asyncpg
 import nats
 import pytest
-from sqlalchemy import func, select
 
-from services.notify import models as notify_models
 from shared.db import plain_url
-from shared.events import AssignmentCreated, UnitRef, make_event, stream_name, subject
+from shared.events import stream_name, subject
 from tests.integration.conftest import System
+from tests.integration.steps import assignment_event, dead_letters, notifications_for
 
 pytestmark = pytest.mark.integration
-
-
-def assignment_event(unit: str = "21787") -> tuple[bytes, uuid.UUID, str]:
-    payload = AssignmentCreated(
-        assignment_id=uuid.uuid4(),
-        plan_id=uuid.uuid4(),
-        plan_number="7/KH-UBND",
-        task_ref="2",
-        task_title="Tuyên truyền trên Đài truyền thanh xã",
-        unit=UnitRef(code=unit, path=f"52.{unit}", name="Xã Vĩnh Sơn"),
-        role="lead",
-        period="2026-Q1",
-        due=date(2026, 3, 15),
-    )
-    envelope = make_event(
-        "assignment.created", unit_path=f"52.{unit}", producer="test", payload=payload, at=datetime.now(UTC)
-    )
-    return envelope.model_dump_json().encode(), payload.assignment_id, envelope.unit
-
-
-async def notifications_for(system: System, assignment_id: uuid.UUID) -> int:
-    async with system.services["notify"].sessions() as session:
-        n = notify_models.notifications
-        return int(
-            (
-                await session.execute(select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))
-            ).scalar_one()
-        )
-
-
-async def dead_letters(system: System) -> list:
-    client = await nats.connect(system.settings.nats_url)
-    try:
-        js = client.jetstream()
-        prefix = system.settings.nats_prefix
-        state = (await js.stream_info(stream_name(prefix, "dlq"))).state
-        if not state.messages:
-            return []
-        return [await js.get_msg(stream_name(prefix, "dlq"), seq) for seq in range(state.first_seq, state.last_seq + 1)]
-    finally:
-        await client.close()
 
 
 async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str, json_label: bool = False) -> bool:

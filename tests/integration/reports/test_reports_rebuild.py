@@ -21,8 +21,7 @@ from shared.clock import VN
 from shared.events import Envelope, ProgressReported, UnitRef, make_event, stream_name, subject
 from shared.periods import Period
 from tests.integration.conftest import TEST_NOW, System
-from tests.integration.test_reports import PLAN
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import AREAS_PLAN, QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
 KINDS = ("broadcast", "article", "social_post", "participants")
@@ -149,7 +148,7 @@ async def snapshot(system: System) -> dict[str, Any]:
 
 async def test_numbers_equal_a_direct_count_and_survive_a_rebuild_from_the_streams(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
-    for plan in (PLAN, QUARTERLY_PLAN):  # three quarterly tasks for every commune
+    for plan in (AREAS_PLAN, QUARTERLY_PLAN):  # three quarterly tasks for every commune
         plan_id = (await system.post("/api/plans", json=plan)).json()["id"]
         assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
 

@@ -9,8 +9,8 @@ import pytest
 
 from shared.events import stream_name
 from tests.integration.conftest import System
-from tests.integration.test_delivery import assignment_event, dead_letters, notifications_for
-from tests.integration.test_skeleton_flow import QUARTERLY_PLAN
+from tests.integration.plans_data import QUARTERLY_PLAN
+from tests.integration.steps import assignment_event, dead_letters, notifications_for
 
 pytestmark = pytest.mark.integration
 
