@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import nats
 import pytest
 
-from shared.db import plain_url
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
-from tests.servers import Servers, real_servers, unique_name
+from tests.servers import Servers, new_database, real_servers, unique_name
 
 
 @pytest.fixture(scope="session")
@@ -19,24 +17,11 @@ def servers() -> Iterator[Servers]:
         yield found
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = plain_url(url).rpartition("/")
-    query = ""
-    if "?" in url:
-        query = "?" + url.split("?", 1)[1]
-    return f"{base}/{name}{query}"
-
-
 @pytest.fixture
 async def database_url(servers: Servers) -> AsyncIterator[str]:
-    name = unique_name("t_")
-    admin = await asyncpg.connect(plain_url(servers.database_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(servers.database_url, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    """An empty database of the test's own (`cchc up` migrates it in the e2e tests)."""
+    async with new_database(servers.database_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,14 +4,18 @@ that `cchc up` uses. Each test then gets its own database and its own NATS subje
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
+from shared.db import plain_url
 from shared.servers import EmbeddedNats, EmbeddedPostgres
 
 
@@ -63,3 +67,35 @@ def real_servers() -> Iterator[Servers]:
 
 def unique_name(kind: str) -> str:
     return f"{kind}{uuid.uuid4().hex[:10]}"
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url` (same user, same options)."""
+    base, _, _ = plain_url(server_url).rpartition("/")
+    query = ""
+    if "?" in server_url:
+        query = "?" + server_url.split("?", 1)[1]
+    return f"{base}/{name}{query}"
+
+
+@contextlib.asynccontextmanager
+async def new_database(server_url: str, *, template: str | None = None) -> AsyncIterator[str]:
+    """A database of its own, empty or a copy of `template`; dropped afterwards."""
+    name = unique_name("t_")
+    admin = await asyncpg.connect(plain_url(server_url))
+    try:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        for attempt in range(20):
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"{copy}')
+                break
+            except asyncpg.ObjectInUseError:
+                # the template must have no connections while it is copied; PostgreSQL waits 5 s
+                # for them to go, a copy made by a concurrent run may hold it a moment longer
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.25)
+        yield database_url_for(server_url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -1,4 +1,5 @@
-"""The four services running in this process against real NATS and PostgreSQL."""
+"""The four services running in this process against real NATS and PostgreSQL: each test gets
+its own database (a copy of one migrated once per session) and its own NATS subject prefix."""
 
 from __future__ import annotations
 
@@ -9,19 +10,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
+import nats
 import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
+from sqlalchemy import func, or_, select, text
 
 from cchc.routes import service_for_path
+from services.notify import models as notify_models
 from services.notify.app import create_service as notify_service
 from services.plans.app import create_service as plans_service
 from services.reports.app import create_service as reports_service
 from services.tasks.app import create_service as tasks_service
 from shared.clock import Clock, FixedClock
+from shared.db import plain_url
+from shared.events import DEAD_LETTER, FAMILIES, stream_name
 from shared.migrations import upgrade_all
 from shared.runtime import Service
 from shared.settings import Settings
-from tests.servers import Servers
+from tests.servers import Servers, database_url_for, new_database, unique_name
 
 FACTORIES: dict[str, Callable[..., Service]] = {
     "plans": plans_service,
@@ -43,6 +52,7 @@ class System:
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     apps: dict[str, Any] = field(default_factory=dict)
     stacks: dict[str, contextlib.AsyncExitStack] = field(default_factory=dict)
+    nats: NatsClient | None = None  # the test's own connection, to look at the streams
 
     async def start(self, name: str, *, clock: Clock | None = None, replica: str | None = None) -> Service:
         """Start a service; `replica` names a second instance of it (e.g. "notify-2")."""
@@ -78,7 +88,7 @@ class System:
     async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("PATCH", path, **kwargs)
 
-    async def eventually(self, check: Callable[[], Any], *, timeout: float = 180.0) -> Any:  # noqa: ASYNC109
+    async def eventually(self, check: Callable[[], Any], *, timeout: float = 60.0) -> Any:  # noqa: ASYNC109
         """Poll an async check until it returns something truthy (events are asynchronous)."""
         deadline = asyncio.get_running_loop().time() + timeout
         last: Any = None
@@ -86,13 +96,121 @@ class System:
             last = await check()
             if last:
                 return last
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
         raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+    async def run_jobs(self, name: str) -> None:
+        """Run each periodic job of a running service once, now: what its next tick would do
+        (the sweeps of tasks; escalations, digests and deliveries of notify)."""
+        service = self.services[name]
+        for job in service.periodic:
+            await job(service)
+
+    async def settled(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Wait until nothing is in flight: every running service's outbox is published, notify
+        has no delivery due or being sent, no transaction is open on the test's database, and no
+        consumer of the test's streams has a message pending or unacknowledged. Whatever the
+        events sent so far cause has then happened; what is left is what a timer or a clock
+        would start (see run_jobs)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        busy: list[str] = []
+        while asyncio.get_running_loop().time() < deadline:
+            # consumers, then the database, then consumers again: an outbox row published
+            # between the first two looks shows in the third
+            busy = await self._busy_consumers()
+            if not busy:
+                busy = await self._busy_tables()
+            if not busy:
+                busy = await self._busy_consumers()
+            if not busy:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"not settled within {timeout}s: {busy}")
+
+    async def _busy_consumers(self) -> list[str]:
+        if self.nats is None:
+            self.nats = await nats.connect(self.settings.nats_url)
+        js, busy = self.nats.jetstream(), []
+        for family in (*FAMILIES, DEAD_LETTER):
+            try:
+                consumers = await js.consumers_info(stream_name(self.settings.nats_prefix, family))
+            except NotFoundError:
+                continue
+            busy += [
+                f"{c.name}: {c.num_pending} pending, {c.num_ack_pending} unacked"
+                for c in consumers
+                if c.num_pending or c.num_ack_pending
+            ]
+        return busy
+
+    async def _busy_tables(self) -> list[str]:
+        busy = []
+        for key, service in self.services.items():
+            async with service.sessions() as session:
+                pending = (
+                    await session.execute(
+                        select(func.count()).select_from(service.outbox).where(service.outbox.c.published_at.is_(None))
+                    )
+                ).scalar_one()
+                if pending:
+                    busy.append(f"{key}: {pending} in the outbox")
+                if service.name == "notify":
+                    d = notify_models.deliveries
+                    sending = (
+                        await session.execute(
+                            select(func.count())
+                            .select_from(d)
+                            .where(
+                                d.c.status == "pending",
+                                or_(d.c.next_attempt_at <= func.now(), d.c.locked_until > func.now()),
+                            )
+                        )
+                    ).scalar_one()
+                    if sending:
+                        busy.append(f"{key}: {sending} deliveries due or being sent")
+        if self.services:
+            async with next(iter(self.services.values())).sessions() as session:
+                open_ = (
+                    await session.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                            " AND xact_start IS NOT NULL"
+                        )
+                    )
+                ).scalar_one()
+            if open_:
+                busy.append(f"{open_} transactions open on the database")
+        return busy
+
+
+@pytest.fixture(scope="session")
+async def template_database(servers: Servers) -> AsyncIterator[str]:
+    """One database migrated once for the session; each test gets a copy (CREATE DATABASE …
+    TEMPLATE), which is much faster than running the four services' migrations again."""
+    name = unique_name("tmpl_")
+    admin = await asyncpg.connect(plain_url(servers.database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await asyncio.to_thread(upgrade_all, database_url_for(servers.database_url, name))
+        # a copy needs the template without connections: refuse any from now on
+        await admin.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+        yield name
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(servers: Servers, template_database: str) -> AsyncIterator[str]:
+    """The test's own database, migrated: a copy of the session's template."""
+    async with new_database(servers.database_url, template=template_database) as url:
+        yield url
 
 
 @pytest.fixture
 async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Settings:
-    await asyncio.to_thread(upgrade_all, database_url)
     return Settings(
         nats_url=servers.nats_url,
         database_url=database_url,
@@ -114,3 +232,5 @@ async def system(settings: Settings) -> AsyncIterator[System]:
     finally:
         for name in list(running.stacks):
             await running.stop(name)
+        if running.nats is not None:
+            await running.nats.close()

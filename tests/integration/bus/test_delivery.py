@@ -3,7 +3,6 @@ dead-lettering of what can never be handled — on a real nats-server and Postgr
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import asyncpg
@@ -42,7 +41,7 @@ async def test_the_same_event_delivered_twice_creates_one_notification(system: S
     assert await publish(system, body, path, msg_id="second-copy") is False  # past the window: the inbox
 
     await system.eventually(lambda: notifications_for(system, assignment_id))
-    await asyncio.sleep(1.5)
+    await system.settled()  # both copies handled
     assert await notifications_for(system, assignment_id) == 1
     client = await nats.connect(system.settings.nats_url)
     info = await client.jetstream().consumer_info(
@@ -58,7 +57,17 @@ async def test_a_transient_database_failure_is_retried_until_it_succeeds(system:
     try:
         body, assignment_id, path = assignment_event()
         await publish(system, body, path, msg_id=str(uuid.uuid4()))
-        await asyncio.sleep(1.5)  # first deliveries fail: the table is gone
+
+        async def redelivered() -> bool:  # the first delivery failed: the table is gone
+            client = await nats.connect(system.settings.nats_url)
+            try:
+                stream = stream_name(system.settings.nats_prefix, "assignment")
+                info = await client.jetstream().consumer_info(stream, "notify-assignment-created")
+            finally:
+                await client.close()
+            return info.delivered.consumer_seq >= 2
+
+        await system.eventually(redelivered)
     finally:
         await admin.execute("ALTER TABLE notify.notifications_away RENAME TO notifications")
         await admin.close()
@@ -127,5 +136,5 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_deliv
     finally:
         await admin.execute("ALTER TABLE notify.notifications_away RENAME TO notifications")
         await admin.close()
-    await asyncio.sleep(1)
+    await system.settled()
     assert await notifications_for(system, assignment_id) == 0  # parked, not half-applied

@@ -86,7 +86,7 @@ async def test_email_and_signed_webhook_reach_their_peers_once(
         return found if len(found) == 8 else None
 
     await system.eventually(all_sent)
-    await asyncio.sleep(1)  # nothing more arrives
+    await system.settled()  # nothing more arrives
     assert len(box.messages) == 4 and len(receiver.received) == 4
     mail = box.messages[0]
     assert mail["To"].addresses[0].display_name == "Nguyễn Văn Bình"

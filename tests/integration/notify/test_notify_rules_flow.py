@@ -4,7 +4,6 @@ digest, and one message per recipient under redelivery and with two notify repli
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -67,6 +66,14 @@ async def move_notify_clock(system: System, at: datetime) -> None:
         await system.start("notify", clock=FixedClock(at), replica=key)
 
 
+async def run_notify_jobs(system: System) -> None:
+    """What the next ticks of every notify replica would do (escalations, digests, deliveries),
+    and all it causes."""
+    for key in [k for k in ("notify", "notify-2") if k in system.services]:
+        await system.run_jobs(key)
+    await system.settled()
+
+
 async def publish(system: System, envelope: Envelope, *, msg_id: str | None = None) -> None:
     """As another system would; a new msg id gets past JetStream's de-dup window (a redelivery)."""
     client = await nats.connect(system.settings.nats_url)
@@ -84,7 +91,7 @@ async def publish(system: System, envelope: Envelope, *, msg_id: str | None = No
 
 async def mails_settle(box: Mailbox, n: int, system: System) -> list:
     await system.eventually(lambda: _at_least(box, n))
-    await asyncio.sleep(2)  # and nothing more comes
+    await system.settled()  # and nothing more comes
     return box.messages
 
 
@@ -103,11 +110,12 @@ async def test_rules_of_a_plan_and_of_a_unit_decide_who_is_told_and_when(system:
     assigned = await system.eventually(lambda: count_is(system, LEAD, "assigned", 4))
     marked = await system.eventually(lambda: count_is(system, QUY_NHON, "assigned", 4))
     assert "chủ trì" in assigned[0]["body"] and "phối hợp thực hiện" in marked[0]["body"]
-    await asyncio.sleep(1.5)
+    await system.settled()
     assert await notes(system, QUY_NHON_DONG, "assigned") == []
 
     await move_tasks_clock(system, datetime(2026, 3, 10, 1, tzinfo=UTC))  # the 7-day reminder: not wanted
-    await asyncio.sleep(2)
+    await system.run_jobs("tasks")
+    await system.settled()
     assert await notes(system, LEAD, "due_soon") == []
     await move_tasks_clock(system, datetime(2026, 3, 15, 1, tzinfo=UTC))  # the 1-day reminder
     soon = await system.eventually(lambda: count_is(system, LEAD, "due_soon", 1))
@@ -167,7 +175,7 @@ async def test_overdue_is_escalated_to_the_supervising_unit_once_after_the_grace
     await system.eventually(resolved)
     await system.start("notify", replica="notify-2")  # two replicas run the escalation job from now on
     await move_notify_clock(system, at_vn(date(2026, 3, 18), 9))  # 1 day after the overdue notice
-    await asyncio.sleep(2)
+    await run_notify_jobs(system)
     assert await notes(system, "52", "escalated") == []
 
     await move_notify_clock(system, at_vn(date(2026, 3, 19), 9))  # the grace of 2 days has passed
@@ -176,7 +184,7 @@ async def test_overdue_is_escalated_to_the_supervising_unit_once_after_the_grace
     assert "16/03/2026" in told[0]["body"]
 
     await move_notify_clock(system, at_vn(date(2026, 3, 25), 9))  # later days: once is once
-    await asyncio.sleep(2)
+    await run_notify_jobs(system)
     assert len(await notes(system, "52", "escalated")) == 1
 
 
@@ -242,7 +250,7 @@ async def test_who_decides_an_escalation_and_what_settles_it_even_out_of_order(s
     await move_notify_clock(system, at_vn(date(2026, 3, 21), 9))  # past the default grace of 3 days
     told = await system.eventually(lambda: count_is(system, "52", "escalated", 1))
     assert told[0]["subject_id"] == str(escalated)
-    await asyncio.sleep(2)
+    await run_notify_jobs(system)
     assert len(await notes(system, "52", "escalated")) == 1
 
 
@@ -306,7 +314,7 @@ async def test_a_unit_that_chose_the_digest_gets_one_message_a_day_grouped_by_pl
 
     # Each message is in the inbox at once; nothing is mailed before the digest.
     await system.eventually(lambda: count_is(system, LEAD, "assigned", 8))
-    await asyncio.sleep(1.5)
+    await run_notify_jobs(system)
     assert box.messages == []
 
     await move_notify_clock(system, at_vn(date(2026, 2, 10), 7, 30))

@@ -3,7 +3,6 @@ jumps, also for assignments created already overdue."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -32,7 +31,8 @@ async def issue(system: System) -> None:
 
 async def test_due_soon_is_sent_once_per_lead_time_across_restarts(system: System) -> None:
     await issue(system)  # 10/02/2026: Q1 (due 16/03) is 34 days away, nothing is due soon
-    await asyncio.sleep(1)
+    await system.run_jobs("tasks")
+    await system.settled()
     assert await notes(system, "due_soon") == []
 
     await move_tasks_clock(system, datetime(2026, 3, 10, 1, tzinfo=UTC))  # 6 days left: the 7-day reminder
@@ -40,7 +40,8 @@ async def test_due_soon_is_sent_once_per_lead_time_across_restarts(system: Syste
     assert len(first) == 1 and "còn 6 ngày" in first[0]["title"]
 
     await move_tasks_clock(system, datetime(2026, 3, 11, 1, tzinfo=UTC))  # restart in the same window
-    await asyncio.sleep(1.5)
+    await system.run_jobs("tasks")
+    await system.settled()
     assert len(await notes(system, "due_soon")) == 1
 
     await move_tasks_clock(system, datetime(2026, 3, 15, 1, tzinfo=UTC))  # 1 day left
@@ -51,7 +52,8 @@ async def test_due_soon_is_sent_once_per_lead_time_across_restarts(system: Syste
 
     found = await system.eventually(both)
     assert "còn 1 ngày" in found[0]["title"]
-    await asyncio.sleep(1.5)
+    await system.run_jobs("tasks")
+    await system.settled()
     assert len(await notes(system, "due_soon")) == 2
 
 
@@ -72,7 +74,8 @@ async def test_overdue_is_sent_exactly_once_across_a_restart_and_a_clock_jump(sy
         return found if len(found) == 4 else None
 
     await system.eventually(four)
-    await asyncio.sleep(1.5)
+    await system.run_jobs("tasks")
+    await system.settled()
     assert len(await notes(system, "overdue")) == 4
 
 
