@@ -88,14 +88,34 @@ class System:
     async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("PATCH", path, **kwargs)
 
-    async def eventually(self, check: Callable[[], Any], *, timeout: float = 60.0) -> Any:  # noqa: ASYNC109
-        """Poll an async check until it returns something truthy (events are asynchronous)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def eventually(
+        self,
+        check: Callable[[], Any],
+        *,
+        timeout: float = 180.0,  # noqa: ASYNC109 - a polling deadline
+        idle: float = 15.0,
+    ) -> Any:
+        """Poll an async check until it returns something truthy (events are asynchronous).
+        Fails after `timeout` at the latest, and as soon as nothing has been in flight (see
+        settled) for `idle` seconds while the check still fails: it then waits for something
+        that is not coming. The sweeps' and deliveries' timers tick well within `idle`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         last: Any = None
-        while asyncio.get_running_loop().time() < deadline:
+        next_look, quiet_since = loop.time() + 1.0, None
+        while loop.time() < deadline:
             last = await check()
             if last:
                 return last
+            now = loop.time()
+            if now >= next_look:  # not on every poll: looking costs a dozen queries
+                next_look = now + 1.0
+                if await self._busy(transactions=False):  # a sweep's transaction is not progress
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = now
+                elif now - quiet_since >= idle:
+                    raise AssertionError(f"condition not met, nothing in flight for {idle}s; last value: {last!r}")
             await asyncio.sleep(0.05)
         raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
@@ -106,26 +126,30 @@ class System:
         for job in service.periodic:
             await job(service)
 
-    async def settled(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+    async def settled(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a polling deadline
         """Wait until nothing is in flight: every running service's outbox is published, notify
         has no delivery due or being sent, no transaction is open on the test's database, and no
-        consumer of the test's streams has a message pending or unacknowledged. Whatever the
-        events sent so far cause has then happened; what is left is what a timer or a clock
-        would start (see run_jobs)."""
+        consumer of the test's streams (a stopped service's too) has a message pending or
+        unacknowledged. Whatever the events sent so far cause has then happened; what is left
+        is what a timer or a clock would start (see run_jobs)."""
         deadline = asyncio.get_running_loop().time() + timeout
         busy: list[str] = []
         while asyncio.get_running_loop().time() < deadline:
-            # consumers, then the database, then consumers again: an outbox row published
-            # between the first two looks shows in the third
-            busy = await self._busy_consumers()
-            if not busy:
-                busy = await self._busy_tables()
-            if not busy:
-                busy = await self._busy_consumers()
+            busy = await self._busy()
             if not busy:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"not settled within {timeout}s: {busy}")
+
+    async def _busy(self, *, transactions: bool = True) -> list[str]:
+        """What is in flight; consumers, then the database, then consumers again: an outbox row
+        published between the first two looks shows in the third."""
+        busy = await self._busy_consumers()
+        if not busy:
+            busy = await self._busy_tables(transactions=transactions)
+        if not busy:
+            busy = await self._busy_consumers()
+        return busy
 
     async def _busy_consumers(self) -> list[str]:
         if self.nats is None:
@@ -143,7 +167,7 @@ class System:
             ]
         return busy
 
-    async def _busy_tables(self) -> list[str]:
+    async def _busy_tables(self, *, transactions: bool) -> list[str]:
         busy = []
         for key, service in self.services.items():
             async with service.sessions() as session:
@@ -168,7 +192,7 @@ class System:
                     ).scalar_one()
                     if sending:
                         busy.append(f"{key}: {sending} deliveries due or being sent")
-        if self.services:
+        if transactions and self.services:
             async with next(iter(self.services.values())).sessions() as session:
                 open_ = (
                     await session.execute(

@@ -30,7 +30,7 @@ async def test_a_plan_fanning_out_to_thousands_of_assignments_creates_them_all(s
         body = (await system.get("/api/reports/rollup", params={"unit": "52", "period": "2026"})).json()
         return body.get("expected") == 135 * 12 * 3  # 4,860 rows: over 32,767 parameters in one statement
 
-    await system.eventually(all_rolled_up, timeout=400)  # correctness, not speed: see bench/
+    await system.eventually(all_rolled_up, timeout=300)  # correctness, not speed: see bench/
     assert await dead_letters(system) == []
 
 

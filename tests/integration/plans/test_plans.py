@@ -126,7 +126,7 @@ async def test_the_three_real_plan_shapes_are_entered_with_their_structure(syste
         # task 2 and 4 (ongoing: Q1–Q4) for 19 and 19 leads, 1 and 3 once, 5 (deadline) for 20
         return (await rollup(system, "L464", "2025")).get("expected") == 4 * 19 + 4 * 19 + 1 + 1 + 20
 
-    await system.eventually(district_fanned_out, timeout=300)  # three provinces of units to digest first
+    await system.eventually(district_fanned_out)  # three provinces of units to digest first
     found = (await ok(await system.get("/api/plans", params={"within": "L45", "q": "tap huan"})))["items"]
     assert [p["id"] for p in found] == [district["id"]]
 
@@ -158,7 +158,7 @@ async def test_a_legacy_commune_and_its_successor_roll_up_to_the_same_new_commun
         old, new = await rollup(system, "22003", "2025"), await rollup(system, "22003", "2026")
         return old.get("reported") == 1 and new.get("reported") == 1
 
-    await system.eventually(both_counted, timeout=300)  # a province of legacy units to digest first
+    await system.eventually(both_counted)  # a province of legacy units to digest first
     restated = await rollup(system, "22003", "2025")
     assert (restated["expected"], restated["outputs"]) == (2, {"article": 3})
     assert (await rollup(system, "22003", "2026"))["outputs"] == {"article": 5}
