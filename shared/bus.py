@@ -1,12 +1,19 @@
 """JetStream plumbing in one place: streams and durable consumers declared and reconciled at
 start-up, subscribers with explicit acks (ack after commit, nak with back-off on transient
 errors, dead-letter after the last delivery or for a message that can never be handled).
+
+Handlers are typed: the bus decodes the payload by the event's type and calls
+`handle(session, event, meta)` inside the transaction that claims the event in the inbox;
+the handler returns the events it causes and the bus puts them, with their envelopes, in the
+outbox of the same transaction.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,12 +27,12 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import outbox
-from shared.events import DEAD_LETTER, FAMILIES, Envelope, stream_name, subject
+from shared.events import DEAD_LETTER, EVENT_TYPES, FAMILIES, Envelope, Event, Meta, stream_name, subject
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +44,9 @@ _pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
 tracer = trace.get_tracer("cchc.bus")
 NatsBatchMessage = Annotated[_NatsBatchMessage, Context("message")]  # a fetched batch, in batch mode
 
-# A handler applies one event inside the caller's transaction and returns the events it causes.
-Handler = Callable[[AsyncSession, Envelope], Awaitable[list[Envelope]]]
+# A handler applies one decoded event inside the caller's transaction and returns the events
+# it causes: `async def handle(session, event: PlanIssued, meta: Meta) -> list[Event]`.
+Handler = Callable[[AsyncSession, Any, Meta], Awaitable[Sequence[Event]]]
 
 
 class PermanentEventError(Exception):
@@ -46,9 +54,59 @@ class PermanentEventError(Exception):
 
 
 @dataclass(frozen=True)
+class Decoded:
+    """A consumed message read and checked: the typed payload and its envelope's facts."""
+
+    event: BaseModel
+    meta: Meta
+
+
+def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
+    """The typed event in a message, or why it can never be handled (then it is dead-lettered)."""
+    try:
+        envelope = Envelope.model_validate_json(data)
+    except ValidationError as exc:
+        return f"bad envelope: {exc}"
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        return f"unknown event type {envelope.type!r}"
+    # The server does not authenticate publishers: the unit comes from the subject, which
+    # NATS permissions confine, and the envelope must agree with it.
+    payload_unit = envelope.payload.get("unit")
+    if subject_ != subject(prefix, envelope.type, envelope.unit) or (
+        isinstance(payload_unit, dict) and payload_unit.get("path") != envelope.unit
+    ):
+        return f"subject {subject_} does not match the event's unit {envelope.unit}"
+    try:
+        event = model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        return f"bad {envelope.type} payload: {exc}"
+    return Decoded(event, Meta.of(envelope))
+
+
+def _accepted_types(handle: Handler) -> tuple[type, ...]:
+    """The payload classes a handler's `event` parameter is annotated with."""
+    target = handle.__func__ if inspect.ismethod(handle) else handle
+    hints = typing.get_type_hints(target)
+    params = [p for p in inspect.signature(target).parameters if p != "self"]
+    if len(params) != 3:
+        raise TypeError(f"{target.__qualname__} must take (session, event, meta)")
+    annotation = hints.get(params[1])
+    return typing.get_args(annotation) or (annotation,)  # a Union, or one class
+
+
+@dataclass(frozen=True)
 class Subscription:
+    """One event type a service consumes and the typed handler that applies it."""
+
     event_type: str  # e.g. "plan.issued"
     handle: Handler
+
+    def __post_init__(self) -> None:
+        # Wiring is checked when the service is built: the handler must accept this payload.
+        model = EVENT_TYPES[self.event_type]
+        if model not in _accepted_types(self.handle):
+            raise TypeError(f"{self.handle.__qualname__} does not take {model.__name__} ({self.event_type})")
 
     def durable(self, service: str) -> str:
         return f"{service}-{self.event_type.replace('.', '-')}"
@@ -58,6 +116,17 @@ class Subscription:
 
     def stream(self, prefix: str) -> str:
         return stream_name(prefix, self.event_type.split(".", 1)[0])
+
+
+def on(handle: Handler, *event_types: str) -> list[Subscription]:
+    """`handle` for each of `event_types`: how every service declares what it consumes."""
+    return [Subscription(event_type, handle) for event_type in event_types]
+
+
+async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, service: str) -> list[Envelope]:
+    """Run the handler and wrap the events it causes in envelopes of `service`."""
+    caused = await sub.handle(session, decoded.event, decoded.meta)
+    return [event.envelope(service) for event in caused]
 
 
 def stream_configs(prefix: str) -> list[StreamConfig]:
@@ -146,8 +215,8 @@ async def dead_letter(broker: NatsBroker, *, prefix: str, service: str, msg: Any
 
 
 async def undecoded(message: Any) -> Any:
-    """faststream's decoder for our subscribers: none. The handlers validate the raw bytes
-    themselves (`read` below), so a body that is not JSON, even one labelled
+    """faststream's decoder for our subscribers: none. The bus validates the raw bytes itself
+    (`decode`), so a body that is not JSON, even one labelled
     `application/json`, reaches the dead-letter queue instead of failing inside faststream
     before any handler runs and being redelivered forever (a poison message)."""
     return message.body
@@ -179,20 +248,8 @@ def attach(
         else:
             await raw.ack()
 
-    def read(raw: Any) -> Envelope | str:
-        """The envelope, or why it can never be handled."""
-        try:
-            envelope = Envelope.model_validate_json(raw.data)
-        except ValidationError as exc:
-            return f"bad envelope: {exc}"
-        # The server does not authenticate publishers: the unit comes from the subject, which
-        # NATS permissions confine, and the envelope must agree with it.
-        payload_unit = envelope.payload.get("unit")
-        if raw.subject != subject(prefix, envelope.type, envelope.unit) or (
-            isinstance(payload_unit, dict) and payload_unit.get("path") != envelope.unit
-        ):
-            return f"subject {raw.subject} does not match the event's unit {envelope.unit}"
-        return envelope
+    def read(raw: Any) -> Decoded | str:
+        return decode(raw.data, subject_=raw.subject, prefix=prefix)
 
     async def ack(raw: Any) -> None:
         # Committed: a failed ack only means a redelivery, which the inbox turns into a no-op.
@@ -201,16 +258,16 @@ def attach(
         except Exception:  # noqa: BLE001
             log.warning("%s: ack of %s failed after commit; the redelivery will be skipped", service, raw.subject)
 
-    async def handle_one(raw: Any, envelope: Envelope) -> None:
+    async def handle_one(raw: Any, decoded: Decoded) -> None:
         """One event in its own transaction, with its own ack, nak or dead-letter."""
         try:
             with tracer.start_as_current_span(
                 f"{service} handle {sub.event_type}",
-                attributes={"cchc.service": service, "cchc.event_id": str(envelope.id)},
+                attributes={"cchc.service": service, "cchc.event_id": str(decoded.meta.id)},
             ):
                 async with sessions() as session, session.begin():
-                    if await outbox.claim(session, inbox, envelope.id, raw.subject):
-                        caused = await sub.handle(session, envelope)
+                    if await outbox.claim(session, inbox, decoded.meta.id, raw.subject):
+                        caused = await apply(sub, session, decoded, service=service)
                         await outbox.add(session, outbox_, caused, prefix=prefix)
         except (PermanentEventError, ValidationError) as exc:  # retrying cannot help: park it
             await park(raw, str(exc))
@@ -233,23 +290,23 @@ def attach(
 
     async def on_message(message: NatsMessage) -> None:
         raw = message.raw_message
-        envelope = read(raw)
-        if isinstance(envelope, str):
-            await park(raw, envelope)
+        decoded = read(raw)
+        if isinstance(decoded, str):
+            await park(raw, decoded)
             return
-        await handle_one(raw, envelope)
+        await handle_one(raw, decoded)
 
     async def on_batch(message: NatsBatchMessage) -> None:
         """A fetched batch in one transaction (one inbox insert, one commit), acked after the
         commit. If anything in it fails, each event is handled on its own, as in on_message,
         so one bad event costs the others a retry, never their effect."""
-        good: list[tuple[Any, Envelope]] = []
+        good: list[tuple[Any, Decoded]] = []
         for raw in message.raw_message:
-            envelope = read(raw)
-            if isinstance(envelope, str):
-                await park(raw, envelope)
+            decoded = read(raw)
+            if isinstance(decoded, str):
+                await park(raw, decoded)
             else:
-                good.append((raw, envelope))
+                good.append((raw, decoded))
         if not good:
             return
         try:
@@ -265,12 +322,12 @@ def attach(
                 attributes={"cchc.service": service, "cchc.batch": len(good)},
             ):
                 async with sessions() as session, session.begin():
-                    fresh = await outbox.claim_many(session, inbox, [(e.id, raw.subject) for raw, e in good])
+                    fresh = await outbox.claim_many(session, inbox, [(d.meta.id, raw.subject) for raw, d in good])
                     caused: list[Envelope] = []
-                    for _, envelope in good:
-                        if envelope.id in fresh:
-                            fresh.discard(envelope.id)  # the same event twice in one batch: once
-                            caused += await sub.handle(session, envelope)
+                    for _, decoded in good:
+                        if decoded.meta.id in fresh:
+                            fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
+                            caused += await apply(sub, session, decoded, service=service)
                     await outbox.add(session, outbox_, caused, prefix=prefix)
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below
             if is_outage(exc):  # the database or the bus is away: the whole batch waits for it
@@ -282,8 +339,8 @@ def attach(
             log.info(
                 "%s: batch of %d %s failed (%r); handling them one by one", service, len(good), sub.event_type, exc
             )
-            for raw, envelope in good:
-                await handle_one(raw, envelope)
+            for raw, decoded in good:
+                await handle_one(raw, decoded)
             return
         after_commit()
         for raw, _ in good:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -307,5 +308,40 @@ def make_event(event_type: str, *, unit_path: str, producer: str, payload: BaseM
     )
 
 
-def read_payload(envelope: Envelope, model: type[BaseModel]) -> Any:
-    return model.model_validate(envelope.payload)
+@dataclass(frozen=True)
+class Event:
+    """An event a write causes, as routes, service functions and handlers return it; the
+    runtime or the bus gives it its envelope (a new id, the producing service) in the outbox."""
+
+    type: str
+    unit_path: str
+    payload: BaseModel
+    at: dt.datetime
+
+    def __post_init__(self) -> None:
+        if EVENT_TYPES.get(self.type) is not type(self.payload):  # noqa: E721 - the exact contract class
+            raise TypeError(f"{self.type} does not carry {type(self.payload).__name__}")
+
+    def envelope(self, producer: str) -> Envelope:
+        return make_event(self.type, unit_path=self.unit_path, producer=producer, payload=self.payload, at=self.at)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a consumed event's envelope says besides its payload."""
+
+    id: uuid.UUID
+    type: str
+    occurred_at: dt.datetime
+    unit: str
+    producer: str
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Meta:
+        return cls(
+            id=envelope.id,
+            type=envelope.type,
+            occurred_at=envelope.occurred_at,
+            unit=envelope.unit,
+            producer=envelope.producer,
+        )

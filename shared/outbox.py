@@ -100,7 +100,12 @@ async def claim_many(session: AsyncSession, inbox: Table, events: list[tuple[uui
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows to JetStream, in order, safe with several replicas."""
+    """Publishes committed outbox rows to JetStream, safe with several replicas: each pass locks up
+    to 256 unpublished rows (SKIP LOCKED, so replicas take disjoint batches), publishes them
+    concurrently and marks those JetStream acknowledged. Rows are taken in outbox order, but
+    within a batch (and after a retry) they may reach the stream out of order: consumers must not
+    rely on order between events (ARCHITECTURE.md); the message id lets JetStream drop a row
+    published twice."""
 
     def __init__(self, *, engine: AsyncEngine, outbox: Table, broker: Any, prefix: str, poll: float) -> None:
         self.engine = engine

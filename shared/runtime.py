@@ -26,7 +26,7 @@ from shared import bus, outbox
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions
 from shared.errors import Conflict, Forbidden, InputError, NotFound
-from shared.events import EVENT_TYPES, Envelope, make_event
+from shared.events import EVENT_TYPES, Event
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
@@ -84,14 +84,14 @@ class Service:
             yield session
         self.relay.wake()
 
-    async def emit(self, session: AsyncSession, events: list[Envelope]) -> None:
-        await outbox.add(session, self.outbox, events, prefix=self.settings.nats_prefix)
+    async def emit(self, session: AsyncSession, events: list[Event]) -> None:
+        """Put the events a write causes in this service's outbox, in the write's transaction."""
+        envelopes = [event.envelope(self.name) for event in events]
+        await outbox.add(session, self.outbox, envelopes, prefix=self.settings.nats_prefix)
 
-    def event(self, event_type: str, *, unit_path: str, payload: BaseModel, at: datetime | None = None) -> Envelope:
+    def event(self, event_type: str, *, unit_path: str, payload: BaseModel, at: datetime | None = None) -> Event:
         """An event of this service, happening now unless `at` says when."""
-        return make_event(
-            event_type, unit_path=unit_path, producer=self.name, payload=payload, at=at or self.clock.now()
-        )
+        return Event(event_type, unit_path=unit_path, payload=payload, at=at or self.clock.now())
 
     def asyncapi(self) -> Any:
         spec = AsyncAPI(self.broker, title=f"CCHC {self.name}", version="1")

@@ -1,5 +1,7 @@
-"""HTTP routes of the reports service: roll-ups over a unit's subtree, its children one by
-one, and the units that have not reported."""
+"""HTTP routes of the reports service, thin: roll-ups over a unit's subtree, its children one
+by one, the units that lag, the periodic report (JSON, DOCX, XLSX), and the submission of
+reports up the tree. The counting is in queries.py, the documents in documents.py, the
+submission rules in submissions.py."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -16,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
 from services.reports import queries as q
+from services.reports import submissions
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
-from services.reports.submissions import periodic, unit_or_404
-from services.reports.submissions import router as submissions_router
+from services.reports.submissions import periodic
 from shared.errors import FieldProblem, InputError
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
@@ -88,7 +91,7 @@ async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(
     `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await unit_or_404(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit)).name
         body = _head(scope, name) | await q.totals(session, scope, today)
         body["by_level"] = await q.by_level(session, scope, today)
         body["outputs"] = await q.outputs(session, scope)
@@ -103,7 +106,7 @@ async def children(scope: q.Scope = Depends(scope_of), service: Service = Depend
     tỷ lệ báo cáo thấp nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await unit_or_404(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit)).name
         rows = await q.children(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows)}
 
@@ -113,7 +116,7 @@ async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends
     """Đơn vị chưa báo cáo dù đã quá hạn, đơn vị chậm lâu nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await unit_or_404(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit)).name
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
 
@@ -122,7 +125,7 @@ async def periodic_report(service: Service, scope: q.Scope, number: str, signer:
     today = service.clock.today_vn()
     u = m.units
     async with snapshot(service) as session:
-        unit = await unit_or_404(session, scope.unit)
+        unit = await q.get_unit_or_raise(session, scope.unit)
         parent = None
         if unit.parent:
             parent = (await session.execute(select(u.c.name).where(u.c.code == unit.parent))).scalar()
@@ -205,4 +208,65 @@ async def report_json(
     return (await periodic_report(service, _report_scope(unit, period, view, plan), number)).as_json()
 
 
-router.include_router(submissions_router)
+@router.post("/{unit}/{period}/submit", status_code=201)
+async def submit(
+    unit: str, period: str, body: submissions.SubmitIn, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Gửi báo cáo định kỳ lên cấp trên (lần gửi mới sau khi bị trả lại)."""
+    now, today = service.clock.now(), service.clock.today_vn()
+    async with service.transaction() as session:
+        sent = await submissions.submit(session, unit=unit, period=period, body=body, now=now, today=today)
+        await service.emit(session, sent.events)
+    return submissions.submission_json(sent.row)
+
+
+async def _review(
+    unit: str, period: str, body: submissions.ReviewIn, service: Service, *, accept: bool
+) -> dict[str, Any]:
+    now, today = service.clock.now(), service.clock.today_vn()
+    async with service.transaction() as session:
+        decided = await submissions.review(
+            session, unit=unit, period=period, body=body, accept=accept, now=now, today=today
+        )
+        await service.emit(session, decided.events)
+    return submissions.submission_json(decided.row)
+
+
+@router.post("/{unit}/{period}/accept")
+async def accept(
+    unit: str, period: str, body: submissions.ReviewIn, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Cấp trên tiếp nhận báo cáo: báo cáo được khóa."""
+    return await _review(unit, period, body, service, accept=True)
+
+
+@router.post("/{unit}/{period}/return")
+async def give_back(
+    unit: str, period: str, body: submissions.ReviewIn, service: Service = Depends(service_of)
+) -> dict[str, Any]:
+    """Cấp trên trả lại báo cáo, nêu lý do (trả lại báo cáo đã tiếp nhận là mở lại để điều chỉnh)."""
+    return await _review(unit, period, body, service, accept=False)
+
+
+@router.get("/{unit}/{period}/submissions")
+async def versions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước."""
+    async with service.sessions() as session:
+        rows = await submissions.list_(session, unit=unit, period=period)
+    return {"items": [submissions.submission_json(r) for r in rows], "count": len(rows)}
+
+
+@router.get("/{unit}/{period}/children-submissions")
+async def children_submissions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+    """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
+    chưa gửi và quá hạn trước."""
+    settings = service.settings
+    calendar = settings.calendar()
+
+    def due_for(period: Period, level: str) -> date:  # staggered by level, on a working day
+        return calendar.on_or_after(settings.due_rules.report_due(period, level))
+
+    async with service.sessions() as session:
+        return await submissions.children(
+            session, unit=unit, period=period, today=service.clock.today_vn(), due_for=due_for
+        )

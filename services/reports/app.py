@@ -12,7 +12,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
     return Service(
         name="reports",
         metadata=models.metadata,
-        subscriptions=handlers.SUBSCRIPTIONS,
+        subscriptions=handlers.subscriptions(settings),
         router=api.router,
         publishes=["report.submitted", "report.accepted", "report.returned"],
         settings=settings,

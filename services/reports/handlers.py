@@ -9,17 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, cast, false, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import case, false, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from services.reports.domain import ancestors, rollup_to
-from shared.bus import Subscription
+from services.reports.domain import rollup_to
+from shared.bus import Subscription, on
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
-    Envelope,
+    Event,
+    Meta,
     PlanAmended,
     PlanClosed,
     PlanIssued,
@@ -28,7 +29,10 @@ from shared.events import (
     UnitRenamed,
     UnitSucceeded,
 )
+from shared.followup import done_since
 from shared.periods import Period
+from shared.settings import Settings
+from shared.units import ancestors, taken_over, under_any
 
 
 async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
@@ -49,16 +53,8 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
         for code, path in seed_paths.items():
             await session.execute(update(u).where(u.c.code == code).values(rollup_to=ancestors(path)))
         return
-    affected, frontier = set(seeds), set(seeds)
-    while frontier:
-        before = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
-        frontier = before - affected
-        affected |= frontier
-    below = (
-        await session.execute(
-            select(u.c.code).where(func.string_to_array(u.c.path, ".").op("&&")(cast(list(affected), ARRAY(Text))))
-        )
-    ).scalars()
+    affected = set(seeds) | await taken_over(session, s, seeds)
+    below = (await session.execute(select(u.c.code).where(under_any(u.c.path, affected)))).scalars()
     affected |= set(below)
     # Load only the paths and successions the affected units' roll-ups can reach.
     paths: dict[str, str] = {}
@@ -105,18 +101,13 @@ async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, a
     await refresh_rollup_paths(session, {unit.code})
 
 
-async def unit_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    await _upsert_unit(session, UnitCreated.model_validate(envelope.payload), envelope.occurred_at)
+async def unit_changed(session: AsyncSession, unit: UnitCreated | UnitRenamed, meta: Meta) -> list[Event]:
+    """unit.created and unit.renamed: the unit as it now is."""
+    await _upsert_unit(session, unit, meta.occurred_at)
     return []
 
 
-async def unit_renamed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    await _upsert_unit(session, UnitRenamed.model_validate(envelope.payload), envelope.occurred_at)
-    return []
-
-
-async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    link = UnitSucceeded.model_validate(envelope.payload)
+async def unit_succeeded(session: AsyncSession, link: UnitSucceeded, meta: Meta) -> list[Event]:
     await session.execute(
         insert(m.successors)
         .values(old_code=link.old, new_code=link.new, is_default=link.default)
@@ -126,7 +117,7 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
     return []
 
 
-def _assignment_row(event: AssignmentCreated | AssignmentCancelled, envelope: Envelope, **state: Any) -> dict[str, Any]:
+def _assignment_row(event: AssignmentCreated | AssignmentCancelled, meta: Meta, **state: Any) -> dict[str, Any]:
     """The read-model row of an assignment event; `state` is what the event type decides."""
     period = Period.parse(event.period)
     return {
@@ -138,19 +129,18 @@ def _assignment_row(event: AssignmentCreated | AssignmentCancelled, envelope: En
         "period": period.code,
         "period_start": period.start,
         "period_end": period.end,
-        "state_at": envelope.occurred_at,
+        "state_at": meta.occurred_at,
         **state,
     }
 
 
-async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+async def assignment_created(session: AsyncSession, event: AssignmentCreated, meta: Meta) -> list[Event]:
     """assignment.created and assignment.updated: the newest state wins, whatever the order."""
-    event = AssignmentCreated.model_validate(envelope.payload)
     a = m.assignments
     statement = insert(a).values(
         _assignment_row(
             event,
-            envelope,
+            meta,
             task_ref=event.task_ref,
             task_title=event.task_title,
             plan_number=event.plan_number,
@@ -161,7 +151,7 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
     )
     newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
     # a newer assignment.created revives one an earlier amendment cancelled; an update does not
-    revived = newer if envelope.type == "assignment.created" else false()
+    revived = newer if meta.type == "assignment.created" else false()
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["id"],
@@ -179,12 +169,11 @@ async def assignment_created(session: AsyncSession, envelope: Envelope) -> list[
     return []
 
 
-async def assignment_cancelled(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+async def assignment_cancelled(session: AsyncSession, event: AssignmentCancelled, meta: Meta) -> list[Event]:
     """May arrive before the assignment it cancels: a placeholder row keeps the cancellation."""
-    event = AssignmentCancelled.model_validate(envelope.payload)
     a = m.assignments
     statement = insert(a).values(
-        _assignment_row(event, envelope, task_ref="", due=Period.parse(event.period).end, cancelled=True)
+        _assignment_row(event, meta, task_ref="", due=Period.parse(event.period).end, cancelled=True)
     )
     newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
     await session.execute(
@@ -199,8 +188,8 @@ async def assignment_cancelled(session: AsyncSession, envelope: Envelope) -> lis
     return []
 
 
-async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    event = ProgressReported.model_validate(envelope.payload)
+async def progress_reported(session: AsyncSession, event: ProgressReported, meta: Meta) -> list[Event]:
+    """progress.reported and progress.corrected: the newest report (by reported_at) counts."""
     p = m.progress
     statement = insert(p).values(
         assignment_id=event.assignment_id,
@@ -209,7 +198,8 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
         outputs=event.outputs,
         first_reported_at=event.reported_at,
         last_reported_at=event.reported_at,
-        done_at=event.done_at or (event.reported_at if event.status == "done" else None),
+        # as tasks decided it; events from before `done_at` was carried: the one rule again
+        done_at=done_since(status=event.status, previous=event.done_at, at=event.reported_at),
         note=event.note,
         reason=event.reason,
         good_model=event.good_model,
@@ -238,10 +228,8 @@ async def progress_reported(session: AsyncSession, envelope: Envelope) -> list[E
     return []
 
 
-async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+async def plan_version(session: AsyncSession, event: PlanIssued | PlanAmended, meta: Meta) -> list[Event]:
     """plan.issued and plan.amended: the plan and its tasks as of the newest version."""
-    plan = PlanIssued.model_validate(envelope.payload) if envelope.type == "plan.issued" else None
-    event = plan or PlanAmended.model_validate(envelope.payload)
     p, t = m.plans, m.plan_tasks
     statement = insert(p).values(
         id=event.plan_id,
@@ -280,8 +268,7 @@ async def plan_issued(session: AsyncSession, envelope: Envelope) -> list[Envelop
     return []
 
 
-async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    event = PlanClosed.model_validate(envelope.payload)
+async def plan_closed(session: AsyncSession, event: PlanClosed, meta: Meta) -> list[Event]:
     p = m.plans
     statement = insert(p).values(
         id=event.plan_id,
@@ -296,16 +283,13 @@ async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelop
     return []
 
 
-SUBSCRIPTIONS = [
-    Subscription("plan.issued", plan_issued),
-    Subscription("plan.amended", plan_issued),
-    Subscription("plan.closed", plan_closed),
-    Subscription("unit.created", unit_created),
-    Subscription("unit.renamed", unit_renamed),
-    Subscription("unit.succeeded", unit_succeeded),
-    Subscription("assignment.created", assignment_created),
-    Subscription("assignment.updated", assignment_created),
-    Subscription("assignment.cancelled", assignment_cancelled),
-    Subscription("progress.reported", progress_reported),
-    Subscription("progress.corrected", progress_reported),
-]
+def subscriptions(settings: Settings) -> list[Subscription]:
+    return [
+        *on(plan_version, "plan.issued", "plan.amended"),
+        *on(plan_closed, "plan.closed"),
+        *on(unit_changed, "unit.created", "unit.renamed"),
+        *on(unit_succeeded, "unit.succeeded"),
+        *on(assignment_created, "assignment.created", "assignment.updated"),
+        *on(assignment_cancelled, "assignment.cancelled"),
+        *on(progress_reported, "progress.reported", "progress.corrected"),
+    ]

@@ -31,13 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from shared.clock import VN
+from shared import units
+from shared.errors import NotFound
+from shared.followup import STATES, is_state, reported_on_time
 from shared.periods import Period
 from shared.text import natural_key
 
 View = Literal["current", "as_reported"]
-STATES = ("done_on_time", "done_late", "in_progress", "overdue", "not_due")
-VN_TZ = VN.key  # for SQL: timezone(VN_TZ, instant)
 
 a, p, u, t = m.assignments, m.progress, m.units, m.plan_tasks
 
@@ -55,7 +55,7 @@ class Scope:
     kind: str | None = None  # narrows the outputs (product counts) only
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        under: ColumnElement[bool] = a.c.ancestors.contains([self.unit])
+        under: ColumnElement[bool] = units.under(a.c.ancestors, self.unit)
         if self.view == "current":
             # `= ANY(ARRAY(subquery))`, not `IN (subquery)`: the list is computed once, so the
             # OR becomes a bitmap OR of the unit_code and ancestors indexes, not a full scan.
@@ -77,22 +77,28 @@ class Scope:
         )
 
 
+async def get_unit_or_raise(session: AsyncSession, code: str) -> Any:
+    """The read model's row of a unit; 404 naming the code if there is none."""
+    row = (await session.execute(select(u).where(u.c.code == code))).first()
+    if row is None:
+        raise NotFound(f"không có đơn vị mã {code!r}")
+    return row
+
+
 def counts(today: date) -> list[Any]:
-    """Completeness, timeliness and the four follow-up states (plus not yet due), leads only."""
+    """Completeness, timeliness and the five follow-up states, leads only."""
     lead = a.c.role == "lead"
-    done = p.c.status == "done"
-    not_done = or_(p.c.status.is_(None), p.c.status != "done")
-    reported_on = func.date(func.timezone(VN_TZ, p.c.first_reported_at))
-    done_on = func.date(func.timezone(VN_TZ, p.c.done_at))
+    occurrence: dict[str, Any] = {
+        "due": a.c.due,
+        "period_start": a.c.period_start,
+        "done_at": p.c.done_at,
+        "today": today,
+    }
     return [
         func.count().filter(lead).label("expected"),
         func.count(p.c.assignment_id).filter(lead).label("reported"),
-        func.count().filter(lead, reported_on <= a.c.due).label("on_time"),
-        func.count().filter(lead, done, done_on <= a.c.due).label("done_on_time"),
-        func.count().filter(lead, done, done_on > a.c.due).label("done_late"),
-        func.count().filter(lead, not_done, a.c.period_start <= today, a.c.due >= today).label("in_progress"),
-        func.count().filter(lead, not_done, a.c.due < today).label("overdue"),
-        func.count().filter(lead, not_done, a.c.period_start > today, a.c.due >= today).label("not_due"),
+        func.count().filter(lead, reported_on_time(reported_at=p.c.first_reported_at, due=a.c.due)).label("on_time"),
+        *[func.count().filter(lead, is_state(s, **occurrence)).label(s.value) for s in STATES],
     ]
 
 

@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 
 from services.reports import models as m
-from services.reports.handlers import SUBSCRIPTIONS
+from services.reports.handlers import subscriptions
 from shared.db import make_engine
 from shared.settings import Settings
 
@@ -37,7 +37,7 @@ async def rebuild(settings: Settings, *, wait: float = 5.0) -> dict[str, int]:
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        durables = [(sub.stream(settings.nats_prefix), sub.durable("reports")) for sub in SUBSCRIPTIONS]
+        durables = [(sub.stream(settings.nats_prefix), sub.durable("reports")) for sub in subscriptions(settings)]
         deadline = asyncio.get_running_loop().time() + wait
         while True:  # a stopped service's last pull requests expire within its batch timeout
             busy = []

@@ -5,15 +5,17 @@ A unit submits its report for a period to its parent (report.submitted); the par
 unit's subtree in that period) or returns it with a reason (report.returned); a returned report
 is resubmitted as the next version. Returning an accepted report reopens it. Each version keeps
 the figures as they were submitted. One (unit, period) is changed by one request at a time.
+The routes are in api.py; these functions take a session and do one thing each.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -21,13 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
 from services.reports import queries as q
-from shared.clock import VN
+from services.reports.queries import get_unit_or_raise
+from shared.clock import vn_date
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
-from shared.events import ReportReviewed, ReportSubmitted, UnitRef
+from shared.events import Event, ReportReviewed, ReportSubmitted, UnitRef
 from shared.periods import Period, PeriodError
-from shared.runtime import Service, service_of
 
-router = APIRouter()  # included in the reports router (prefix /api/reports)
 PERIODIC = ("quarter", "half", "nine_months", "year")
 STATUS_LABELS = {
     "not_submitted": "Chưa gửi",
@@ -69,15 +70,6 @@ class ReviewIn(BaseModel):
     reason: str = Field("", max_length=4000)
 
 
-async def unit_or_404(session: AsyncSession, code: str) -> Any:
-    """The read model's row of a unit; 404 naming the code if there is none."""
-    u = m.units
-    row = (await session.execute(select(u).where(u.c.code == code))).first()
-    if row is None:
-        raise NotFound(f"không có đơn vị mã {code!r}")
-    return row
-
-
 def _ref(row: Any) -> UnitRef:
     return UnitRef(code=row.code, path=row.path, name=row.name, level=row.level)
 
@@ -95,7 +87,7 @@ async def _latest(session: AsyncSession, unit: str, period: Period, *, lock: boo
     ).first()
 
 
-def _json(row: Any) -> dict[str, Any]:
+def submission_json(row: Any) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "unit": row.unit_code,
@@ -115,109 +107,116 @@ def _json(row: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/{unit}/{period}/submit", status_code=201)
-async def submit(unit: str, period: str, body: SubmitIn, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Gửi báo cáo định kỳ lên cấp trên (lần gửi mới sau khi bị trả lại)."""
+@dataclass(frozen=True)
+class Decided:
+    """A submission as it now stands, and the event that says so."""
+
+    row: Any
+    events: list[Event]
+
+
+async def submit(
+    session: AsyncSession, *, unit: str, period: str, body: SubmitIn, now: datetime, today: date
+) -> Decided:
+    """Send a unit's periodic report to its parent with its figures as of now (a new version
+    after a return); refused while one waits or after it was accepted."""
     wanted = periodic(period)
     if body.by.unit != unit:
         raise Forbidden(f"đơn vị {body.by.unit} không gửi thay được báo cáo của {unit}")
-    now = service.clock.now()
-    async with service.transaction() as session:
-        own = await unit_or_404(session, unit)
-        if not own.parent:
-            raise Conflict(f"{own.name} không có cấp trên trong hệ thống để gửi báo cáo")
-        parent = await unit_or_404(session, own.parent)
-        latest = await _latest(session, unit, wanted, lock=True)
-        if latest is not None and latest.status == "submitted":
-            raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) đang chờ {parent.name} tiếp nhận")
-        if latest is not None and latest.status == "accepted":
-            raise Conflict(f"báo cáo {wanted.label_vi()} đã được tiếp nhận và khóa; cần {parent.name} mở lại")
-        totals = await q.totals(session, q.Scope(unit=unit, period=wanted), service.clock.today_vn())
-        version = (latest.version if latest is not None else 0) + 1
-        report_id = uuid.uuid4()
-        row = (
-            await session.execute(
-                m.submissions.insert()
-                .values(
-                    id=report_id,
-                    unit_code=unit,
-                    period=wanted.code,
-                    version=version,
-                    parent_code=parent.code,
-                    status="submitted",
-                    number=body.number.strip(),
-                    submitted_by=body.by.name.strip(),
-                    submitted_at=now,
-                    note=body.note.strip(),
-                    totals=totals,
-                )
-                .returning(m.submissions)
+    own = await get_unit_or_raise(session, unit)
+    if not own.parent:
+        raise Conflict(f"{own.name} không có cấp trên trong hệ thống để gửi báo cáo")
+    parent = await get_unit_or_raise(session, own.parent)
+    latest = await _latest(session, unit, wanted, lock=True)
+    if latest is not None and latest.status == "submitted":
+        raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) đang chờ {parent.name} tiếp nhận")
+    if latest is not None and latest.status == "accepted":
+        raise Conflict(f"báo cáo {wanted.label_vi()} đã được tiếp nhận và khóa; cần {parent.name} mở lại")
+    totals = await q.totals(session, q.Scope(unit=unit, period=wanted), today)
+    version = (latest.version if latest is not None else 0) + 1
+    report_id = uuid.uuid4()
+    row = (
+        await session.execute(
+            m.submissions.insert()
+            .values(
+                id=report_id,
+                unit_code=unit,
+                period=wanted.code,
+                version=version,
+                parent_code=parent.code,
+                status="submitted",
+                number=body.number.strip(),
+                submitted_by=body.by.name.strip(),
+                submitted_at=now,
+                note=body.note.strip(),
+                totals=totals,
             )
-        ).one()
-        event = ReportSubmitted(
-            report_id=report_id,
-            unit=_ref(own),
-            period=wanted.code,
-            version=version,
-            parent=_ref(parent),
-            submitted_at=now,
+            .returning(m.submissions)
         )
-        await service.emit(session, [service.event("report.submitted", unit_path=own.path, payload=event, at=now)])
-    return _json(row)
+    ).one()
+    event = ReportSubmitted(
+        report_id=report_id,
+        unit=_ref(own),
+        period=wanted.code,
+        version=version,
+        parent=_ref(parent),
+        submitted_at=now,
+    )
+    return Decided(row, [Event("report.submitted", unit_path=own.path, payload=event, at=now)])
 
 
-async def _review(unit: str, period: str, body: ReviewIn, service: Service, *, accept: bool) -> dict[str, Any]:
+async def review(
+    session: AsyncSession, *, unit: str, period: str, body: ReviewIn, accept: bool, now: datetime, today: date
+) -> Decided:
+    """The direct parent accepts the waiting version (refused if its figures moved since it was
+    sent) or returns it with a reason; returning an accepted report reopens it."""
     wanted = periodic(period)
     if not accept and not body.reason.strip():
         raise InputError([FieldProblem("reason", "cần nêu lý do trả lại báo cáo")])
-    now = service.clock.now()
-    async with service.transaction() as session:
-        own = await unit_or_404(session, unit)
-        if body.by.unit != own.parent:
-            raise Forbidden(f"chỉ cấp trên trực tiếp của {own.name} tiếp nhận hoặc trả lại báo cáo này")
-        reviewer = await unit_or_404(session, body.by.unit)
-        latest = await _latest(session, unit, wanted, lock=True)
-        if latest is None:
-            raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
-        allowed = ("submitted",) if accept else ("submitted", "accepted")  # returning an accepted one reopens it
-        if latest.status not in allowed:
-            state, action = STATUS_LABELS[latest.status].lower(), "tiếp nhận" if accept else "trả lại"
-            raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {action}")
-        if accept:
-            now_totals = await q.totals(session, q.Scope(unit=unit, period=wanted), service.clock.today_vn())
-            moved = drift(latest.totals, now_totals)
-            if moved:
-                raise Conflict(
-                    f"số liệu của {own.name} đã thay đổi từ khi gửi báo cáo lần {latest.version} ("
-                    + "; ".join(moved)
-                    + "): cần trả lại để đơn vị gửi lại số liệu mới"
-                )
-        status = "accepted" if accept else "returned"
-        s = m.submissions
-        row = (
-            await session.execute(
-                update(s)
-                .where(s.c.id == latest.id)
-                .values(
-                    status=status,
-                    decided_by=body.by.name.strip() or reviewer.name,
-                    decided_at=now,
-                    reason=body.reason.strip(),
-                )
-                .returning(s)
+    own = await get_unit_or_raise(session, unit)
+    if body.by.unit != own.parent:
+        raise Forbidden(f"chỉ cấp trên trực tiếp của {own.name} tiếp nhận hoặc trả lại báo cáo này")
+    reviewer = await get_unit_or_raise(session, body.by.unit)
+    latest = await _latest(session, unit, wanted, lock=True)
+    if latest is None:
+        raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
+    allowed = ("submitted",) if accept else ("submitted", "accepted")  # returning an accepted one reopens it
+    if latest.status not in allowed:
+        state, action = STATUS_LABELS[latest.status].lower(), "tiếp nhận" if accept else "trả lại"
+        raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {action}")
+    if accept:
+        moved = drift(latest.totals, await q.totals(session, q.Scope(unit=unit, period=wanted), today))
+        if moved:
+            raise Conflict(
+                f"số liệu của {own.name} đã thay đổi từ khi gửi báo cáo lần {latest.version} ("
+                + "; ".join(moved)
+                + "): cần trả lại để đơn vị gửi lại số liệu mới"
             )
-        ).one()
-        event = ReportReviewed(
-            report_id=latest.id,
-            unit=_ref(own),
-            period=wanted.code,
-            version=latest.version,
-            reviewer=_ref(reviewer),
-            reason=body.reason.strip(),
-            decided_at=now,
+    status = "accepted" if accept else "returned"
+    s = m.submissions
+    row = (
+        await session.execute(
+            update(s)
+            .where(s.c.id == latest.id)
+            .values(
+                status=status,
+                decided_by=body.by.name.strip() or reviewer.name,
+                decided_at=now,
+                reason=body.reason.strip(),
+            )
+            .returning(s)
         )
-        await service.emit(session, [service.event(f"report.{status}", unit_path=own.path, payload=event, at=now)])
-    return _json(row)
+    ).one()
+    event = ReportReviewed(
+        report_id=latest.id,
+        unit=_ref(own),
+        period=wanted.code,
+        version=latest.version,
+        reviewer=_ref(reviewer),
+        reason=body.reason.strip(),
+        decided_at=now,
+    )
+    return Decided(row, [Event(f"report.{status}", unit_path=own.path, payload=event, at=now)])
 
 
 # Figures a report's own progress reports decide. The other states (in progress, overdue, not
@@ -245,65 +244,46 @@ def drift(sent: dict[str, Any], now: dict[str, Any]) -> list[str]:
     ]
 
 
-@router.post("/{unit}/{period}/accept")
-async def accept(unit: str, period: str, body: ReviewIn, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Cấp trên tiếp nhận báo cáo: báo cáo được khóa."""
-    return await _review(unit, period, body, service, accept=True)
-
-
-@router.post("/{unit}/{period}/return")
-async def give_back(unit: str, period: str, body: ReviewIn, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Cấp trên trả lại báo cáo, nêu lý do (trả lại báo cáo đã tiếp nhận là mở lại để điều chỉnh)."""
-    return await _review(unit, period, body, service, accept=False)
-
-
-@router.get("/{unit}/{period}/submissions")
-async def versions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước."""
+async def list_(session: AsyncSession, *, unit: str, period: str) -> list[Any]:
+    """Every version a unit sent for a period, the newest first."""
     wanted = periodic(period)
     s = m.submissions
-    async with service.sessions() as session:
-        await unit_or_404(session, unit)
-        rows = (
+    await get_unit_or_raise(session, unit)
+    return list(
+        (
             await session.execute(
                 select(s).where(s.c.unit_code == unit, s.c.period == wanted.code).order_by(s.c.version.desc())
             )
         ).all()
-    return {"items": [_json(r) for r in rows], "count": len(rows)}
+    )
 
 
-def due_for(service: Service, period: Period, level: str) -> date:
-    """The report deadline of a level (staggered: lower levels earlier), on a working day."""
-    rules = service.settings.due_rules
-    return service.settings.calendar().on_or_after(rules.report_due(period, level))
+DueFor = Callable[[Period, str], date]  # the report deadline of a level in a period
 
 
-@router.get("/{unit}/{period}/children-submissions")
-async def children_submissions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
-    chưa gửi và quá hạn trước."""
+async def children(session: AsyncSession, *, unit: str, period: str, today: date, due_for: DueFor) -> dict[str, Any]:
+    """Where each direct child stands with its report for the period, with its deadline by
+    level: not sent and the latest first."""
     wanted = periodic(period)
-    today = service.clock.today_vn()
     u, s = m.units, m.submissions
-    async with service.sessions() as session:
-        own = await unit_or_404(session, unit)
-        children = (await session.execute(select(u).where(u.c.parent == unit).order_by(u.c.name))).all()
-        latest = (
-            await session.execute(
-                select(s)
-                .ext(distinct_on(s.c.unit_code))
-                .where(s.c.parent_code == unit, s.c.period == wanted.code)
-                .order_by(s.c.unit_code, s.c.version.desc())
-            )
-        ).all()
+    own = await get_unit_or_raise(session, unit)
+    rows = (await session.execute(select(u).where(u.c.parent == unit).order_by(u.c.name))).all()
+    latest = (
+        await session.execute(
+            select(s)
+            .ext(distinct_on(s.c.unit_code))
+            .where(s.c.parent_code == unit, s.c.period == wanted.code)
+            .order_by(s.c.unit_code, s.c.version.desc())
+        )
+    ).all()
     by_unit = {row.unit_code: row for row in latest}
     items = []
-    for child in children:
+    for child in rows:
         row = by_unit.get(child.code)
-        due = due_for(service, wanted, child.level)
+        due = due_for(wanted, child.level)
         status = row.status if row is not None else "not_submitted"
-        sent_on = _submitted_on(row) if status in ("submitted", "accepted") else None  # returned: still owed
-        days_late = max(((sent_on or today) - due).days, 0)
+        sent_on = vn_date(row.submitted_at) if row is not None and status in ("submitted", "accepted") else None
+        days_late = max(((sent_on or today) - due).days, 0)  # returned: still owed
         items.append(
             {
                 "unit": child.code,
@@ -325,16 +305,8 @@ async def children_submissions(unit: str, period: str, service: Service = Depend
         "unit": unit,
         "unit_name": own.name,
         "period": wanted.code,
-        "due": due_for(service, wanted, own.level).isoformat(),
+        "due": due_for(wanted, own.level).isoformat(),
         "counts": counts,
         "items": items,
         "count": len(items),
     }
-
-
-def _submitted_on(row: Any) -> date | None:
-    """The Vietnam date the latest version was sent (None: not sent)."""
-    if row is None:
-        return None
-    at: datetime = row.submitted_at
-    return at.astimezone(VN).date()

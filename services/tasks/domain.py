@@ -1,31 +1,19 @@
-"""Pure rules of task tracking: which assignments a plan creates, and the follow-up status.
-
-Statuses as Vietnamese follow-up systems count them: done_on_time (hoàn thành đúng hạn),
-done_late (hoàn thành quá hạn), in_progress (đang thực hiện trong hạn), overdue (quá hạn),
-and not_due (chưa đến kỳ).
-"""
+"""Pure rules of task tracking: which assignments a version of a plan calls for, and what an
+amendment changes in the ones that exist. (The follow-up states live in shared/followup.py:
+reports counts them too.)"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from shared.clock import vn_date
 from shared.deadlines import DueRules
 from shared.events import PlanTask, UnitRef
 from shared.periods import Period
 from shared.timelines import occurrences
 from shared.workdays import WorkingCalendar
-
-REPORT_STATUSES = ("not_started", "in_progress", "done", "cannot_do")
-STATUS_LABELS = {
-    "done_on_time": "Hoàn thành đúng hạn",
-    "done_late": "Hoàn thành quá hạn",
-    "in_progress": "Đang thực hiện trong hạn",
-    "overdue": "Quá hạn",
-    "not_due": "Chưa đến kỳ",
-}
 
 
 @dataclass(frozen=True)
@@ -80,15 +68,30 @@ def assignments_for(
     return created
 
 
-def follow_up_status(*, due: date, period_start: date, done_at: datetime | None, today: date) -> str:
-    if done_at is not None:
-        return "done_on_time" if vn_date(done_at) <= due else "done_late"
-    if today > due:
-        return "overdue"
-    if today < period_start:
-        return "not_due"
-    return "in_progress"
+@dataclass(frozen=True)
+class Current:
+    """What an existing assignment says of its task, as an amendment may change it."""
+
+    task_title: str
+    due: date
+    plan_number: str
 
 
-def on_time(reported_at: datetime, due: date) -> bool:
-    return vn_date(reported_at) <= due
+@dataclass(frozen=True)
+class Amendment:
+    """Existing assignments a new version rewords or reschedules (announced as
+    assignment.updated), and among them those whose due date moved (reminded again)."""
+
+    changed: list[NewAssignment]
+    rescheduled: list[NewAssignment]
+
+
+def amendment(wanted: Sequence[NewAssignment], current: Mapping[uuid.UUID, Current], *, number: str) -> Amendment:
+    """Compare the assignments a new version calls for with those that exist (by id): a new
+    title, due date or plan number is a change; the rows themselves and their reports stay."""
+    changed = [
+        w
+        for w in wanted
+        if w.id in current and current[w.id] != Current(task_title=w.task_title, due=w.due, plan_number=number)
+    ]
+    return Amendment(changed=changed, rescheduled=[w for w in changed if current[w.id].due != w.due])

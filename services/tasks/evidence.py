@@ -3,7 +3,7 @@
 A file is uploaded for one assignment (multipart, field `file`), checked for size and for its
 type as recognised from its content (a renamed .exe is not a PDF), stored once per content
 (the same file uploaded twice is the same evidence), and then referenced from a progress
-report as {"kind": "file", "file_id": …}.
+report as {"kind": "file", "file_id": …}. The routes are in api.py.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import hashlib
 import io
 import uuid
 import zipfile
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import filetype
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.tasks import models as m
 from services.tasks.access import open_assignment
 from shared.errors import FieldProblem, InputError, NotFound
-from shared.runtime import Service, service_of
-from shared.uploads import read_upload
+from shared.uploads import Upload
 
-router = APIRouter()  # included under /api by services.tasks.api
 TYPE_LABELS = {
     "application/pdf": "PDF",
     "image/jpeg": "ảnh JPEG",
@@ -54,7 +51,7 @@ LISTED = [
 ]  # what is listed of a file: all but its bytes
 
 
-def _file_json(row: Any) -> dict[str, Any]:
+def file_json(row: Any) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "assignment_id": str(row.assignment_id),
@@ -91,82 +88,67 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-@router.post("/assignments/{assignment_id}/evidence", status_code=201)
-async def upload_evidence(
-    assignment_id: uuid.UUID, request: Request, service: Service = Depends(service_of)
-) -> dict[str, Any]:
-    """Tải lên tệp minh chứng (PDF, ảnh, Word, Excel, PowerPoint, video MP4) cho một nhiệm vụ được
-    giao; trường `file`, tùy chọn `unit` (đơn vị tải lên) và `name` (người tải lên)."""
-    limit = service.settings.evidence_max_bytes
-    upload = await read_upload(request, limit=limit, what="tệp minh chứng", default_name="minh-chung")
-    name, data, fields = upload.name, upload.data, upload.fields
-    mime = _sniff(data)
-    allowed = service.settings.evidence_types
-    if mime not in allowed:
+async def store(
+    session: AsyncSession, *, assignment_id: uuid.UUID, upload: Upload, accepted: list[str], now: datetime
+) -> Any:
+    """Store an uploaded file for an open assignment of the uploading unit (field `unit`), once
+    per content: the same file uploaded twice is the same evidence. 415 for a type not accepted."""
+    mime = _sniff(upload.data)
+    if mime not in accepted:
         found = f" (tệp này là {mime})" if mime else ""
-        accepted = ", ".join(TYPE_LABELS.get(t, t) for t in allowed)
-        raise InputError([FieldProblem("file", f"loại tệp không được nhận{found}; chỉ nhận: {accepted}")], status=415)
-    digest = hashlib.sha256(data).hexdigest()
-    uploader = {"unit": fields.get("unit") or None, "name": fields.get("name", "")[:200]}
-    async with service.transaction() as session:
-        row = await open_assignment(session, assignment_id, unit=uploader["unit"])
-        stored = (
-            await session.execute(
-                insert(m.evidence_files)
-                .values(
-                    id=uuid.uuid4(),
-                    assignment_id=row.id,
-                    name=name,
-                    content_type=mime,
-                    size=len(data),
-                    sha256=digest,
-                    data=data,
-                    uploader=uploader,
-                    uploaded_at=service.clock.now(),
-                )
-                .on_conflict_do_nothing(constraint="evidence_file_once")
-                .returning(*LISTED)
+        allowed = ", ".join(TYPE_LABELS.get(t, t) for t in accepted)
+        raise InputError([FieldProblem("file", f"loại tệp không được nhận{found}; chỉ nhận: {allowed}")], status=415)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    uploader = {"unit": upload.fields.get("unit") or None, "name": upload.fields.get("name", "")[:200]}
+    row = await open_assignment(session, assignment_id, unit=uploader["unit"])
+    f = m.evidence_files
+    stored = (
+        await session.execute(
+            insert(f)
+            .values(
+                id=uuid.uuid4(),
+                assignment_id=row.id,
+                name=upload.name,
+                content_type=mime,
+                size=len(upload.data),
+                sha256=digest,
+                data=upload.data,
+                uploader=uploader,
+                uploaded_at=now,
             )
-        ).first()
-        if stored is None:  # the same content was uploaded before: it is the same evidence
-            stored = (
-                await session.execute(
-                    select(*LISTED).where(
-                        m.evidence_files.c.assignment_id == row.id, m.evidence_files.c.sha256 == digest
-                    )
-                )
-            ).one()
-    return _file_json(stored)
+            .on_conflict_do_nothing(constraint="evidence_file_once")
+            .returning(*LISTED)
+        )
+    ).first()
+    if stored is None:  # the same content was uploaded before: it is the same evidence
+        stored = (await session.execute(select(*LISTED).where(f.c.assignment_id == row.id, f.c.sha256 == digest))).one()
+    return stored
 
 
-@router.get("/assignments/{assignment_id}/evidence")
-async def list_evidence(assignment_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
-    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao."""
+async def list_(session: AsyncSession, *, assignment_id: uuid.UUID) -> list[Any]:
+    """The files uploaded for an assignment, oldest first (without their bytes)."""
     f = m.evidence_files.c
-    async with service.sessions() as session:
-        rows = (
-            await session.execute(select(*LISTED).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))
-        ).all()
-    return {"items": [_file_json(r) for r in rows], "count": len(rows)}
+    return list(
+        (await session.execute(select(*LISTED).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))).all()
+    )
 
 
-@router.get("/evidence/{file_id}")
-async def download_evidence(file_id: uuid.UUID, service: Service = Depends(service_of)) -> Response:
-    """Tải về tệp minh chứng, đúng tên và loại tệp đã tải lên."""
-    async with service.sessions() as session:
-        row = (await session.execute(select(m.evidence_files).where(m.evidence_files.c.id == file_id))).first()
+async def get_or_raise(session: AsyncSession, *, file_id: uuid.UUID) -> Any:
+    """One file with its bytes."""
+    row = (await session.execute(select(m.evidence_files).where(m.evidence_files.c.id == file_id))).first()
     if row is None:
         raise NotFound(f"không có tệp minh chứng {file_id}")
+    return row
+
+
+def download_headers(row: Any) -> dict[str, str]:
+    """The file under its own name (RFC 6266, UTF-8), never sniffed into something else."""
     ascii_name = row.name.encode("ascii", "ignore").decode().replace('"', "") or "minh-chung"
-    return Response(
-        row.data,
-        media_type=row.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.name)}",
-            "X-Content-Type-Options": "nosniff",
-            "ETag": f'"{row.sha256}"',
-        },
-    )
+    return {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.name)}",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{row.sha256}"',
+    }
 
 
 async def files_of(session: AsyncSession, assignment_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:

@@ -1,10 +1,13 @@
-"""Event subscribers of the tasks service: issued and amended plans become assignments; an
-amendment adds what is new and cancels what was dropped, but never what was already reported."""
+"""Event subscribers of the tasks service: issued and amended plans become assignments (an
+amendment adds what is new, cancels what was dropped but never what was already reported, and
+updates what was reworded or rescheduled); closed plans stop taking reports; a merged unit's
+open assignments move to its successor; accepted periodic reports lock progress."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Date, Text, Uuid, and_, column, delete, func, or_, select, update, values
@@ -12,28 +15,26 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
-from services.tasks.domain import NewAssignment, assignments_for
-from shared.bus import Handler, Subscription
+from services.tasks.domain import Current, NewAssignment, amendment, assignments_for
+from shared.bus import Subscription, on
 from shared.db import chunks
 from shared.deadlines import DueRules
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
-    Envelope,
+    Event,
+    Meta,
     PlanAmended,
     PlanClosed,
     PlanIssued,
     PlanTask,
     ReportReviewed,
-    UnitRef,
     UnitSucceeded,
-    make_event,
 )
 from shared.periods import Period
 from shared.settings import Settings
+from shared.units import unit_ref
 from shared.workdays import WorkingCalendar
-
-PRODUCER = "tasks"
 
 
 async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int) -> bool:
@@ -50,12 +51,11 @@ async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int
     return applied.first() is not None
 
 
-def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: str, at: datetime) -> Envelope:
+def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: str, at: datetime) -> Event:
     """assignment.created or assignment.updated: the assignment as it now stands."""
-    return make_event(
+    return Event(
         event_type,
         unit_path=a.unit.path,
-        producer=PRODUCER,
         at=at,
         payload=AssignmentCreated(
             assignment_id=a.id,
@@ -73,7 +73,7 @@ def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: 
 
 async def _create(
     session: AsyncSession, *, plan_id: uuid.UUID, number: str, new: Sequence[NewAssignment], at: datetime
-) -> list[Envelope]:
+) -> list[Event]:
     if not new:
         return []
     rows = [
@@ -118,7 +118,7 @@ async def _apply(
     at: datetime,
     calendar: WorkingCalendar,
     rules: DueRules,
-) -> list[Envelope]:
+) -> list[Event]:
     if not await _claim_version(session, plan_id, version):
         return []  # an older version arriving late changes nothing
     wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar, rules=rules)
@@ -136,15 +136,14 @@ async def _apply(
         )
     ).all()
     events += [
-        make_event(
+        Event(
             "assignment.cancelled",
             unit_path=r.unit_path,
-            producer=PRODUCER,
             at=at,
             payload=AssignmentCancelled(
                 assignment_id=r.id,
                 plan_id=plan_id,
-                unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                unit=unit_ref(r),
                 period=r.period,
                 reason=f"kế hoạch điều chỉnh (phiên bản {version})",
             ),
@@ -154,40 +153,38 @@ async def _apply(
     # A reworded or rescheduled task keeps its assignments and their reports; what changed is
     # announced as assignment.updated. A moved due date gets its reminders and overdue notice again.
     current = {
-        r.id: r
+        r.id: Current(task_title=r.task_title, due=r.due, plan_number=r.plan_number)
         for r in (
             await session.execute(
                 select(a.c.id, a.c.task_title, a.c.due, a.c.plan_number).where(a.c.plan_id == plan_id)
             )
         ).all()
     }
-    changed = [
-        w
-        for w in wanted
-        if w.id in current
-        and (current[w.id].task_title, current[w.id].due, current[w.id].plan_number) != (w.task_title, w.due, number)
-    ]
-    rescheduled = [w for w in changed if current[w.id].due != w.due]
-    for chunk in chunks(changed):
+    diff = amendment(wanted, current, number=number)
+    for chunk in chunks(diff.changed):
         new = values(column("id", Uuid), column("title", Text), column("due", Date), name="new").data(
             [(w.id, w.task_title, w.due) for w in chunk]
         )
         await session.execute(
             update(a).where(a.c.id == new.c.id).values(task_title=new.c.title, due=new.c.due, plan_number=number)
         )
-    for chunk in chunks(rescheduled):
+    for chunk in chunks(diff.rescheduled):
         ids = [w.id for w in chunk]
         await session.execute(update(a).where(a.c.id.in_(ids)).values(overdue_emitted_at=None))
         await session.execute(delete(m.reminders).where(m.reminders.c.assignment_id.in_(ids)))
-    events += [_announce("assignment.updated", w, plan_id=plan_id, number=number, at=at) for w in changed]
+    events += [_announce("assignment.updated", w, plan_id=plan_id, number=number, at=at) for w in diff.changed]
     return events
 
 
-def plan_version(calendar: WorkingCalendar, default_rules: DueRules) -> Handler:
-    async def handle(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-        """plan.issued and plan.amended alike: bring the assignments to this version of the plan."""
-        model = PlanIssued if envelope.type == "plan.issued" else PlanAmended
-        plan: PlanIssued | PlanAmended = model.model_validate(envelope.payload)
+@dataclass(frozen=True)
+class PlanVersions:
+    """plan.issued and plan.amended alike: bring the assignments to this version of the plan,
+    with report deadlines by the plan's own rules or the deployment's."""
+
+    calendar: WorkingCalendar
+    default_rules: DueRules
+
+    async def handle(self, session: AsyncSession, plan: PlanIssued | PlanAmended, meta: Meta) -> list[Event]:
         return await _apply(
             session,
             plan_id=plan.plan_id,
@@ -195,27 +192,23 @@ def plan_version(calendar: WorkingCalendar, default_rules: DueRules) -> Handler:
             period=plan.period,
             tasks=plan.tasks,
             version=plan.version,
-            at=envelope.occurred_at,
-            calendar=calendar,
-            rules=plan.due_rules or default_rules,
+            at=meta.occurred_at,
+            calendar=self.calendar,
+            rules=plan.due_rules or self.default_rules,
         )
 
-    return handle
 
-
-async def plan_closed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
-    plan = PlanClosed.model_validate(envelope.payload)
-    statement = insert(m.plans).values(plan_id=plan.plan_id, version=0, closed_at=envelope.occurred_at)
+async def plan_closed(session: AsyncSession, plan: PlanClosed, meta: Meta) -> list[Event]:
+    statement = insert(m.plans).values(plan_id=plan.plan_id, version=0, closed_at=meta.occurred_at)
     await session.execute(
-        statement.on_conflict_do_update(index_elements=["plan_id"], set_={"closed_at": envelope.occurred_at})
+        statement.on_conflict_do_update(index_elements=["plan_id"], set_={"closed_at": meta.occurred_at})
     )
     return []
 
 
-async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+async def unit_succeeded(session: AsyncSession, link: UnitSucceeded, meta: Meta) -> list[Event]:
     """A merged or abolished unit's open assignments (nothing reported yet) move to the unit that
     took it over, with an audit entry; reported and closed ones stay where they were reported."""
-    link = UnitSucceeded.model_validate(envelope.payload)
     if not link.default or not link.new_path:
         return []
     # Several units merged into one arrive as concurrent events: one at a time per successor,
@@ -249,8 +242,8 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
         [
             {
                 "assignment_id": r.id,
-                "at": envelope.occurred_at,
-                "change": {"kind": "moved_to_successor", "from": link.old, "to": link.new, "event": str(envelope.id)},
+                "at": meta.occurred_at,
+                "change": {"kind": "moved_to_successor", "from": link.old, "to": link.new, "event": str(meta.id)},
             }
             for r in moved
         ],
@@ -262,23 +255,22 @@ async def unit_succeeded(session: AsyncSession, envelope: Envelope) -> list[Enve
                 id=r.id,
                 task_ref=r.task_ref,
                 task_title=r.task_title,
-                unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                unit=unit_ref(r),
                 role=r.role,
                 period=Period.parse(r.period),
                 due=r.due,
             ),
             plan_id=r.plan_id,
             number=r.plan_number,
-            at=envelope.occurred_at,
+            at=meta.occurred_at,
         )
         for r in moved
     ]
 
 
-async def report_reviewed(session: AsyncSession, envelope: Envelope) -> list[Envelope]:
+async def report_reviewed(session: AsyncSession, event: ReportReviewed, meta: Meta) -> list[Event]:
     """An accepted periodic report locks progress in the unit's subtree for its period; a return
     (also of an accepted report: reopening it) unlocks. The newest decision wins, in any order."""
-    event = ReportReviewed.model_validate(envelope.payload)
     period = Period.parse(event.period)
     r = m.report_locks
     statement = insert(r).values(
@@ -287,7 +279,7 @@ async def report_reviewed(session: AsyncSession, envelope: Envelope) -> list[Env
         period_start=period.start,
         period_end=period.end,
         version=event.version,
-        locked=envelope.type == "report.accepted",
+        locked=meta.type == "report.accepted",
         decided_at=event.decided_at,
     )
     # A version is accepted, then perhaps returned (reopened), never the other way round: for
@@ -307,12 +299,10 @@ async def report_reviewed(session: AsyncSession, envelope: Envelope) -> list[Env
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    calendar = settings.calendar()
+    versions = PlanVersions(settings.calendar(), settings.due_rules)
     return [
-        Subscription("plan.issued", plan_version(calendar, settings.due_rules)),
-        Subscription("plan.amended", plan_version(calendar, settings.due_rules)),
-        Subscription("plan.closed", plan_closed),
-        Subscription("unit.succeeded", unit_succeeded),
-        Subscription("report.accepted", report_reviewed),
-        Subscription("report.returned", report_reviewed),
+        *on(versions.handle, "plan.issued", "plan.amended"),
+        *on(plan_closed, "plan.closed"),
+        *on(unit_succeeded, "unit.succeeded"),
+        *on(report_reviewed, "report.accepted", "report.returned"),
     ]

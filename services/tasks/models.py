@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.outbox import inbox_table, outbox_table
+from shared.units import path_segments
 
 SCHEMA = "tasks"
 metadata = MetaData(schema=SCHEMA)
@@ -51,6 +52,7 @@ assignments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("plan_id", "task_ref", "unit_code", "period", name="assignment_once"),
     Index("assignments_unit_period", "unit_code", "period"),
+    Index("assignments_under", path_segments(text("unit_path")), postgresql_using="gin"),  # units.under()
     Index(
         "assignments_overdue_pending", "due", postgresql_where=text("overdue_emitted_at IS NULL AND done_at IS NULL")
     ),

@@ -11,8 +11,11 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.tasks import models as m
-from shared.events import OccurrenceDueSoon, OccurrenceOverdue, UnitRef
+from services.tasks.assignments import state_is
+from shared.events import OccurrenceDueSoon, OccurrenceOverdue
+from shared.followup import FollowUp
 from shared.runtime import Service
+from shared.units import unit_ref
 
 BATCH = 500
 
@@ -26,7 +29,7 @@ async def sweep_overdue(service: Service) -> int:
             claimed = (
                 select(a.c.id)
                 .where(
-                    a.c.due < today, a.c.done_at.is_(None), a.c.overdue_emitted_at.is_(None), a.c.cancelled_at.is_(None)
+                    state_is(FollowUp.OVERDUE, today), a.c.overdue_emitted_at.is_(None), a.c.cancelled_at.is_(None)
                 )
                 .order_by(a.c.due)
                 .limit(BATCH)
@@ -51,7 +54,7 @@ async def sweep_overdue(service: Service) -> int:
                             plan_id=r.plan_id,
                             task_ref=r.task_ref,
                             task_title=r.task_title,
-                            unit=UnitRef(code=r.unit_code, path=r.unit_path, name=r.unit_name),
+                            unit=unit_ref(r),
                             period=r.period,
                             due=r.due,
                             plan_number=r.plan_number,
@@ -110,7 +113,7 @@ async def sweep_due_soon(service: Service) -> int:
                             plan_id=row.plan_id,
                             task_ref=row.task_ref,
                             task_title=row.task_title,
-                            unit=UnitRef(code=row.unit_code, path=row.unit_path, name=row.unit_name),
+                            unit=unit_ref(row),
                             period=row.period,
                             due=row.due,
                             lead_days=lead,

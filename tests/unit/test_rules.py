@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from cchc.routes import service_for_path
 from services.plans.domain import CheckedPlan, Directory, PlanIn, Unit, check_plan
-from services.reports.domain import Rollup, ancestors
-from services.tasks.domain import assignments_for, follow_up_status
+from services.reports.queries import figures
+from services.tasks.domain import assignments_for
 from shared.events import PlanIssued, UnitCreated, UnitRef, make_event, subject
+from shared.followup import state
+from shared.units import ancestors
 
 pytestmark = pytest.mark.unit
 
@@ -115,14 +118,16 @@ def test_issuing_fans_out_one_assignment_per_lead_unit_and_occurrence_with_stabl
 )
 def test_follow_up_status_counts_days_in_vietnam_time(done_at: datetime | None, today: date, status: str) -> None:
     assert (
-        follow_up_status(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
+        state(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
     )
 
 
 def test_rates_are_recomputed_from_counts() -> None:
-    rollup = Rollup(unit="52", period="2026-Q1", expected=135, reported=27, on_time=20)
-    assert (rollup.completeness, rollup.timeliness) == (0.2, 0.1481)
-    assert Rollup(unit="52", period="2026-Q1", expected=0, reported=0, on_time=0).completeness is None
+    states = dict.fromkeys(("done_on_time", "done_late", "in_progress", "overdue", "not_due"), 0)
+    row = SimpleNamespace(expected=135, reported=27, on_time=20, **states)
+    assert (figures(row)["completeness"], figures(row)["timeliness"]) == (0.2, 0.1481)
+    none = figures(SimpleNamespace(expected=0, reported=0, on_time=0, **states))
+    assert (none["completeness"], none["timeliness"]) == (None, None)
     assert ancestors("52.21787") == ["52", "21787"]
 
 

@@ -1,0 +1,147 @@
+"""Reading assignments (nhiệm vụ được giao): a unit's or a subtree's list, "my work", one
+assignment with its reports and audit — each with its follow-up state, by the one rule."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.tasks import models as m
+from shared import followup
+from shared.errors import FieldProblem, InputError, NotFound
+from shared.followup import FollowUp
+from shared.periods import Period, PeriodError
+from shared.units import under
+
+a = m.assignments
+
+
+def state_is(wanted: FollowUp | str, today: date) -> Any:
+    """SQL: the assignment is in follow-up state `wanted` on `today`."""
+    return followup.is_state(wanted, due=a.c.due, period_start=a.c.period_start, done_at=a.c.done_at, today=today)
+
+
+def assignment_json(row: Any, today: date) -> dict[str, Any]:
+    state = followup.state(due=row.due, period_start=row.period_start, done_at=row.done_at, today=today)
+    return {
+        "id": str(row.id),
+        "plan_id": str(row.plan_id),
+        "plan_number": row.plan_number,
+        "task_ref": row.task_ref,
+        "task_title": row.task_title,
+        "unit": row.unit_code,
+        "unit_name": row.unit_name,
+        "role": row.role,
+        "period": row.period,
+        "due": row.due.isoformat(),
+        "status": state.value,
+        "status_label": state.label,
+        "last_report_status": row.last_status,
+        "last_reported_at": row.last_reported_at.isoformat() if row.last_reported_at else None,
+    }
+
+
+async def list_(
+    session: AsyncSession,
+    *,
+    today: date,
+    unit: str | None = None,
+    within: str | None = None,
+    period: str | None = None,
+    plan: uuid.UUID | None = None,
+    state: FollowUp | None = None,
+    limit: int = 1000,
+) -> list[Any]:
+    """Open assignments of one unit or of a subtree, by due date, filtered."""
+    if not unit and not within:
+        raise InputError([FieldProblem("unit", "cần `unit` (một đơn vị) hoặc `within` (cả cây đơn vị)")])
+    query: Select[Any] = (
+        select(a).where(a.c.cancelled_at.is_(None)).order_by(a.c.due, a.c.unit_code, a.c.task_ref).limit(limit)
+    )
+    if unit:
+        query = query.where(a.c.unit_code == unit)
+    if within:
+        query = query.where(under(a.c.unit_path, within))
+    if period:
+        try:
+            wanted = Period.parse(period)
+        except PeriodError as exc:
+            raise InputError([FieldProblem("period", str(exc))]) from None
+        query = query.where(a.c.period == wanted.code)
+    if plan:
+        query = query.where(a.c.plan_id == plan)
+    if state:
+        query = query.where(state_is(state, today))
+    return list((await session.execute(query)).all())
+
+
+@dataclass(frozen=True)
+class Work:
+    """Việc của tôi: what is overdue, what falls due within the next days, counts per state."""
+
+    overdue: list[Any]
+    due_next: list[Any]
+    counts: dict[FollowUp, int]
+
+
+async def work(session: AsyncSession, *, unit: str, today: date, days: int) -> Work:
+    mine = (a.c.unit_code == unit, a.c.cancelled_at.is_(None))
+    overdue = (await session.execute(select(a).where(*mine, state_is(FollowUp.OVERDUE, today)).order_by(a.c.due))).all()
+    upcoming = (
+        await session.execute(
+            select(a)
+            .where(*mine, a.c.done_at.is_(None), a.c.due >= today, a.c.due <= today + timedelta(days=days))
+            .order_by(a.c.due)
+        )
+    ).all()
+    row = (
+        await session.execute(
+            select(*[func.count().filter(state_is(s, today)).label(s.value) for s in followup.STATES]).where(*mine)
+        )
+    ).one()
+    return Work(
+        overdue=list(overdue), due_next=list(upcoming), counts={s: getattr(row, s.value) for s in followup.STATES}
+    )
+
+
+async def get_or_raise(session: AsyncSession, *, assignment_id: uuid.UUID, today: date) -> dict[str, Any]:
+    """One assignment with its audit and every report, oldest first (the last one counts)."""
+    row = (await session.execute(select(a).where(a.c.id == assignment_id))).first()
+    if row is None:
+        raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+    history = (
+        await session.execute(
+            select(m.progress_reports)
+            .where(m.progress_reports.c.assignment_id == assignment_id)
+            .order_by(m.progress_reports.c.reported_at)
+        )
+    ).all()
+    audit = (
+        await session.execute(
+            select(m.assignment_audit)
+            .where(m.assignment_audit.c.assignment_id == assignment_id)
+            .order_by(m.assignment_audit.c.id)
+        )
+    ).all()
+    body = assignment_json(row, today)
+    body["audit"] = [{"at": e.at.isoformat(), **e.change} for e in audit]
+    body["history"] = [
+        {
+            "id": str(h.id),
+            "status": h.status,
+            "outputs": h.outputs,
+            "note": h.note,
+            "reason": h.reason,
+            "good_model": h.good_model,
+            "evidence": h.evidence,
+            "reporter": h.reporter,
+            "reported_at": h.reported_at.isoformat(),
+        }
+        for h in history
+    ]
+    return body
