@@ -14,7 +14,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
     return Service(
         name="plans",
         metadata=models.metadata,
-        subscriptions=handlers.SUBSCRIPTIONS,
+        subscriptions=handlers.subscriptions(settings),
         router=_router(),
         publishes=[
             "unit.created",

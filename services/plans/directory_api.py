@@ -26,9 +26,10 @@ from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
-from shared.events import Envelope, UnitCreated, UnitRenamed, UnitSucceeded
+from shared.events import Event, UnitCreated, UnitRenamed, UnitSucceeded
 from shared.runtime import Service, service_of
 from shared.text import normalize
+from shared.units import is_under, taken_over
 
 router = APIRouter(prefix="/api/units")
 
@@ -78,7 +79,7 @@ def unit_json(row: Any) -> dict[str, Any]:
     }
 
 
-def created_event(service: Service, unit: Unit) -> Envelope:
+def created_event(service: Service, unit: Unit) -> Event:
     return service.event(
         "unit.created",
         unit_path=unit.path,
@@ -351,19 +352,13 @@ async def merge_units(body: MergeIn, service: Service = Depends(service_of)) -> 
         problems = []
         if into.valid_to is not None:
             problems.append(FieldProblem("into", f"{into.name} đã kết thúc ngày {into.valid_to:%d/%m/%Y}"))
-        s = m.unit_successors
-        # the units `into` itself took over, directly or not, cannot in turn take it over
-        taken_over: set[str] = set()
-        frontier = {into.code}
-        while frontier:
-            frontier = set((await session.execute(select(s.c.old_code).where(s.c.new_code.in_(frontier)))).scalars())
-            frontier -= taken_over
-            taken_over |= frontier
+        # `into` cannot take over itself, a unit above it, or a unit it took over (directly or not)
+        predecessors = await taken_over(session, m.unit_successors, {into.code})
         for index, code in enumerate(body.old):
             row = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
             if row is None:
                 problems.append(FieldProblem(f"old[{index}]", f"không có đơn vị mã {code!r}"))
-            elif code == into.code or into.path.startswith(row.path + ".") or code in taken_over:
+            elif is_under(into.path, code) or code in predecessors:
                 problems.append(FieldProblem(f"old[{index}]", "đơn vị không thể kế thừa chính nó"))
             elif row.valid_to is not None:
                 problems.append(FieldProblem(f"old[{index}]", f"{row.name} đã kết thúc từ trước"))

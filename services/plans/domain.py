@@ -1,5 +1,7 @@
 """Pure rules of plans: what a plan must say to be accepted, how leads resolve ("children",
-codes, body names), what an amendment changed, and how a child plan is pre-filled.
+codes, body names), which status a plan moves to on each action (draft → issued → amended →
+closed) and which actions are refused, what an amendment changed, how a child plan is
+pre-filled and by when child units must issue it.
 
 No I/O: the caller passes the units it looked up.
 """
@@ -15,10 +17,11 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.plans.bodies import NamedUnit, match, name_key
 from shared.deadlines import DueRules
-from shared.errors import FieldProblem
+from shared.errors import Conflict, FieldProblem
 from shared.events import PlanTask, ProductTarget, TaskChanges, UnitLevel, UnitRef
 from shared.periods import Period, PeriodError
 from shared.timelines import Schedule, TimelineError, coerce_schedule, occurrences
+from shared.units import is_under
 from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 
 CHILDREN = "children"  # "UBND các xã": every direct child administrative unit of the issuer
@@ -121,7 +124,7 @@ class Unit:
         return UnitRef(code=self.code, path=self.path, name=self.name, level=self.level)
 
     def is_under(self, ancestor: Unit) -> bool:
-        return self.path == ancestor.path or self.path.startswith(ancestor.path + ".")
+        return is_under(self.path, ancestor.code)
 
 
 @dataclass(frozen=True)
@@ -269,11 +272,71 @@ def _resolve(
     return list(resolved.values())
 
 
+def period_start(period: str) -> dt.date:
+    """The first day of a plan's period, which decides the units that existed for it (legacy
+    communes for 2025 plans); date.max for a period that cannot be read: today's units only."""
+    try:
+        return Period.parse(period).start
+    except PeriodError:
+        return dt.date.max
+
+
 def referenced_codes(plan: PlanIn) -> set[str]:
     codes = {plan.issuer}
     for task in plan.tasks:
         codes.update(c for c in (*task.lead, *task.coordinating) if c != CHILDREN)
     return codes
+
+
+Status = Literal["draft", "issued", "amended", "closed"]  # dự thảo, đã ban hành, đã điều chỉnh, đã kết thúc
+Action = Literal["edit", "issue", "amend", "close"]
+# action → (the statuses it is open to, the status it leaves the plan in)
+TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status]] = {
+    "edit": (("draft",), "draft"),
+    "issue": (("draft",), "issued"),
+    "amend": (("issued", "amended"), "amended"),
+    "close": (("issued", "amended"), "closed"),
+}
+_REFUSED: dict[Action, str] = {
+    "edit": "kế hoạch {plan} đã ban hành; dùng điều chỉnh (amend) thay vì sửa",
+    "issue": "kế hoạch {plan} đã ở trạng thái {status!r}, chỉ dự thảo mới ban hành được",
+    "amend": "chỉ điều chỉnh được kế hoạch đã ban hành (trạng thái hiện tại: {status!r})",
+    "close": "chỉ kết thúc được kế hoạch đã ban hành (trạng thái hiện tại: {status!r})",
+}
+IMPLEMENTING_DAYS = 30  # default time child units get to issue their implementing plans
+
+
+def next_status(status: str, action: Action, *, plan: str) -> Status:
+    """The status a plan in `status` moves to on `action`; Conflict (409) if the action is not
+    open to a plan in that status. `plan` names it in the message (its number, else its id)."""
+    open_to, after = TRANSITIONS[action]
+    if status not in open_to:
+        raise Conflict(_REFUSED[action].format(plan=plan, status=status))
+    return after
+
+
+def amendment_problems(body: PlanIn, *, issuer: str, period: str) -> list[FieldProblem]:
+    """An amendment keeps the plan's issuer and period, and an issued plan has a number."""
+    problems = [
+        FieldProblem(f, "không đổi được khi điều chỉnh kế hoạch")
+        for f, new, old in (("issuer", body.issuer, issuer), ("period", body.period, period))
+        if new != old
+    ]
+    if not body.number:
+        problems.append(FieldProblem("number", "kế hoạch đã ban hành phải có số, ký hiệu"))
+    return problems
+
+
+def check_implementable(status: str) -> None:
+    """Only a plan that was issued can be implemented by child units' plans (409 otherwise)."""
+    if status == "draft":
+        raise Conflict("kế hoạch cấp trên chưa ban hành")
+
+
+def implementing_due(*given: dt.date | None, today: dt.date) -> dt.date:
+    """By when child units must issue their implementing plans: the first date given (the
+    request's, then the plan's), else IMPLEMENTING_DAYS from today."""
+    return next((d for d in given if d is not None), today + dt.timedelta(days=IMPLEMENTING_DAYS))
 
 
 def task_changes(before: list[PlanTask], after: list[PlanTask]) -> TaskChanges:

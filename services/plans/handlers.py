@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from shared.bus import Subscription
+from shared.settings import Settings
 
-SUBSCRIPTIONS: list[Subscription] = []
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    return []

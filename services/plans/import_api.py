@@ -5,7 +5,6 @@ draft plan through the same checks as POST /api/plans."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -16,18 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.plans import models as m
 from services.plans.api import create_plan
 from services.plans.directory import official_code
-from services.plans.domain import BODY_LEVELS
+from services.plans.domain import ADMIN_LEVELS, BODY_LEVELS, period_start
 from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, resolve_plan, to_plan_in
 from services.plans.importer.names import Known
 from shared.errors import FieldProblem, InputError
-from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
 from shared.text import normalize
 from shared.uploads import read_upload
 
 router = APIRouter(prefix="/api/plans")
 MAX_DOCUMENT = 10 * 1024 * 1024
-ADMIN = ("province", "district", "commune")
 
 
 async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) -> str | None:
@@ -43,12 +40,9 @@ async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) ->
         return None
     # A legacy commune and today's may share a name (L22003 and 22003, "Xã Canh Vinh"): the unit
     # that existed when the plan's period began.
-    try:
-        starts = Period.parse(draft.period).start
-    except PeriodError:
-        starts = dt.date.max
+    starts = period_start(draft.period)
     query = select(u.c.code, u.c.name).where(
-        u.c.level.in_(ADMIN),
+        u.c.level.in_(ADMIN_LEVELS),
         or_(u.c.valid_from.is_(None), u.c.valid_from <= starts),
         or_(u.c.valid_to.is_(None), u.c.valid_to >= starts),
     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.outbox import inbox_table, outbox_table
+from shared.units import path_segments
 
 SCHEMA = "plans"
 metadata = MetaData(schema=SCHEMA)
@@ -36,6 +37,7 @@ units = Table(
     Column("valid_to", Date),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("units_parent", "parent"),
+    Index("units_under", path_segments(text("path")), postgresql_using="gin"),  # units.under()
 )
 
 # Where an ended unit's history rolls up (merges and splits of the 2025 reorganisation).

@@ -1,0 +1,218 @@
+"""The plan tables, read and written: one plan with its tasks as JSON, its tasks as the event
+contract carries them, the search over plans, the versions an amendment replaced, and a checked
+plan's row and task rows. The rules of what may be stored are in checks.py and lifecycle.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.plans import models as m
+from services.plans.directory_api import unit_of
+from services.plans.domain import CheckedPlan, PlanIn
+from shared.errors import FieldProblem, InputError, NotFound
+from shared.events import PlanTask
+from shared.text import normalize
+from shared.units import under
+
+p, t = m.plans, m.plan_tasks
+
+
+async def get_or_raise(session: AsyncSession, *, plan_id: uuid.UUID, lock: bool = False) -> Any:
+    """The plan's row (locked for the transaction with `lock`); 404 if there is none."""
+    query = select(p).where(p.c.id == plan_id)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise NotFound(f"không có kế hoạch {plan_id}")
+    return row
+
+
+async def tasks(session: AsyncSession, *, plan_id: uuid.UUID) -> list[Any]:
+    """The plan's task rows in their order, group headings included."""
+    return list((await session.execute(select(t).where(t.c.plan_id == plan_id).order_by(t.c.position))).all())
+
+
+async def plan_tasks(session: AsyncSession, rows: list[Any]) -> list[PlanTask]:
+    """Stored tasks as the event contract carries them (group headings are not tasks)."""
+    codes = {c for row in rows for c in (*row.lead, *row.coordinating)}
+    units = {
+        r.code: unit_of(r) for r in (await session.execute(select(m.units).where(m.units.c.code.in_(codes)))).all()
+    }
+    return [
+        PlanTask(
+            ref=row.ref,
+            title=row.title,
+            lead=[units[c].ref() for c in row.lead],
+            coordinating=[units[c].ref() for c in row.coordinating],
+            schedule=row.schedule,
+            products=row.products,
+            area=row.area,
+            channels=row.channels,
+        )
+        for row in rows
+        if not row.is_group
+    ]
+
+
+async def plan_json(session: AsyncSession, *, plan_id: uuid.UUID) -> dict[str, Any]:
+    """The plan as the API shows it: its head, its content and every task."""
+    plan = await get_or_raise(session, plan_id=plan_id)
+    rows = await tasks(session, plan_id=plan_id)
+    return {
+        "id": str(plan.id),
+        "number": plan.number,
+        "title": plan.title,
+        "issuer": plan.issuer,
+        "period": plan.period,
+        "status": plan.status,
+        "version": plan.version,
+        "issued_on": plan.issued_on.isoformat() if plan.issued_on else None,
+        "issued_at": plan.issued_at.isoformat() if plan.issued_at else None,
+        "parent_plan": str(plan.parent_plan_id) if plan.parent_plan_id else None,
+        "implementing_due": plan.implementing_due.isoformat() if plan.implementing_due else None,
+        **plan.content,
+        "tasks": [
+            {
+                "ref": row.ref,
+                "title": row.title,
+                "group": row.is_group,
+                "lead": row.lead,
+                "lead_text": row.lead_text,
+                "coordinating": row.coordinating,
+                "timeline": None if row.is_group else row.schedule,
+                "products": row.products,
+                "area": row.area,
+                "channels": row.channels,
+            }
+            for row in rows
+        ],
+    }
+
+
+async def list_(
+    session: AsyncSession,
+    *,
+    issuer: str | None = None,
+    within: str | None = None,
+    period: str | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    limit: int = 100,
+) -> list[Any]:
+    """Plans, newest first, with their issuer's name: of one issuer or of any unit in the subtree
+    `within`, of a period, in a status, whose number, title, purpose or tasks hold every word of
+    `q` (without diacritics)."""
+    u = m.units
+    query = select(p, u.c.name.label("issuer_name")).join(u, u.c.code == p.c.issuer)
+    if issuer:
+        query = query.where(p.c.issuer == issuer)
+    if within:
+        query = query.where(under(u.c.path, within))
+    if period:
+        query = query.where(p.c.period == period)
+    if status:
+        query = query.where(p.c.status == status)
+    if q:
+        for word in normalize(q).split():
+            query = query.where(p.c.search.contains(word))
+    return list((await session.execute(query.order_by(p.c.created_at.desc()).limit(limit))).all())
+
+
+def summary_json(row: Any) -> dict[str, Any]:
+    """A plan in a list: its head, without content and tasks."""
+    return {
+        "id": str(row.id),
+        "number": row.number,
+        "title": row.title,
+        "issuer": row.issuer,
+        "issuer_name": row.issuer_name,
+        "period": row.period,
+        "status": row.status,
+        "version": row.version,
+        "parent_plan": str(row.parent_plan_id) if row.parent_plan_id else None,
+    }
+
+
+async def versions(session: AsyncSession, *, plan_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The versions amendments replaced, oldest first, each with what the next one changed."""
+    await get_or_raise(session, plan_id=plan_id)
+    v = m.plan_versions
+    rows = (await session.execute(select(v).where(v.c.plan_id == plan_id).order_by(v.c.version))).all()
+    return [
+        {"version": r.version, "changes": r.changes, "snapshot": r.snapshot, "replaced_at": r.created_at.isoformat()}
+        for r in rows
+    ]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+# what a plan says beyond its head, stored as one JSON document
+_CONTENT = {
+    "place",
+    "date",
+    "parent",
+    "purpose",
+    "areas",
+    "channels",
+    "budget",
+    "duties",
+    "recipients",
+    "signer",
+    "due_rules",
+}
+
+
+def plan_values(body: PlanIn, checked: CheckedPlan) -> dict[str, Any]:
+    """The plan row's columns from a checked plan (status and version are the caller's)."""
+    return {
+        "number": body.number.strip(),
+        "title": body.title.strip(),
+        "issuer": body.issuer,
+        "period": checked.period.code,
+        "year": checked.period.year,
+        "issued_on": body.date,
+        "parent_plan_id": body.parent_plan,
+        "parent_ref": body.parent.model_dump(mode="json") if body.parent else None,
+        "content": body.model_dump(mode="json", include=_CONTENT),
+        "implementing_due": body.implementing_due,
+        "search": normalize(" ".join([body.number, body.title, body.purpose, *(t.title for t in body.tasks)])),
+    }
+
+
+async def write_plan(session: AsyncSession, statement: Any) -> None:
+    """The plan row; two requests racing for one number get a 422 on `number`, not a 500."""
+    try:
+        async with session.begin_nested():
+            await session.execute(statement)
+    except IntegrityError as exc:
+        if "plans_number_once" not in str(exc.orig):
+            raise
+        raise InputError([FieldProblem("number", "số kế hoạch này đã được dùng trong năm")]) from None
+
+
+async def write_tasks(session: AsyncSession, *, plan_id: uuid.UUID, checked: CheckedPlan) -> None:
+    """The plan's task rows, replacing any it had."""
+    await session.execute(delete(t).where(t.c.plan_id == plan_id))
+    rows = [
+        {
+            "plan_id": plan_id,
+            "ref": c.task.ref,
+            "position": i,
+            "title": c.task.title,
+            "is_group": c.is_group,
+            "lead": [u.code for u in c.task.lead],
+            "lead_text": c.lead_text,
+            "coordinating": [u.code for u in c.task.coordinating],
+            "schedule": c.task.schedule.model_dump(mode="json"),
+            "products": [product.model_dump() for product in c.task.products],
+            "area": c.task.area,
+            "channels": c.task.channels,
+        }
+        for i, c in enumerate(checked.tasks)
+    ]
+    await session.execute(insert(t), rows)
