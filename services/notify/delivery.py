@@ -1,7 +1,7 @@
 """The delivery worker: sends pending deliveries over email and webhooks, records every attempt,
 retries with exponential back-off and jitter, and after the last attempt (or a refusal that
-retrying cannot change) marks the delivery failed — the dead-letter list an operator re-drives —
-publishes notification.failed and tries the contact's next channel.
+retrying cannot change) marks the delivery failed — the dead-letter list an operator re-drives
+through deliveries.py — publishes notification.failed and tries the contact's next channel.
 
 Deliveries are claimed with FOR UPDATE SKIP LOCKED and a lease (`locked_until`), then sent
 outside any transaction: several notify replicas never send the same delivery at once, and a
@@ -26,10 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 from services.notify import domain
 from services.notify import models as m
 from services.notify.channels import DeliveryError, email_message, send_email, send_webhook, webhook_body
-from services.notify.handlers import usable
+from services.notify.contacts import usable
 from services.notify.rendering import Templates
-from shared.events import NotificationFailed, UnitRef
+from shared.events import NotificationFailed
 from shared.runtime import Service
+from shared.units import unit_ref
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 32
@@ -166,17 +167,18 @@ async def record(service: Service, row: Any, *, ok: bool, detail: str, permanent
             .values(status="failed", attempts=attempts, last_error=detail[:1000], locked_until=None)
         )
         next_channel = await _fall_back(session, service, row)
+        unit = unit_ref(row)  # notifications from before migration 0002 have no path: the code stands in
         await service.emit(
             session,
             [
                 service.event(
                     "notification.failed",
-                    unit_path=row.unit_path or row.unit_code,
+                    unit_path=unit.path,
                     payload=NotificationFailed(
                         notification_id=row.notification_id,
                         delivery_id=row.id,
                         kind=row.kind,
-                        unit=UnitRef(code=row.unit_code, path=row.unit_path or row.unit_code),
+                        unit=unit,
                         contact_id=row.contact_id,
                         channel=row.channel,
                         attempts=attempts,

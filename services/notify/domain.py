@@ -1,5 +1,7 @@
-"""Pure rules of notifications: which rule fires for an event, for whom, and what the message
-says (rendered from the templates in Vietnamese, dates as dd/mm/yyyy)."""
+"""Pure rules of notifications: the rule settings of a plan or unit and how they layer, which
+notification an event makes and for whom (an escalation: for the supervising unit, after its
+grace period), the variables its templates get (dates as dd/mm/yyyy), what a unit's daily
+digest lists, and when a delivery may go out (quiet hours, back-off)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared import units
 from shared.clock import VN, format_vn
-from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue, ReportReviewed
+from shared.events import AssignmentCreated, OccurrenceDueSoon, OccurrenceOverdue, ReportReviewed, UnitRef
 from shared.periods import Period
 from shared.text import natural_key
 
@@ -80,12 +83,13 @@ class Rules:
         return rule == "due_soon" or bool(getattr(self, rule))
 
 
-def parent_of(path: str) -> tuple[str, str] | None:
-    """(code, path) of the supervising unit: the previous segment of the unit's path."""
-    segments = path.split(".")
-    if len(segments) < 2:
+def supervisor(path: str) -> UnitRef | None:
+    """The supervising unit (đơn vị cấp trên) of the unit at `path`, who hears of its overdue
+    tasks: its parent in the unit tree; none for a province."""
+    code = units.parent(path)
+    if code is None:
         return None
-    return segments[-2], ".".join(segments[:-1])
+    return UnitRef(code=code, path=units.SEPARATOR.join(units.ancestors(path)[:-1]))
 
 
 def escalate_on(due: date, grace_days: int, *, noticed: date | None = None) -> date:
@@ -148,13 +152,13 @@ def changed(event: AssignmentCreated, *, base_url: str) -> NewNotification:
 
 
 def escalated(
-    *, assignment_id: uuid.UUID, due: date, parent_code: str, parent_path: str, context: dict[str, Any], today: date
+    *, assignment_id: uuid.UUID, due: date, supervisor: UnitRef, context: dict[str, Any], today: date
 ) -> NewNotification:
     """To the supervising unit, once per overdue occurrence (its due date)."""
     return NewNotification(
-        dedup_key=f"escalated:{assignment_id}:{due.isoformat()}:{parent_code}",
-        unit_code=parent_code,
-        unit_path=parent_path,
+        dedup_key=f"escalated:{assignment_id}:{due.isoformat()}:{supervisor.code}",
+        unit_code=supervisor.code,
+        unit_path=supervisor.path,
         kind="escalated",
         subject_id=assignment_id,
         context={**context, "days_late": (today - due).days},

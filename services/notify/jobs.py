@@ -17,10 +17,13 @@ from sqlalchemy import func, select, update
 
 from services.notify import domain
 from services.notify import models as m
-from services.notify.handlers import is_settled, rules_for, store
+from services.notify.handlers import is_settled
+from services.notify.notifications import store
 from services.notify.rendering import Templates
+from services.notify.rules import rules_for
 from shared.clock import VN
 from shared.runtime import Service
+from shared.units import unit_ref
 
 BATCH = 500
 log = logging.getLogger(__name__)
@@ -75,8 +78,7 @@ async def _escalate(session: Any, row: Any, *, service: Service, templates: Temp
     note = domain.escalated(
         assignment_id=row.assignment_id,
         due=row.due,
-        parent_code=row.parent_code,
-        parent_path=row.parent_path,
+        supervisor=unit_ref(row, prefix="parent_"),
         context=row.context,  # the overdue notice's: its link is the assignment
         today=today,
     )
@@ -141,7 +143,7 @@ async def _digest(service: Service, unit: str, *, now: datetime, templates: Temp
             return 0
         note = domain.digest(
             unit,
-            held[0].unit_path or unit,
+            unit_ref(held[0]).path,
             now.date(),
             [domain.Held(r.kind, r.subject_id, r.title, r.context) for r in held],
             base_url=settings.public_url.rstrip("/"),

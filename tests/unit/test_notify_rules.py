@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.notify.domain import Held, Rules, backoff, digest, escalate_on, parent_of, quiet_until
+from services.notify.domain import Held, Rules, backoff, digest, escalate_on, quiet_until, supervisor
 from services.notify.rendering import TemplateProblem, Templates
+from shared.events import UnitRef
 
 pytestmark = pytest.mark.unit
 VN_23H = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)  # 23:00 in Vietnam
@@ -90,9 +91,9 @@ def test_rules_layer_defaults_then_plan_then_unit() -> None:
 
 
 def test_escalation_goes_to_the_parent_after_the_grace_period() -> None:
-    assert parent_of("52.21787") == ("52", "52")
-    assert parent_of("L52.L523.L21787") == ("L523", "L52.L523")
-    assert parent_of("52") is None  # a province has no supervisor here
+    assert supervisor("52.21787") == UnitRef(code="52", path="52")
+    assert supervisor("L52.L523.L21787") == UnitRef(code="L523", path="L52.L523")
+    assert supervisor("52") is None  # a province has no supervisor here
     assert escalate_on(date(2026, 3, 16), 3) == date(2026, 3, 20)  # overdue notice 17/03, then 3 days
     assert escalate_on(date(2026, 3, 16), 0) == date(2026, 3, 17)
     # an overdue notice sent late (an outage, a due date moved into the past) still gets its grace

@@ -1,0 +1,119 @@
+"""Contacts (người nhận) of a unit outside the app: who receives its notifications by email or
+webhook, over which channels in order of preference, with which quiet hours; adding, listing
+and deactivating one, and whether a contact can be reached over a channel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify import models as m
+from shared.errors import FieldProblem, InputError, NotFound
+from shared.settings import Settings
+
+c = m.contacts
+
+
+class QuietHours(BaseModel):
+    start: dt.time  # Vietnam time, e.g. "22:00"
+    end: dt.time  # e.g. "06:30" (the next morning)
+
+
+class ContactIn(BaseModel):
+    """Người nhận thông báo của một đơn vị: thư điện tử và/hoặc webhook (cầu nối Zalo OA …)."""
+
+    unit: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    webhook_url: HttpUrl | None = None  # http or https only
+    webhook_secret: str | None = Field(None, min_length=16, max_length=200)
+    channels: list[Literal["email", "webhook"]] = Field(min_length=1, max_length=2)
+    quiet_hours: QuietHours | None = None
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ContactIn:
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("mỗi kênh chỉ nêu một lần")
+        return self
+
+
+def check(body: ContactIn) -> None:
+    """Every channel named has its address (422 naming the channel)."""
+    problems = [
+        FieldProblem(f"channels[{i}]", f"kênh {ch} cần {'địa chỉ email' if ch == 'email' else 'webhook_url'}")
+        for i, ch in enumerate(body.channels)
+        if (ch == "email" and body.email is None) or (ch == "webhook" and body.webhook_url is None)
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def usable(contact: Any, channel: str, settings: Settings) -> bool:
+    """A contact row (or a delivery row joined with it) can be reached over `channel`."""
+    if channel == "email":
+        return bool(contact.email) and bool(settings.smtp_host)
+    return bool(contact.webhook_url)
+
+
+def contact_json(row: Any, *, secret: bool = False) -> dict[str, Any]:
+    body = {
+        "id": str(row.id),
+        "unit": row.unit_code,
+        "name": row.name,
+        "email": row.email,
+        "webhook_url": row.webhook_url,
+        "channels": row.channels,
+        "quiet_hours": {"start": row.quiet_start.strftime("%H:%M"), "end": row.quiet_end.strftime("%H:%M")}
+        if row.quiet_start and row.quiet_end
+        else None,
+        "active": row.active,
+    }
+    if secret:
+        body["webhook_secret"] = row.webhook_secret  # shown once, when the contact is created
+    return body
+
+
+async def create(session: AsyncSession, *, body: ContactIn) -> Any:
+    """Store a contact; a webhook without a secret of its own gets a generated one."""
+    check(body)
+    secret = (body.webhook_secret or secrets.token_urlsafe(32)) if body.webhook_url else None
+    return (
+        await session.execute(
+            insert(c)
+            .values(
+                id=uuid.uuid4(),
+                unit_code=body.unit,
+                name=body.name.strip(),
+                email=str(body.email) if body.email else None,
+                webhook_url=str(body.webhook_url) if body.webhook_url else None,
+                webhook_secret=secret,
+                channels=body.channels,
+                quiet_start=body.quiet_hours.start if body.quiet_hours else None,
+                quiet_end=body.quiet_hours.end if body.quiet_hours else None,
+            )
+            .returning(c)
+        )
+    ).one()
+
+
+async def list_(session: AsyncSession, *, unit: str) -> list[Any]:
+    """The unit's active contacts, oldest first."""
+    return list(
+        (await session.execute(select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at))).all()
+    )
+
+
+async def deactivate(session: AsyncSession, *, contact_id: uuid.UUID) -> None:
+    """Stop sending to a contact; its deliveries stay on record."""
+    found = (
+        await session.execute(update(c).where(c.c.id == contact_id).values(active=False).returning(c.c.id))
+    ).first()
+    if found is None:
+        raise NotFound(f"không có người nhận {contact_id}")

@@ -1,0 +1,92 @@
+"""Deliveries as an operator sees them (các lần gửi ra ngoài): the list, one delivery with its
+attempts, and the re-drive of failed ones — the dead-letter list. Sending them, retrying and
+failing over to the next channel is the delivery worker's (delivery.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify import models as m
+from shared.errors import Conflict, FieldProblem, InputError, NotFound
+
+d, n = m.deliveries, m.notifications
+Status = Literal["pending", "sent", "failed"]
+
+
+class RedriveIn(BaseModel):
+    ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
+    all: bool = False  # every failed delivery
+
+
+def delivery_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "notification_id": str(row.notification_id),
+        "contact_id": str(row.contact_id),
+        "unit": row.unit_code,
+        "kind": row.kind,
+        "channel": row.channel,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "idempotency_key": row.idempotency_key,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+    }
+
+
+def _with_notification() -> Select[Any]:
+    """Deliveries with the unit and kind of their notification."""
+    return select(d, n.c.unit_code, n.c.kind).join(n, n.c.id == d.c.notification_id)
+
+
+async def list_(
+    session: AsyncSession, *, status: Status | None = None, unit: str | None = None, limit: int = 500
+) -> list[Any]:
+    """Deliveries, newest first, of one status and one unit if asked."""
+    query = _with_notification().order_by(d.c.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(d.c.status == status)
+    if unit:
+        query = query.where(n.c.unit_code == unit)
+    return list((await session.execute(query)).all())
+
+
+async def get_or_raise(session: AsyncSession, *, delivery_id: uuid.UUID) -> dict[str, Any]:
+    """One delivery with the log of its attempts, oldest first."""
+    row = (await session.execute(_with_notification().where(d.c.id == delivery_id))).first()
+    if row is None:
+        raise NotFound(f"không có lần gửi {delivery_id}")
+    a = m.delivery_attempts
+    attempts = (await session.execute(select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.id))).all()
+    return {
+        **delivery_json(row),
+        "attempts_log": [
+            {"at": t.at.isoformat(), "ok": t.ok, "detail": t.detail, "duration_ms": t.duration_ms} for t in attempts
+        ],
+    }
+
+
+async def redrive(session: AsyncSession, *, body: RedriveIn) -> list[uuid.UUID]:
+    """Send failed deliveries again from the first attempt, under the same idempotency key; the
+    ones named must all exist and have failed."""
+    if not body.ids and not body.all:
+        raise InputError([FieldProblem("ids", "cần danh sách id hoặc all=true")])
+    if body.ids:
+        found = dict((await session.execute(select(d.c.id, d.c.status).where(d.c.id.in_(body.ids)))).all())
+        missing = [str(i) for i in body.ids if i not in found]
+        if missing:
+            raise NotFound(f"không có lần gửi {', '.join(missing[:5])}")
+        not_failed = [str(i) for i in body.ids if found[i] != "failed"]
+        if not_failed:
+            raise Conflict(f"chỉ gửi lại được lần gửi đã hỏng: {', '.join(not_failed[:5])}")
+    query = update(d).where(d.c.status == "failed")
+    if body.ids:
+        query = query.where(d.c.id.in_(body.ids))
+    again = query.values(status="pending", attempts=0, next_attempt_at=func.now(), locked_until=None)
+    return list((await session.execute(again.returning(d.c.id))).scalars().all())

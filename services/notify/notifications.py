@@ -1,0 +1,129 @@
+"""In-app notifications (thông báo) of a unit: storing one with its first deliveries (one per
+active contact of the unit, over the contact's first usable channel) or holding it for the
+unit's daily digest; the unit's inbox; marking one read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify import domain
+from services.notify import models as m
+from services.notify.contacts import usable
+from services.notify.rendering import Templates
+from shared.errors import NotFound
+from shared.settings import Settings
+
+n = m.notifications
+
+
+def delivery_key(event_id: uuid.UUID | None, notification_id: uuid.UUID, contact_id: uuid.UUID, channel: str) -> str:
+    """Stable for a (triggering event, contact, channel): retries and re-drives reuse it."""
+    return f"{event_id or notification_id}:{contact_id}:{channel}"
+
+
+async def store(
+    session: AsyncSession,
+    note: domain.NewNotification,
+    *,
+    event_id: uuid.UUID,
+    templates: Templates,
+    settings: Settings,
+    digest: bool = False,
+) -> uuid.UUID | None:
+    """The notification and its first deliveries; None if it existed already (a redelivery).
+    A notification held for the unit's digest is in the inbox at once and sent with the digest."""
+    rendered = templates.message(note.kind, note.context)
+    plan_id = note.context.get("plan_id")
+    created = (
+        await session.execute(
+            insert(n)
+            .values(
+                id=uuid.uuid4(),
+                dedup_key=note.dedup_key,
+                unit_code=note.unit_code,
+                unit_path=note.unit_path,
+                kind=note.kind,
+                subject_id=note.subject_id,
+                title=rendered.title,
+                body=rendered.body,
+                link=note.context["link"],
+                event_id=event_id,
+                plan_id=uuid.UUID(plan_id) if plan_id else None,
+                context=note.context if digest else {},
+                in_digest=digest,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(n.c.id)
+        )
+    ).scalar_one_or_none()
+    if created is None or digest:
+        return created
+    c = m.contacts
+    contacts = (await session.execute(select(c).where(c.c.unit_code == note.unit_code, c.c.active))).all()
+    if not contacts:
+        return created  # in-app only: no more work on this hot path
+    rows = []
+    now = (await session.execute(select(func.now()))).scalar_one()
+    for contact in contacts:
+        channel = next((ch for ch in contact.channels if usable(contact, ch, settings)), None)
+        if channel is None:
+            continue  # in-app only
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "notification_id": created,
+                "contact_id": contact.id,
+                "channel": channel,
+                "idempotency_key": delivery_key(event_id, created, contact.id, channel),
+                "status": "pending",
+                "next_attempt_at": domain.quiet_until(now, contact.quiet_start, contact.quiet_end),
+            }
+        )
+    if rows:
+        await session.execute(insert(m.deliveries).on_conflict_do_nothing(), rows)
+    return created
+
+
+def notification_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "unit": row.unit_code,
+        "kind": row.kind,
+        "subject_id": str(row.subject_id),
+        "title": row.title,
+        "body": row.body,
+        "link": row.link,
+        "created_at": row.created_at.isoformat(),
+        "read": row.read_at is not None,
+    }
+
+
+async def list_(
+    session: AsyncSession, *, unit: str, unread: bool = False, kind: str | None = None, limit: int = 500
+) -> list[Any]:
+    """A unit's inbox, newest first; only the unread ones, or one kind, if asked."""
+    query: Select[Any] = select(n).where(n.c.unit_code == unit).order_by(n.c.created_at.desc()).limit(limit)
+    if unread:
+        query = query.where(n.c.read_at.is_(None))
+    if kind:
+        query = query.where(n.c.kind == kind)
+    return list((await session.execute(query)).all())
+
+
+async def mark_read(session: AsyncSession, *, notification_id: uuid.UUID) -> None:
+    """Mark a notification read; marking it again keeps the first time it was read."""
+    marked = (
+        await session.execute(
+            update(n)
+            .where(n.c.id == notification_id)
+            .values(read_at=func.coalesce(n.c.read_at, func.now()))
+            .returning(n.c.id)
+        )
+    ).first()
+    if marked is None:
+        raise NotFound(f"không có thông báo {notification_id}")

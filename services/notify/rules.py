@@ -1,0 +1,117 @@
+"""Notification rules as stored (quy tắc thông báo): what a plan or a unit set for itself (only
+the items given), the rules in force for a unit and plan (the deployment's defaults, then the
+plan's, then the unit's), and setting or removing a plan's or a unit's own. What each rule
+means, and how the layers merge, is domain.py's."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify import domain
+from services.notify import models as m
+from shared.errors import FieldProblem, InputError, NotFound
+from shared.settings import Settings
+
+Scope = Literal["plan", "unit"]
+r = m.rules
+
+
+def defaults(settings: Settings) -> domain.Rules:
+    return domain.Rules(due_soon_days=tuple(sorted(settings.due_soon_days, reverse=True)))
+
+
+async def stored_rules(
+    session: AsyncSession, *, unit_code: str | None, plan_id: uuid.UUID | None
+) -> dict[str, dict[str, Any]]:
+    """The rules a unit and a plan set themselves, by scope ("unit", "plan"); one indexed lookup."""
+    wanted = []
+    if unit_code:
+        wanted.append(and_(r.c.scope == "unit", r.c.key == unit_code))
+    if plan_id is not None:
+        wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
+    if not wanted:
+        return {}
+    return dict((await session.execute(select(r.c.scope, r.c.settings).where(or_(*wanted)))).all())
+
+
+def in_force(settings: Settings, stored: dict[str, dict[str, Any]]) -> domain.Rules:
+    """The defaults, overridden by the plan's rules, overridden by the unit's (`stored`)."""
+    return defaults(settings).merged(stored.get("plan"), stored.get("unit"))
+
+
+async def rules_for(
+    session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None
+) -> domain.Rules:
+    """The rules in force for a unit and plan."""
+    return in_force(settings, await stored_rules(session, unit_code=unit_code, plan_id=plan_id))
+
+
+def rules_json(rules: domain.Rules) -> dict[str, Any]:
+    return {
+        "assigned": rules.assigned,
+        "coordinating": rules.coordinating,
+        "due_soon_days": list(rules.due_soon_days),
+        "overdue": rules.overdue,
+        "escalate": rules.escalate,
+        "escalate_after_days": rules.escalate_after_days,
+        "digest": rules.digest,
+        "digest_at": rules.digest_at.strftime("%H:%M"),
+    }
+
+
+async def get(session: AsyncSession, *, settings: Settings, unit: str | None, plan: uuid.UUID | None) -> dict[str, Any]:
+    """The rules in force for a unit (and plan), with the layers they come from."""
+    found = await stored_rules(session, unit_code=unit, plan_id=plan)
+    return {
+        "effective": rules_json(in_force(settings, found)),
+        "defaults": rules_json(defaults(settings)),
+        "plan": found.get("plan"),
+        "unit": found.get("unit"),
+    }
+
+
+def check(body: domain.RuleSettings, *, scope: Scope, offered: list[int]) -> None:
+    """Reminders only on the days the system reminds (`offered`); the daily digest is each
+    unit's choice, never a plan's (422 naming the fields)."""
+    problems = [
+        FieldProblem(
+            f"due_soon_days[{i}]",
+            f"chỉ chọn trong các mốc hệ thống nhắc: {', '.join(str(d) for d in sorted(offered, reverse=True))} ngày",
+        )
+        for i, days in enumerate(body.due_soon_days or [])
+        if days not in offered
+    ]
+    if scope == "plan":
+        problems += [
+            FieldProblem(name, "bản tổng hợp hằng ngày do từng đơn vị chọn, không đặt cho kế hoạch")
+            for name in ("digest", "digest_at")
+            if getattr(body, name) is not None
+        ]
+    if problems:
+        raise InputError(problems)
+
+
+async def put(
+    session: AsyncSession, *, scope: Scope, key: str, body: domain.RuleSettings, offered: list[int]
+) -> dict[str, Any]:
+    """Set a plan's or a unit's own rules (the items not given follow the next layer)."""
+    check(body, scope=scope, offered=offered)
+    settings = body.model_dump(mode="json", exclude_none=True)
+    await session.execute(
+        insert(r)
+        .values(scope=scope, key=key, settings=settings)
+        .on_conflict_do_update(index_elements=["scope", "key"], set_={"settings": settings, "updated_at": func.now()})
+    )
+    return {"scope": scope, "key": key, "settings": settings}
+
+
+async def delete(session: AsyncSession, *, scope: Scope, key: str) -> None:
+    """Remove a plan's or a unit's own rules: the next layer applies again."""
+    gone = (await session.execute(r.delete().where(r.c.scope == scope, r.c.key == key).returning(r.c.key))).first()
+    if gone is None:
+        raise NotFound(f"không có quy tắc riêng cho {key}")
