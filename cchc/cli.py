@@ -19,7 +19,10 @@ import platformdirs
 import typer
 import uvicorn
 
-from shared.migrations import SERVICES, upgrade_all
+from cchc import nats_users
+from shared.db_roles import provision, redacted
+from shared.migrations import SERVICES
+from shared.nats_security import redact
 from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_port, port_is_free
 from shared.settings import Settings
 
@@ -62,8 +65,11 @@ def up(
     supervisor = None
     try:
         nats_url, database_url = settings.nats_url, settings.database_url
+        nats_auth = None
         if not nats_url:
-            nats = EmbeddedNats(data_dir)
+            # a user per service and an operator, passwords in <data>/secrets/nats (cchc/nats_users.py)
+            nats_auth = nats_users.prepare_embedded(data_dir, settings)
+            nats = EmbeddedNats(data_dir, config=nats_auth.config)
             started.append(nats)  # before start(): a signal mid-start still stops it
             nats_url = nats.start()
         if not database_url:
@@ -71,17 +77,36 @@ def up(
             started.append(pg)
             database_url = pg.start()
         try:
-            upgrade_all(database_url)
+            # a role per service (shared/db_roles.py), passwords in <data>/secrets/postgres
+            service_urls = provision(
+                database_url, passwords_dir=_postgres_secrets(settings, data_dir), prefix=settings.database_role_prefix
+            )
         except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the trace log
             raise fail(f"không áp dụng được migration cơ sở dữ liệu: {exc.__class__.__name__}: {exc}") from None
+        _provision_nats(nats_auth.operator(settings, nats_url) if nats_auth else settings, nats_auth)
 
+        from cchc.credentials import ensure_auth_files
         from cchc.supervisor import Supervisor
 
+        auth_files = ensure_auth_files(data_dir)
+        first_admin = _first_admin(database_url, data_dir, settings)
         public_url = f"http://{host}:{port}"
         supervisor = Supervisor(
             names=list(SERVICES),
             ports={name: free_port() for name in SERVICES},
-            env={"CCHC_NATS_URL": nats_url, "CCHC_DATABASE_URL": database_url, "CCHC_PUBLIC_URL": public_url},
+            env={
+                "CCHC_NATS_URL": nats_url,
+                "CCHC_PUBLIC_URL": public_url,
+                **auth_files.service_env(),
+            },
+            child_env={
+                name: {
+                    "CCHC_DATABASE_URL": service_urls[name],  # its own run-time role, not the admin
+                    **(auth_files.plans_env() if name == "plans" else {}),
+                    **(nats_auth.service_env(name) if nats_auth else {}),  # its own NATS user only
+                }
+                for name in SERVICES
+            },
             run_dir=data_dir,
         )
         supervisor.start()
@@ -91,10 +116,15 @@ def up(
             f"  Sức khỏe: {public_url}/healthz\n"
             f"  Dữ liệu: {data_dir}\n"
             f"  Nhật ký: {data_dir / 'logs'} (nats.log, postgres/server.log ở {data_dir})\n"
-            f"  NATS: {nats_url} · PostgreSQL: {database_url}\n"
+            f"  NATS: {redact(nats_url)} · PostgreSQL: {redact(database_url)}\n"
             f"Nhấn Ctrl-C để dừng."
         )
-        asyncio.run(_serve(supervisor, host=host, port=port))
+        if first_admin:
+            typer.echo(first_admin)
+        gateway_settings = settings.model_copy(
+            update={"public_url": public_url, "gateway_secret_file": str(auth_files.gateway_secret)}
+        )
+        asyncio.run(_serve(supervisor, host=host, port=port, settings=gateway_settings))
     except KeyboardInterrupt:
         typer.echo("Đang dừng các dịch vụ…")
     except ServerError as exc:
@@ -112,12 +142,53 @@ def up(
     typer.echo("Đã dừng.")
 
 
-async def _serve(supervisor: object, *, host: str, port: int) -> None:
+def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str | None:
+    """On a system with no account yet, the national admin `admin`: with CCHC_ADMIN_PASSWORD, or
+    a temporary password written to a file only the operator can read. Says how to log in, once."""
+    from cchc.credentials import private_file, secrets_dir
+    from services.plans.identity import ensure_first_admin
+    from shared.clock import Clock
+    from shared.db import make_engine, make_sessions
+
+    async def run() -> str | None:
+        engine = make_engine(database_url, pool_size=1)
+        try:
+            async with make_sessions(engine)() as session, session.begin():
+                password = settings.secret("admin_password")
+                return await ensure_first_admin(session, username="admin", password=password, now=Clock().now())
+        finally:
+            await engine.dispose()
+
+    try:
+        made_up = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - one line for the operator
+        raise fail(f"không tạo được tài khoản quản trị đầu tiên: {exc.__class__.__name__}: {exc}") from None
+    if made_up is None:
+        return None
+    where = secrets_dir(data_dir) / "admin-password"
+    private_file(where, made_up + "\n")
+    return (
+        "Tài khoản quản trị đầu tiên: admin (cấp quốc gia). Mật khẩu tạm ở tệp "
+        f"{where} (chỉ bạn đọc được); đăng nhập (cchc login --username admin), đổi mật khẩu, rồi xóa tệp đó."
+    )
+
+
+def _provision_nats(operator: Settings, nats_auth: nats_users.EmbeddedAuth | None) -> None:
+    """Streams and consumers, made by the operator before any service starts (services with their
+    own NATS user may only check them)."""
+    readers = nats_auth.folder.readers() if nats_auth else []
+    try:
+        asyncio.run(nats_users.provision(operator, readers=readers))
+    except Exception as exc:  # noqa: BLE001 - one line for the operator
+        raise fail(f"không tạo được stream/consumer NATS: {exc.__class__.__name__}: {exc}") from None
+
+
+async def _serve(supervisor: object, *, host: str, port: int, settings: Settings) -> None:
     from cchc.gateway import create_gateway
     from cchc.supervisor import Supervisor
 
     assert isinstance(supervisor, Supervisor)
-    gateway = create_gateway({name: child.url for name, child in supervisor.children.items()})
+    gateway = create_gateway({name: child.url for name, child in supervisor.children.items()}, settings)
     server = uvicorn.Server(uvicorn.Config(gateway, host=host, port=port, log_level="warning"))
     watcher = asyncio.create_task(supervisor.watch())
     try:
@@ -127,14 +198,27 @@ async def _serve(supervisor: object, *, host: str, port: int) -> None:
         watcher.cancel()
 
 
+def _postgres_secrets(settings: Settings, data_dir: Path) -> Path:
+    """Where the services' database passwords are kept (CCHC_DATABASE_PASSWORDS_DIR)."""
+    configured = settings.database_passwords_dir
+    return Path(configured) if configured else data_dir / "secrets" / "postgres"
+
+
 @app.command()
 def migrate() -> None:
     """Áp dụng migration của cả 4 dịch vụ vào CCHC_DATABASE_URL."""
     settings = Settings()
     if not settings.database_url:
         raise fail("CCHC_DATABASE_URL chưa được đặt")
-    upgrade_all(settings.database_url)
+    secrets_dir = _postgres_secrets(settings, Path(platformdirs.user_data_dir("cchc")))
+    urls = provision(settings.database_url, passwords_dir=secrets_dir, prefix=settings.database_role_prefix)
     typer.echo("Đã áp dụng migration cho: " + ", ".join(SERVICES))
+    typer.echo(f"Mật khẩu vai trò PostgreSQL của từng dịch vụ: {secrets_dir}/postgres-<dịch vụ>.password")
+    for name, url in urls.items():  # without the password: each service gets its own file
+        typer.echo(f"  {name}: CCHC_DATABASE_URL={redacted(url)} (+ CCHC_DATABASE_PASSWORD_FILE)")
+    if settings.nats_url:  # as CCHC_NATS_USER: the operator, where NATS has users
+        _provision_nats(settings, None)
+        typer.echo("Đã tạo/cập nhật stream và consumer NATS.")
 
 
 @app.command()
@@ -185,6 +269,7 @@ def rebuild_reports() -> None:
 
 deliveries = typer.Typer(help="Thông báo gửi ra ngoài (email, webhook): danh sách gửi hỏng và gửi lại.")
 app.add_typer(deliveries, name="deliveries")
+app.add_typer(nats_users.commands, name="nats")
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
 
 

@@ -1,12 +1,24 @@
 """The single base URL: /api/... forwarded to the owning service, /healthz over all services,
-the merged OpenAPI document with its docs page, and the merged AsyncAPI document of the events."""
+the merged OpenAPI document with its docs page, and the merged AsyncAPI document of the events.
+
+Credentials: a session (cookie `cchc_session` or `Authorization: Bearer cchc_s_…`) or an API
+token (`Bearer cchc_t_…`) is exchanged at the plans service for a short-lived signed token,
+which is what the services check (shared/auth.py); the exchange is remembered for a few seconds
+(`CCHC_GATEWAY_CACHE_SECONDS`), so a revoked session or token stops working within that time.
+A bearer JWT (an OIDC provider's) is passed on as it is. Cookies are not passed on. A write sent
+with the cookie must come from the system's own pages (Fetch Metadata / Origin): cross-site form
+posts are refused (CSRF)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -14,8 +26,56 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from cchc.routes import service_for_path
+from shared.settings import Settings
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "host"}
+NOT_FORWARDED = HOP_BY_HOP | {"cookie", "authorization", "x-cchc-gateway", "x-forwarded-for"}
+COOKIE = "cchc_session"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Exchanges:
+    """Short-lived tokens obtained for sessions and API tokens, kept for `ttl` seconds (by the
+    credential's hash, at most `size` of them)."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        item = self.items.get(key)
+        if item is None or item[0] < time.monotonic():
+            self.items.pop(key, None)
+            return None
+        return item[1]
+
+    def drop(self, key: str) -> None:
+        self.items.pop(key, None)
+
+    def put(self, key: str, token: str) -> None:
+        self.items[key] = (time.monotonic() + self.ttl, token)
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+def _denied(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": message, "message": message}, status_code=status, headers=headers)
+
+
+def cross_site(request: Request, public_url: str) -> bool:
+    """A browser's request made by another site's page (so not to be trusted with the cookie)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or one that says nothing: no cross-site evidence
+        return False
+    own = urlsplit(public_url)
+    theirs = urlsplit(origin)
+    host = request.headers.get("host", "")
+    return (theirs.scheme, theirs.netloc) != (own.scheme, own.netloc) and theirs.netloc != host
 
 
 def _merge(documents: list[dict[str, Any]], keys: list[str], base: dict[str, Any]) -> dict[str, Any]:
@@ -32,8 +92,38 @@ def _merge(documents: list[dict[str, Any]], keys: list[str], base: dict[str, Any
     return merged
 
 
-def create_gateway(upstreams: dict[str, str]) -> FastAPI:
-    client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+def create_gateway(
+    upstreams: dict[str, str], settings: Settings | None = None, *, client: httpx.AsyncClient | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+    exchanges = Exchanges(settings.gateway_cache_seconds)
+    secret = settings.secret("gateway_secret")
+
+    async def signed_token(credential: str) -> str | JSONResponse:
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        cached = exchanges.get(key)
+        if cached is not None:
+            return cached
+        if not secret:
+            return _denied(401, "cổng chung chưa được cấu hình để xác thực (CCHC_GATEWAY_SECRET)")
+        try:
+            answer = await client.post(
+                f"{upstreams['plans']}/internal/auth/exchange",
+                json={"credential": credential},
+                headers={"x-cchc-gateway": secret},
+                timeout=10.0,
+            )
+        except httpx.HTTPError:
+            return _denied(
+                503, "Dịch vụ xác thực (plans) tạm thời không phản hồi, vui lòng thử lại", **{"Retry-After": "2"}
+            )
+        if answer.status_code != 200:
+            message = answer.json().get("message", "mã xác thực không hợp lệ") if answer.content else ""
+            return _denied(401, message, **{"WWW-Authenticate": 'Bearer realm="cchc", error="invalid_token"'})
+        token: str = answer.json()["token"]
+        exchanges.put(key, token)
+        return token
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +220,22 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
             service = service_for_path(f"/api/{path}")
         except KeyError:
             return JSONResponse({"detail": f"không có đường dẫn /api/{path}"}, status_code=404)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED}
+        peer = request.client.host if request.client else ""
+        headers["x-forwarded-for"] = ", ".join(x for x in (request.headers.get("x-forwarded-for"), peer) if x)
+        authorization = request.headers.get("authorization", "")
+        scheme, _, presented = authorization.partition(" ")
+        presented = presented.strip() if scheme.lower() == "bearer" else ""
+        credential = presented or request.cookies.get(COOKIE, "")
+        if not presented and credential and request.method in UNSAFE and cross_site(request, settings.public_url):
+            return _denied(403, "Yêu cầu ghi gửi từ trang web khác bị từ chối (chống giả mạo yêu cầu, CSRF)")
+        if credential.startswith(("cchc_s_", "cchc_t_")):
+            exchanged = await signed_token(credential)
+            if isinstance(exchanged, JSONResponse):
+                return exchanged
+            headers["authorization"] = f"Bearer {exchanged}"
+        elif presented:
+            headers["authorization"] = f"Bearer {presented}"  # a JWT: the service checks it
         try:
             upstream = await client.request(
                 request.method,
@@ -148,7 +253,12 @@ def create_gateway(upstreams: dict[str, str]) -> FastAPI:
                 status_code=503,
                 headers={"Retry-After": "2"},
             )
-        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+        if path == "auth/logout" and upstream.status_code < 300 and credential:
+            exchanges.drop(hashlib.sha256(credential.encode()).hexdigest())
+        response = Response(upstream.content, status_code=upstream.status_code)
+        for name, value in upstream.headers.multi_items():  # several Set-Cookie stay several
+            if name.lower() not in HOP_BY_HOP | {"content-encoding"}:
+                response.headers.append(name, value)
+        return response
 
     return app

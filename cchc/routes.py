@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 ROUTES: dict[str, str] = {
+    "/api/auth": "plans",
+    "/api/users": "plans",
+    "/api/tokens": "plans",
     "/api/units": "plans",
     "/api/plans": "plans",
     "/api/assignments": "tasks",

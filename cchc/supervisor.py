@@ -40,8 +40,17 @@ class ServiceProcess:
 
 
 class Supervisor:
-    def __init__(self, *, names: list[str], ports: dict[str, int], env: dict[str, str], run_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        names: list[str],
+        ports: dict[str, int],
+        env: dict[str, str],
+        run_dir: Path,
+        child_env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.env = env
+        self.child_env = child_env or {}  # what only one service gets (its own credentials)
         self.run_dir = run_dir
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         self.children = {name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names}
@@ -63,7 +72,13 @@ class Supervisor:
 
     def _spawn(self, child: ServiceProcess) -> None:
         child._log = child._log or open(child.log_path, "ab")  # noqa: SIM115 - kept for the child's life
-        env = {**os.environ, **self.env, "CCHC_SERVICE_PORT": str(child.port), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env,
+            **self.child_env.get(child.name, {}),
+            "CCHC_SERVICE_PORT": str(child.port),
+            "PYTHONUNBUFFERED": "1",
+        }
         child.proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{child.name}"],
             env=env,

@@ -31,3 +31,11 @@ class Conflict(Exception):
 
 class Forbidden(Exception):
     """403: the caller may not act on this (e.g. reporting for another unit's assignment)."""
+
+
+class TooManyRequests(Exception):
+    """429: asked too often (e.g. failed logins); try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
@@ -22,10 +22,11 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import bus, outbox
+from shared import auth, bus, nats_security, outbox
 from shared.clock import Clock
-from shared.db import make_engine, make_sessions
-from shared.errors import Conflict, Forbidden, InputError, NotFound
+from shared.db import EVERY_UNIT, make_engine, make_sessions, system_scope
+from shared.db_roles import with_password
+from shared.errors import Conflict, Forbidden, InputError, NotFound, TooManyRequests
 from shared.events import EVENT_TYPES, Event
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -57,6 +58,7 @@ class Service:
     problem: str = field(default="đang khởi động (starting)", init=False)
 
     def __post_init__(self) -> None:
+        self.verifier = auth.Verifier.from_settings(self.settings)
         self.outbox = self._table("outbox")
         self.inbox = self._table("inbox")
         self.broker = NatsBroker(
@@ -65,6 +67,7 @@ class Service:
             max_reconnect_attempts=-1,  # reconnect forever; /healthz says when we are cut off
             reconnect_time_wait=1,
             logger=logging.getLogger(f"cchc.{self.name}.bus"),
+            **nats_security.broker_options(self.settings),  # its own NATS user, if configured
         )
         for event_type in self.publishes:
             self.broker.publisher(
@@ -109,10 +112,15 @@ class Service:
             return False, "NATS: mất kết nối (disconnected)"
         return True, "ok"
 
+    async def run_job(self, job: PeriodicJob) -> Any:
+        """Run a periodic job once; sweeps and deliveries span units: every unit is in scope."""
+        with system_scope():
+            return await job(self)
+
     async def _run_periodic(self, job: PeriodicJob) -> None:
         while True:
             try:
-                await job(self)
+                await self.run_job(job)
             except Exception:
                 log.exception("%s: periodic job %s failed", self.name, getattr(job, "__name__", job))
             # a job may carry its own pace (the delivery worker: seconds, not the sweeps' minutes)
@@ -121,7 +129,8 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:
-        self.engine = make_engine(self.settings.require_urls()[1])
+        database_url = with_password(self.settings.require_urls()[1], self.settings.secret("database_password"))
+        self.engine = make_engine(database_url)
         self.sessions = make_sessions(self.engine)
         self.relay = outbox.OutboxRelay(
             engine=self.engine,
@@ -144,8 +153,9 @@ class Service:
             )
         await self.broker.connect()
         js = self.broker.connection.jetstream()
-        await bus.ensure_streams(js, self.settings.nats_prefix)
-        await bus.reconcile_consumers(js, self.subscriptions, service=self.name, settings=self.settings)
+        await nats_security.declare_or_check(
+            js, service=self.name, publishes=self.publishes, subscriptions=self.subscriptions, settings=self.settings
+        )
         await self.broker.start()
         tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox")]
         tasks += [asyncio.create_task(self._run_periodic(job)) for job in self.periodic]
@@ -172,7 +182,8 @@ class Service:
     def build_app(self) -> FastAPI:
         app = FastAPI(title=f"CCHC {self.name}", lifespan=self.lifespan)
         app.state.service = self
-        app.include_router(self.router)
+        app.include_router(self.router, dependencies=[Depends(undeclared_route_scope)])
+        declare_access(app)
 
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> JSONResponse:
@@ -189,6 +200,38 @@ class Service:
         install_error_handlers(app)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
         return app
+
+
+ENFORCE_ACCESS = False  # transitional, while the routes are being declared: becomes the only behaviour
+
+
+async def undeclared_route_scope(request: Request) -> None:
+    """Transitional, goes with ENFORCE_ACCESS: a route that declares no access yet serves as it
+    did before row-level security, with every unit in scope; a declared route's rule (run after
+    this) sets the caller's own subtree, a public one none."""
+    if auth.rule_of(request.scope["route"]) is None:
+        auth.current_scope.set(EVERY_UNIT)
+
+
+def declare_access(app: FastAPI) -> None:
+    """Every route says who may call it (shared.auth.allow / public); the OpenAPI document shows
+    it as `x-cchc-access`. A route without a declaration is a programming error: the service
+    refuses to start rather than serve it to anyone."""
+    from fastapi.routing import APIRoute
+
+    missing = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        rule = auth.rule_of(route)
+        if rule is None:
+            missing.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
+            continue
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-cchc-access": rule.describe()}
+        if not rule.public:
+            route.openapi_extra.setdefault("security", [{"bearer": []}])
+    if missing and ENFORCE_ACCESS:
+        raise RuntimeError("routes without an access declaration (shared.auth.allow): " + "; ".join(missing))
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -213,6 +256,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_input(_: Request, exc: InputError) -> JSONResponse:
         problems = [{"field": p.field, "msg": p.message} for p in exc.problems]
         return JSONResponse({"detail": problems, "message": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(auth.Unauthorized)
+    async def unauthorized(_: Request, exc: auth.Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "message": str(exc)},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="cchc"' + (', error="invalid_token"' if exc.invalid else "")},
+        )
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "message": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
+        )
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.deadlines import DueRules
@@ -15,9 +16,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_", extra="ignore")
 
     nats_url: str | None = None
+    # Services: the URL of their own run-time role (shared/db_roles.py); `cchc migrate` and `cchc up`:
+    # the admin URL they create the roles, migrate and grant with. The password may come apart
+    # (CCHC_DATABASE_PASSWORD or a file, e.g. a compose secret).
     database_url: str | None = None
+    database_password: SecretStr | None = None
+    database_password_file: str | None = None
+    # Prefix of the roles `cchc up` / `cchc migrate` make (<prefix>_tasks, <prefix>_tasks_owner …)
+    # and the folder their passwords are kept in (default: <data dir>/secrets).
+    database_role_prefix: str = "cchc"
+    database_passwords_dir: str | None = None
     # Subject and stream prefix: lets several deployments (or test runs) share one NATS.
     nats_prefix: str = "cchc"
+    # This process's own NATS user (shared/nats_security.py); unset: anonymous, and each service
+    # declares its streams and consumers itself. The password inline or in a file (compose secrets).
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_password_file: str | None = None
     service_host: str = "127.0.0.1"
     service_port: int = 0
     public_url: str = "http://127.0.0.1:8000"
@@ -77,6 +92,32 @@ class Settings(BaseSettings):
     delivery_batch: int = 200
     templates_dir: str | None = None  # operator's own Jinja2 templates, checked at start-up
 
+    # Identity (shared/auth.py). The public keys every service checks the system's own tokens
+    # with (a JWKS, inline or in a file); the private key only the plans service, which signs
+    # them, holds (PEM, inline or in a file). `cchc up` makes both in the data folder.
+    auth_jwks: str | None = None
+    auth_jwks_file: str | None = None
+    auth_signing_key: SecretStr | None = None
+    auth_signing_key_file: str | None = None
+    # What the gateway proves itself with when it exchanges a cookie or an API token for a
+    # short-lived token at the plans service (inline or in a file).
+    gateway_secret: SecretStr | None = None
+    gateway_secret_file: str | None = None
+    # The first national admin's password at `cchc up` on a new system (else one is made up).
+    admin_password: SecretStr | None = None
+    admin_password_file: str | None = None
+    gateway_cache_seconds: float = 10.0  # how long the gateway reuses an exchanged token
+    session_hours: float = 12.0
+    login_max_failures: int = 5  # failed logins per account (and per address) within the window …
+    login_window_minutes: float = 15.0  # … before logging in is refused for the rest of it
+    # Optional OIDC provider (Keycloak or the province's own): bearer JWTs checked against its
+    # JWKS; the unit path and the roles are read from these claims (dotted: realm_access.roles).
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None  # default: <issuer>/protocol/openid-connect/certs (Keycloak)
+    oidc_audience: str | None = None
+    oidc_unit_claim: str = "cchc_unit"
+    oidc_roles_claim: str = "cchc_roles"
+
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
@@ -86,6 +127,18 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise RuntimeError("CCHC_DATABASE_URL chưa được đặt (database URL is not set)")
         return self.nats_url, self.database_url
+
+    def secret(self, name: str) -> str | None:
+        """A secret setting's value, from `CCHC_<NAME>` or the file `CCHC_<NAME>_FILE` names
+        (compose secrets); never logged."""
+        inline: SecretStr | None = getattr(self, name)
+        if inline is not None:
+            return inline.get_secret_value()
+        path: str | None = getattr(self, f"{name}_file")
+        if path:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip()
+        return None
 
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.plans import api, directory_api, handlers, import_api, models
+from services.plans import api, directory_api, handlers, identity_api, import_api, models
 from shared.clock import Clock
 from shared.runtime import Service
 from shared.settings import Settings
@@ -32,6 +32,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
 
 def _router() -> APIRouter:
     router = APIRouter()
+    router.include_router(identity_api.router)
     router.include_router(directory_api.router)
     router.include_router(import_api.router)
     router.include_router(api.router)

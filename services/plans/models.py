@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.outbox import inbox_table, outbox_table
 from shared.units import path_segments
@@ -112,3 +112,63 @@ obligations = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# Identity: the people of each unit and the machine clients, with their credentials. Secrets
+# are kept only as hashes: passwords with argon2, session and API tokens with SHA-256 (they are
+# long random strings, so a fast hash is enough and lets a token be found by its hash).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("username", Text, nullable=False, unique=True),  # lower-case
+    Column("name", Text, nullable=False, server_default=""),
+    Column("unit_path", Text, nullable=False),  # "*" for a national account
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("must_change_password", Boolean, nullable=False, server_default=text("false")),
+    Column("created_by", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("password_changed_at", DateTime(timezone=True)),
+    Index("users_unit", "unit_path"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("user_id", Uuid, ForeignKey("plans.users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("client", Text, nullable=False, server_default=""),
+    Index("sessions_user", "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("unit_path", Text, nullable=False),
+    Column("rights", ARRAY(Text), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("login_failures_username", "username", "at"),
+    Index("login_failures_address", "address", "at"),
+)

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from cchc.routes import service_for_path
 from services.notify import models as notify_models
@@ -24,10 +25,13 @@ from services.notify.app import create_service as notify_service
 from services.plans.app import create_service as plans_service
 from services.reports.app import create_service as reports_service
 from services.tasks.app import create_service as tasks_service
+from shared import auth
+from shared.access import EVERYWHERE, Right, Role
 from shared.clock import Clock, FixedClock
 from shared.db import plain_url
+from shared.db_roles import ServiceRoles, drop_roles, provision, runtime_url
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
-from shared.migrations import upgrade_all
+from shared.migrations import SERVICES
 from shared.runtime import Service
 from shared.settings import Settings
 from tests.servers import Servers, database_url_for, new_database, unique_name
@@ -38,6 +42,52 @@ FACTORIES: dict[str, Callable[..., Service]] = {
     "notify": notify_service,
     "reports": reports_service,
 }
+
+
+# The key the tests sign tokens with, as the plans service does in production.
+SIGNING_KEY = auth.new_signing_key()
+GATEWAY_SECRET = "test-gateway-secret-" + SIGNING_KEY.kid  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a test request is made as: a person of a unit with roles, or a machine client with
+    rights. `token()` signs what a real login would give."""
+
+    unit_path: str
+    roles: tuple[Role, ...] = ()
+    rights: tuple[Right, ...] | None = None
+    name: str = ""
+    subject: str = ""
+
+    def token(self) -> str:
+        kind = "token" if self.rights is not None else "user"
+        subject = self.subject or f"{kind}:test-{'-'.join(self.roles) or 'client'}-{self.unit_path}"
+        return auth.mint(
+            SIGNING_KEY,
+            subject=subject,
+            unit_path=self.unit_path,
+            roles=self.roles,
+            rights=self.rights,
+            name=self.name,
+            kind=kind,
+            seconds=3600,
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+
+# What tests of behaviour (not of rights) act as: a national machine client with every right.
+OPERATOR = Identity(EVERYWHERE, rights=tuple(Right), name="kiểm thử")
+
+
+def officer(unit_path: str) -> Identity:
+    return Identity(unit_path, (Role.officer,), name=f"cán bộ {unit_path}")
+
+
+def head(unit_path: str) -> Identity:
+    return Identity(unit_path, (Role.head,), name=f"lãnh đạo {unit_path}")
 
 
 # Tests run at a fixed instant: 08:00 on 10/02/2026, Vietnam time (2026-Q1 is under way).
@@ -53,10 +103,15 @@ class System:
     apps: dict[str, Any] = field(default_factory=dict)
     stacks: dict[str, contextlib.AsyncExitStack] = field(default_factory=dict)
     nats: NatsClient | None = None  # the test's own connection, to look at the streams
+    roles: DatabaseRoles | None = None  # the services connect as their run-time roles (RLS applies)
+    admin: asyncpg.Connection | None = None  # the test's own superuser connection
 
     async def start(self, name: str, *, clock: Clock | None = None, replica: str | None = None) -> Service:
         """Start a service; `replica` names a second instance of it (e.g. "notify-2")."""
-        service = FACTORIES[name](self.settings, clock=clock or self.clock)
+        settings = self.settings
+        if self.roles is not None and settings.database_url:
+            settings = settings.model_copy(update={"database_url": self.roles.url(name, settings.database_url)})
+        service = FACTORIES[name](settings, clock=clock or self.clock)
         app = service.build_app()
         stack = contextlib.AsyncExitStack()
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -73,11 +128,22 @@ class System:
         self.clients.pop(name)
         self.apps.pop(name)
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, as_: Identity | None = OPERATOR, **kwargs: Any
+    ) -> httpx.Response:
+        """A request to the owning service, as `as_` (None: with no credential at all)."""
+        if as_ is not None:
+            kwargs["headers"] = {**as_.headers(), **(kwargs.get("headers") or {})}
         return await self.clients[service_for_path(path)].request(method, path, **kwargs)
+
+    def as_(self, who: Identity | None) -> Acting:
+        return Acting(self, who)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
 
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", path, **kwargs)
@@ -124,7 +190,7 @@ class System:
         (the sweeps of tasks; escalations, digests and deliveries of notify)."""
         service = self.services[name]
         for job in service.periodic:
-            await job(service)
+            await service.run_job(job)
 
     async def settled(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a polling deadline
         """Wait until nothing is in flight: every running service's outbox is published, notify
@@ -193,30 +259,79 @@ class System:
                     if sending:
                         busy.append(f"{key}: {sending} deliveries due or being sent")
         if transactions and self.services:
-            async with next(iter(self.services.values())).sessions() as session:
-                open_ = (
-                    await session.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-                            " AND xact_start IS NOT NULL"
-                        )
-                    )
-                ).scalar_one()
+            # as the superuser: a service's role sees only its own sessions' transactions
+            if self.admin is None:
+                self.admin = await asyncpg.connect(plain_url(self.settings.database_url or ""))
+            open_ = await self.admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                " AND xact_start IS NOT NULL"
+            )
             if open_:
                 busy.append(f"{open_} transactions open on the database")
         return busy
 
 
+@dataclass
+class Acting:
+    """The system's HTTP API as one identity: `system.as_(officer("52.21787")).post(...)`."""
+
+    system: System
+    who: Identity | None
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.system.request(method, path, as_=self.who, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+
+@dataclass(frozen=True)
+class DatabaseRoles:
+    """The session's database roles (shared/db_roles.py; cluster-wide, so named per session)."""
+
+    prefix: str
+    passwords_dir: Path
+
+    def url(self, service: str, database_url: str) -> str:
+        """The URL of `database_url`'s database as the service's run-time role."""
+        password = (self.passwords_dir / f"postgres-{service}.password").read_text().strip()
+        return runtime_url(database_url, ServiceRoles(service, self.prefix).runtime, password)
+
+
 @pytest.fixture(scope="session")
-async def template_database(servers: Servers) -> AsyncIterator[str]:
+async def database_roles(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseRoles]:
+    roles = DatabaseRoles(unique_name("t"), tmp_path_factory.mktemp("pg-secrets"))
+    yield roles
+    await drop_roles(servers.database_url, SERVICES, prefix=roles.prefix)
+
+
+@pytest.fixture(scope="session")
+async def template_database(servers: Servers, database_roles: DatabaseRoles) -> AsyncIterator[str]:
     """One database migrated once for the session; each test gets a copy (CREATE DATABASE …
     TEMPLATE), which is much faster than running the four services' migrations again."""
     name = unique_name("tmpl_")
     admin = await asyncpg.connect(plain_url(servers.database_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        await asyncio.to_thread(upgrade_all, database_url_for(servers.database_url, name))
+        await asyncio.to_thread(
+            provision,
+            database_url_for(servers.database_url, name),
+            passwords_dir=database_roles.passwords_dir,
+            prefix=database_roles.prefix,
+        )
         # a copy needs the template without connections: refuse any from now on
         await admin.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
         yield name
@@ -243,12 +358,14 @@ async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Set
         outbox_poll_seconds=0.2,
         ack_wait_seconds=5,
         max_deliver=4,
+        auth_signing_key=auth.signing_pem(SIGNING_KEY),
+        gateway_secret=GATEWAY_SECRET,
     )
 
 
 @pytest.fixture
-async def system(settings: Settings) -> AsyncIterator[System]:
-    running = System(settings)
+async def system(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
+    running = System(settings, roles=database_roles)
     for name in FACTORIES:
         await running.start(name)
     try:
@@ -256,5 +373,7 @@ async def system(settings: Settings) -> AsyncIterator[System]:
     finally:
         for name in list(running.stacks):
             await running.stop(name)
+        if running.admin is not None:
+            await running.admin.close()
         if running.nats is not None:
             await running.nats.close()

@@ -1,0 +1,58 @@
+"""The secrets `cchc up` keeps in its data folder (`secrets/`, readable by its owner only): the
+key the plans service signs tokens with, its public half for the other services, the secret the
+gateway proves itself with, and the first admin's temporary password. Made once, reused after."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import auth
+
+
+def private_file(path: Path, content: str) -> None:
+    """Write `content` to a file only its owner can read (created so, never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)
+
+
+def secrets_dir(data_dir: Path) -> Path:
+    folder = data_dir / "secrets"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+@dataclass
+class AuthFiles:
+    signing_key: Path
+    jwks: Path
+    gateway_secret: Path
+
+    def service_env(self) -> dict[str, str]:
+        """What every service gets: the public keys."""
+        return {"CCHC_AUTH_JWKS_FILE": str(self.jwks)}
+
+    def plans_env(self) -> dict[str, str]:
+        """What only the plans service gets: the signing key and the gateway's secret."""
+        return {
+            "CCHC_AUTH_SIGNING_KEY_FILE": str(self.signing_key),
+            "CCHC_GATEWAY_SECRET_FILE": str(self.gateway_secret),
+        }
+
+
+def ensure_auth_files(data_dir: Path) -> AuthFiles:
+    folder = secrets_dir(data_dir)
+    files = AuthFiles(folder / "token-signing-key.pem", folder / "token-keys.jwks.json", folder / "gateway.secret")
+    if not files.signing_key.exists():
+        private_file(files.signing_key, auth.signing_pem(auth.new_signing_key()))
+    key = auth.load_signing_key(files.signing_key.read_text())
+    private_file(files.jwks, json.dumps(auth.public_jwks(key)))
+    if not files.gateway_secret.exists():
+        private_file(files.gateway_secret, secrets.token_urlsafe(32))
+    return files
