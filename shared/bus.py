@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import outbox
+from shared import nats_security, outbox
 from shared.events import DEAD_LETTER, EVENT_TYPES, FAMILIES, Envelope, Event, Meta, stream_name, subject
 from shared.settings import Settings
 
@@ -352,6 +352,7 @@ def attach(
             stream=JStream(sub.stream(prefix), declare=False),
             durable=sub.durable(service),
             config=consumer_config(sub, service=service, settings=settings),
+            inbox_prefix=nats_security.subscriber_inbox(settings),
             # a batch is handed over when full or after the timeout: the latency an event can wait
             pull_sub=PullSub(batch_size=settings.consumer_batch, timeout=settings.batch_timeout_seconds, batch=True),
             max_workers=1,  # faststream hands over batches only without concurrent workers
@@ -365,6 +366,7 @@ def attach(
         stream=JStream(sub.stream(prefix), declare=False),
         durable=sub.durable(service),
         config=consumer_config(sub, service=service, settings=settings),
+        inbox_prefix=nats_security.subscriber_inbox(settings),  # the only inbox its NATS user may read
         pull_sub=PullSub(batch_size=settings.fetch_batch, timeout=1.0),
         max_workers=settings.consumer_workers,  # effects are idempotent and order-tolerant
         ack_policy=AckPolicy.MANUAL,

@@ -79,6 +79,7 @@ class EmbeddedNats:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
+    config: Path | None = None  # e.g. the authorization file of shared/nats_security.py
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -96,7 +97,8 @@ class EmbeddedNats:
         self.port = self.port or free_port(self.host)
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)],
+            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
+            + (["-c", str(self.config)] if self.config else []),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -107,6 +109,7 @@ class EmbeddedNats:
         except ServerError as exc:
             self.stop()
             raise ServerError(f"nats-server không khởi động được ({exc}); xem {self.data_dir / 'nats.log'}") from exc
+        (self.data_dir / "nats.url").write_text(self.url)  # for `cchc nats credentials` while it runs
         return self.url
 
     def stop(self) -> None:
@@ -117,6 +120,7 @@ class EmbeddedNats:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         (self.data_dir / "nats.pid").unlink(missing_ok=True)
+        (self.data_dir / "nats.url").unlink(missing_ok=True)
 
 
 @dataclass
