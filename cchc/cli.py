@@ -19,7 +19,7 @@ import platformdirs
 import typer
 import uvicorn
 
-from cchc import nats_users
+from cchc import accounts_cli, nats_users
 from shared.db_roles import provision, redacted
 from shared.migrations import SERVICES
 from shared.nats_security import redact
@@ -267,6 +267,8 @@ def rebuild_reports() -> None:
     typer.echo("Khởi động lại dịch vụ reports để áp dụng lại các sự kiện từ đầu luồng.")
 
 
+accounts_cli.install(app)
+
 deliveries = typer.Typer(help="Thông báo gửi ra ngoài (email, webhook): danh sách gửi hỏng và gửi lại.")
 app.add_typer(deliveries, name="deliveries")
 app.add_typer(nats_users.commands, name="nats")
@@ -274,23 +276,9 @@ UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung
 
 
 def _api(url: str | None, method: str, path: str, **kwargs: object) -> dict:
-    import httpx
+    from cchc.client import api
 
-    base = (url or Settings().public_url).rstrip("/")
-    try:
-        response = httpx.request(method, base + path, timeout=30, **kwargs)  # type: ignore[arg-type]
-    except httpx.HTTPError as exc:
-        raise fail(f"không kết nối được {base} ({exc.__class__.__name__}); hệ thống đang chạy chưa?") from None
-    if response.status_code >= 400:
-        try:
-            message = response.json().get("message") or response.text
-        except ValueError:
-            message = response.text
-        raise fail(f"{response.status_code}: {message}")
-    try:
-        return response.json()  # type: ignore[no-any-return]
-    except ValueError:
-        raise fail(f"{base} không trả lời như hệ thống CCHC (không phải JSON); kiểm tra --url") from None
+    return api(url, method, path, **kwargs)  # type: ignore[no-any-return, arg-type]
 
 
 @deliveries.command("failed")

@@ -126,18 +126,27 @@ class Oidc:
     roles_claim: str
     keys: KeySet | None = None
     fetched: float = 0.0
+    missed: dict[str, float] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def key_set(self, *, refresh: bool = False) -> KeySet:
+    async def key_set(self, *, kid: str | None = None) -> KeySet:
+        """The provider's keys, fetched at most every 10 minutes — and again when a token names
+        a key id not among them (the provider rotated its keys), once a minute per such id, so
+        forged key ids cannot make us hammer the provider."""
         async with self.lock:
-            stale = time.monotonic() - self.fetched > 600
-            recently = time.monotonic() - self.fetched < 30
-            if self.keys is None or stale or (refresh and not recently):
+            now = time.monotonic()
+            unknown = kid is not None and self.keys is not None and all(k.kid != kid for k in self.keys.keys)
+            retry = unknown and now - self.missed.get(kid or "", -1e9) > 60
+            if self.keys is None or now - self.fetched > 600 or retry:
+                if unknown:
+                    if len(self.missed) > 1000:
+                        self.missed.clear()
+                    self.missed[kid or ""] = now
                 async with httpx.AsyncClient(timeout=5.0) as client:
                     response = await client.get(self.jwks_url)
                     response.raise_for_status()
                     self.keys = KeySet.import_key_set(response.json())
-                self.fetched = time.monotonic()
+                self.fetched = now
             return self.keys
 
 
@@ -203,9 +212,7 @@ class Verifier:
         assert self.oidc is not None
         oidc = self.oidc
         try:
-            keys = await oidc.key_set()
-            if kid and not any(k.kid == kid for k in keys.keys):
-                keys = await oidc.key_set(refresh=True)  # the provider rotated its keys
+            keys = await oidc.key_set(kid=kid)
             decoded = jwt.decode(token, keys, algorithms=OIDC_ALGORITHMS)
             registry: dict[str, Any] = {
                 "iss": {"essential": True, "value": oidc.issuer},
@@ -242,7 +249,8 @@ def _why(exc: Exception) -> str:
         return "chữ ký của mã xác thực không đúng"
     if getattr(exc, "error", "") == "invalid_key_id":
         return "chữ ký của mã xác thực không do khóa nào được tin cậy tạo ra"
-    return f"mã xác thực không hợp lệ ({getattr(exc, 'error', name)})"
+    detail = getattr(exc, "description", None) or getattr(exc, "error", name)
+    return f"mã xác thực không hợp lệ ({detail})"
 
 
 def _caller(

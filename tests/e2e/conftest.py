@@ -19,6 +19,7 @@ from shared.servers import free_port
 from tests.servers import Servers
 
 CCHC = [sys.executable, "-m", "cchc.cli"]
+ADMIN_PASSWORD = "quan-tri-e2e-2026"  # the first national admin's, given to `cchc up`
 
 
 @dataclass
@@ -43,6 +44,8 @@ def environment(servers: Servers, database_url: str, nats_prefix: str) -> dict[s
     """External servers when the environment names them; otherwise `cchc up` embeds its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     env["CCHC_SWEEP_INTERVAL_SECONDS"] = "1"
+    env["CCHC_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    env["CCHC_GATEWAY_CACHE_SECONDS"] = "0"  # a revoked session or token is refused at once
     if servers.origin != "embedded":
         env.update(CCHC_NATS_URL=servers.nats_url, CCHC_DATABASE_URL=database_url, CCHC_NATS_PREFIX=nats_prefix)
     return env
@@ -93,7 +96,30 @@ def system_up(data_dir: Path, up_env: dict[str, str]) -> Iterator[Running]:
         running.stop()
 
 
+async def admin_session(base_url: str) -> httpx.AsyncClient:
+    """A client logged in (cookie) as the first national admin."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=30)
+    answer = await client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return client
+
+
+async def operator_token(base_url: str) -> str:
+    """What the e2e tests of behaviour act as: an API token, made by the national admin, with
+    every right over the whole country (as an integration of another system would hold)."""
+    async with await admin_session(base_url) as admin:
+        rights = ["read", "report", "plan", "submit", "review", "manage", "admin"]
+        made = await admin.post("/api/tokens", json={"name": "kiểm thử e2e", "unit": "*", "rights": rights})
+        assert made.status_code == 201, made.text
+        return str(made.json()["token"])
+
+
+async def operated(base_url: str) -> httpx.AsyncClient:
+    token = await operator_token(base_url)
+    return httpx.AsyncClient(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
 @pytest.fixture
 async def api(system_up: Running) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system_up.base_url, timeout=30) as client:
+    async with await operated(system_up.base_url) as client:
         yield client

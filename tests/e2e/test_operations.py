@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import CCHC, Running, start
+from tests.e2e.conftest import CCHC, Running, operated, start
 from tests.e2e.steps import THIS_YEAR, eventually, issue, quarterly_plan
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict) -
 
 async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(system_up: Running) -> None:
     year = THIS_YEAR + 1
-    async with httpx.AsyncClient(base_url=system_up.base_url, timeout=30) as api:
+    async with await operated(system_up.base_url) as api:
         await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
         await issue(api, quarterly_plan(year, "21/KH-UBND"))
         communes = [c["code"] for c in (await api.get("/api/units", params={"parent": "52"})).json()["items"]]
@@ -83,14 +83,14 @@ async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(syst
 async def test_a_second_up_on_the_same_data_dir_finds_the_data_again(data_dir: Path, up_env: dict[str, str]) -> None:
     first = start(data_dir, up_env)
     try:
-        async with httpx.AsyncClient(base_url=first.base_url) as api:
+        async with await operated(first.base_url) as api:
             await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
             await issue(api, quarterly_plan(THIS_YEAR + 1, "30/KH-UBND"))
     finally:
         first.stop()
     second = start(data_dir, up_env)
     try:
-        async with httpx.AsyncClient(base_url=second.base_url) as api:
+        async with await operated(second.base_url) as api:
             plans = (await api.get("/api/plans", params={"issuer": "52"})).json()["items"]
             assert [p["number"] for p in plans] == ["30/KH-UBND"]
             assert len((await api.get("/api/units", params={"parent": "52"})).json()["items"]) == 135
