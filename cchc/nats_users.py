@@ -91,13 +91,27 @@ def _fail(message: str) -> typer.Exit:
 
 
 @commands.command("config")
-def config(data_dir: DataDir = DEFAULT_DATA) -> None:
+def config(
+    data_dir: DataDir = DEFAULT_DATA,
+    for_containers: Annotated[
+        bool,
+        typer.Option(
+            "--for-containers",
+            help="Tệp đọc được bởi người dùng trong container (0644) trong thư mục 0700 (compose secrets)",
+        ),
+    ] = False,
+) -> None:
     """Viết tệp phân quyền của nats-server (auth.conf) và mật khẩu từng người dùng (compose)."""
     settings = Settings()
     folder = auth_dir(data_dir.expanduser().resolve())
     folder.ensure()
     path = folder.write_config(accesses(settings), prefix=settings.nats_prefix)
-    typer.echo(f"Đã viết {path} và mật khẩu ở {folder.path}/<người dùng>.password (chỉ chủ sở hữu đọc được).")
+    if for_containers:
+        # compose bind-mounts each file as it is: the image's own user must read it, while the
+        # folder (0700) still keeps other users of the host out
+        for file in [path, *(folder.password_file(user) for user in (OPERATOR, *SERVICES))]:
+            file.chmod(0o644)
+    typer.echo(f"Đã viết {path} và mật khẩu ở {folder.path}/<người dùng>.password (thư mục chỉ chủ sở hữu vào được).")
 
 
 @commands.command("credentials")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import nats
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
 
 from services.reports import models as m
 from services.reports.handlers import subscriptions
+from shared import nats_security
+from shared.bus import reconcile_consumers
 from shared.db import make_engine
 from shared.settings import Settings
 
@@ -33,8 +34,8 @@ async def rebuild(settings: Settings, *, wait: float = 5.0) -> dict[str, int]:
     """Reset the consumers, then empty the read model; returns the rows removed per table.
     Consumers first: if emptying fails afterwards, running it again is safe, while emptying
     first and failing to reset would leave an empty model that never fills again."""
-    nats_url, database_url = settings.require_urls()
-    client = await nats.connect(nats_url)
+    _, database_url = settings.require_urls()
+    client = await nats_security.connect(settings)  # with NATS users: as the operator
     try:
         js = client.jetstream()
         durables = [(sub.stream(settings.nats_prefix), sub.durable("reports")) for sub in subscriptions(settings)]
@@ -53,6 +54,8 @@ async def rebuild(settings: Settings, *, wait: float = 5.0) -> dict[str, int]:
         for stream, durable in durables:
             with contextlib.suppress(NotFoundError):  # never created, or already gone
                 await js.delete_consumer(stream, durable)
+        if nats_security.strict(settings):  # the service's own user may not make them again
+            await reconcile_consumers(js, subscriptions(settings), service="reports", settings=settings)
     finally:
         await client.drain()
     engine = make_engine(database_url, pool_size=1)
