@@ -1,6 +1,8 @@
 """The cascade of plans (kế hoạch thực hiện): each child administrative unit that leads a task
 of an issued plan owes its own implementing plan by a due date; issuing that plan fulfils the
-obligation. The tree shows a plan, the plans implementing it, and who has not issued yet."""
+obligation. The tree shows a plan, the plans implementing it, and who has not issued yet — as
+far as the caller may read: the implementing plans of its subtree, the units of its subtree that
+have not issued (a commune reading its province's tree does not see its siblings')."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from services.plans import models as m
 from services.plans import storage
 from services.plans.directory_api import get_unit_or_raise
 from services.plans.domain import ADMIN_LEVELS
+from shared.access import Caller
 from shared.events import PlanTask
 
 o = m.obligations
@@ -53,26 +56,30 @@ async def fulfil(session: AsyncSession, *, plan_id: uuid.UUID, parent_plan_id: u
     )
 
 
-async def tree(session: AsyncSession, *, plan_id: uuid.UUID, depth: int = 0) -> dict[str, Any]:
-    """The plan, how many of the implementing plans owed were issued, who has not issued, and
-    the plans implementing it, down to MAX_DEPTH levels."""
-    plan = await storage.get_or_raise(session, plan_id=plan_id)
+async def tree(session: AsyncSession, *, plan_id: uuid.UUID, caller: Caller, depth: int = 0) -> dict[str, Any]:
+    """The plan (404 if the caller may not read it), how many of the implementing plans owed
+    were issued, who in the caller's subtree has not issued, and the implementing plans the
+    caller may read, down to MAX_DEPTH levels."""
+    plan = await storage.get_or_raise(session, plan_id=plan_id, caller=caller)
     issuer = await get_unit_or_raise(session, plan.issuer)
-    u = m.units
+    u, p = m.units, m.plans
     duties = (
         await session.execute(
-            select(o, u.c.name).join(u, u.c.code == o.c.unit_code).where(o.c.plan_id == plan_id).order_by(o.c.unit_code)
+            select(o, u.c.name, u.c.path)
+            .join(u, u.c.code == o.c.unit_code)
+            .where(o.c.plan_id == plan_id)
+            .order_by(o.c.unit_code)
         )
     ).all()
-    children = (
-        (
-            await session.execute(
-                select(m.plans.c.id).where(m.plans.c.parent_plan_id == plan_id).order_by(m.plans.c.created_at)
-            )
+    implementing = (
+        await session.execute(
+            select(p.c.id, p.c.status, u.c.path)
+            .join(u, u.c.code == p.c.issuer)
+            .where(p.c.parent_plan_id == plan_id)
+            .order_by(p.c.created_at)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
+    children = [r.id for r in implementing if storage.readable(caller, issuer_path=r.path, status=r.status)]
     return {
         "id": str(plan.id),
         "number": plan.number,
@@ -83,9 +90,11 @@ async def tree(session: AsyncSession, *, plan_id: uuid.UUID, depth: int = 0) -> 
         "status": plan.status,
         "obligations": {"expected": len(duties), "issued": sum(1 for d in duties if d.fulfilled_by)},
         "not_issued": [
-            {"unit": d.unit_code, "name": d.name, "due": d.due.isoformat()} for d in duties if d.fulfilled_by is None
+            {"unit": d.unit_code, "name": d.name, "due": d.due.isoformat()}
+            for d in duties
+            if d.fulfilled_by is None and caller.covers(d.path)
         ],
-        "children": [await tree(session, plan_id=child, depth=depth + 1) for child in children]
+        "children": [await tree(session, plan_id=child, caller=caller, depth=depth + 1) for child in children]
         if depth < MAX_DEPTH
         else [],
     }

@@ -1,5 +1,10 @@
 """HTTP routes of the unit directory: official units (current and before the 2025 reform),
-bodies inside units, renames and merges. Every change is published as a unit.* event."""
+bodies inside units, renames and merges. Every change is published as a unit.* event.
+
+Access: the directory (official names, codes, bodies) is reference data every signed-in caller
+reads, whatever its unit — nothing in it is sensitive. Loading, merging and renaming units need
+Right.admin on every unit touched (a province admin loads and merges within its province, a
+national admin anywhere); adding bodies to a unit needs Right.manage on that unit."""
 
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from services.plans.bodies import (
 )
 from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
+from shared.access import Caller, Right
+from shared.auth import allow
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import Event, UnitCreated, UnitRenamed, UnitSucceeded
@@ -32,6 +39,10 @@ from shared.text import normalize
 from shared.units import is_under, taken_over
 
 router = APIRouter(prefix="/api/units")
+
+BODIES_SCOPE = "đơn vị (`code`) nằm trong cây đơn vị của người gọi"
+ADMIN_SCOPE = "đơn vị (`code`, `into`, `old`) nằm trong cây đơn vị của người quản trị"
+DIRECTORY_SCOPE = "mọi người dùng đã đăng nhập: danh mục đơn vị (tên, mã, cơ quan) không phải dữ liệu mật"
 
 
 class LoadUnits(BaseModel):
@@ -161,7 +172,13 @@ async def add_successions(session: AsyncSession, service: Service, successions: 
 
 
 @router.post("/load")
-async def load_units(body: LoadUnits, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def load_units(
+    body: LoadUnits,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(Right.admin, scope="mọi đơn vị được nạp nằm trong cây đơn vị của người quản trị (tỉnh của mình)")
+    ),
+) -> dict[str, Any]:
     """Nạp đơn vị hành chính: `vietnam-provinces` (cơ cấu hiện hành) hoặc `vietnamadminunits`
     (cơ cấu trước 01/7/2025 với liên kết đơn vị kế thừa)."""
     units: list[Unit] = []
@@ -176,6 +193,8 @@ async def load_units(body: LoadUnits, service: Service = Depends(service_of)) ->
                 successions += links
         except KeyError:
             raise InputError([FieldProblem(f"provinces[{index}]", f"không có tỉnh mã {province!r}")]) from None
+    for path in sorted({u.path.partition(".")[0] for u in units}):  # each province's root covers its units
+        caller.require(Right.admin, path)
     async with service.transaction() as session:
         created = await add_units(session, service, units)
         linked = await add_successions(session, service, successions)
@@ -189,6 +208,7 @@ async def list_units(
     q: str | None = None,
     current: bool = False,
     service: Service = Depends(service_of),
+    _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE)),
 ) -> dict[str, Any]:
     u = m.units
     query = select(u).order_by(u.c.code).limit(5000)
@@ -211,7 +231,12 @@ async def list_units(
 
 
 @router.get("/resolve")
-async def resolve(within: str, name: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def resolve(
+    within: str,
+    name: str,
+    service: Service = Depends(service_of),
+    _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE)),
+) -> dict[str, Any]:
     """Tìm cơ quan, đơn vị theo tên (không phân biệt dấu, hoa thường, chữ viết tắt)."""
     async with service.sessions() as session:
         await get_unit_or_raise(session, within)
@@ -223,7 +248,9 @@ async def resolve(within: str, name: str, service: Service = Depends(service_of)
 
 
 @router.get("/{code}")
-async def get_unit(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def get_unit(
+    code: str, service: Service = Depends(service_of), _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE))
+) -> dict[str, Any]:
     s = m.unit_successors
     async with service.sessions() as session:
         unit = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
@@ -237,7 +264,9 @@ async def get_unit(code: str, service: Service = Depends(service_of)) -> dict[st
 
 
 @router.get("/{code}/bodies")
-async def list_bodies(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def list_bodies(
+    code: str, service: Service = Depends(service_of), _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE))
+) -> dict[str, Any]:
     async with service.sessions() as session:
         await get_unit_or_raise(session, code)
         rows = (
@@ -283,10 +312,16 @@ async def _create_bodies(
 
 
 @router.post("/{code}/bodies", status_code=201)
-async def create_body(code: str, body: BodyIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def create_body(
+    code: str,
+    body: BodyIn,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.manage, scope=BODIES_SCOPE)),
+) -> dict[str, Any]:
     """Thêm cơ quan, đơn vị, thôn hoặc chức danh vào một đơn vị."""
     async with service.transaction() as session:
         parent = await get_unit_or_raise(session, code)
+        caller.require(Right.manage, parent.path)
         if parent.level in ("body", "village"):
             raise InputError([FieldProblem("code", f"{parent.name} là cơ quan/thôn, không chứa đơn vị con")])
         created = await _create_bodies(
@@ -301,10 +336,15 @@ async def create_body(code: str, body: BodyIn, service: Service = Depends(servic
 
 
 @router.post("/{code}/bodies/standard", status_code=201)
-async def add_standard_bodies(code: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def add_standard_bodies(
+    code: str,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.manage, scope=BODIES_SCOPE)),
+) -> dict[str, Any]:
     """Thêm bộ cơ quan chuẩn của cấp xã (hoặc cấp huyện cũ); cơ quan đã có được giữ nguyên."""
     async with service.transaction() as session:
         parent = await get_unit_or_raise(session, code)
+        caller.require(Right.manage, parent.path)
         standard = {"commune": STANDARD_COMMUNE_BODIES, "district": STANDARD_DISTRICT_BODIES}.get(parent.level)
         if standard is None:
             raise InputError([FieldProblem("code", f"chưa có bộ cơ quan chuẩn cho cấp {parent.level!r}")])
@@ -315,9 +355,15 @@ async def add_standard_bodies(code: str, service: Service = Depends(service_of))
 
 
 @router.patch("/{code}")
-async def rename_unit(code: str, body: RenameIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def rename_unit(
+    code: str,
+    body: RenameIn,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.admin, scope=ADMIN_SCOPE)),
+) -> dict[str, Any]:
     async with service.transaction() as session:
         unit = await get_unit_or_raise(session, code)
+        caller.require(Right.admin, unit.path)
         if unit.parent:
             siblings = (
                 await session.execute(
@@ -345,10 +391,15 @@ async def rename_unit(code: str, body: RenameIn, service: Service = Depends(serv
 
 
 @router.post("/merge")
-async def merge_units(body: MergeIn, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def merge_units(
+    body: MergeIn,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.admin, scope=ADMIN_SCOPE)),
+) -> dict[str, Any]:
     """Ghi nhận sáp nhập: các đơn vị cũ kết thúc trước ngày `on`, lịch sử tính cho đơn vị `into`."""
     async with service.transaction() as session:
         into = await get_unit_or_raise(session, body.into)
+        caller.require(Right.admin, into.path)
         problems = []
         if into.valid_to is not None:
             problems.append(FieldProblem("into", f"{into.name} đã kết thúc ngày {into.valid_to:%d/%m/%Y}"))
@@ -358,7 +409,9 @@ async def merge_units(body: MergeIn, service: Service = Depends(service_of)) -> 
             row = (await session.execute(select(m.units).where(m.units.c.code == code))).first()
             if row is None:
                 problems.append(FieldProblem(f"old[{index}]", f"không có đơn vị mã {code!r}"))
-            elif is_under(into.path, code) or code in predecessors:
+                continue
+            caller.require(Right.admin, row.path)
+            if is_under(into.path, code) or code in predecessors:
                 problems.append(FieldProblem(f"old[{index}]", "đơn vị không thể kế thừa chính nó"))
             elif row.valid_to is not None:
                 problems.append(FieldProblem(f"old[{index}]", f"{row.name} đã kết thúc từ trước"))

@@ -1,6 +1,9 @@
 """POST /api/plans/parse: a plan document uploaded (.docx, or text from a scanned PDF) read into a
 draft, its bodies resolved against the issuer's units in the directory; with `save`, stored as a
-draft plan through the same checks as POST /api/plans."""
+draft plan through the same checks as POST /api/plans.
+
+Access: Right.plan (reading a document is drafting); with `save`, the draft's issuer must lie in
+the caller's subtree, checked as POST /api/plans checks it."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from services.plans.directory import official_code
 from services.plans.domain import ADMIN_LEVELS, BODY_LEVELS, period_start
 from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, resolve_plan, to_plan_in
 from services.plans.importer.names import Known
+from shared.access import Caller, Right
+from shared.auth import allow
 from shared.errors import FieldProblem, InputError
 from shared.runtime import Service, service_of
 from shared.text import normalize
@@ -93,7 +98,14 @@ UPLOAD_FORM = {
 
 
 @router.post("/parse", openapi_extra=UPLOAD_FORM)
-async def parse_document(request: Request, response: Response, service: Service = Depends(service_of)) -> Any:
+async def parse_document(
+    request: Request,
+    response: Response,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(Right.plan, scope="đơn vị của người gọi; khi lưu (`save`), đơn vị ban hành trong cây đơn vị đó")
+    ),
+) -> Any:
     """Đọc kế hoạch sẵn có (tệp Word .docx hoặc văn bản .txt, trường `file`) thành bản nháp: số, ký
     hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng.
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
@@ -121,7 +133,7 @@ async def parse_document(request: Request, response: Response, service: Service 
         body, left_out = to_plan_in(draft)
     except ValidationError as exc:
         raise InputError(_problems(exc)) from None
-    result["plan"] = await create_plan(body, service)
+    result["plan"] = await create_plan(body, service, caller)
     result["left_out"] = left_out
     response.status_code = 201
     return result

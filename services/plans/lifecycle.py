@@ -2,7 +2,11 @@
 as new versions, and closed (kết thúc); a child unit's implementing plan starts as a draft
 pre-filled from its parent plan. Each function does one step in the caller's transaction and
 returns the plan's id with the events the step causes; which step a status allows is
-domain.next_status, what a plan must say is checks.check."""
+domain.next_status, what a plan must say is checks.check.
+
+Every step is the caller's: it needs Right.plan on the plan's issuer (a commune head drafts and
+issues its commune's plans, a province head the province's and, below it, its communes'); a
+plan of a unit outside the caller's subtree is refused with 403."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +31,7 @@ from services.plans.domain import (
     next_status,
     task_changes,
 )
+from shared.access import Caller, Right
 from shared.clock import vn_date
 from shared.errors import FieldProblem, InputError
 from shared.events import Event, PlanAmended, PlanClosed, PlanDrafted, PlanIssued, TaskChanges
@@ -50,8 +55,16 @@ def _named(plan: Any) -> str:
     return str(plan.number or plan.id)
 
 
-async def create(session: AsyncSession, *, body: PlanIn, now: datetime) -> Step:
-    """Store a draft plan (plan.drafted); a plan that cannot be understood stores nothing."""
+async def _require_plan_right(session: AsyncSession, caller: Caller, plan: Any) -> None:
+    caller.require(Right.plan, await storage.issuer_path(session, plan))
+
+
+async def create(session: AsyncSession, *, body: PlanIn, now: datetime, caller: Caller) -> Step:
+    """Store a draft plan (plan.drafted) of `body.issuer`, on which the caller needs Right.plan; a
+    plan that cannot be understood stores nothing."""
+    issuer = (await session.execute(select(m.units.c.path).where(m.units.c.code == body.issuer))).scalar()
+    if issuer is not None:  # an unknown issuer is the checks' 422
+        caller.require(Right.plan, issuer)
     checked = await checks.check(session, body=body, plan_id=None)
     plan_id = uuid.uuid4()
     values = storage.plan_values(body, checked)
@@ -63,9 +76,10 @@ async def create(session: AsyncSession, *, body: PlanIn, now: datetime) -> Step:
     return Step(plan_id, [Event("plan.drafted", unit_path=checked.issuer.path, at=now, payload=drafted)])
 
 
-async def update_draft(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanIn) -> Step:
+async def update_draft(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanIn, caller: Caller) -> Step:
     """Replace a draft with `body` (its issuer stays); an issued plan is amended instead."""
     plan = await storage.get_or_raise(session, plan_id=plan_id, lock=True)
+    await _require_plan_right(session, caller, plan)
     status = next_status(plan.status, "edit", plan=_named(plan))
     if body.issuer != plan.issuer:
         raise InputError([FieldProblem("issuer", "không đổi được đơn vị ban hành của kế hoạch")])
@@ -77,10 +91,11 @@ async def update_draft(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanI
     return Step(plan_id, [])
 
 
-async def issue(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime) -> Step:
+async def issue(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime, caller: Caller) -> Step:
     """Issue a draft (plan.issued): its leads receive their tasks; the child units that lead a
     task owe an implementing plan; if it implements a parent plan, it fulfils its issuer's one."""
     plan = await storage.get_or_raise(session, plan_id=plan_id, lock=True)
+    await _require_plan_right(session, caller, plan)
     status = next_status(plan.status, "issue", plan=_named(plan))
     issuer = await get_unit_or_raise(session, plan.issuer)
     tasks = await storage.plan_tasks(session, await storage.tasks(session, plan_id=plan_id))
@@ -108,10 +123,11 @@ async def issue(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime) -> 
     return Step(plan_id, [Event("plan.issued", unit_path=issuer.path, at=now, payload=issued)])
 
 
-async def amend(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanIn, now: datetime) -> Amendment:
+async def amend(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanIn, now: datetime, caller: Caller) -> Amendment:
     """Amend an issued plan (plan.amended): the current version is kept with what changed, the
     plan becomes `body` as the next version; progress already reported stays with the tasks."""
     plan = await storage.get_or_raise(session, plan_id=plan_id, lock=True)
+    await _require_plan_right(session, caller, plan)
     status = next_status(plan.status, "amend", plan=_named(plan))
     problems = amendment_problems(body, issuer=plan.issuer, period=plan.period)
     if problems:
@@ -150,9 +166,10 @@ async def amend(session: AsyncSession, *, plan_id: uuid.UUID, body: PlanIn, now:
     return Amendment(plan_id, [event], changes)
 
 
-async def close(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime) -> Step:
+async def close(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime, caller: Caller) -> Step:
     """Close an issued plan (plan.closed); the tasks service then takes no more progress on it."""
     plan = await storage.get_or_raise(session, plan_id=plan_id, lock=True)
+    await _require_plan_right(session, caller, plan)
     status = next_status(plan.status, "close", plan=_named(plan))
     issuer = await get_unit_or_raise(session, plan.issuer)
     await session.execute(update(p).where(p.c.id == plan_id).values(status=status, closed_at=func.now()))
@@ -160,12 +177,14 @@ async def close(session: AsyncSession, *, plan_id: uuid.UUID, now: datetime) -> 
     return Step(plan_id, [Event("plan.closed", unit_path=issuer.path, at=now, payload=closed)])
 
 
-async def create_child(session: AsyncSession, *, plan_id: uuid.UUID, unit: str, now: datetime) -> Step:
-    """Store the draft of `unit`'s plan implementing plan `plan_id`, with the tasks it leads."""
-    parent = await storage.plan_json(session, plan_id=plan_id)
+async def create_child(session: AsyncSession, *, plan_id: uuid.UUID, unit: str, now: datetime, caller: Caller) -> Step:
+    """Store the draft of `unit`'s plan implementing plan `plan_id`, with the tasks it leads: the
+    caller must read the parent plan (else 404) and hold Right.plan on `unit`."""
+    parent = await storage.plan_json(session, plan_id=plan_id, caller=caller)
     child = await get_unit_or_raise(session, unit)
+    caller.require(Right.plan, child.path)
     check_implementable(parent["status"])
     draft = child_plan(parent, child)
     if not draft["tasks"]:
         raise InputError([FieldProblem("unit", f"{child.name} không được giao nhiệm vụ nào trong kế hoạch này")])
-    return await create(session, body=PlanIn.model_validate(draft), now=now)
+    return await create(session, body=PlanIn.model_validate(draft), now=now, caller=caller)

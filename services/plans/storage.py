@@ -1,6 +1,10 @@
 """The plan tables, read and written: one plan with its tasks as JSON, its tasks as the event
 contract carries them, the search over plans, the versions an amendment replaced, and a checked
-plan's row and task rows. The rules of what may be stored are in checks.py and lifecycle.py."""
+plan's row and task rows. The rules of what may be stored are in checks.py and lifecycle.py.
+
+Who reads which plan: a caller reads the plans of the units in its subtree, and the published
+(not draft) plans of the units above it — the plans it implements; any other plan answers 404,
+as if absent. Writing is checked in lifecycle.py (Right.plan on the issuer)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.plans import models as m
 from services.plans.directory_api import unit_of
 from services.plans.domain import CheckedPlan, PlanIn
+from shared.access import EVERYWHERE, Caller, within
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.events import PlanTask
 from shared.text import normalize
@@ -23,11 +28,35 @@ from shared.units import under
 p, t = m.plans, m.plan_tasks
 
 
-async def get_or_raise(session: AsyncSession, *, plan_id: uuid.UUID, lock: bool = False) -> Any:
-    """The plan's row (locked for the transaction with `lock`); 404 if there is none."""
+def ancestors(path: str) -> list[str]:
+    """The paths above `path`: '52.21787.X' → ['52', '52.21787']."""
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def readable(caller: Caller, *, issuer_path: str, status: str) -> bool:
+    """True if `caller` may read a plan of the unit at `issuer_path` in `status`: one of its
+    subtree, or one its ancestors published to it (a commune reads the province plan it
+    implements, not the province's drafts)."""
+    return caller.covers(issuer_path) or (status != "draft" and within(caller.unit_path, issuer_path))
+
+
+async def issuer_path(session: AsyncSession, plan: Any) -> str:
+    """The path of the unit that issues `plan` (a plan row)."""
+    path = (await session.execute(select(m.units.c.path).where(m.units.c.code == plan.issuer))).scalar()
+    return str(path) if path is not None else str(plan.issuer)
+
+
+async def get_or_raise(
+    session: AsyncSession, *, plan_id: uuid.UUID, lock: bool = False, caller: Caller | None = None
+) -> Any:
+    """The plan's row (locked for the transaction with `lock`); 404 if there is none, or if
+    `caller` is given and may not read it (another subtree's plan is as if absent)."""
     query = select(p).where(p.c.id == plan_id)
     row = (await session.execute(query.with_for_update() if lock else query)).first()
-    if row is None:
+    if row is None or (
+        caller is not None and not readable(caller, issuer_path=await issuer_path(session, row), status=row.status)
+    ):
         raise NotFound(f"không có kế hoạch {plan_id}")
     return row
 
@@ -59,9 +88,10 @@ async def plan_tasks(session: AsyncSession, rows: list[Any]) -> list[PlanTask]:
     ]
 
 
-async def plan_json(session: AsyncSession, *, plan_id: uuid.UUID) -> dict[str, Any]:
-    """The plan as the API shows it: its head, its content and every task."""
-    plan = await get_or_raise(session, plan_id=plan_id)
+async def plan_json(session: AsyncSession, *, plan_id: uuid.UUID, caller: Caller | None = None) -> dict[str, Any]:
+    """The plan as the API shows it: its head, its content and every task (404 if `caller` may
+    not read it)."""
+    plan = await get_or_raise(session, plan_id=plan_id, caller=caller)
     rows = await tasks(session, plan_id=plan_id)
     return {
         "id": str(plan.id),
@@ -97,6 +127,7 @@ async def plan_json(session: AsyncSession, *, plan_id: uuid.UUID) -> dict[str, A
 async def list_(
     session: AsyncSession,
     *,
+    caller: Caller,
     issuer: str | None = None,
     within: str | None = None,
     period: str | None = None,
@@ -104,11 +135,17 @@ async def list_(
     q: str | None = None,
     limit: int = 100,
 ) -> list[Any]:
-    """Plans, newest first, with their issuer's name: of one issuer or of any unit in the subtree
-    `within`, of a period, in a status, whose number, title, purpose or tasks hold every word of
-    `q` (without diacritics)."""
+    """Plans `caller` may read, newest first, with their issuer's name: of one issuer or of any
+    unit in the subtree `within`, of a period, in a status, whose number, title, purpose or tasks
+    hold every word of `q` (without diacritics). The filters' units are checked by the route."""
     u = m.units
     query = select(p, u.c.name.label("issuer_name")).join(u, u.c.code == p.c.issuer)
+    if caller.unit_path != EVERYWHERE:
+        query = query.where(
+            (u.c.path == caller.unit_path)
+            | u.c.path.startswith(caller.unit_path + ".", autoescape=True)
+            | (u.c.path.in_(ancestors(caller.unit_path)) & (p.c.status != "draft"))
+        )
     if issuer:
         query = query.where(p.c.issuer == issuer)
     if within:
@@ -138,9 +175,9 @@ def summary_json(row: Any) -> dict[str, Any]:
     }
 
 
-async def versions(session: AsyncSession, *, plan_id: uuid.UUID) -> list[dict[str, Any]]:
+async def versions(session: AsyncSession, *, plan_id: uuid.UUID, caller: Caller) -> list[dict[str, Any]]:
     """The versions amendments replaced, oldest first, each with what the next one changed."""
-    await get_or_raise(session, plan_id=plan_id)
+    await get_or_raise(session, plan_id=plan_id, caller=caller)
     v = m.plan_versions
     rows = (await session.execute(select(v).where(v.c.plan_id == plan_id).order_by(v.c.version))).all()
     return [
