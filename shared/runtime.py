@@ -185,7 +185,7 @@ class Service:
         app.include_router(self.router, dependencies=[Depends(undeclared_route_scope)])
         declare_access(app)
 
-        @app.get("/healthz", include_in_schema=False)
+        @app.get("/healthz", include_in_schema=False, dependencies=[Depends(auth.public("sức khỏe dịch vụ"))])
         async def healthz() -> JSONResponse:
             ok, reason = await self.health()
             return JSONResponse(
@@ -193,7 +193,7 @@ class Service:
                 status_code=200 if ok else 503,
             )
 
-        @app.get("/asyncapi.json", include_in_schema=False)
+        @app.get("/asyncapi.json", include_in_schema=False, dependencies=[Depends(auth.public("danh mục sự kiện"))])
         async def asyncapi() -> Any:
             return self.asyncapi()
 

@@ -228,7 +228,9 @@ async def reset_password(
 
 async def change_own_password(session: AsyncSession, *, caller: Caller, old: str, new: str, now: datetime) -> None:
     user_id = _user_id(caller)
-    row = (await session.execute(select(m.users).where(m.users.c.id == user_id).with_for_update())).one()
+    row = (await session.execute(select(m.users).where(m.users.c.id == user_id).with_for_update())).first()
+    if row is None:
+        raise Forbidden("Chỉ tài khoản người dùng của hệ thống mới đổi được mật khẩu ở đây")
     if not PASSWORDS.verify(old, row.password_hash):
         raise InputError([FieldProblem("old_password", "mật khẩu hiện tại không đúng")], status=403)
     check_password(new, "new_password")
@@ -243,11 +245,22 @@ async def change_own_password(session: AsyncSession, *, caller: Caller, old: str
     await _end_sessions(session, user_id, now, keep=caller.extra.get("sid"))
 
 
-def _user_id(caller: Caller) -> uuid.UUID:
+def account_id(caller: Caller) -> uuid.UUID | None:
+    """The id of the caller's own account here, if it is one (not a token, an OIDC user…)."""
     kind, _, value = caller.subject.partition(":")
     if kind != "user":
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _user_id(caller: Caller) -> uuid.UUID:
+    user_id = account_id(caller)
+    if user_id is None:
         raise Forbidden("Chỉ tài khoản người dùng của hệ thống mới đổi được mật khẩu ở đây")
-    return uuid.UUID(value)
+    return user_id
 
 
 async def _end_sessions(session: AsyncSession, user_id: uuid.UUID, now: datetime, *, keep: str | None = None) -> None:
@@ -344,9 +357,9 @@ async def me(session: AsyncSession, *, caller: Caller) -> dict[str, Any]:
     if caller.unit_path != EVERYWHERE:
         name = (await session.execute(select(m.units.c.name).where(m.units.c.path == caller.unit_path))).scalar()
         body["unit_name"] = name or ""
-    kind, _, value = caller.subject.partition(":")
-    if kind == "user":
-        row = (await session.execute(select(m.users).where(m.users.c.id == uuid.UUID(value)))).first()
+    user_id = account_id(caller)
+    if user_id is not None:
+        row = (await session.execute(select(m.users).where(m.users.c.id == user_id))).first()
         if row is not None:
             body["username"] = row.username
             body["must_change_password"] = row.must_change_password

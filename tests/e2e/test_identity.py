@@ -17,7 +17,7 @@ from tests.e2e.conftest import ADMIN_PASSWORD, CCHC, Running, admin_session
 from tests.e2e.steps import THIS_YEAR, eventually, quarterly_plan
 
 pytestmark = pytest.mark.e2e
-UNIT, SIBLING = "21787", "21790"
+UNIT, SIBLING = "21787", "21796"
 
 
 def cchc(running: Running, config: Path, *args: str) -> str:

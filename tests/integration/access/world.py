@@ -14,7 +14,7 @@ from tests.integration.plans_data import QUARTERLY_PLAN
 
 PROVINCE = "52"
 UNIT = "21787"  # Xã Vĩnh Sơn
-SIBLING = "21790"
+SIBLING = "21796"
 
 # who → the identity; "anonymous" sends no credential at all
 WHO = ["anonymous", "officer", "sibling_officer", "parent_head", "auditor", "admin", "readonly_token"]
