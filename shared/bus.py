@@ -32,6 +32,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import nats_security, outbox
+from shared.db import system_scope
 from shared.events import DEAD_LETTER, EVENT_TYPES, FAMILIES, Envelope, Event, Meta, stream_name, subject
 from shared.settings import Settings
 
@@ -265,10 +266,12 @@ def attach(
                 f"{service} handle {sub.event_type}",
                 attributes={"cchc.service": service, "cchc.event_id": str(decoded.meta.id)},
             ):
-                async with sessions() as session, session.begin():
-                    if await outbox.claim(session, inbox, decoded.meta.id, raw.subject):
-                        caused = await apply(sub, session, decoded, service=service)
-                        await outbox.add(session, outbox_, caused, prefix=prefix)
+                # consumers span units by nature: every unit is in scope (row-level security)
+                with system_scope():
+                    async with sessions() as session, session.begin():
+                        if await outbox.claim(session, inbox, decoded.meta.id, raw.subject):
+                            caused = await apply(sub, session, decoded, service=service)
+                            await outbox.add(session, outbox_, caused, prefix=prefix)
         except (PermanentEventError, ValidationError) as exc:  # retrying cannot help: park it
             await park(raw, str(exc))
             return
@@ -321,14 +324,15 @@ def attach(
                 links=links[:100],
                 attributes={"cchc.service": service, "cchc.batch": len(good)},
             ):
-                async with sessions() as session, session.begin():
-                    fresh = await outbox.claim_many(session, inbox, [(d.meta.id, raw.subject) for raw, d in good])
-                    caused: list[Envelope] = []
-                    for _, decoded in good:
-                        if decoded.meta.id in fresh:
-                            fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
-                            caused += await apply(sub, session, decoded, service=service)
-                    await outbox.add(session, outbox_, caused, prefix=prefix)
+                with system_scope():
+                    async with sessions() as session, session.begin():
+                        fresh = await outbox.claim_many(session, inbox, [(d.meta.id, raw.subject) for raw, d in good])
+                        caused: list[Envelope] = []
+                        for _, decoded in good:
+                            if decoded.meta.id in fresh:
+                                fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
+                                caused += await apply(sub, session, decoded, service=service)
+                        await outbox.add(session, outbox_, caused, prefix=prefix)
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below
             if is_outage(exc):  # the database or the bus is away: the whole batch waits for it
                 log.warning("%s: batch of %d %s waits for an outage: %r", service, len(good), sub.event_type, exc)

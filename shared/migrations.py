@@ -17,16 +17,18 @@ SERVICES = ("plans", "tasks", "notify", "reports")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(service: str, database_url: str) -> Config:
+def alembic_config(service: str, database_url: str, *, role: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
     config.attributes["database_url"] = database_url
+    config.attributes["role"] = role
     return config
 
 
-def upgrade(service: str, database_url: str) -> None:
-    """Apply the service's migrations (sync; call from a thread when a loop is running)."""
-    command.upgrade(alembic_config(service, database_url), "head")
+def upgrade(service: str, database_url: str, *, role: str | None = None) -> None:
+    """Apply the service's migrations (sync; call from a thread when a loop is running), as
+    `role` (the schema's owner, see shared.db_roles) when given, so that it owns what they make."""
+    command.upgrade(alembic_config(service, database_url, role=role), "head")
 
 
 def upgrade_all(database_url: str) -> None:
@@ -39,9 +41,14 @@ def run_env(metadata: MetaData, schema: str) -> None:
     from alembic import context
 
     url = context.config.attributes["database_url"]
+    role = context.config.attributes.get("role")
 
     def migrate(connection: Connection) -> None:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        if role:  # the schema's owner makes (so owns) what the migrations create
+            connection.execute(text(f'SET LOCAL ROLE "{role}"'))
+        # a data migration is system work: it sees every unit's rows (row-level security)
+        connection.execute(text("SELECT set_config('cchc.scope', '*', true)"))
         context.configure(
             connection=connection,
             target_metadata=metadata,

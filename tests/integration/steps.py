@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from services.notify import models as notify_models
 from shared.clock import FixedClock
+from shared.db import system_scope
 from shared.events import AssignmentCreated, UnitRef, make_event, stream_name
 
 if TYPE_CHECKING:
@@ -50,13 +51,14 @@ def assignment_event(unit: str = "21787") -> tuple[bytes, uuid.UUID, str]:
 
 
 async def notifications_for(system: System, assignment_id: uuid.UUID) -> int:
-    async with system.services["notify"].sessions() as session:
-        n = notify_models.notifications
-        return int(
-            (
-                await session.execute(select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))
-            ).scalar_one()
-        )
+    with system_scope():  # every unit's notifications (row-level security)
+        async with system.services["notify"].sessions() as session:
+            n = notify_models.notifications
+            return int(
+                (
+                    await session.execute(select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))
+                ).scalar_one()
+            )
 
 
 async def dead_letters(system: System) -> list[Any]:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from services.reports import models as reports_models
 from services.reports.rebuild import ServiceRunning, rebuild
 from shared.clock import VN
+from shared.db import make_engine, system_scope
 from shared.events import Envelope, ProgressReported, UnitRef, make_event, stream_name, subject
 from shared.periods import Period
 from tests.integration.conftest import TEST_NOW, System
@@ -143,8 +144,9 @@ async def test_numbers_equal_a_direct_count_and_survive_a_rebuild_from_the_strea
 
     await system.eventually(assigned)
     a = reports_models.assignments
-    async with system.services["reports"].sessions() as session:
-        rows = (await session.execute(select(a).order_by(a.c.id))).all()
+    with system_scope():  # every unit's assignments (row-level security)
+        async with system.services["reports"].sessions() as session:
+            rows = (await session.execute(select(a).order_by(a.c.id))).all()
     rng = random.Random(2026)
     envelopes, sent = seed(rows, rng)
     assert len(sent) > 900 and len(envelopes) > 1500
@@ -182,9 +184,13 @@ async def test_numbers_equal_a_direct_count_and_survive_a_rebuild_from_the_strea
     await system.stop("reports")
     removed = await rebuild(system.settings)
     assert removed["assignments"] == 1620 and removed["progress"] == len(sent)
-    async with system.services["plans"].sessions() as session:  # any connection to the same database
-        for table in (reports_models.units, reports_models.assignments, reports_models.progress):
-            assert (await session.execute(select(func.count()).select_from(table))).scalar_one() == 0
+    engine = make_engine(system.settings.database_url or "", pool_size=1)  # the admin: reports is stopped
+    try:
+        async with engine.connect() as conn:
+            for table in (reports_models.units, reports_models.assignments, reports_models.progress):
+                assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
+    finally:
+        await engine.dispose()
     client = await nats.connect(system.settings.nats_url)
     try:
         with pytest.raises(NotFoundError):
