@@ -1,7 +1,12 @@
 """HTTP routes of the reports service, thin: roll-ups over a unit's subtree, its children one
 by one, the units that lag, the periodic report (JSON, DOCX, XLSX), and the submission of
 reports up the tree. The counting is in queries.py, the documents in documents.py, the
-submission rules in submissions.py."""
+submission rules in submissions.py.
+
+Who may: every figure is read about a unit in the caller's subtree (a unit outside it, in the
+query or the path, is 403: unit codes are public, figures are not); a unit's head submits its
+own report; only the head of the direct parent accepts or returns it; the unit reads the
+decisions on its own reports."""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from services.reports import queries as q
 from services.reports import submissions
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
 from services.reports.submissions import periodic
+from shared.access import Caller, Right
+from shared.auth import allow
 from shared.errors import FieldProblem, InputError
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
@@ -81,8 +88,16 @@ def _head(scope: q.Scope, name: str) -> dict[str, Any]:
     }
 
 
+IN_SUBTREE = "đơn vị `unit` được hỏi nằm trong cây đơn vị của người gọi"
+OF_UNIT = "đơn vị trong đường dẫn nằm trong cây đơn vị của người gọi"
+
+
 @router.get("/rollup")
-async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+async def rollup(
+    scope: q.Scope = Depends(scope_of),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=IN_SUBTREE)),
+) -> dict[str, Any]:
     """Tổng hợp toàn bộ cây đơn vị: số nhiệm vụ phải báo cáo, đã báo cáo, đúng hạn, theo bốn
     trạng thái theo dõi, theo cấp, sản phẩm theo loại, lĩnh vực và hình thức.
 
@@ -91,7 +106,7 @@ async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(
     `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await q.get_unit_or_raise(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         body = _head(scope, name) | await q.totals(session, scope, today)
         body["by_level"] = await q.by_level(session, scope, today)
         body["outputs"] = await q.outputs(session, scope)
@@ -101,31 +116,41 @@ async def rollup(scope: q.Scope = Depends(scope_of), service: Service = Depends(
 
 
 @router.get("/children")
-async def children(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+async def children(
+    scope: q.Scope = Depends(scope_of),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=IN_SUBTREE)),
+) -> dict[str, Any]:
     """Từng đơn vị trực thuộc với số liệu của riêng nó (cả đơn vị chưa có nhiệm vụ), đơn vị có
     tỷ lệ báo cáo thấp nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await q.get_unit_or_raise(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         rows = await q.children(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows)}
 
 
 @router.get("/lagging")
-async def lagging(scope: q.Scope = Depends(scope_of), service: Service = Depends(service_of)) -> dict[str, Any]:
+async def lagging(
+    scope: q.Scope = Depends(scope_of),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=IN_SUBTREE)),
+) -> dict[str, Any]:
     """Đơn vị chưa báo cáo dù đã quá hạn, đơn vị chậm lâu nhất trước."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
-        name = (await q.get_unit_or_raise(session, scope.unit)).name
+        name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
 
 
-async def periodic_report(service: Service, scope: q.Scope, number: str, signer: str = "") -> PeriodicReport:
+async def periodic_report(
+    service: Service, scope: q.Scope, caller: Caller, number: str, signer: str = ""
+) -> PeriodicReport:
     today = service.clock.today_vn()
     u = m.units
     async with snapshot(service) as session:
-        unit = await q.get_unit_or_raise(session, scope.unit)
+        unit = await q.get_unit_or_raise(session, scope.unit, caller=caller)
         parent = None
         if unit.parent:
             parent = (await session.execute(select(u.c.name).where(u.c.code == unit.parent))).scalar()
@@ -172,9 +197,10 @@ async def report_docx(
     number: str = Query("", max_length=50),
     signer: str = Query("", max_length=80, description="Họ và tên người ký"),
     service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> Response:
     """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
-    report = await periodic_report(service, _report_scope(unit, period, view, plan), number, signer)
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, number, signer)
     return _attachment(
         await asyncio.to_thread(docx_bytes, report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx"
     )
@@ -187,9 +213,10 @@ async def report_xlsx(
     view: q.View = "current",
     plan: uuid.UUID | None = None,
     service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> Response:
     """Bảng nhiệm vụ, bảng đơn vị và đơn vị chậm báo cáo (tệp Excel)."""
-    report = await periodic_report(service, _report_scope(unit, period, view, plan), "")
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, "")
     return _attachment(
         await asyncio.to_thread(xlsx_bytes, report), XLSX, f"bao-cao-cchc-{unit}-{report.period.code}.xlsx"
     )
@@ -203,30 +230,47 @@ async def report_json(
     plan: uuid.UUID | None = None,
     number: str = Query("", max_length=50),
     service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> dict[str, Any]:
     """Số liệu của báo cáo định kỳ: tổng hợp, từng nhiệm vụ, từng đơn vị, đơn vị chậm, mô hình hay."""
-    return (await periodic_report(service, _report_scope(unit, period, view, plan), number)).as_json()
+    return (await periodic_report(service, _report_scope(unit, period, view, plan), caller, number)).as_json()
 
 
 @router.post("/{unit}/{period}/submit", status_code=201)
 async def submit(
-    unit: str, period: str, body: submissions.SubmitIn, service: Service = Depends(service_of)
+    unit: str,
+    period: str,
+    body: submissions.SubmitIn | None = None,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.submit, scope="chính đơn vị trong đường dẫn (lãnh đạo đơn vị gửi báo cáo)")),
 ) -> dict[str, Any]:
     """Gửi báo cáo định kỳ lên cấp trên (lần gửi mới sau khi bị trả lại)."""
     now, today = service.clock.now(), service.clock.today_vn()
     async with service.transaction() as session:
-        sent = await submissions.submit(session, unit=unit, period=period, body=body, now=now, today=today)
+        sent = await submissions.submit(
+            session, unit=unit, period=period, body=body or submissions.SubmitIn(), caller=caller, now=now, today=today
+        )
         await service.emit(session, sent.events)
     return submissions.submission_json(sent.row)
 
 
+REVIEWER = "cấp trên trực tiếp của đơn vị trong đường dẫn"
+
+
 async def _review(
-    unit: str, period: str, body: submissions.ReviewIn, service: Service, *, accept: bool
+    unit: str, period: str, body: submissions.ReviewIn | None, service: Service, caller: Caller, *, accept: bool
 ) -> dict[str, Any]:
     now, today = service.clock.now(), service.clock.today_vn()
     async with service.transaction() as session:
         decided = await submissions.review(
-            session, unit=unit, period=period, body=body, accept=accept, now=now, today=today
+            session,
+            unit=unit,
+            period=period,
+            body=body or submissions.ReviewIn(),
+            accept=accept,
+            caller=caller,
+            now=now,
+            today=today,
         )
         await service.emit(session, decided.events)
     return submissions.submission_json(decided.row)
@@ -234,30 +278,50 @@ async def _review(
 
 @router.post("/{unit}/{period}/accept")
 async def accept(
-    unit: str, period: str, body: submissions.ReviewIn, service: Service = Depends(service_of)
+    unit: str,
+    period: str,
+    body: submissions.ReviewIn | None = None,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.review, scope=REVIEWER)),
 ) -> dict[str, Any]:
     """Cấp trên tiếp nhận báo cáo: báo cáo được khóa."""
-    return await _review(unit, period, body, service, accept=True)
+    return await _review(unit, period, body, service, caller, accept=True)
 
 
 @router.post("/{unit}/{period}/return")
 async def give_back(
-    unit: str, period: str, body: submissions.ReviewIn, service: Service = Depends(service_of)
+    unit: str,
+    period: str,
+    body: submissions.ReviewIn | None = None,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.review, scope=REVIEWER)),
 ) -> dict[str, Any]:
     """Cấp trên trả lại báo cáo, nêu lý do (trả lại báo cáo đã tiếp nhận là mở lại để điều chỉnh)."""
-    return await _review(unit, period, body, service, accept=False)
+    return await _review(unit, period, body, service, caller, accept=False)
 
 
 @router.get("/{unit}/{period}/submissions")
-async def versions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def versions(
+    unit: str,
+    period: str,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(Right.read, scope="đơn vị trong đường dẫn (xem quyết định về báo cáo của mình) hoặc cấp trên của nó")
+    ),
+) -> dict[str, Any]:
     """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước."""
     async with service.sessions() as session:
-        rows = await submissions.list_(session, unit=unit, period=period)
+        rows = await submissions.list_(session, unit=unit, period=period, caller=caller)
     return {"items": [submissions.submission_json(r) for r in rows], "count": len(rows)}
 
 
 @router.get("/{unit}/{period}/children-submissions")
-async def children_submissions(unit: str, period: str, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def children_submissions(
+    unit: str,
+    period: str,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
+) -> dict[str, Any]:
     """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
     chưa gửi và quá hạn trước."""
     settings = service.settings
@@ -268,5 +332,5 @@ async def children_submissions(unit: str, period: str, service: Service = Depend
 
     async with service.sessions() as session:
         return await submissions.children(
-            session, unit=unit, period=period, today=service.clock.today_vn(), due_for=due_for
+            session, unit=unit, period=period, caller=caller, today=service.clock.today_vn(), due_for=due_for
         )

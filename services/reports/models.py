@@ -110,11 +110,13 @@ submissions = Table(
     Column("parent_code", Text, nullable=False),
     Column("status", Text, nullable=False),  # submitted | accepted | returned
     Column("number", Text, nullable=False, server_default=""),
-    Column("submitted_by", Text, nullable=False, server_default=""),
+    Column("submitted_by", Text, nullable=False, server_default=""),  # the sender's name
+    Column("submitted_by_subject", Text, nullable=False, server_default=""),  # its credential: user:… / token:…
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("totals", JSONB, nullable=False),  # the figures as submitted
     Column("decided_by", Text, nullable=False, server_default=""),
+    Column("decided_by_subject", Text, nullable=False, server_default=""),
     Column("decided_at", DateTime(timezone=True)),
     Column("reason", Text, nullable=False, server_default=""),
     UniqueConstraint("unit_code", "period", "version", name="submissions_version"),

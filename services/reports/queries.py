@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
 from shared import units
+from shared.access import Caller, Right
 from shared.errors import NotFound
 from shared.followup import STATES, is_state, reported_on_time
 from shared.periods import Period
@@ -77,11 +78,15 @@ class Scope:
         )
 
 
-async def get_unit_or_raise(session: AsyncSession, code: str) -> Any:
-    """The read model's row of a unit; 404 naming the code if there is none."""
+async def get_unit_or_raise(session: AsyncSession, code: str, *, caller: Caller | None = None) -> Any:
+    """The read model's row of a unit; 404 naming the code if there is none. With a caller, the
+    unit is one it reads about: 403 unless it lies in the caller's subtree (a unit code is no
+    secret, the directory lists them; its figures are)."""
     row = (await session.execute(select(u).where(u.c.code == code))).first()
     if row is None:
         raise NotFound(f"không có đơn vị mã {code!r}")
+    if caller is not None:
+        caller.require(Right.read, row.path)
     return row
 
 

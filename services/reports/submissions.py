@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reports import models as m
 from services.reports import queries as q
 from services.reports.queries import get_unit_or_raise
+from shared.access import Caller, Right
 from shared.clock import vn_date
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 from shared.events import Event, ReportReviewed, ReportSubmitted, UnitRef
@@ -55,19 +56,49 @@ def periodic(period: str) -> Period:
 
 
 class Person(BaseModel):
-    unit: str = Field(min_length=1, max_length=50)  # the unit acting
+    """Who acts, as clients before identity named it. Kept for compatibility: it must name the
+    unit acting here and the caller itself (else 403); what is stored comes from the credential."""
+
+    unit: str = Field(min_length=1, max_length=50)
     name: str = Field("", max_length=200)
 
 
 class SubmitIn(BaseModel):
-    by: Person
-    number: str = Field("", max_length=50)  # số, ký hiệu văn bản, e.g. 15/BC-UBND
-    note: str = Field("", max_length=4000)
+    by: Person | None = None  # the unit itself
+    number: str = Field(default="", max_length=50)  # số, ký hiệu văn bản, e.g. 15/BC-UBND
+    note: str = Field(default="", max_length=4000)
 
 
 class ReviewIn(BaseModel):
-    by: Person  # must be the parent unit
-    reason: str = Field("", max_length=4000)
+    by: Person | None = None  # the direct parent
+    reason: str = Field(default="", max_length=4000)
+
+
+def _agrees(by: Person | None, *, acting: Any, caller: Caller) -> None:
+    """A `by` the body still sends must say what the credential says: the unit acting and,
+    if named, the person logged in."""
+    if by is None:
+        return
+    if by.unit != acting.code:
+        raise Forbidden(
+            f"“by.unit” là {by.unit}, nhưng việc này do {acting.name} ({acting.code}) làm; "
+            "người làm là người đăng nhập, không do nội dung yêu cầu nêu"
+        )
+    if by.name.strip() and by.name.strip() != caller.name:
+        raise Forbidden(
+            f"“by.name” là {by.name.strip()!r}, không phải người đăng nhập ({caller.name or caller.subject})"
+        )
+
+
+def may_submit(caller: Caller, own: Any) -> None:
+    """A unit submits its own report: its head (right `submit` on the unit itself), not a
+    superior on its behalf; a national client (operators, the system's tests) acts for any."""
+    caller.require(Right.submit, own.path)
+    if not caller.national and caller.unit_path != own.path:
+        raise Forbidden(
+            f"Chỉ {own.name} ({own.code}) tự gửi báo cáo định kỳ của mình (quyền “{Right.submit.label}”); "
+            f"tài khoản này thuộc đơn vị {caller.unit_code}"
+        )
 
 
 def _ref(row: Any) -> UnitRef:
@@ -98,10 +129,12 @@ def submission_json(row: Any) -> dict[str, Any]:
         "parent": row.parent_code,
         "number": row.number,
         "submitted_by": row.submitted_by,
+        "submitted_by_subject": row.submitted_by_subject,
         "submitted_at": row.submitted_at.isoformat(),
         "note": row.note,
         "totals": row.totals,
         "decided_by": row.decided_by,
+        "decided_by_subject": row.decided_by_subject,
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
         "reason": row.reason,
     }
@@ -116,14 +149,14 @@ class Decided:
 
 
 async def submit(
-    session: AsyncSession, *, unit: str, period: str, body: SubmitIn, now: datetime, today: date
+    session: AsyncSession, *, unit: str, period: str, body: SubmitIn, caller: Caller, now: datetime, today: date
 ) -> Decided:
     """Send a unit's periodic report to its parent with its figures as of now (a new version
-    after a return); refused while one waits or after it was accepted."""
-    wanted = periodic(period)
-    if body.by.unit != unit:
-        raise Forbidden(f"đơn vị {body.by.unit} không gửi thay được báo cáo của {unit}")
+    after a return); refused while one waits or after it was accepted. Sent by the caller."""
     own = await get_unit_or_raise(session, unit)
+    may_submit(caller, own)
+    _agrees(body.by, acting=own, caller=caller)
+    wanted = periodic(period)
     if not own.parent:
         raise Conflict(f"{own.name} không có cấp trên trong hệ thống để gửi báo cáo")
     parent = await get_unit_or_raise(session, own.parent)
@@ -146,7 +179,8 @@ async def submit(
                 parent_code=parent.code,
                 status="submitted",
                 number=body.number.strip(),
-                submitted_by=body.by.name.strip(),
+                submitted_by=caller.name or own.name,
+                submitted_by_subject=caller.subject,
                 submitted_at=now,
                 note=body.note.strip(),
                 totals=totals,
@@ -166,17 +200,28 @@ async def submit(
 
 
 async def review(
-    session: AsyncSession, *, unit: str, period: str, body: ReviewIn, accept: bool, now: datetime, today: date
+    session: AsyncSession,
+    *,
+    unit: str,
+    period: str,
+    body: ReviewIn,
+    accept: bool,
+    caller: Caller,
+    now: datetime,
+    today: date,
 ) -> Decided:
     """The direct parent accepts the waiting version (refused if its figures moved since it was
-    sent) or returns it with a reason; returning an accepted report reopens it."""
+    sent) or returns it with a reason; returning an accepted report reopens it. Decided by the
+    caller, who must be the head of the direct parent (or national)."""
+    own = await get_unit_or_raise(session, unit)
+    caller.require(Right.review, own.path)
+    if not own.parent:
+        raise Conflict(f"{own.name} không có cấp trên trong hệ thống để tiếp nhận báo cáo")
+    reviewer = await get_unit_or_raise(session, own.parent)
+    _agrees(body.by, acting=reviewer, caller=caller)
     wanted = periodic(period)
     if not accept and not body.reason.strip():
         raise InputError([FieldProblem("reason", "cần nêu lý do trả lại báo cáo")])
-    own = await get_unit_or_raise(session, unit)
-    if body.by.unit != own.parent:
-        raise Forbidden(f"chỉ cấp trên trực tiếp của {own.name} tiếp nhận hoặc trả lại báo cáo này")
-    reviewer = await get_unit_or_raise(session, body.by.unit)
     latest = await _latest(session, unit, wanted, lock=True)
     if latest is None:
         raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
@@ -200,7 +245,8 @@ async def review(
             .where(s.c.id == latest.id)
             .values(
                 status=status,
-                decided_by=body.by.name.strip() or reviewer.name,
+                decided_by=caller.name or reviewer.name,
+                decided_by_subject=caller.subject,
                 decided_at=now,
                 reason=body.reason.strip(),
             )
@@ -244,11 +290,12 @@ def drift(sent: dict[str, Any], now: dict[str, Any]) -> list[str]:
     ]
 
 
-async def list_(session: AsyncSession, *, unit: str, period: str) -> list[Any]:
-    """Every version a unit sent for a period, the newest first."""
+async def list_(session: AsyncSession, *, unit: str, period: str, caller: Caller) -> list[Any]:
+    """Every version a unit sent for a period, the newest first, with the decisions on them:
+    read by the unit itself (what its parent decided on its reports) and its superiors."""
+    await get_unit_or_raise(session, unit, caller=caller)
     wanted = periodic(period)
     s = m.submissions
-    await get_unit_or_raise(session, unit)
     return list(
         (
             await session.execute(
@@ -261,12 +308,14 @@ async def list_(session: AsyncSession, *, unit: str, period: str) -> list[Any]:
 DueFor = Callable[[Period, str], date]  # the report deadline of a level in a period
 
 
-async def children(session: AsyncSession, *, unit: str, period: str, today: date, due_for: DueFor) -> dict[str, Any]:
+async def children(
+    session: AsyncSession, *, unit: str, period: str, caller: Caller, today: date, due_for: DueFor
+) -> dict[str, Any]:
     """Where each direct child stands with its report for the period, with its deadline by
-    level: not sent and the latest first."""
+    level: not sent and the latest first. Read by the unit and its superiors."""
+    own = await get_unit_or_raise(session, unit, caller=caller)
     wanted = periodic(period)
     u, s = m.units, m.submissions
-    own = await get_unit_or_raise(session, unit)
     rows = (await session.execute(select(u).where(u.c.parent == unit).order_by(u.c.name))).all()
     latest = (
         await session.execute(
