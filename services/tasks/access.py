@@ -1,5 +1,9 @@
-"""Whether a unit may still report on an assignment: the one set of checks behind progress
-reports and evidence uploads."""
+"""Who may act on an assignment, and whether it still takes reports: the one set of checks
+behind reading an assignment, progress reports and evidence uploads.
+
+An assignment of a unit outside the caller's subtree is as if absent (404, for reads and writes
+alike: row-level security hides it too, and the answer does not confirm that the id exists);
+inside it, writing needs the right on the assignment's unit (403)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
+from shared.access import Caller, Right
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.periods import Period
 
@@ -19,22 +24,35 @@ async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
     return row is not None and row.closed_at is not None
 
 
-async def open_assignment(
-    session: AsyncSession, assignment_id: uuid.UUID, *, unit: str | None, lock: bool = False
+async def readable_assignment(
+    session: AsyncSession, assignment_id: uuid.UUID, *, caller: Caller, lock: bool = False
 ) -> Any:
-    """The assignment, if it exists, is not cancelled, its plan is not closed, and `unit` (when
-    named) is the unit it belongs to; 404, 409 or 403 otherwise."""
+    """The assignment, if it exists within the caller's subtree; 404 otherwise."""
     a = m.assignments
     query = select(a).where(a.c.id == assignment_id)
     row = (await session.execute(query.with_for_update() if lock else query)).first()
-    if row is None:
+    if row is None or not caller.covers(row.unit_path):
         raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+    return row
+
+
+async def open_assignment(
+    session: AsyncSession, assignment_id: uuid.UUID, *, caller: Caller, unit: str | None, lock: bool = False
+) -> Any:
+    """The assignment the caller reports on: within its subtree (404), the caller may report for
+    its unit, and `unit` — the acting unit a request body still names, for compatibility — is
+    that unit (403); not cancelled, its plan not closed, its period not locked (409)."""
+    row = await readable_assignment(session, assignment_id, caller=caller, lock=lock)
+    caller.require(Right.report, row.unit_path)
+    if unit is not None and unit != row.unit_code:
+        raise Forbidden(
+            f"nhiệm vụ này của {row.unit_name} ({row.unit_code}); tài khoản không báo cáo thay được "
+            f"đơn vị {unit} — đơn vị báo cáo là đơn vị của tài khoản đăng nhập"
+        )
     if row.cancelled_at is not None:
         raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
     if await closed(session, row.plan_id):
         raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo, minh chứng mới")
-    if unit is not None and unit != row.unit_code:
-        raise Forbidden(f"đơn vị {unit} không báo cáo thay được nhiệm vụ của {row.unit_name}")
     locked = await locked_by(session, row)
     if locked is not None:
         raise Conflict(

@@ -1,5 +1,7 @@
 """HTTP routes of the tasks service, thin: assignments, progress reports, evidence files. The
-rules and the storage are in assignments.py, progress.py and evidence.py."""
+rules and the storage are in assignments.py, progress.py and evidence.py; who may act on which
+assignment in access.py. Reads need `read` within the caller's subtree, progress and evidence
+`report` on the assignment's unit; the acting unit and person are the caller's."""
 
 from __future__ import annotations
 
@@ -10,11 +12,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.tasks import assignments, evidence, progress
+from shared.access import Caller, Right
+from shared.auth import allow
 from shared.followup import FollowUp
 from shared.runtime import Service, service_of
 from shared.uploads import read_upload
 
 router = APIRouter(prefix="/api")
+ASSIGNMENT_READ = "đơn vị của nhiệm vụ được giao nằm trong cây đơn vị của tài khoản (khác: 404)"
+ASSIGNMENT_REPORT = (
+    "đơn vị của nhiệm vụ được giao nằm trong cây đơn vị của tài khoản (khác: 404); đơn vị báo cáo là của tài khoản"
+)
 
 
 @router.get("/assignments")
@@ -26,25 +34,43 @@ async def list_assignments(
     status: FollowUp | None = None,
     limit: int = Query(1000, ge=1, le=10000),
     service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(
+            Right.read,
+            scope="`unit`/`within` trong cây đơn vị của tài khoản (đơn vị cấp trên: 403); chỉ liệt kê cây đơn vị đó",
+        )
+    ),
 ) -> dict[str, Any]:
     """Nhiệm vụ được giao của một đơn vị (`unit`) hoặc cả cây đơn vị (`within`), lọc theo kỳ,
-    kế hoạch, trạng thái (done_on_time, done_late, in_progress, overdue, not_due)."""
+    kế hoạch, trạng thái (done_on_time, done_late, in_progress, overdue, not_due); chỉ gồm các
+    đơn vị trong cây đơn vị của tài khoản."""
     today = service.clock.today_vn()
     async with service.sessions() as session:
         rows = await assignments.list_(
-            session, today=today, unit=unit, within=within, period=period, plan=plan, state=status, limit=limit
+            session,
+            caller=caller,
+            today=today,
+            unit=unit,
+            within=within,
+            period=period,
+            plan=plan,
+            state=status,
+            limit=limit,
         )
     return {"items": [assignments.assignment_json(r, today) for r in rows], "count": len(rows)}
 
 
 @router.get("/assignments/work")
 async def my_work(
-    unit: str, days: int = Query(30, ge=1, le=366), service: Service = Depends(service_of)
+    unit: str,
+    days: int = Query(30, ge=1, le=366),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope="`unit` trong cây đơn vị của tài khoản (đơn vị cấp trên: 403)")),
 ) -> dict[str, Any]:
     """Việc của tôi: việc quá hạn, việc đến hạn trong `days` ngày tới, số việc theo trạng thái."""
     today = service.clock.today_vn()
     async with service.sessions() as session:
-        work = await assignments.work(session, unit=unit, today=today, days=days)
+        work = await assignments.work(session, caller=caller, unit=unit, today=today, days=days)
     return {
         "unit": unit,
         "today": today.isoformat(),
@@ -55,29 +81,45 @@ async def my_work(
 
 
 @router.get("/assignments/{assignment_id}")
-async def get_assignment(assignment_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def get_assignment(
+    assignment_id: uuid.UUID,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
+) -> dict[str, Any]:
     """Một nhiệm vụ được giao, với lịch sử báo cáo và các thay đổi do hệ thống thực hiện."""
     async with service.sessions() as session:
-        return await assignments.get_or_raise(session, assignment_id=assignment_id, today=service.clock.today_vn())
+        return await assignments.get_or_raise(
+            session, caller=caller, assignment_id=assignment_id, today=service.clock.today_vn()
+        )
 
 
 @router.post("/assignments/{assignment_id}/progress", status_code=201)
 async def report_progress(
-    assignment_id: uuid.UUID, body: progress.ProgressIn, service: Service = Depends(service_of)
+    assignment_id: uuid.UUID,
+    body: progress.ProgressIn,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.report, scope=ASSIGNMENT_REPORT)),
 ) -> dict[str, Any]:
-    """Báo cáo tiến độ một kỳ; báo cáo sau thay số liệu của báo cáo trước, lịch sử được giữ."""
+    """Báo cáo tiến độ một kỳ; báo cáo sau thay số liệu của báo cáo trước, lịch sử được giữ.
+    Người báo cáo là tài khoản đăng nhập; `reporter.unit`, nếu gửi, phải là đơn vị của nhiệm vụ."""
     async with service.transaction() as session:
-        reported = await progress.report(session, assignment_id=assignment_id, body=body, now=service.clock.now())
+        reported = await progress.report(
+            session, caller=caller, assignment_id=assignment_id, body=body, now=service.clock.now()
+        )
         await service.emit(session, reported.events)
     return reported.json()
 
 
 @router.post("/assignments/{assignment_id}/evidence", status_code=201)
 async def upload_evidence(
-    assignment_id: uuid.UUID, request: Request, service: Service = Depends(service_of)
+    assignment_id: uuid.UUID,
+    request: Request,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.report, scope=ASSIGNMENT_REPORT)),
 ) -> dict[str, Any]:
     """Tải lên tệp minh chứng (PDF, ảnh, Word, Excel, PowerPoint, video MP4) cho một nhiệm vụ được
-    giao; trường `file`, tùy chọn `unit` (đơn vị tải lên) và `name` (người tải lên)."""
+    giao; trường `file`. Người tải lên là tài khoản đăng nhập; trường `unit`, nếu gửi, phải là
+    đơn vị của nhiệm vụ."""
     settings = service.settings
     upload = await read_upload(
         request, limit=settings.evidence_max_bytes, what="tệp minh chứng", default_name="minh-chung"
@@ -85,6 +127,7 @@ async def upload_evidence(
     async with service.transaction() as session:
         stored = await evidence.store(
             session,
+            caller=caller,
             assignment_id=assignment_id,
             upload=upload,
             accepted=settings.evidence_types,
@@ -94,16 +137,26 @@ async def upload_evidence(
 
 
 @router.get("/assignments/{assignment_id}/evidence")
-async def list_evidence(assignment_id: uuid.UUID, service: Service = Depends(service_of)) -> dict[str, Any]:
+async def list_evidence(
+    assignment_id: uuid.UUID,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
+) -> dict[str, Any]:
     """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao."""
     async with service.sessions() as session:
-        rows = await evidence.list_(session, assignment_id=assignment_id)
+        rows = await evidence.list_(session, caller=caller, assignment_id=assignment_id)
     return {"items": [evidence.file_json(r) for r in rows], "count": len(rows)}
 
 
 @router.get("/evidence/{file_id}")
-async def download_evidence(file_id: uuid.UUID, service: Service = Depends(service_of)) -> Response:
+async def download_evidence(
+    file_id: uuid.UUID,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(Right.read, scope="đơn vị của nhiệm vụ có tệp minh chứng nằm trong cây đơn vị của tài khoản (khác: 404)")
+    ),
+) -> Response:
     """Tải về tệp minh chứng, đúng tên và loại tệp đã tải lên."""
     async with service.sessions() as session:
-        row = await evidence.get_or_raise(session, file_id=file_id)
+        row = await evidence.get_or_raise(session, caller=caller, file_id=file_id)
     return Response(row.data, media_type=row.content_type, headers=evidence.download_headers(row))

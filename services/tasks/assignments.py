@@ -1,5 +1,9 @@
 """Reading assignments (nhiệm vụ được giao): a unit's or a subtree's list, "my work", one
-assignment with its reports and audit — each with its follow-up state, by the one rule."""
+assignment with its reports and audit — each with its follow-up state, by the one rule.
+
+Every read is confined to the caller's subtree: a list names a unit (`unit`, `within`) and
+holds only what of it lies in that subtree — a unit above the caller's is refused (403), any
+other unit outside it simply has nothing there; one assignment outside it is as if absent (404)."""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
+from services.tasks.access import readable_assignment
 from shared import followup
-from shared.errors import FieldProblem, InputError, NotFound
+from shared.access import Caller, Right
+from shared.errors import FieldProblem, InputError
 from shared.followup import FollowUp
 from shared.periods import Period, PeriodError
 from shared.units import under
@@ -24,6 +30,26 @@ a = m.assignments
 def state_is(wanted: FollowUp | str, today: date) -> Any:
     """SQL: the assignment is in follow-up state `wanted` on `today`."""
     return followup.is_state(wanted, due=a.c.due, period_start=a.c.period_start, done_at=a.c.done_at, today=today)
+
+
+def in_subtree(caller: Caller) -> ColumnElement[bool]:
+    """SQL: the assignment's unit is the caller's or lies below it (whole paths: a body
+    `48.20000.VHXH` is not in `52.21787.VHXH`'s subtree although their codes agree)."""
+    if caller.national:
+        return true()
+    path = caller.unit_path
+    return and_(
+        under(a.c.unit_path, caller.unit_code),  # served by the GIN index
+        or_(a.c.unit_path == path, a.c.unit_path.startswith(path + ".", autoescape=True)),
+    )
+
+
+def check_named(caller: Caller, code: str) -> None:
+    """403 if the unit a list names is above the caller's own (a commune asking for its
+    province); a unit elsewhere outside the caller's subtree leaves the list empty."""
+    above = caller.unit_path.split(".")[:-1]
+    if code in above:
+        caller.require(Right.read, ".".join(above[: above.index(code) + 1]))
 
 
 def assignment_json(row: Any, today: date) -> dict[str, Any]:
@@ -49,6 +75,7 @@ def assignment_json(row: Any, today: date) -> dict[str, Any]:
 async def list_(
     session: AsyncSession,
     *,
+    caller: Caller,
     today: date,
     unit: str | None = None,
     within: str | None = None,
@@ -57,11 +84,17 @@ async def list_(
     state: FollowUp | None = None,
     limit: int = 1000,
 ) -> list[Any]:
-    """Open assignments of one unit or of a subtree, by due date, filtered."""
+    """Open assignments of one unit or of a subtree, within the caller's subtree, by due date, filtered."""
     if not unit and not within:
         raise InputError([FieldProblem("unit", "cần `unit` (một đơn vị) hoặc `within` (cả cây đơn vị)")])
+    for named in (unit, within):
+        if named:
+            check_named(caller, named)
     query: Select[Any] = (
-        select(a).where(a.c.cancelled_at.is_(None)).order_by(a.c.due, a.c.unit_code, a.c.task_ref).limit(limit)
+        select(a)
+        .where(a.c.cancelled_at.is_(None), in_subtree(caller))
+        .order_by(a.c.due, a.c.unit_code, a.c.task_ref)
+        .limit(limit)
     )
     if unit:
         query = query.where(a.c.unit_code == unit)
@@ -89,8 +122,9 @@ class Work:
     counts: dict[FollowUp, int]
 
 
-async def work(session: AsyncSession, *, unit: str, today: date, days: int) -> Work:
-    mine = (a.c.unit_code == unit, a.c.cancelled_at.is_(None))
+async def work(session: AsyncSession, *, caller: Caller, unit: str, today: date, days: int) -> Work:
+    check_named(caller, unit)
+    mine = (a.c.unit_code == unit, a.c.cancelled_at.is_(None), in_subtree(caller))
     overdue = (await session.execute(select(a).where(*mine, state_is(FollowUp.OVERDUE, today)).order_by(a.c.due))).all()
     upcoming = (
         await session.execute(
@@ -109,11 +143,12 @@ async def work(session: AsyncSession, *, unit: str, today: date, days: int) -> W
     )
 
 
-async def get_or_raise(session: AsyncSession, *, assignment_id: uuid.UUID, today: date) -> dict[str, Any]:
-    """One assignment with its audit and every report, oldest first (the last one counts)."""
-    row = (await session.execute(select(a).where(a.c.id == assignment_id))).first()
-    if row is None:
-        raise NotFound(f"không có nhiệm vụ được giao {assignment_id}")
+async def get_or_raise(
+    session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID, today: date
+) -> dict[str, Any]:
+    """One assignment with its audit and every report, oldest first (the last one counts); 404
+    outside the caller's subtree."""
+    row = await readable_assignment(session, assignment_id, caller=caller)
     history = (
         await session.execute(
             select(m.progress_reports)

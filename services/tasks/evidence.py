@@ -3,7 +3,8 @@
 A file is uploaded for one assignment (multipart, field `file`), checked for size and for its
 type as recognised from its content (a renamed .exe is not a PDF), stored once per content
 (the same file uploaded twice is the same evidence), and then referenced from a progress
-report as {"kind": "file", "file_id": …}. The routes are in api.py.
+report as {"kind": "file", "file_id": …}. Who uploaded it is the caller; a file is read by
+whoever may read its assignment. The routes are in api.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
-from services.tasks.access import open_assignment
+from services.tasks.access import open_assignment, readable_assignment
+from shared.access import Caller
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.uploads import Upload
 
@@ -89,18 +91,24 @@ def _sniff(data: bytes) -> str | None:
 
 
 async def store(
-    session: AsyncSession, *, assignment_id: uuid.UUID, upload: Upload, accepted: list[str], now: datetime
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    assignment_id: uuid.UUID,
+    upload: Upload,
+    accepted: list[str],
+    now: datetime,
 ) -> Any:
-    """Store an uploaded file for an open assignment of the uploading unit (field `unit`), once
-    per content: the same file uploaded twice is the same evidence. 415 for a type not accepted."""
+    """Store a file the caller uploads for an open assignment it may report on, once per content:
+    the same file uploaded twice is the same evidence. The form's `unit`, if sent, must be the
+    assignment's unit (403), its `name` is not stored. 415 for a type not accepted."""
     mime = _sniff(upload.data)
     if mime not in accepted:
         found = f" (tệp này là {mime})" if mime else ""
         allowed = ", ".join(TYPE_LABELS.get(t, t) for t in accepted)
         raise InputError([FieldProblem("file", f"loại tệp không được nhận{found}; chỉ nhận: {allowed}")], status=415)
     digest = hashlib.sha256(upload.data).hexdigest()
-    uploader = {"unit": upload.fields.get("unit") or None, "name": upload.fields.get("name", "")[:200]}
-    row = await open_assignment(session, assignment_id, unit=uploader["unit"])
+    row = await open_assignment(session, assignment_id, caller=caller, unit=upload.fields.get("unit") or None)
     f = m.evidence_files
     stored = (
         await session.execute(
@@ -113,7 +121,7 @@ async def store(
                 size=len(upload.data),
                 sha256=digest,
                 data=upload.data,
-                uploader=uploader,
+                uploader=caller.actor(),
                 uploaded_at=now,
             )
             .on_conflict_do_nothing(constraint="evidence_file_once")
@@ -125,18 +133,27 @@ async def store(
     return stored
 
 
-async def list_(session: AsyncSession, *, assignment_id: uuid.UUID) -> list[Any]:
-    """The files uploaded for an assignment, oldest first (without their bytes)."""
+async def list_(session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID) -> list[Any]:
+    """The files uploaded for an assignment, oldest first (without their bytes); 404 for an
+    assignment outside the caller's subtree."""
+    await readable_assignment(session, assignment_id, caller=caller)
     f = m.evidence_files.c
     return list(
         (await session.execute(select(*LISTED).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))).all()
     )
 
 
-async def get_or_raise(session: AsyncSession, *, file_id: uuid.UUID) -> Any:
-    """One file with its bytes."""
-    row = (await session.execute(select(m.evidence_files).where(m.evidence_files.c.id == file_id))).first()
-    if row is None:
+async def get_or_raise(session: AsyncSession, *, caller: Caller, file_id: uuid.UUID) -> Any:
+    """One file with its bytes; 404 if its assignment is outside the caller's subtree."""
+    a = m.assignments
+    row = (
+        await session.execute(
+            select(m.evidence_files, a.c.unit_path)
+            .join(a, a.c.id == m.evidence_files.c.assignment_id)
+            .where(m.evidence_files.c.id == file_id)
+        )
+    ).first()
+    if row is None or not caller.covers(row.unit_path):
         raise NotFound(f"không có tệp minh chứng {file_id}")
     return row
 

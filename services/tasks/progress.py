@@ -1,5 +1,6 @@
 """Progress reports (báo cáo tiến độ) of an assignment: what a report may say, and reporting one.
-A later report for the same occurrence corrects the earlier one; every report is kept."""
+A later report for the same occurrence corrects the earlier one; every report is kept, with who
+reported it as the credential says (never as the body says)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.tasks import evidence as files
 from services.tasks import models as m
 from services.tasks.access import open_assignment
 from shared import followup
+from shared.access import Caller
 from shared.clock import vn_date
 from shared.errors import FieldProblem, InputError
 from shared.events import MAX_COUNT, Event, ProgressReported
@@ -46,7 +48,10 @@ class Evidence(BaseModel):
 
 
 class Reporter(BaseModel):
-    unit: str | None = None  # the unit reporting; must be the assignment's unit
+    """Kept for compatibility: who reports is the caller. `unit`, if sent, must be the
+    assignment's unit (403 otherwise); `name` is not stored (the caller's name is)."""
+
+    unit: str | None = None
     name: str = Field("", max_length=200)
 
 
@@ -112,12 +117,14 @@ async def evidence_of(session: AsyncSession, assignment_id: uuid.UUID, items: li
     return out
 
 
-async def report(session: AsyncSession, *, assignment_id: uuid.UUID, body: ProgressIn, now: datetime) -> Reported:
-    """Store one progress report for an open assignment of the reporting unit, update the
-    assignment's latest state, and return progress.reported (or .corrected for a later one)."""
+async def report(
+    session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID, body: ProgressIn, now: datetime
+) -> Reported:
+    """Store one progress report, by the caller, for an open assignment it may report on, update
+    the assignment's latest state, and return progress.reported (or .corrected for a later one)."""
     check(body)
     a = m.assignments
-    row = await open_assignment(session, assignment_id, unit=body.reporter.unit, lock=True)
+    row = await open_assignment(session, assignment_id, caller=caller, unit=body.reporter.unit, lock=True)
     if row.last_reported_at is not None and now <= row.last_reported_at:
         # a correction is always later than what it corrects, even within one clock tick
         now = row.last_reported_at + timedelta(microseconds=1)
@@ -136,7 +143,7 @@ async def report(session: AsyncSession, *, assignment_id: uuid.UUID, body: Progr
             reason=body.reason,
             good_model=good_model,
             evidence=evidence,
-            reporter=body.reporter.model_dump(),
+            reporter=caller.actor(),
             reported_at=now,
         )
     )

@@ -1,5 +1,6 @@
-"""Evidence files: uploaded for one assignment, checked by size and by the type their content
-shows, stored once, referenced from a progress report and downloaded as they were sent."""
+"""Evidence files: uploaded for one assignment by whoever may report on it, checked by size and
+by the type their content shows, stored once, referenced from a progress report and downloaded
+as they were sent — by whoever may read the assignment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.integration.conftest import System
+from shared.access import Role
+from tests.integration.conftest import Identity, System, officer
 from tests.integration.plans_data import QUARTERLY_PLAN
 from tests.integration.steps import q1_assignment
 
@@ -43,8 +45,15 @@ async def issued_assignment(system: System, unit: str = "21787") -> dict:
     return await q1_assignment(system, unit)
 
 
-async def upload(system: System, assignment_id: str, filename: str, data: bytes, **fields: str) -> httpx.Response:
-    return await system.post(
+async def path_of(system: System, code: str) -> str:
+    return str((await system.get(f"/api/units/{code}")).json()["path"])
+
+
+async def upload(
+    system: System, assignment_id: str, filename: str, data: bytes, as_: Identity | None = None, **fields: str
+) -> httpx.Response:
+    acting = system.as_(as_) if as_ is not None else system
+    return await acting.post(
         f"/api/assignments/{assignment_id}/evidence",
         files={"file": (filename, data, "application/octet-stream")},
         data=fields,
@@ -55,7 +64,9 @@ async def test_files_are_typed_by_content_stored_once_attached_to_a_report_and_d
     assignment = await issued_assignment(system)
     aid = assignment["id"]
 
-    pdf = await upload(system, aid, "Báo cáo quý I.pdf", PDF, unit="21787", name="Trần Thị Lan")
+    lan = Identity(await path_of(system, "21787"), (Role.officer,), name="Trần Thị Lan", subject="user:lan")
+    # `unit` agrees with the credential (accepted for compatibility); `name` is not what is kept
+    pdf = await upload(system, aid, "Báo cáo quý I.pdf", PDF, as_=lan, unit="21787", name="Ai đó")
     assert pdf.status_code == 201, pdf.text
     body = pdf.json()
     assert (body["content_type"], body["size"], body["sha256"]) == (
@@ -63,7 +74,8 @@ async def test_files_are_typed_by_content_stored_once_attached_to_a_report_and_d
         len(PDF),
         hashlib.sha256(PDF).hexdigest(),
     )
-    assert body["name"] == "Báo cáo quý I.pdf" and body["uploader"] == {"unit": "21787", "name": "Trần Thị Lan"}
+    assert body["name"] == "Báo cáo quý I.pdf"
+    assert body["uploader"] == {"subject": "user:lan", "unit": lan.unit_path, "name": "Trần Thị Lan"}
     again = await upload(system, aid, "ban-sao.pdf", PDF)
     assert again.status_code == 201 and again.json()["id"] == body["id"]  # same content: same evidence
 
@@ -103,7 +115,7 @@ async def test_files_are_typed_by_content_stored_once_attached_to_a_report_and_d
     }
     assert files[1]["name"] == "Bien ban hoi nghi.docx"
 
-    download = await system.get(files[0]["url"])
+    download = await system.as_(lan).get(files[0]["url"])
     assert download.status_code == 200 and download.content == PDF
     assert download.headers["content-type"] == "application/pdf"
     assert f"filename*=UTF-8''{quote('Báo cáo quý I.pdf')}" in download.headers["content-disposition"]
@@ -127,22 +139,36 @@ async def test_files_that_cannot_be_evidence_are_refused_by_field_and_nothing_is
         assert [p["field"] for p in response.json()["detail"]] == ["file"], (what, response.json())
     assert "chỉ nhận" in cases[0][1].json()["message"] and "application/zip" in cases[1][1].json()["message"]
 
-    system.settings.evidence_max_bytes = 1024
+    system.services["tasks"].settings.evidence_max_bytes = 1024
     try:
         big = await upload(system, aid, "lon.pdf", PDF + b"%" * 2000)
         assert big.status_code == 413 and big.json()["detail"][0]["field"] == "file", big.text
         assert "tối đa 0,0 MB" in big.json()["message"]
     finally:
-        system.settings.evidence_max_bytes = 20 * 1024 * 1024
+        system.services["tasks"].settings.evidence_max_bytes = 20 * 1024 * 1024
 
-    forged = await upload(system, aid, "bao-cao.pdf", PDF, unit="21583")
-    assert forged.status_code == 403, forged.text
+    # Who uploads is the credential. Another commune's officer does not see this assignment (404),
+    # naming this commune or not; this commune's officer cannot upload as another unit (403); the
+    # province's auditor reads but does not upload (403).
+    sibling = officer(await path_of(system, "21583"))
+    for fields in ({}, {"unit": "21787"}):
+        theirs = await upload(system, aid, "bao-cao.pdf", PDF, as_=sibling, **fields)
+        assert theirs.status_code == 404, (fields, theirs.text)
+    own = officer(await path_of(system, "21787"))
+    posing = await upload(system, aid, "bao-cao.pdf", PDF, as_=own, unit="21583")
+    assert posing.status_code == 403 and "không báo cáo thay" in posing.json()["message"], posing.text
+    auditor = await upload(system, aid, "bao-cao.pdf", PDF, as_=Identity("52", (Role.auditor,)))
+    assert auditor.status_code == 403 and "(report)" in auditor.json()["message"], auditor.text
     missing = await upload(system, str(uuid.uuid4()), "bao-cao.pdf", PDF)
     assert missing.status_code == 404
     assert (await system.get(f"/api/assignments/{aid}/evidence")).json()["count"] == 0
 
     # A file of another assignment cannot be cited, and the refused report leaves no trace.
     theirs = (await upload(system, other["id"], "bao-cao.pdf", PDF)).json()
+    # nor read by this commune: the other commune's files and their list are as if absent
+    assert (await system.as_(own).get(f"/api/evidence/{theirs['id']}")).status_code == 404
+    assert (await system.as_(own).get(f"/api/assignments/{other['id']}/evidence")).status_code == 404
+    assert (await system.as_(sibling).get(f"/api/evidence/{theirs['id']}")).status_code == 200
     cited = await system.post(
         f"/api/assignments/{aid}/progress",
         json={"period": "2026-Q1", "status": "done", "evidence": [{"kind": "file", "file_id": theirs["id"]}]},

@@ -1,15 +1,21 @@
-"""Progress reports with real products, corrections with history, refusals by field, and the
-views a unit and its supervisor use (subtree list with filters, "my work")."""
+"""Progress reports with real products, corrections with history, refusals by field and by
+credential, and the views a unit and its supervisor use (subtree list with filters, "my work"),
+each confined to the caller's subtree."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import System
+from shared.access import Role
+from tests.integration.conftest import Identity, System, head, officer
 from tests.integration.plans_data import QUARTERLY_PLAN
 from tests.integration.steps import q1_assignment
 
 pytestmark = pytest.mark.integration
+
+
+async def path_of(system: System, code: str) -> str:
+    return str((await system.get(f"/api/units/{code}")).json()["path"])
 
 
 async def test_a_correction_replaces_the_numbers_and_keeps_the_history(system: System) -> None:
@@ -18,7 +24,8 @@ async def test_a_correction_replaces_the_numbers_and_keeps_the_history(system: S
     await system.post(f"/api/plans/{plan_id}/issue")
     assignment = await q1_assignment(system, "21787")
     url = f"/api/assignments/{assignment['id']}/progress"
-    first = await system.post(
+    lan = Identity(await path_of(system, "21787"), (Role.officer,), name="Trần Thị Lan", subject="user:lan")
+    first = await system.as_(lan).post(
         url,
         json={
             "period": "2026-Q1",
@@ -41,9 +48,11 @@ async def test_a_correction_replaces_the_numbers_and_keeps_the_history(system: S
     )
     assert second.status_code == 201 and second.json()["status"] == "done_on_time"
 
-    detail = (await system.get(f"/api/assignments/{assignment['id']}")).json()
+    detail = (await system.as_(lan).get(f"/api/assignments/{assignment['id']}")).json()
     assert [h["status"] for h in detail["history"]] == ["in_progress", "done"]
-    assert detail["history"][0]["reporter"]["name"] == "Trần Thị Lan"
+    # who reported is the credential (the body's `reporter.unit` only agreed with it)
+    assert detail["history"][0]["reporter"] == {"subject": "user:lan", "unit": lan.unit_path, "name": "Trần Thị Lan"}
+    assert detail["history"][1]["reporter"]["name"] == "kiểm thử"
     assert detail["history"][1]["evidence"] == [{"kind": "document", "number": "12/BC-UBND", "title": "Báo cáo quý I"}]
 
     async def corrected() -> dict | None:
@@ -72,8 +81,22 @@ async def test_reports_that_cannot_be_right_are_refused_by_field_and_store_nothi
         refused = await system.post(url, json={"period": "2026-Q1", "status": "done", **change})
         assert refused.status_code == status, (change, refused.text)
         assert any(p["field"].startswith(field) for p in refused.json()["detail"]), (change, refused.json())
-    other = await system.post(url, json={"period": "2026-Q1", "status": "done", "reporter": {"unit": "21583"}})
-    assert other.status_code == 403 and "không báo cáo thay" in other.json()["message"]
+
+    # Who reports is the credential. Another commune's officer does not see the assignment, even
+    # naming this commune as the reporter; this commune's officer cannot report as another unit;
+    # the province's auditor reads but does not report.
+    done = {"period": "2026-Q1", "status": "done"}
+    sibling = system.as_(officer(await path_of(system, "21583")))
+    assert (await sibling.post(url, json=done)).status_code == 404
+    posing = await sibling.post(url, json={**done, "reporter": {"unit": "21787"}})
+    assert posing.status_code == 404, posing.text
+    assert (await sibling.get(f"/api/assignments/{assignment['id']}")).status_code == 404
+    own = system.as_(officer(await path_of(system, "21787")))
+    other = await own.post(url, json={**done, "reporter": {"unit": "21583"}})
+    assert other.status_code == 403 and "không báo cáo thay" in other.json()["message"], other.text
+    auditor = await system.as_(Identity("52", (Role.auditor,))).post(url, json=done)
+    assert auditor.status_code == 403 and "(report)" in auditor.json()["message"], auditor.text
+    assert (await system.post(url, as_=None, json=done)).status_code == 401
     assert (await system.get(f"/api/assignments/{assignment['id']}")).json()["history"] == []
     accepted = await system.post(
         url, json={"period": "2026-Q1", "status": "cannot_do", "reason": "Đài truyền thanh hỏng"}
@@ -102,3 +125,20 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
     work = (await system.get("/api/assignments/work", params={"unit": "21583", "days": 60})).json()
     assert work["overdue"] == [] and [a["period"] for a in work["due_next"]] == ["2026-Q1"]
     assert work["counts"] == {"done_on_time": 0, "done_late": 0, "in_progress": 1, "overdue": 0, "not_due": 3}
+
+    # each sees its own subtree: the province head all of it, a commune only itself — asking for
+    # the province is refused, a sibling's list is empty
+    province = system.as_(head("52"))
+    assert (
+        len((await province.get("/api/assignments", params={"within": "52", "period": "2026-Q1"})).json()["items"])
+        == 135
+    )
+    commune = system.as_(officer(await path_of(system, "21787")))
+    refused = await commune.get("/api/assignments", params={"within": "52"})
+    assert refused.status_code == 403 and "(read)" in refused.json()["message"], refused.text
+    mine = (await commune.get("/api/assignments", params={"unit": "21787"})).json()["items"]
+    assert {i["unit"] for i in mine} == {"21787"} and len(mine) == 4
+    assert (await commune.get("/api/assignments", params={"unit": "21583"})).json()["items"] == []
+    theirs = (await commune.get("/api/assignments/work", params={"unit": "21583", "days": 60})).json()
+    assert theirs["due_next"] == [] and sum(theirs["counts"].values()) == 0
+    assert (await commune.get("/api/assignments/work", params={"unit": "52"})).status_code == 403
