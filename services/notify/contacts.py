@@ -1,6 +1,7 @@
 """Contacts (người nhận) of a unit outside the app: who receives its notifications by email or
 webhook, over which channels in order of preference, with which quiet hours; adding, listing
-and deactivating one, and whether a contact can be reached over a channel."""
+and deactivating one (the heads of a unit, or of a unit above it, manage its contacts), and
+whether a contact can be reached over a channel."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
+from services.notify import units
+from shared.access import EVERYWHERE, Caller, Right
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.settings import Settings
 
@@ -29,7 +32,8 @@ class QuietHours(BaseModel):
 class ContactIn(BaseModel):
     """Người nhận thông báo của một đơn vị: thư điện tử và/hoặc webhook (cầu nối Zalo OA …)."""
 
-    unit: str = Field(min_length=1, max_length=50)
+    # the unit's code; or its path (52.21787) while notify has not heard of the unit yet
+    unit: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
     webhook_url: HttpUrl | None = None  # http or https only
@@ -66,6 +70,7 @@ def contact_json(row: Any, *, secret: bool = False) -> dict[str, Any]:
     body = {
         "id": str(row.id),
         "unit": row.unit_code,
+        "unit_path": row.unit_path,
         "name": row.name,
         "email": row.email,
         "webhook_url": row.webhook_url,
@@ -80,8 +85,18 @@ def contact_json(row: Any, *, secret: bool = False) -> dict[str, Any]:
     return body
 
 
-async def create(session: AsyncSession, *, body: ContactIn) -> Any:
-    """Store a contact; a webhook without a secret of its own gets a generated one."""
+async def create(session: AsyncSession, *, caller: Caller, body: ContactIn) -> Any:
+    """Store a contact of a unit the caller manages, added by the caller; a webhook without a
+    secret of its own gets a generated one."""
+    code = body.unit.rpartition(".")[2]
+    path = await units.placed(
+        session,
+        caller=caller,
+        right=Right.manage,
+        code=code,
+        claimed=body.unit if "." in body.unit else None,
+        hint=f": nêu đường dẫn của đơn vị trong `unit`, ví dụ {caller.unit_path}.{code}",
+    )
     check(body)
     secret = (body.webhook_secret or secrets.token_urlsafe(32)) if body.webhook_url else None
     return (
@@ -89,7 +104,8 @@ async def create(session: AsyncSession, *, body: ContactIn) -> Any:
             insert(c)
             .values(
                 id=uuid.uuid4(),
-                unit_code=body.unit,
+                unit_code=code,
+                unit_path=path,
                 name=body.name.strip(),
                 email=str(body.email) if body.email else None,
                 webhook_url=str(body.webhook_url) if body.webhook_url else None,
@@ -97,23 +113,30 @@ async def create(session: AsyncSession, *, body: ContactIn) -> Any:
                 channels=body.channels,
                 quiet_start=body.quiet_hours.start if body.quiet_hours else None,
                 quiet_end=body.quiet_hours.end if body.quiet_hours else None,
+                created_by=caller.subject,
             )
             .returning(c)
         )
     ).one()
 
 
-async def list_(session: AsyncSession, *, unit: str) -> list[Any]:
-    """The unit's active contacts, oldest first."""
-    return list(
-        (await session.execute(select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at))).all()
-    )
+async def list_(session: AsyncSession, *, caller: Caller, unit: str) -> list[Any]:
+    """The unit's active contacts, oldest first: 403 for a unit outside the caller's subtree,
+    none for a unit notify has not heard of (but the national scope's)."""
+    path = await units.listed(session, caller=caller, right=Right.read, code=unit)
+    query = select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at)
+    if not caller.national:
+        if path is None:
+            return []
+        query = query.where(or_(c.c.unit_path.is_(None), c.c.unit_path == path))
+    return list((await session.execute(query)).all())
 
 
-async def deactivate(session: AsyncSession, *, contact_id: uuid.UUID) -> None:
-    """Stop sending to a contact; its deliveries stay on record."""
-    found = (
-        await session.execute(update(c).where(c.c.id == contact_id).values(active=False).returning(c.c.id))
-    ).first()
-    if found is None:
+async def deactivate(session: AsyncSession, *, caller: Caller, contact_id: uuid.UUID) -> None:
+    """Stop sending to a contact of a unit the caller manages; its deliveries stay on record."""
+    row = (await session.execute(select(c.c.unit_code, c.c.unit_path).where(c.c.id == contact_id))).first()
+    if row is None:
         raise NotFound(f"không có người nhận {contact_id}")
+    path = row.unit_path or await units.path_of(session, caller=caller, code=row.unit_code)
+    caller.require(Right.manage, path or EVERYWHERE)  # placed nowhere: added nationally, by code alone
+    await session.execute(update(c).where(c.c.id == contact_id).values(active=False))

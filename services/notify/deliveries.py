@@ -1,6 +1,7 @@
 """Deliveries as an operator sees them (các lần gửi ra ngoài): the list, one delivery with its
 attempts, and the re-drive of failed ones — the dead-letter list. Sending them, retrying and
-failing over to the next channel is the delivery worker's (delivery.py)."""
+failing over to the next channel is the delivery worker's (delivery.py). They show addresses and
+errors: an admin sees and re-drives those of the units in its subtree only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
-from shared.errors import Conflict, FieldProblem, InputError, NotFound
+from services.notify import units
+from shared.access import Caller, Right
+from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 
 d, n = m.deliveries, m.notifications
 Status = Literal["pending", "sent", "failed"]
@@ -20,7 +23,7 @@ Status = Literal["pending", "sent", "failed"]
 
 class RedriveIn(BaseModel):
     ids: list[uuid.UUID] = Field(default_factory=list, max_length=10000)
-    all: bool = False  # every failed delivery
+    all: bool = False  # every failed delivery (of the caller's subtree)
 
 
 def delivery_json(row: Any) -> dict[str, Any]:
@@ -40,26 +43,35 @@ def delivery_json(row: Any) -> dict[str, Any]:
     }
 
 
-def _with_notification() -> Select[Any]:
-    """Deliveries with the unit and kind of their notification."""
-    return select(d, n.c.unit_code, n.c.kind).join(n, n.c.id == d.c.notification_id)
+def _with_notification(caller: Caller) -> Select[Any]:
+    """Deliveries of the caller's subtree, with the unit and kind of their notification."""
+    return (
+        select(d, n.c.unit_code, n.c.unit_path, n.c.kind)
+        .join(n, n.c.id == d.c.notification_id)
+        .where(units.in_subtree(n.c.unit_path, caller))
+    )
 
 
 async def list_(
-    session: AsyncSession, *, status: Status | None = None, unit: str | None = None, limit: int = 500
+    session: AsyncSession, *, caller: Caller, status: Status | None = None, unit: str | None = None, limit: int = 500
 ) -> list[Any]:
-    """Deliveries, newest first, of one status and one unit if asked."""
-    query = _with_notification().order_by(d.c.created_at.desc()).limit(limit)
+    """Deliveries of the caller's subtree, newest first, of one status and one unit if asked
+    (403 for a unit outside the subtree, none for a unit notify has not heard of)."""
+    query = _with_notification(caller).order_by(d.c.created_at.desc()).limit(limit)
     if status:
         query = query.where(d.c.status == status)
     if unit:
+        path = await units.listed(session, caller=caller, right=Right.admin, code=unit)
+        if path is None and not caller.national:
+            return []
         query = query.where(n.c.unit_code == unit)
     return list((await session.execute(query)).all())
 
 
-async def get_or_raise(session: AsyncSession, *, delivery_id: uuid.UUID) -> dict[str, Any]:
-    """One delivery with the log of its attempts, oldest first."""
-    row = (await session.execute(_with_notification().where(d.c.id == delivery_id))).first()
+async def get_or_raise(session: AsyncSession, *, caller: Caller, delivery_id: uuid.UUID) -> dict[str, Any]:
+    """One delivery of the caller's subtree with the log of its attempts, oldest first; another
+    unit's is as absent (404)."""
+    row = (await session.execute(_with_notification(caller).where(d.c.id == delivery_id))).first()
     if row is None:
         raise NotFound(f"không có lần gửi {delivery_id}")
     a = m.delivery_attempts
@@ -72,20 +84,30 @@ async def get_or_raise(session: AsyncSession, *, delivery_id: uuid.UUID) -> dict
     }
 
 
-async def redrive(session: AsyncSession, *, body: RedriveIn) -> list[uuid.UUID]:
-    """Send failed deliveries again from the first attempt, under the same idempotency key; the
-    ones named must all exist and have failed."""
+async def redrive(session: AsyncSession, *, caller: Caller, body: RedriveIn) -> list[uuid.UUID]:
+    """Send failed deliveries of the caller's subtree again from the first attempt, under the
+    same idempotency key; the ones named must all exist (404), be of the subtree (403) and have
+    failed (409). `all`: every failed one of the subtree."""
     if not body.ids and not body.all:
         raise InputError([FieldProblem("ids", "cần danh sách id hoặc all=true")])
+    ours = select(d.c.id).join(n, n.c.id == d.c.notification_id).where(units.in_subtree(n.c.unit_path, caller))
     if body.ids:
         found = dict((await session.execute(select(d.c.id, d.c.status).where(d.c.id.in_(body.ids)))).all())
         missing = [str(i) for i in body.ids if i not in found]
         if missing:
             raise NotFound(f"không có lần gửi {', '.join(missing[:5])}")
+        # the notification of another unit's delivery is not seen (row-level security and the subtree)
+        mine = set((await session.execute(ours.where(d.c.id.in_(body.ids)))).scalars())
+        theirs = [str(i) for i in body.ids if i not in mine]
+        if theirs:
+            raise Forbidden(
+                f"Lần gửi {', '.join(theirs[:5])} thuộc đơn vị ngoài phạm vi của tài khoản (đơn vị "
+                f"{caller.unit_code}); cần quyền “{Right.admin.label}” ({Right.admin.value}) trên đơn vị đó"
+            )
         not_failed = [str(i) for i in body.ids if found[i] != "failed"]
         if not_failed:
             raise Conflict(f"chỉ gửi lại được lần gửi đã hỏng: {', '.join(not_failed[:5])}")
-    query = update(d).where(d.c.status == "failed")
+    query = update(d).where(d.c.status == "failed", d.c.id.in_(ours))
     if body.ids:
         query = query.where(d.c.id.in_(body.ids))
     again = query.values(status="pending", attempts=0, next_attempt_at=func.now(), locked_until=None)

@@ -48,6 +48,7 @@ notifications = Table(
     # Held for the unit's daily digest instead of being sent on its own; digest_id: the digest that carried it.
     Column("in_digest", Boolean, nullable=False, server_default=text("false")),
     Column("digest_id", Uuid),
+    Column("read_by", Text),  # the subject of who first marked it read
     Index("notifications_unit", "unit_code", "created_at"),
     Index("notifications_digest_pending", "unit_code", postgresql_where=text("in_digest AND digest_id IS NULL")),
 )
@@ -61,6 +62,19 @@ rules = Table(
     Column("key", Text, primary_key=True),  # the plan id or the unit code
     Column("settings", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the unit whose heads may change or remove the rule: the unit's own, or the unit that set a
+    # plan's rules (notify does not know plans' issuers); NULL: set nationally
+    Column("owner_path", Text),
+    Column("updated_by", Text, nullable=False, server_default=""),  # subject of who set it last
+)
+
+# The units notify has heard of, code → path, from the events it turned into notifications: what
+# places a unit code named in a request in the unit tree, to check it against the caller.
+units = Table(
+    "units",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("path", Text, nullable=False),
 )
 
 # An overdue occurrence waiting for its grace period to end: then the supervising unit (the
@@ -102,6 +116,9 @@ contacts = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("unit_code", Text, nullable=False),
+    # where the unit is in the tree, as whoever added the contact placed it: a contact receives
+    # only the notifications of the unit at that path (NULL: added nationally, by code alone)
+    Column("unit_path", Text),
     Column("name", Text, nullable=False),
     Column("email", Text),
     Column("webhook_url", Text),
@@ -111,6 +128,7 @@ contacts = Table(
     Column("quiet_end", Time),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", Text, nullable=False, server_default=""),  # subject of who added it
     Index("contacts_unit", "unit_code"),
 )
 

@@ -1,20 +1,21 @@
 """In-app notifications (thông báo) of a unit: storing one with its first deliveries (one per
 active contact of the unit, over the contact's first usable channel) or holding it for the
-unit's daily digest; the unit's inbox; marking one read."""
+unit's daily digest; the unit's inbox, within the caller's subtree; marking one read."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify import domain
+from services.notify import domain, units
 from services.notify import models as m
 from services.notify.contacts import usable
 from services.notify.rendering import Templates
+from shared.access import Caller, Right
 from shared.errors import NotFound
 from shared.settings import Settings
 
@@ -61,10 +62,17 @@ async def store(
             .returning(n.c.id)
         )
     ).scalar_one_or_none()
-    if created is None or digest:
+    if created is None:
+        return created
+    if note.unit_path:
+        await units.heard(session, code=note.unit_code, path=note.unit_path)
+    if digest:
         return created
     c = m.contacts
-    contacts = (await session.execute(select(c).where(c.c.unit_code == note.unit_code, c.c.active))).all()
+    # a contact placed at another path (a unit of the same code elsewhere, or a wrong claim)
+    # receives nothing of this unit
+    same_unit = or_(c.c.unit_path.is_(None), c.c.unit_path == note.unit_path)
+    contacts = (await session.execute(select(c).where(c.c.unit_code == note.unit_code, c.c.active, same_unit))).all()
     if not contacts:
         return created  # in-app only: no more work on this hot path
     rows = []
@@ -104,10 +112,19 @@ def notification_json(row: Any) -> dict[str, Any]:
 
 
 async def list_(
-    session: AsyncSession, *, unit: str, unread: bool = False, kind: str | None = None, limit: int = 500
+    session: AsyncSession, *, caller: Caller, unit: str, unread: bool = False, kind: str | None = None, limit: int = 500
 ) -> list[Any]:
-    """A unit's inbox, newest first; only the unread ones, or one kind, if asked."""
-    query: Select[Any] = select(n).where(n.c.unit_code == unit).order_by(n.c.created_at.desc()).limit(limit)
+    """A unit's inbox, newest first; only the unread ones, or one kind, if asked. 403 for a unit
+    outside the caller's subtree; empty for a unit notify has not heard of."""
+    path = await units.listed(session, caller=caller, right=Right.read, code=unit)
+    if path is None and not caller.national:
+        return []
+    query: Select[Any] = (
+        select(n)
+        .where(n.c.unit_code == unit, units.in_subtree(n.c.unit_path, caller))
+        .order_by(n.c.created_at.desc())
+        .limit(limit)
+    )
     if unread:
         query = query.where(n.c.read_at.is_(None))
     if kind:
@@ -115,13 +132,18 @@ async def list_(
     return list((await session.execute(query)).all())
 
 
-async def mark_read(session: AsyncSession, *, notification_id: uuid.UUID) -> None:
-    """Mark a notification read; marking it again keeps the first time it was read."""
+async def mark_read(session: AsyncSession, *, caller: Caller, notification_id: uuid.UUID) -> None:
+    """Mark a notification of a unit in the caller's subtree read, by the caller; marking it again
+    keeps the first time (and who). Another unit's notification is as absent (404): row-level
+    security does not show it, and neither does this."""
     marked = (
         await session.execute(
             update(n)
-            .where(n.c.id == notification_id)
-            .values(read_at=func.coalesce(n.c.read_at, func.now()))
+            .where(n.c.id == notification_id, units.in_subtree(n.c.unit_path, caller))
+            .values(
+                read_at=func.coalesce(n.c.read_at, func.now()),
+                read_by=case((n.c.read_at.is_(None), caller.subject), else_=n.c.read_by),
+            )
             .returning(n.c.id)
         )
     ).first()

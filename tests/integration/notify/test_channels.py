@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -19,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from cchc.cli import app as cchc_app
 from shared.servers import free_port
-from tests.integration.conftest import System
+from tests.integration.conftest import OPERATOR, Identity, System
 from tests.integration.notify.peers import Mailbox, Receiver, configure
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
 
@@ -32,13 +33,25 @@ async def issue(system: System) -> None:
     await system.post(f"/api/plans/{plan_id}/issue")
 
 
+def signed_in(app: Any, who: Identity) -> Any:
+    """The app, with `who`'s credential on requests that carry none: what the CLI sends once the
+    operator has logged in (`cchc login`, which the CLI does not have yet)."""
+    header = (b"authorization", f"Bearer {who.token()}".encode())
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not any(key == b"authorization" for key, _ in scope["headers"]):
+            scope = {**scope, "headers": [*scope["headers"], header]}
+        await app(scope, receive, send)
+
+    return asgi
+
+
 @contextlib.asynccontextmanager
-async def http_port(system: System, name: str) -> AsyncIterator[str]:
-    """Serve a running service over a real port (its lifespan is already running)."""
+async def http_port(system: System, name: str, *, as_: Identity = OPERATOR) -> AsyncIterator[str]:
+    """Serve a running service over a real port (its lifespan is already running), as `as_`."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(system.apps[name], host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    app = signed_in(system.apps[name], as_)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 — uvicorn offers no event to wait on
         await asyncio.sleep(0.05)
