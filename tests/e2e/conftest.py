@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -96,18 +97,19 @@ def system_up(data_dir: Path, up_env: dict[str, str]) -> Iterator[Running]:
         running.stop()
 
 
-async def admin_session(base_url: str) -> httpx.AsyncClient:
+@contextlib.asynccontextmanager
+async def admin_session(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in (cookie) as the first national admin."""
-    client = httpx.AsyncClient(base_url=base_url, timeout=30)
-    answer = await client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        answer = await client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield client
 
 
 async def operator_token(base_url: str) -> str:
     """What the e2e tests of behaviour act as: an API token, made by the national admin, with
     every right over the whole country (as an integration of another system would hold)."""
-    async with await admin_session(base_url) as admin:
+    async with admin_session(base_url) as admin:
         rights = ["read", "report", "plan", "submit", "review", "manage", "admin"]
         made = await admin.post("/api/tokens", json={"name": "kiểm thử e2e", "unit": "*", "rights": rights})
         assert made.status_code == 201, made.text

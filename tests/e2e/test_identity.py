@@ -51,7 +51,7 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
     config = tmp_path / "config"
     out = cchc(system_up, config, "login", "--username", "admin", "--password", ADMIN_PASSWORD)
     assert "Đã đăng nhập: admin" in out
-    async with await admin_session(system_up.base_url) as admin:
+    async with admin_session(system_up.base_url) as admin:
         loaded = await admin.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
         assert loaded.status_code == 200, loaded.text
     passwords = {

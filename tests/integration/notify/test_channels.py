@@ -12,7 +12,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import uvicorn
@@ -33,24 +32,11 @@ async def issue(system: System) -> None:
     await system.post(f"/api/plans/{plan_id}/issue")
 
 
-def signed_in(app: Any, who: Identity) -> Any:
-    """The app, with `who`'s credential on requests that carry none: what the CLI sends once the
-    operator has logged in (`cchc login`, which the CLI does not have yet)."""
-    header = (b"authorization", f"Bearer {who.token()}".encode())
-
-    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not any(key == b"authorization" for key, _ in scope["headers"]):
-            scope = {**scope, "headers": [*scope["headers"], header]}
-        await app(scope, receive, send)
-
-    return asgi
-
-
 @contextlib.asynccontextmanager
-async def http_port(system: System, name: str, *, as_: Identity = OPERATOR) -> AsyncIterator[str]:
-    """Serve a running service over a real port (its lifespan is already running), as `as_`."""
+async def http_port(system: System, name: str) -> AsyncIterator[str]:
+    """Serve a running service over a real port (its lifespan is already running)."""
     port = free_port()
-    app = signed_in(system.apps[name], as_)
+    app = system.apps[name]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 — uvicorn offers no event to wait on
@@ -62,9 +48,10 @@ async def http_port(system: System, name: str, *, as_: Identity = OPERATOR) -> A
         await task
 
 
-async def cli(*args: str) -> Result:
-    """The `cchc` command, run in a thread: it makes blocking HTTP calls to this event loop."""
-    return await asyncio.to_thread(CliRunner().invoke, cchc_app, list(args))
+async def cli(*args: str, as_: Identity = OPERATOR) -> Result:
+    """The `cchc` command as `as_` (its token in CCHC_TOKEN, as an operator's script would hold
+    it), run in a thread: it makes blocking HTTP calls to this event loop."""
+    return await asyncio.to_thread(CliRunner().invoke, cchc_app, list(args), env={"CCHC_TOKEN": as_.token()})
 
 
 def verify(headers: dict[str, str], body: bytes, secret: str) -> bool:
