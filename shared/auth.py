@@ -31,7 +31,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
+from shared import audit
 from shared.access import EVERYWHERE, Caller, Right, Role, rights_of
+from shared.events import Actor, current_actor
 from shared.settings import Settings
 
 ISSUER = "cchc"
@@ -298,6 +300,15 @@ class Rule:
 
             raise Forbidden(f"Cần quyền “{self.right.label}” ({self.right.value}); tài khoản này không có quyền đó")
         current_scope.set(caller.unit_path)
+        actor = Actor(**caller.actor())
+        current_actor.set(actor)
+        info = audit.current.get()
+        if info is not None:
+            route = request.scope.get("route")
+            info.actor = actor
+            info.route = getattr(route, "path", "") or request.url.path
+            info.params = dict(request.path_params)
+            info.query = dict(request.query_params)
         return caller
 
     def describe(self) -> dict[str, Any]:

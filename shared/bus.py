@@ -31,9 +31,19 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import nats_security, outbox
+from shared import nats_security, outbox, provenance
 from shared.db import system_scope
-from shared.events import DEAD_LETTER, EVENT_TYPES, FAMILIES, Envelope, Event, Meta, stream_name, subject
+from shared.events import (
+    DEAD_LETTER,
+    EVENT_TYPES,
+    FAMILIES,
+    Envelope,
+    Event,
+    Meta,
+    current_actor,
+    stream_name,
+    subject,
+)
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +64,11 @@ class PermanentEventError(Exception):
     """An event that can never be applied (bad payload, impossible state): dead-letter it."""
 
 
+class Premature(Exception):
+    """An event that needs one its owner publishes first (the previous version, the submission
+    a decision is on): retried, and dead-lettered after the last delivery if that never comes."""
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A consumed message read and checked: the typed payload and its envelope's facts."""
@@ -71,8 +86,11 @@ def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
     model = EVENT_TYPES.get(envelope.type)
     if model is None:
         return f"unknown event type {envelope.type!r}"
-    # The server does not authenticate publishers: the unit comes from the subject, which
-    # NATS permissions confine, and the envelope must agree with it.
+    # The server does not authenticate publishers: only the family's owner publishes it (its
+    # NATS user alone may), the unit comes from the subject, and the envelope must agree with it.
+    wrong_producer = provenance.producer_problem(envelope.type, envelope.producer)
+    if wrong_producer:
+        return wrong_producer
     payload_unit = envelope.payload.get("unit")
     if subject_ != subject(prefix, envelope.type, envelope.unit) or (
         isinstance(payload_unit, dict) and payload_unit.get("path") != envelope.unit
@@ -82,6 +100,9 @@ def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
         event = model.model_validate(envelope.payload)
     except ValidationError as exc:
         return f"bad {envelope.type} payload: {exc}"
+    disagreement = provenance.payload_problem(event, envelope.unit)
+    if disagreement:
+        return f"{envelope.type} on {subject_}: {disagreement}"
     return Decoded(event, Meta.of(envelope))
 
 
@@ -125,9 +146,14 @@ def on(handle: Handler, *event_types: str) -> list[Subscription]:
 
 
 async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, service: str) -> list[Envelope]:
-    """Run the handler and wrap the events it causes in envelopes of `service`."""
-    caused = await sub.handle(session, decoded.event, decoded.meta)
-    return [event.envelope(service) for event in caused]
+    """Run the handler and wrap the events it causes in envelopes of `service`; they carry the
+    actor of the event handled (the person whose write set the chain going)."""
+    token = current_actor.set(decoded.meta.actor)
+    try:
+        caused = await sub.handle(session, decoded.event, decoded.meta)
+        return [event.envelope(service) for event in caused]
+    finally:
+        current_actor.reset(token)
 
 
 def stream_configs(prefix: str) -> list[StreamConfig]:
@@ -281,7 +307,7 @@ def attach(
                 log.warning("%s: %s waits for an outage (delivery %d): %r", service, raw.subject, deliveries, exc)
                 await raw.nak(delay=min(0.5 * 2 ** min(deliveries - 1, 6), settings.ack_wait_seconds))
             elif deliveries >= settings.max_deliver:
-                await park(raw, repr(exc))
+                await park(raw, str(exc) if isinstance(exc, Premature) else repr(exc))
             else:
                 log.warning(
                     "%s: %s failed (delivery %d), will retry: %r", service, raw.subject, deliveries, exc, exc_info=True

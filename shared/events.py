@@ -6,6 +6,7 @@ consumer subscribes by type (`cchc.progress.reported.>`) or by subtree (`cchc.*.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,15 @@ from shared.timelines import Schedule
 SCHEMA_VERSION = 1
 
 
+class Actor(BaseModel):
+    """Who made the write an event comes from: a user (`user:<id>`, `oidc:<sub>`) or a machine
+    client (`token:<id>`), acting as a unit (its path; "*" national)."""
+
+    subject: str
+    unit: str
+    name: str = ""
+
+
 class Envelope(BaseModel):
     id: uuid.UUID
     type: str
@@ -26,7 +36,15 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime
     unit: str = Field(description="Đường dẫn đơn vị (unit path) the event concerns, e.g. 52.21787")
     producer: str
+    actor: Actor | None = Field(
+        None, description="who made the write the event comes from; none for what the system did on its own"
+    )
     payload: dict[str, Any]
+
+
+# The actor of the request being served (set by its access declaration, shared/auth.py) or of
+# the event being handled (set by the bus): the actor of the events they cause.
+current_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("cchc_actor", default=None)
 
 
 # --- payloads -------------------------------------------------------------------------------
@@ -261,6 +279,22 @@ class NotificationFailed(BaseModel):
     next_channel: str | None = None  # the contact's next channel, now being tried
 
 
+class AuditRecorded(BaseModel):
+    """audit.recorded — a write was made: by whom, as which unit, on which route and objects,
+    with which body (secrets blanked) and, where the service noted it, the state before."""
+
+    service: str
+    actor: Actor
+    method: str
+    route: str  # the route's template, e.g. /api/assignments/{assignment_id}/progress
+    path: str
+    params: dict[str, str] = {}
+    query: dict[str, Any] = {}
+    body: Any = None
+    before: Any = None
+    address: str = ""
+
+
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "unit.created": UnitCreated,
     "unit.renamed": UnitRenamed,
@@ -280,10 +314,11 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "report.submitted": ReportSubmitted,
     "report.accepted": ReportReviewed,
     "report.returned": ReportReviewed,
+    "audit.recorded": AuditRecorded,
 }
 
 # Stream per event family; the dead-letter stream keeps what consumers could not handle.
-FAMILIES = ("unit", "plan", "assignment", "progress", "occurrence", "notification", "report")
+FAMILIES = ("unit", "plan", "assignment", "progress", "occurrence", "notification", "report", "audit")
 DEAD_LETTER = "dlq"
 
 
@@ -295,7 +330,15 @@ def stream_name(prefix: str, family: str) -> str:
     return f"{prefix}_{family}".upper().replace(".", "_").replace("-", "_")
 
 
-def make_event(event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime) -> Envelope:
+def make_event(
+    event_type: str,
+    *,
+    unit_path: str,
+    producer: str,
+    payload: BaseModel,
+    at: dt.datetime,
+    actor: Actor | None = None,
+) -> Envelope:
     if EVENT_TYPES.get(event_type) is not type(payload):  # noqa: E721 - the exact contract class
         raise TypeError(f"{event_type} does not carry {type(payload).__name__}")
     return Envelope(
@@ -304,6 +347,7 @@ def make_event(event_type: str, *, unit_path: str, producer: str, payload: BaseM
         occurred_at=at,
         unit=unit_path,
         producer=producer,
+        actor=actor if actor is not None else current_actor.get(),
         payload=payload.model_dump(mode="json"),
     )
 
@@ -317,13 +361,16 @@ class Event:
     unit_path: str
     payload: BaseModel
     at: dt.datetime
+    actor: Actor | None = None  # default: the current request's or handled event's actor
 
     def __post_init__(self) -> None:
         if EVENT_TYPES.get(self.type) is not type(self.payload):  # noqa: E721 - the exact contract class
             raise TypeError(f"{self.type} does not carry {type(self.payload).__name__}")
 
     def envelope(self, producer: str) -> Envelope:
-        return make_event(self.type, unit_path=self.unit_path, producer=producer, payload=self.payload, at=self.at)
+        return make_event(
+            self.type, unit_path=self.unit_path, producer=producer, payload=self.payload, at=self.at, actor=self.actor
+        )
 
 
 @dataclass(frozen=True)
@@ -335,6 +382,7 @@ class Meta:
     occurred_at: dt.datetime
     unit: str
     producer: str
+    actor: Actor | None = None
 
     @classmethod
     def of(cls, envelope: Envelope) -> Meta:
@@ -344,4 +392,5 @@ class Meta:
             occurred_at=envelope.occurred_at,
             unit=envelope.unit,
             producer=envelope.producer,
+            actor=envelope.actor,
         )

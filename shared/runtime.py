@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import auth, bus, nats_security, outbox
+from shared import audit, auth, bus, nats_security, outbox
 from shared.clock import Clock
 from shared.db import EVERY_UNIT, make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -58,6 +58,8 @@ class Service:
     problem: str = field(default="đang khởi động (starting)", init=False)
 
     def __post_init__(self) -> None:
+        if "audit.recorded" not in self.publishes:  # every service records its writes (shared/audit.py)
+            self.publishes = [*self.publishes, "audit.recorded"]
         self.verifier = auth.Verifier.from_settings(self.settings)
         self.outbox = self._table("outbox")
         self.inbox = self._table("inbox")
@@ -82,9 +84,13 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit (with its outbox rows) or roll back, then wake the relay."""
+        """One unit of work: commit (with its outbox rows and, for a write request, its audit
+        entry) or roll back, then wake the relay."""
         async with self.sessions() as session, session.begin():
             yield session
+            if (entry := audit.pending(self.name)) is not None:
+                unit, payload = entry
+                await self.emit(session, [self.event("audit.recorded", unit_path=unit, payload=payload)])
         self.relay.wake()
 
     async def emit(self, session: AsyncSession, events: list[Event]) -> None:
@@ -198,6 +204,7 @@ class Service:
             return self.asyncapi()
 
         install_error_handlers(app)
+        app.add_middleware(audit.AuditContext)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
         return app
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,9 +22,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.reports import audit, submissions
 from services.reports import models as m
 from services.reports import queries as q
-from services.reports import submissions
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
 from services.reports.submissions import periodic
 from shared.access import Caller, Right
@@ -334,3 +334,20 @@ async def children_submissions(
         return await submissions.children(
             session, unit=unit, period=period, caller=caller, today=service.clock.today_vn(), due_for=due_for
         )
+
+
+@router.get("/audit")
+async def audit_trail(
+    unit: str | None = None,
+    since: datetime | None = None,
+    limit: int = Query(500, ge=1, le=5000),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(
+        allow(Right.read, scope="thao tác của đơn vị mình và cấp dưới; chỉ lãnh đạo, thanh tra, quản trị")
+    ),
+) -> dict[str, Any]:
+    """Nhật ký thao tác ghi của mọi dịch vụ: ai (người dùng, mã truy cập), thay mặt đơn vị nào,
+    làm gì (đường dẫn, đối tượng, nội dung gửi — đã che mật khẩu, khóa bí mật), lúc nào, từ đâu."""
+    async with service.sessions() as session:
+        rows = await audit.trail(session, caller=caller, unit=unit, since=since, limit=limit)
+    return {"items": [audit.entry_json(r) for r in rows], "count": len(rows)}

@@ -2,7 +2,11 @@
 
 Effects are idempotent and order-tolerant: a late, older progress report never overwrites a
 newer one (compared by reported_at, not arrival order); successions may arrive before or after
-the units they link, and the restated roll-up paths are refreshed either way."""
+the units they link, and the restated roll-up paths are refreshed either way.
+
+What the owners never do is refused (shared/provenance.py): a directory event that moves a known
+unit under another parent is dead-lettered; plan versions are taken one by one, a version
+further on waits for those between, and a plan keeps its issuer."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from sqlalchemy import case, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.reports import audit
 from services.reports import models as m
 from services.reports.domain import rollup_to
-from shared.bus import Subscription, on
+from shared.bus import PermanentEventError, Premature, Subscription, on
 from shared.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -31,6 +36,7 @@ from shared.events import (
 )
 from shared.followup import done_since
 from shared.periods import Period
+from shared.provenance import Succession, succession
 from shared.settings import Settings
 from shared.units import ancestors, taken_over, under_any
 
@@ -80,8 +86,14 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
         )
 
 
-async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, at: datetime) -> None:
+async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, at: datetime, what: str) -> None:
     u = m.units
+    known = (await session.execute(select(u.c.parent, u.c.path).where(u.c.code == unit.code).with_for_update())).first()
+    if known is not None and (known.parent, known.path) != (unit.parent, unit.path):
+        # the directory never moves a unit (a reorganisation is a new unit and a succession)
+        raise PermanentEventError(
+            f"{what} would move unit {unit.code} from {known.path} to {unit.path}: a unit keeps its place"
+        )
     statement = insert(u).values(
         code=unit.code, name=unit.name, level=unit.level, parent=unit.parent, path=unit.path, named_at=at
     )
@@ -103,7 +115,7 @@ async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, a
 
 async def unit_changed(session: AsyncSession, unit: UnitCreated | UnitRenamed, meta: Meta) -> list[Event]:
     """unit.created and unit.renamed: the unit as it now is."""
-    await _upsert_unit(session, unit, meta.occurred_at)
+    await _upsert_unit(session, unit, meta.occurred_at, meta.type)
     return []
 
 
@@ -231,6 +243,21 @@ async def progress_reported(session: AsyncSession, event: ProgressReported, meta
 async def plan_version(session: AsyncSession, event: PlanIssued | PlanAmended, meta: Meta) -> list[Event]:
     """plan.issued and plan.amended: the plan and its tasks as of the newest version."""
     p, t = m.plans, m.plan_tasks
+    held = (
+        await session.execute(select(p.c.version, p.c.issuer_code).where(p.c.id == event.plan_id).with_for_update())
+    ).first()
+    if held is not None and held.issuer_code != event.issuer.code:
+        raise PermanentEventError(
+            f"{meta.type} of plan {event.plan_id} by {event.issuer.code}: the plan was issued by {held.issuer_code}"
+        )
+    step = succession(event.version, held=held.version if held is not None else None)
+    if step is Succession.EARLY:
+        raise Premature(
+            f"{meta.type} v{event.version} of plan {event.plan_id}: reports holds "
+            f"v{held.version if held is not None else 0}, waits for the versions between"
+        )
+    if step is Succession.SEEN:
+        return []  # an older version arriving late
     statement = insert(p).values(
         id=event.plan_id,
         number=event.number,
@@ -292,4 +319,5 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         *on(assignment_created, "assignment.created", "assignment.updated"),
         *on(assignment_cancelled, "assignment.cancelled"),
         *on(progress_reported, "progress.reported", "progress.corrected"),
+        *on(audit.record, "audit.recorded"),
     ]

@@ -124,3 +124,24 @@ submissions = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# The audit trail of every service's writes (audit.recorded), readable by heads, auditors and
+# admins of the acting unit or a unit above it. Row-level security keeps it to the caller's subtree.
+audit = Table(
+    "audit",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("service", Text, nullable=False),
+    Column("actor_subject", Text, nullable=False),
+    Column("actor_unit", Text, nullable=False),
+    Column("actor_name", Text, nullable=False, server_default=""),
+    Column("method", Text, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("body", JSONB),
+    Column("before", JSONB),
+    Column("address", Text, nullable=False, server_default=""),
+    Index("audit_unit_at", "actor_unit", "at"),
+)

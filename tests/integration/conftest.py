@@ -60,12 +60,15 @@ class Identity:
     name: str = ""
     subject: str = ""
 
+    def token_subject(self) -> str:
+        kind = "token" if self.rights is not None else "user"
+        return self.subject or f"{kind}:test-{'-'.join(self.roles) or 'client'}-{self.unit_path}"
+
     def token(self) -> str:
         kind = "token" if self.rights is not None else "user"
-        subject = self.subject or f"{kind}:test-{'-'.join(self.roles) or 'client'}-{self.unit_path}"
         return auth.mint(
             SIGNING_KEY,
-            subject=subject,
+            subject=self.token_subject(),
             unit_path=self.unit_path,
             roles=self.roles,
             rights=self.rights,

@@ -93,5 +93,12 @@ async def cases(world: World) -> list[Case]:
             allowed(*READ_UNIT),
             note="the commune's bodies",
         ),
+        Case(
+            "GET",
+            "/api/reports/audit",
+            "/api/reports/audit",
+            allowed("parent_head", "auditor", "admin"),
+            note="heads, auditors, admins of the acting unit or above",
+        ),
     ]
     return out
