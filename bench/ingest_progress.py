@@ -56,7 +56,7 @@ def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, st
         {**a, "report_id": uuid.uuid4(), "assignment_id": a["id"], "unit": UnitRef(code=a["unit"], path=path)}
         | {"status": "done", "outputs": {"article": 2}, "reported_at": now, "on_time": True}
     )
-    event = make_event("progress.reported", unit_path=path, producer="bench", payload=payload, at=now)
+    event = make_event("progress.reported", unit_path=path, producer="tasks", payload=payload, at=now)
     headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
     return subject(prefix, "progress.reported", path), event.model_dump_json().encode(), headers
 

@@ -89,7 +89,7 @@ def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) ->
         lead_days=LEAD_DAYS,
         days_left=LEAD_DAYS,
     )
-    event = make_event("occurrence.due_soon", unit_path=path, producer="bench", payload=payload, at=now)
+    event = make_event("occurrence.due_soon", unit_path=path, producer="tasks", payload=payload, at=now)
     headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
     return subject(prefix, "occurrence.due_soon", path), event.model_dump_json().encode(), headers
 

@@ -1,7 +1,11 @@
 """Event subscribers of the tasks service: issued and amended plans become assignments (an
 amendment adds what is new, cancels what was dropped but never what was already reported, and
 updates what was reworded or rescheduled); closed plans stop taking reports; a merged unit's
-open assignments move to its successor; accepted periodic reports lock progress."""
+open assignments move to its successor; accepted periodic reports lock progress.
+
+Versions are taken one by one as plans and reports number them (shared/provenance.py): a plan
+version or a report decision whose predecessor or submission is not known here waits, and is
+dead-lettered if it never comes, so a forged huge version cannot lock anything."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from services.tasks.domain import Current, NewAssignment, amendment, assignments_for
-from shared.bus import Subscription, on
+from shared.bus import PermanentEventError, Premature, Subscription, on
 from shared.db import chunks
 from shared.deadlines import DueRules
 from shared.events import (
@@ -29,17 +33,30 @@ from shared.events import (
     PlanIssued,
     PlanTask,
     ReportReviewed,
+    ReportSubmitted,
     UnitSucceeded,
 )
 from shared.periods import Period
+from shared.provenance import Succession, succession
 from shared.settings import Settings
 from shared.units import unit_ref
 from shared.workdays import WorkingCalendar
 
 
-async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int) -> bool:
-    """True if `version` is newer than what was applied for this plan (and records it)."""
+async def _claim_version(session: AsyncSession, plan_id: uuid.UUID, version: int, what: str) -> bool:
+    """True if `version` is the next one for this plan (and records it); False for one already
+    applied or older. A version further on waits for those between (Premature)."""
     p = m.plans
+    held = (
+        await session.execute(select(p.c.version).where(p.c.plan_id == plan_id).with_for_update())
+    ).scalar_one_or_none()
+    step = succession(version, held=held)
+    if step is Succession.EARLY:
+        raise Premature(
+            f"{what} v{version} of plan {plan_id}: tasks holds v{held or 0}, waits for the versions between"
+        )
+    if step is Succession.SEEN:
+        return False
     statement = insert(p).values(plan_id=plan_id, version=version)
     applied = await session.execute(
         statement.on_conflict_do_update(
@@ -118,8 +135,9 @@ async def _apply(
     at: datetime,
     calendar: WorkingCalendar,
     rules: DueRules,
+    what: str,
 ) -> list[Event]:
-    if not await _claim_version(session, plan_id, version):
+    if not await _claim_version(session, plan_id, version, what):
         return []  # an older version arriving late changes nothing
     wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar, rules=rules)
     a = m.assignments
@@ -195,6 +213,7 @@ class PlanVersions:
             at=meta.occurred_at,
             calendar=self.calendar,
             rules=plan.due_rules or self.default_rules,
+            what=meta.type,
         )
 
 
@@ -268,9 +287,66 @@ async def unit_succeeded(session: AsyncSession, link: UnitSucceeded, meta: Meta)
     ]
 
 
+async def report_submitted(session: AsyncSession, event: ReportSubmitted, meta: Meta) -> list[Event]:
+    """Remember the submission, so that a decision can be checked against it. Versions come one
+    by one (a resubmission after a return is the next): a later one waits for those before it."""
+    s = m.report_submissions
+    known = dict(
+        (
+            await session.execute(
+                select(s.c.version, s.c.report_id)
+                .where(s.c.unit_code == event.unit.code, s.c.period == event.period)
+                .with_for_update()
+            )
+        ).all()
+    )
+    step = succession(event.version, held=max(known, default=None))
+    if step is Succession.EARLY:
+        raise Premature(
+            f"report.submitted v{event.version} of {event.unit.path} {event.period}: "
+            f"tasks knows v{max(known, default=0)}, waits for the versions between"
+        )
+    if step is Succession.SEEN:
+        if known.get(event.version, event.report_id) != event.report_id:
+            raise PermanentEventError(
+                f"report.submitted v{event.version} of {event.unit.path} {event.period} names report "
+                f"{event.report_id}, but v{event.version} is report {known[event.version]}"
+            )
+        return []
+    await session.execute(
+        insert(s)
+        .values(unit_code=event.unit.code, period=event.period, version=event.version, report_id=event.report_id)
+        .on_conflict_do_nothing()
+    )
+    return []
+
+
+async def _check_submission(session: AsyncSession, event: ReportReviewed, what: str) -> None:
+    """A decision names a submission known here, by its version and its report id."""
+    s = m.report_submissions
+    known = (
+        await session.execute(
+            select(s.c.report_id).where(
+                s.c.unit_code == event.unit.code, s.c.period == event.period, s.c.version == event.version
+            )
+        )
+    ).scalar_one_or_none()
+    if known is None:
+        raise Premature(
+            f"{what} v{event.version} of {event.unit.path} {event.period}: no such submission known to tasks"
+        )
+    if known != event.report_id:
+        raise PermanentEventError(
+            f"{what} v{event.version} of {event.unit.path} {event.period} names report {event.report_id}, "
+            f"but v{event.version} is report {known}"
+        )
+
+
 async def report_reviewed(session: AsyncSession, event: ReportReviewed, meta: Meta) -> list[Event]:
     """An accepted periodic report locks progress in the unit's subtree for its period; a return
-    (also of an accepted report: reopening it) unlocks. The newest decision wins, in any order."""
+    (also of an accepted report: reopening it) unlocks. The newest decision wins, in any order.
+    Only a decision on a submission known here counts: a forged version locks nothing."""
+    await _check_submission(session, event, meta.type)
     period = Period.parse(event.period)
     r = m.report_locks
     statement = insert(r).values(
@@ -304,5 +380,6 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         *on(versions.handle, "plan.issued", "plan.amended"),
         *on(plan_closed, "plan.closed"),
         *on(unit_succeeded, "unit.succeeded"),
+        *on(report_submitted, "report.submitted"),
         *on(report_reviewed, "report.accepted", "report.returned"),
     ]

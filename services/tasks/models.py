@@ -135,5 +135,16 @@ report_locks = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
 )
 
+# Periodic report submissions the tasks service knows of (report.submitted): a decision
+# (report.accepted / report.returned) is applied only to a submission known here, by version and id.
+report_submissions = Table(
+    "report_submissions",
+    metadata,
+    Column("unit_code", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("report_id", Uuid, nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -45,7 +45,7 @@ def assignment_event(unit: str = "21787") -> tuple[bytes, uuid.UUID, str]:
         due=date(2026, 3, 15),
     )
     envelope = make_event(
-        "assignment.created", unit_path=f"52.{unit}", producer="test", payload=payload, at=datetime.now(UTC)
+        "assignment.created", unit_path=f"52.{unit}", producer="tasks", payload=payload, at=datetime.now(UTC)
     )
     return envelope.model_dump_json().encode(), payload.assignment_id, envelope.unit
 

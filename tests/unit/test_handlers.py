@@ -25,7 +25,15 @@ pytestmark = pytest.mark.unit
 SETTINGS = Settings(nats_url="nats://127.0.0.1:1", database_url="postgresql://x@127.0.0.1:1/x")
 CONSUMES = {  # the README's event catalogue
     plans: set(),
-    tasks: {"plan.issued", "plan.amended", "plan.closed", "unit.succeeded", "report.accepted", "report.returned"},
+    tasks: {
+        "plan.issued",
+        "plan.amended",
+        "plan.closed",
+        "unit.succeeded",
+        "report.submitted",
+        "report.accepted",
+        "report.returned",
+    },
     notify: {
         "assignment.created",
         "assignment.updated",
