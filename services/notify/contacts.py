@@ -138,5 +138,7 @@ async def deactivate(session: AsyncSession, *, caller: Caller, contact_id: uuid.
     if row is None:
         raise NotFound(f"không có người nhận {contact_id}")
     path = row.unit_path or await units.path_of(session, caller=caller, code=row.unit_code)
+    if path is not None and not caller.covers(path):  # another subtree's contact: as if absent
+        raise NotFound(f"không có người nhận {contact_id}")
     caller.require(Right.manage, path or EVERYWHERE)  # placed nowhere: added nationally, by code alone
     await session.execute(update(c).where(c.c.id == contact_id).values(active=False))

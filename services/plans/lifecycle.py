@@ -6,7 +6,7 @@ domain.next_status, what a plan must say is checks.check.
 
 Every step is the caller's: it needs Right.plan on the plan's issuer (a commune head drafts and
 issues its commune's plans, a province head the province's and, below it, its communes'); a
-plan of a unit outside the caller's subtree is refused with 403."""
+plan the caller cannot read is as if absent (404), one it reads without the right is 403."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from services.plans.domain import (
 )
 from shared.access import Caller, Right
 from shared.clock import vn_date
-from shared.errors import FieldProblem, InputError
+from shared.errors import FieldProblem, InputError, NotFound
 from shared.events import Event, PlanAmended, PlanClosed, PlanDrafted, PlanIssued, TaskChanges
 
 p = m.plans
@@ -56,7 +56,12 @@ def _named(plan: Any) -> str:
 
 
 async def _require_plan_right(session: AsyncSession, caller: Caller, plan: Any) -> None:
-    caller.require(Right.plan, await storage.issuer_path(session, plan))
+    """404 for a plan the caller cannot even read (as if absent, like every service's objects
+    outside one's subtree), 403 for one it reads without the right to change it."""
+    issuer = await storage.issuer_path(session, plan)
+    if not storage.readable(caller, issuer_path=issuer, status=plan.status):
+        raise NotFound(f"không có kế hoạch {plan.id}")
+    caller.require(Right.plan, issuer)
 
 
 async def create(session: AsyncSession, *, body: PlanIn, now: datetime, caller: Caller) -> Step:

@@ -44,12 +44,17 @@ def in_subtree(caller: Caller) -> ColumnElement[bool]:
     )
 
 
-def check_named(caller: Caller, code: str) -> None:
-    """403 if the unit a list names is above the caller's own (a commune asking for its
-    province); a unit elsewhere outside the caller's subtree leaves the list empty."""
+async def check_named(session: AsyncSession, caller: Caller, code: str) -> None:
+    """403 if the unit a list names lies outside the caller's subtree: above it (a commune asking
+    for its province) or beside it (a sibling commune) — as every service answers. A unit tasks
+    knows nothing of gives an empty list."""
     above = caller.unit_path.split(".")[:-1]
     if code in above:
         caller.require(Right.read, ".".join(above[: above.index(code) + 1]))
+        return
+    path = (await session.execute(select(m.unit_paths.c.path).where(m.unit_paths.c.code == code))).scalar()
+    if path is not None:
+        caller.require(Right.read, str(path))
 
 
 def assignment_json(row: Any, today: date) -> dict[str, Any]:
@@ -89,7 +94,7 @@ async def list_(
         raise InputError([FieldProblem("unit", "cần `unit` (một đơn vị) hoặc `within` (cả cây đơn vị)")])
     for named in (unit, within):
         if named:
-            check_named(caller, named)
+            await check_named(session, caller, named)
     query: Select[Any] = (
         select(a)
         .where(a.c.cancelled_at.is_(None), in_subtree(caller))
@@ -123,7 +128,7 @@ class Work:
 
 
 async def work(session: AsyncSession, *, caller: Caller, unit: str, today: date, days: int) -> Work:
-    check_named(caller, unit)
+    await check_named(session, caller, unit)
     mine = (a.c.unit_code == unit, a.c.cancelled_at.is_(None), in_subtree(caller))
     overdue = (await session.execute(select(a).where(*mine, state_is(FollowUp.OVERDUE, today)).order_by(a.c.due))).all()
     upcoming = (

@@ -148,3 +148,12 @@ report_submissions = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# code → path of every unit with assignments, kept by triggers on `assignments` (migration
+# 0012); not row-level guarded: it names units, not their work.
+unit_paths = Table(
+    "unit_paths",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("path", Text, nullable=False),
+)

@@ -1,7 +1,7 @@
 """The tasks service's routes in the authorisation matrix. Reads need `read` within the caller's
 subtree; progress and evidence need `report` on the assignment's unit. An assignment outside the
 caller's subtree is as if absent (404) for reads and writes alike; a list naming a unit above the
-caller's is refused (403), one naming a sibling's unit is empty."""
+caller's or beside it is refused (403)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ async def cases(world: World) -> list[Case]:
             "GET",
             "/api/assignments",
             "/api/assignments",
-            allowed(*EVERY_READER),
+            allowed(*EVERY_READER, sibling_officer=403),
             params={"unit": UNIT, "period": "2026-Q1"},
-            note="the sibling's answer is an empty list: none of the unit's rows are in its subtree",
+            note="a unit outside the caller's subtree: 403",
         ),
         Case(
             "GET",
@@ -43,9 +43,9 @@ async def cases(world: World) -> list[Case]:
             "GET",
             "/api/assignments/work",
             "/api/assignments/work",
-            allowed(*EVERY_READER),
+            allowed(*EVERY_READER, sibling_officer=403),
             params={"unit": UNIT},
-            note="the sibling's answer is empty",
+            note="a unit outside the caller's subtree: 403",
         ),
         Case(
             "GET",

@@ -39,15 +39,16 @@ async def test_a_commune_head_cannot_draft_or_issue_the_province_plan_but_the_pr
     commune_head, province_head = system.as_(head(commune)), system.as_(head(PROVINCE))
 
     assert (await commune_head.get(f"/api/plans/{plan_id}")).status_code == 404  # a draft above: not published
-    refused = await commune_head.post(f"/api/plans/{plan_id}/issue")
-    assert refused.status_code == 403 and "plan" in refused.json()["message"], refused.text
+    hidden = await commune_head.post(f"/api/plans/{plan_id}/issue")  # what it cannot read: as if absent
+    assert hidden.status_code == 404, hidden.text
     other = {**QUARTERLY_PLAN, "number": "13/KH-UBND"}
     assert (await commune_head.post("/api/plans", json=other)).status_code == 403  # issuer 52: not its unit
     assert (await system.as_(officer(PROVINCE)).post(f"/api/plans/{plan_id}/issue")).status_code == 403
 
     issued = await ok(await province_head.post(f"/api/plans/{plan_id}/issue"))
     assert issued["status"] == "issued"
-    assert (await commune_head.post(f"/api/plans/{plan_id}/close")).status_code == 403
+    refused = await commune_head.post(f"/api/plans/{plan_id}/close")  # issued: read, but not its own
+    assert refused.status_code == 403 and "plan" in refused.json()["message"], refused.text
     assert (await commune_head.post(f"/api/plans/{plan_id}/amend", json=QUARTERLY_PLAN)).status_code == 403
 
 
@@ -91,7 +92,7 @@ async def test_a_sibling_commune_cannot_read_another_communes_own_plan(system: S
     assert own["id"] not in [p["id"] for p in (await ok(await neighbour.get("/api/plans")))["items"]]
     assert (await neighbour.get("/api/plans", params={"issuer": COMMUNE})).status_code == 403
     assert (await neighbour.get("/api/plans", params={"within": COMMUNE})).status_code == 403
-    assert (await neighbour.post(f"/api/plans/{own['id']}/close")).status_code == 403
+    assert (await neighbour.post(f"/api/plans/{own['id']}/close")).status_code == 404  # not even seen
 
     # the province plan's tree, as the sibling reads it: neither the commune's plan nor its duty
     tree = await ok(await neighbour.get(f"/api/plans/{plan_id}/tree"))

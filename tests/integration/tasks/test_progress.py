@@ -127,7 +127,7 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
     assert work["counts"] == {"done_on_time": 0, "done_late": 0, "in_progress": 1, "overdue": 0, "not_due": 3}
 
     # each sees its own subtree: the province head all of it, a commune only itself — asking for
-    # the province is refused, a sibling's list is empty
+    # the province and a sibling are refused
     province = system.as_(head("52"))
     assert (
         len((await province.get("/api/assignments", params={"within": "52", "period": "2026-Q1"})).json()["items"])
@@ -138,7 +138,9 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
     assert refused.status_code == 403 and "(read)" in refused.json()["message"], refused.text
     mine = (await commune.get("/api/assignments", params={"unit": "21787"})).json()["items"]
     assert {i["unit"] for i in mine} == {"21787"} and len(mine) == 4
-    assert (await commune.get("/api/assignments", params={"unit": "21583"})).json()["items"] == []
-    theirs = (await commune.get("/api/assignments/work", params={"unit": "21583", "days": 60})).json()
-    assert theirs["due_next"] == [] and sum(theirs["counts"].values()) == 0
+    sibling_list = await commune.get("/api/assignments", params={"unit": "21583"})
+    assert sibling_list.status_code == 403 and "21583" in sibling_list.json()["message"]
+    assert (await commune.get("/api/assignments/work", params={"unit": "21583", "days": 60})).status_code == 403
+    nobody = await commune.get("/api/assignments", params={"unit": "99999"})  # no such unit: nothing to hide
+    assert nobody.status_code == 200 and nobody.json()["items"] == []
     assert (await commune.get("/api/assignments/work", params={"unit": "52"})).status_code == 403
