@@ -136,7 +136,7 @@ class Service:
     @contextlib.asynccontextmanager
     async def lifespan(self, _: FastAPI | None = None) -> AsyncIterator[None]:
         database_url = with_password(self.settings.require_urls()[1], self.settings.secret("database_password"))
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, pool_size=self.settings.database_pool_size)
         self.sessions = make_sessions(self.engine)
         self.relay = outbox.OutboxRelay(
             engine=self.engine,

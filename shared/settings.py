@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     # and the folder their passwords are kept in (default: <data dir>/secrets).
     database_role_prefix: str = "cchc"
     database_passwords_dir: str | None = None
+    database_pool_size: int = 10  # connections each service keeps open (and as many more under load)
     # Subject and stream prefix: lets several deployments (or test runs) share one NATS.
     nats_prefix: str = "cchc"
     # This process's own NATS user (shared/nats_security.py); unset: anonymous, and each service
