@@ -103,6 +103,7 @@ def up(
                 name: {
                     "CCHC_DATABASE_URL": service_urls[name],  # its own run-time role, not the admin
                     **(auth_files.plans_env() if name == "plans" else {}),
+                    **(auth_files.notify_env() if name == "notify" else {}),
                     **(nats_auth.service_env(name) if nats_auth else {}),  # its own NATS user only
                 }
                 for name in SERVICES

@@ -1,6 +1,7 @@
 """The secrets `cchc up` keeps in its data folder (`secrets/`, readable by its owner only): the
 key the plans service signs tokens with, its public half for the other services, the secret the
-gateway proves itself with, and the first admin's temporary password. Made once, reused after."""
+gateway proves itself with, the key notify seals webhook secrets with, and the first admin's
+temporary password. Made once, reused after."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import auth
+from shared import auth, sealing
 
 
 def private_file(path: Path, content: str) -> None:
@@ -33,6 +34,11 @@ class AuthFiles:
     signing_key: Path
     jwks: Path
     gateway_secret: Path
+    secrets_key: Path
+
+    def notify_env(self) -> dict[str, str]:
+        """What only the notify service gets: the key its webhook secrets are sealed with."""
+        return {"CCHC_SECRETS_KEY_FILE": str(self.secrets_key)}
 
     def service_env(self) -> dict[str, str]:
         """What every service gets: the public keys."""
@@ -48,11 +54,18 @@ class AuthFiles:
 
 def ensure_auth_files(data_dir: Path) -> AuthFiles:
     folder = secrets_dir(data_dir)
-    files = AuthFiles(folder / "token-signing-key.pem", folder / "token-keys.jwks.json", folder / "gateway.secret")
+    files = AuthFiles(
+        folder / "token-signing-key.pem",
+        folder / "token-keys.jwks.json",
+        folder / "gateway.secret",
+        folder / "secrets-at-rest.key",
+    )
     if not files.signing_key.exists():
         private_file(files.signing_key, auth.signing_pem(auth.new_signing_key()))
     key = auth.load_signing_key(files.signing_key.read_text())
     private_file(files.jwks, json.dumps(auth.public_jwks(key)))
     if not files.gateway_secret.exists():
         private_file(files.gateway_secret, secrets.token_urlsafe(32))
+    if not files.secrets_key.exists():
+        private_file(files.secrets_key, sealing.new_key())
     return files

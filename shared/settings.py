@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # short-lived token at the plans service (inline or in a file).
     gateway_secret: SecretStr | None = None
     gateway_secret_file: str | None = None
+    # The key secrets at rest (webhook signing secrets) are sealed with (shared/sealing.py).
+    secrets_key: SecretStr | None = None
+    secrets_key_file: str | None = None
     # The first national admin's password at `cchc up` on a new system (else one is made up).
     admin_password: SecretStr | None = None
     admin_password_file: str | None = None

@@ -55,7 +55,7 @@ async def add_contact(
     """Thêm người nhận; kênh theo thứ tự ưu tiên — kênh sau được dùng khi kênh trước hỏng hẳn.
     `unit`: mã đơn vị, hoặc đường dẫn (52.21787) khi hệ thống thông báo chưa biết đơn vị đó."""
     async with service.transaction() as session:
-        row = await contacts.create(session, caller=caller, body=body)
+        row = await contacts.create(session, caller=caller, body=body, settings=service.settings)
     return contacts.contact_json(row, secret=True)
 
 

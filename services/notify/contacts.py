@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
 from services.notify import units
+from shared import sealing
 from shared.access import EVERYWHERE, Caller, Right
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.settings import Settings
@@ -85,9 +87,10 @@ def contact_json(row: Any, *, secret: bool = False) -> dict[str, Any]:
     return body
 
 
-async def create(session: AsyncSession, *, caller: Caller, body: ContactIn) -> Any:
+async def create(session: AsyncSession, *, caller: Caller, body: ContactIn, settings: Settings) -> Any:
     """Store a contact of a unit the caller manages, added by the caller; a webhook without a
-    secret of its own gets a generated one."""
+    secret of its own gets a generated one, kept sealed (shared/sealing.py). The row returned
+    carries the secret in clear, to be shown once."""
     code = body.unit.rpartition(".")[2]
     path = await units.placed(
         session,
@@ -99,7 +102,7 @@ async def create(session: AsyncSession, *, caller: Caller, body: ContactIn) -> A
     )
     check(body)
     secret = (body.webhook_secret or secrets.token_urlsafe(32)) if body.webhook_url else None
-    return (
+    row = (
         await session.execute(
             insert(c)
             .values(
@@ -109,7 +112,7 @@ async def create(session: AsyncSession, *, caller: Caller, body: ContactIn) -> A
                 name=body.name.strip(),
                 email=str(body.email) if body.email else None,
                 webhook_url=str(body.webhook_url) if body.webhook_url else None,
-                webhook_secret=secret,
+                webhook_secret=sealing.seal(settings, secret) if secret else None,
                 channels=body.channels,
                 quiet_start=body.quiet_hours.start if body.quiet_hours else None,
                 quiet_end=body.quiet_hours.end if body.quiet_hours else None,
@@ -118,6 +121,7 @@ async def create(session: AsyncSession, *, caller: Caller, body: ContactIn) -> A
             .returning(c)
         )
     ).one()
+    return SimpleNamespace(**{**row._asdict(), "webhook_secret": secret})
 
 
 async def list_(session: AsyncSession, *, caller: Caller, unit: str) -> list[Any]:

@@ -28,6 +28,7 @@ from services.notify import models as m
 from services.notify.channels import DeliveryError, email_message, send_email, send_webhook, webhook_body
 from services.notify.contacts import usable
 from services.notify.rendering import Templates
+from shared import sealing
 from shared.events import NotificationFailed
 from shared.runtime import Service
 from shared.units import unit_ref
@@ -115,7 +116,7 @@ async def send(row: Any, *, service: Service, client: httpx.AsyncClient, templat
         return await send_webhook(
             client,
             url=row.webhook_url,
-            secret=row.webhook_secret or "",
+            secret=sealing.unseal(settings, row.webhook_secret) if row.webhook_secret else "",
             body=body,
             key=row.idempotency_key,
             kind=row.kind,

@@ -25,7 +25,7 @@ from services.notify.app import create_service as notify_service
 from services.plans.app import create_service as plans_service
 from services.reports.app import create_service as reports_service
 from services.tasks.app import create_service as tasks_service
-from shared import auth
+from shared import auth, sealing
 from shared.access import EVERYWHERE, Right, Role
 from shared.clock import Clock, FixedClock
 from shared.db import plain_url
@@ -80,6 +80,8 @@ class Identity:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
 
+
+SECRETS_KEY = sealing.new_key()  # webhook secrets at rest
 
 # What tests of behaviour (not of rights) act as: a national machine client with every right.
 OPERATOR = Identity(EVERYWHERE, rights=tuple(Right), name="kiểm thử")
@@ -364,6 +366,7 @@ async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Set
         # the services' roles are not superusers: they cannot use the reserved connection slots
         database_pool_size=3,
         auth_signing_key=auth.signing_pem(SIGNING_KEY),
+        secrets_key=SECRETS_KEY,
         gateway_secret=GATEWAY_SECRET,
     )
 

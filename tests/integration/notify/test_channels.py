@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
+from sqlalchemy import text as sql
 from typer.testing import CliRunner, Result
 
 from cchc.cli import app as cchc_app
@@ -79,6 +80,10 @@ async def test_email_and_signed_webhook_reach_their_peers_once(
     )
     assert by_mail.status_code == 201 and by_hook.status_code == 201, (by_mail.text, by_hook.text)
     secret = by_hook.json()["webhook_secret"]
+    async with system.services["notify"].sessions() as session:  # at rest, only sealed
+        stored = (await session.execute(sql("SELECT webhook_secret FROM notify.contacts"))).scalars().all()
+    assert [s for s in stored if s] and all(s.startswith("sealed:") and secret not in s for s in stored if s)
+    assert "webhook_secret" not in (await system.get("/api/notifications/contacts", params={"unit": "21787"})).text
     await issue(system)
 
     async def all_sent() -> list | None:  # 4 quarters × 2 contacts
