@@ -58,11 +58,15 @@ def test_service_environment_names_real_settings_and_reachable_servers() -> None
         nats_url, db_url = urlparse(env["CCHC_NATS_URL"]), urlparse(env["CCHC_DATABASE_URL"])
         assert (nats_url.hostname, nats_url.port) == ("nats", 4222)
         assert (db_url.hostname, db_url.port) == ("postgres", 5432)
-        assert (db_url.username, db_url.password, db_url.path) == (
-            postgres_env["POSTGRES_USER"],
-            postgres_env["POSTGRES_PASSWORD"],
-            "/" + postgres_env["POSTGRES_DB"],
-        )
+        if name == "migrate":  # the admin: it makes the roles and migrates as their owners
+            admin = (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"])
+            assert (db_url.username, db_url.password) == admin
+        else:  # a service: its own run-time role, the password from its own secret
+            assert (db_url.username, db_url.password) == (f"cchc_{name}", None)
+            assert env["CCHC_DATABASE_PASSWORD_FILE"] == f"/run/secrets/pg-{name}"
+            assert f"pg-{name}" in SERVICES_IN_COMPOSE[name]["secrets"]
+            assert COMPOSE["secrets"][f"pg-{name}"]["file"] == f"./secrets/postgres/postgres-{name}.password"
+        assert db_url.path == "/" + postgres_env["POSTGRES_DB"]
         otlp = urlparse(env["CCHC_OTLP_ENDPOINT"]).hostname
         assert otlp in SERVICES_IN_COMPOSE
 
