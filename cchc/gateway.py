@@ -179,7 +179,7 @@ def create_gateway(
         ]
         return _merge(
             docs,
-            ["paths", "components.schemas"],
+            ["paths", "components.schemas", "components.securitySchemes"],
             {
                 "openapi": "3.1.0",
                 "info": {"title": "CCHC API", "version": "1"},

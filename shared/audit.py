@@ -124,9 +124,12 @@ class AuditContext:
 
         # the request's own context: nothing of an earlier request served in the same task (an
         # in-process test client) is taken for this one's caller
-        token, actor = current.set(info), current_actor.set(None)
+        from shared.auth import current_scope  # (auth needs this module: imported here)
+
+        token, actor, unit_scope = current.set(info), current_actor.set(None), current_scope.set(None)
         try:
             await self.app(scope, reading if info.method in UNSAFE else receive, send)
         finally:
             current.reset(token)
             current_actor.reset(actor)
+            current_scope.reset(unit_scope)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import audit, auth, bus, nats_security, outbox
 from shared.clock import Clock
-from shared.db import EVERY_UNIT, make_engine, make_sessions, system_scope
+from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
 from shared.errors import Conflict, Forbidden, InputError, NotFound, TooManyRequests
 from shared.events import EVENT_TYPES, Event
@@ -188,8 +188,21 @@ class Service:
     def build_app(self) -> FastAPI:
         app = FastAPI(title=f"CCHC {self.name}", lifespan=self.lifespan)
         app.state.service = self
-        app.include_router(self.router, dependencies=[Depends(undeclared_route_scope)])
+        app.include_router(self.router)
         declare_access(app)
+        plain_openapi = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            schema = plain_openapi()  # cached by FastAPI: the scheme is added once
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["bearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "phiên (cchc_s_…), mã truy cập (cchc_t_…) qua địa chỉ chung, hoặc JWT",
+            }
+            return schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
 
         @app.get("/healthz", include_in_schema=False, dependencies=[Depends(auth.public("sức khỏe dịch vụ"))])
         async def healthz() -> JSONResponse:
@@ -209,35 +222,38 @@ class Service:
         return app
 
 
-ENFORCE_ACCESS = False  # transitional, while the routes are being declared: becomes the only behaviour
+def api_routes(app: FastAPI) -> list[tuple[str, Any]]:
+    """Every APIRoute of the app with its full path, through included routers too (FastAPI
+    includes them lazily, so `app.routes` alone does not list their routes)."""
+    from fastapi.routing import APIRoute
 
+    found: list[tuple[str, Any]] = []
 
-async def undeclared_route_scope(request: Request) -> None:
-    """Transitional, goes with ENFORCE_ACCESS: a route that declares no access yet serves as it
-    did before row-level security, with every unit in scope; a declared route's rule (run after
-    this) sets the caller's own subtree, a public one none."""
-    if auth.rule_of(request.scope["route"]) is None:
-        auth.current_scope.set(EVERY_UNIT)
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append((prefix + route.path, route))
+            elif hasattr(route, "original_router"):  # an included router
+                walk(route.original_router.routes, prefix + getattr(route.include_context, "prefix", ""))
+
+    walk(list(app.router.routes), "")
+    return found
 
 
 def declare_access(app: FastAPI) -> None:
     """Every route says who may call it (shared.auth.allow / public); the OpenAPI document shows
     it as `x-cchc-access`. A route without a declaration is a programming error: the service
     refuses to start rather than serve it to anyone."""
-    from fastapi.routing import APIRoute
-
     missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for path, route in api_routes(app):
         rule = auth.rule_of(route)
         if rule is None:
-            missing.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
+            missing.append(f"{','.join(sorted(route.methods or ()))} {path}")
             continue
         route.openapi_extra = {**(route.openapi_extra or {}), "x-cchc-access": rule.describe()}
         if not rule.public:
             route.openapi_extra.setdefault("security", [{"bearer": []}])
-    if missing and ENFORCE_ACCESS:
+    if missing:
         raise RuntimeError("routes without an access declaration (shared.auth.allow): " + "; ".join(missing))
 
 

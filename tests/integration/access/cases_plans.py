@@ -61,6 +61,7 @@ async def cases(world: World) -> list[Case]:
             note="public; an unknown account is 401 for everyone, the 6th failure in 15 min is throttled (429)",
         ),
         Case("GET", "/api/auth/me", "/api/auth/me", allowed(*EVERYONE), note="any signed-in caller: itself"),
+        Case("POST", "/api/auth/logout", "/api/auth/logout", allowed(*EVERYONE), note="its own session"),
         Case(
             "POST",
             "/api/auth/password",

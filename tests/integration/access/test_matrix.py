@@ -8,9 +8,8 @@ import importlib
 import os
 from pathlib import Path
 
-from fastapi.routing import APIRoute
-
 from shared import auth
+from shared.runtime import api_routes
 from tests.integration.access import world as w
 from tests.integration.conftest import FACTORIES, System
 
@@ -36,17 +35,13 @@ async def test_every_route_answers_every_identity_as_declared(system: System) ->
 
     # every route of every service has a case (and a declaration, which the service checked)
     for name in SERVICES:
-        routes = {
-            (method, route.path)
-            for route in system.apps[name].routes
-            if isinstance(route, APIRoute) and route.include_in_schema
-            for method in route.methods
-        }
+        every = api_routes(system.apps[name])
+        routes = {(method, path) for path, route in every if route.include_in_schema for method in route.methods}
+        assert len(routes) >= 6, f"{name}: the routes were not found ({routes})"
         covered = {(c.method, c.route) for c in cases[name]}
         assert routes <= covered, f"{name}: routes without a matrix case: {sorted(routes - covered)}"
-        for route in system.apps[name].routes:
-            if isinstance(route, APIRoute):
-                assert auth.rule_of(route) is not None, f"{name}: {route.path} declares no access"
+        for path, route in every:
+            assert auth.rule_of(route) is not None, f"{name}: {path} declares no access"
 
     rows, wrong = [], []
     for name in SERVICES:
@@ -93,3 +88,15 @@ def _write(rows: list[tuple[str, w.Case, dict[str, int]]]) -> None:
         lines.append(f"| {name} | `{case.method} {case.route}` | {cells} | {case.note} |")
     MATRIX.parent.mkdir(exist_ok=True)
     MATRIX.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_openapi_document_declares_who_may_call_each_operation(system: System) -> None:
+    """Walks each service's OpenAPI document: every operation says its right and scope."""
+    for name in FACTORIES:
+        paths = system.apps[name].openapi()["paths"]
+        operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
+        assert len(operations) >= 6, name
+        for path, method, op in operations:
+            access = op.get("x-cchc-access")
+            assert access and access.get("scope"), f"{name}: {method.upper()} {path} declares no access"
+            assert access.get("public") or op.get("security") == [{"bearer": []}], (name, path, method)
