@@ -4,6 +4,7 @@ system, through its HTTP API, as the logged-in admin (or `--token` / `CCHC_TOKEN
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -154,9 +155,39 @@ def tokens_revoke(
     typer.echo(f"Đã thu hồi mã {token_id}.")
 
 
+auth_commands = typer.Typer(help="Khóa và mật khẩu của phần xác thực (cho compose).")
+
+
+@auth_commands.command("config")
+def auth_config(
+    data_dir: Annotated[Path, typer.Option(help="Thư mục chứa secrets/ (compose: deploy)")] = Path("deploy"),
+    for_containers: Annotated[
+        bool, typer.Option("--for-containers", help="Tệp 0644 trong thư mục 0700, cho người dùng trong container")
+    ] = False,
+) -> None:
+    """Viết khóa ký mã xác thực, khóa công khai (JWKS), khóa bí mật của cổng chung, khóa mã hóa
+    khóa bí mật webhook, mật khẩu quản trị đầu tiên, của PostgreSQL và của Keycloak vào
+    <data-dir>/secrets/ (đã có thì giữ nguyên)."""
+    from cchc.credentials import ensure_auth_files, ensure_password
+
+    folder = data_dir.expanduser().resolve()
+    files = ensure_auth_files(folder)
+    admin = ensure_password(folder / "secrets" / "admin.password")
+    pg_admin = ensure_password(folder / "secrets" / "postgres" / "postgres-admin.password")
+    keycloak = ensure_password(folder / "secrets" / "keycloak-admin.password")
+    written = [files.signing_key, files.jwks, files.gateway_secret, files.secrets_key, admin, pg_admin, keycloak]
+    if for_containers:
+        for path in written:
+            path.chmod(0o644)
+    for path in written:
+        typer.echo(f"  {path}")
+    typer.echo(f"Mật khẩu tạm của admin (đổi sau khi đăng nhập) ở {admin}.")
+
+
 def install(app: typer.Typer) -> None:
     app.command("login")(login)
     app.command("logout")(logout)
     app.command("password")(password)
     app.add_typer(users, name="users")
     app.add_typer(tokens, name="tokens")
+    app.add_typer(auth_commands, name="auth")

@@ -143,10 +143,9 @@ def up(
     typer.echo("Đã dừng.")
 
 
-def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str | None:
-    """On a system with no account yet, the national admin `admin`: with CCHC_ADMIN_PASSWORD, or
-    a temporary password written to a file only the operator can read. Says how to log in, once."""
-    from cchc.credentials import private_file, secrets_dir
+def _ensure_admin(database_url: str, password: str | None) -> str | None:
+    """The national admin `admin` on a system with no account yet (services.plans.identity);
+    the password it was given, or the one made up for it (None if accounts existed already)."""
     from services.plans.identity import ensure_first_admin
     from shared.clock import Clock
     from shared.db import make_engine, make_sessions
@@ -155,13 +154,20 @@ def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str |
         engine = make_engine(database_url, pool_size=1)
         try:
             async with make_sessions(engine)() as session, session.begin():
-                password = settings.secret("admin_password")
                 return await ensure_first_admin(session, username="admin", password=password, now=Clock().now())
         finally:
             await engine.dispose()
 
+    return asyncio.run(run())
+
+
+def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str | None:
+    """On a system with no account yet, the national admin `admin`: with CCHC_ADMIN_PASSWORD, or
+    a temporary password written to a file only the operator can read. Says how to log in, once."""
+    from cchc.credentials import private_file, secrets_dir
+
     try:
-        made_up = asyncio.run(run())
+        made_up = _ensure_admin(database_url, settings.secret("admin_password"))
     except Exception as exc:  # noqa: BLE001 - one line for the operator
         raise fail(f"không tạo được tài khoản quản trị đầu tiên: {exc.__class__.__name__}: {exc}") from None
     if made_up is None:
@@ -211,9 +217,15 @@ def migrate() -> None:
     settings = Settings()
     if not settings.database_url:
         raise fail("CCHC_DATABASE_URL chưa được đặt")
+    from shared.db_roles import with_password
+
+    admin_url = with_password(settings.database_url, settings.secret("database_password"))
     secrets_dir = _postgres_secrets(settings, Path(platformdirs.user_data_dir("cchc")))
-    urls = provision(settings.database_url, passwords_dir=secrets_dir, prefix=settings.database_role_prefix)
+    urls = provision(admin_url, passwords_dir=secrets_dir, prefix=settings.database_role_prefix)
     typer.echo("Đã áp dụng migration cho: " + ", ".join(SERVICES))
+    if password := settings.secret("admin_password"):  # compose: the first national admin, from its secret
+        _ensure_admin(admin_url, password)
+        typer.echo("Tài khoản quản trị đầu tiên: admin (mật khẩu từ CCHC_ADMIN_PASSWORD_FILE), nếu chưa có.")
     typer.echo(f"Mật khẩu vai trò PostgreSQL của từng dịch vụ: {secrets_dir}/postgres-<dịch vụ>.password")
     for name, url in urls.items():  # without the password: each service gets its own file
         typer.echo(f"  {name}: CCHC_DATABASE_URL={redacted(url)} (+ CCHC_DATABASE_PASSWORD_FILE)")

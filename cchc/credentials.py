@@ -69,3 +69,11 @@ def ensure_auth_files(data_dir: Path) -> AuthFiles:
     if not files.secrets_key.exists():
         private_file(files.secrets_key, sealing.new_key())
     return files
+
+
+def ensure_password(path: Path) -> Path:
+    """A random password in `path` (0600, its folder 0700), unless one is there already."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        private_file(path, secrets.token_urlsafe(24) + "\n")
+    return path

@@ -59,8 +59,10 @@ def test_service_environment_names_real_settings_and_reachable_servers() -> None
         assert (nats_url.hostname, nats_url.port) == ("nats", 4222)
         assert (db_url.hostname, db_url.port) == ("postgres", 5432)
         if name == "migrate":  # the admin: it makes the roles and migrates as their owners
-            admin = (postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"])
-            assert (db_url.username, db_url.password) == admin
+            assert (db_url.username, db_url.password) == (postgres_env["POSTGRES_USER"], None)
+            assert (
+                env["CCHC_DATABASE_PASSWORD_FILE"] == postgres_env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/pg-admin"
+            )
         else:  # a service: its own run-time role, the password from its own secret
             assert (db_url.username, db_url.password) == (f"cchc_{name}", None)
             assert env["CCHC_DATABASE_PASSWORD_FILE"] == f"/run/secrets/pg-{name}"
@@ -97,3 +99,29 @@ def test_the_image_is_built_from_the_project_sources() -> None:
         assert (DEPLOY.parent / folder).is_dir()
     assert "pip install" in text
     assert SERVICES_IN_COMPOSE["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def test_no_password_or_key_is_written_in_the_compose_file_and_each_container_gets_only_its_own() -> None:
+    """Passwords and keys come from files (compose secrets); the signing key reaches only plans,
+    the key of secrets at rest only notify, the gateway's secret only plans and the gateway."""
+    for name, service in SERVICES_IN_COMPOSE.items():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search(r"PASSWORD|SECRET|KEY", key) and not key.endswith(("_FILE", "_DIR")):
+                raise AssertionError(f"{name}: {key} is given inline ({value!r}); use a secret file")
+        for secret in service.get("secrets", []):
+            assert secret in COMPOSE["secrets"], f"{name}: secret {secret} is not defined"
+    holders = {
+        secret: {name for name, s in SERVICES_IN_COMPOSE.items() if secret in s.get("secrets", [])}
+        for secret in COMPOSE["secrets"]
+    }
+    assert holders["token-signing-key"] == {"plans"}
+    assert holders["secrets-key"] == {"notify"}
+    assert holders["gateway-secret"] == {"plans", "gateway"}
+    assert holders["token-keys"] == set(SERVICES)
+    for name in SERVICES:
+        assert SERVICES_IN_COMPOSE[name]["environment"]["CCHC_AUTH_JWKS_FILE"] == "/run/secrets/token-keys"
+    keycloak = SERVICES_IN_COMPOSE["keycloak"]
+    assert keycloak["profiles"] == ["keycloak"]
+    assert any(v.startswith("./keycloak:") for v in keycloak["volumes"])
+    realm = (DEPLOY / "keycloak" / "realm-cchc.json").read_text()
+    assert '"claim.name": "cchc_unit"' in realm and '"claim.name": "cchc_roles"' in realm
