@@ -1,5 +1,8 @@
 from services.notify.app import create_service
+from shared import sealing
 from shared.runtime import serve
 from shared.settings import Settings
 
-serve(create_service(Settings()))
+settings = Settings()
+sealing.check(settings)  # no key (or a bad one) for webhook secrets stops the process at start
+serve(create_service(settings))

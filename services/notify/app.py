@@ -6,7 +6,6 @@ from services.notify import api, handlers, models
 from services.notify.delivery import delivery_job
 from services.notify.jobs import digest_job, escalation_job
 from services.notify.rendering import Templates
-from shared import sealing
 from shared.clock import Clock
 from shared.runtime import Service
 from shared.settings import Settings
@@ -14,7 +13,6 @@ from shared.settings import Settings
 
 def create_service(settings: Settings, *, clock: Clock | None = None) -> Service:
     templates = Templates(settings.templates_dir)  # a template that cannot work stops the start
-    sealing.check(settings)  # no key (or a bad one) for webhook secrets stops the start too
     return Service(
         name="notify",
         metadata=models.metadata,

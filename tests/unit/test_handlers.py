@@ -57,6 +57,7 @@ CONSUMES = {  # the README's event catalogue
         "assignment.cancelled",
         "progress.reported",
         "progress.corrected",
+        "audit.recorded",
     },
 }
 
