@@ -10,6 +10,7 @@ from enum import Enum
 
 from pydantic import BaseModel
 
+from shared.access import parent_path, within
 from shared.events import (
     PlanAmended,
     PlanClosed,
@@ -55,18 +56,6 @@ def producer_problem(event_type: str, producer: str) -> str | None:
     if producer != expected:
         return f"{event_type} from producer {producer!r}: only {expected} publishes {event_type.split('.', 1)[0]}.*"
     return None
-
-
-def within(path: str, scope: str) -> bool:
-    """The unit at `path` is the unit at `scope` or below it, comparing whole segments."""
-    wanted = ancestors(scope)
-    return ancestors(path)[: len(wanted)] == wanted
-
-
-def parent_path(path: str) -> str | None:
-    """'52.21787' → '52'; None for a root."""
-    head, _, _ = path.rpartition(".")
-    return head or None
 
 
 def _code(path: str) -> str:

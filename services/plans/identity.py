@@ -445,8 +445,7 @@ async def exchange(session: AsyncSession, *, credential: str, now: datetime, set
             raise auth.Unauthorized("phiên đăng nhập đã kết thúc; đăng nhập lại")
         if row.expires_at <= now:
             raise auth.Unauthorized("phiên đăng nhập đã hết hạn; đăng nhập lại")
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            await session.execute(update(s).where(s.c.id == row.id).values(last_used_at=now))
+        await _used(session, s, row, now)
         token = auth.mint(
             key,
             subject=f"user:{row.user_id}",
@@ -464,8 +463,7 @@ async def exchange(session: AsyncSession, *, credential: str, now: datetime, set
             raise auth.Unauthorized("mã truy cập không hợp lệ hoặc đã bị thu hồi")
         if row.expires_at is not None and row.expires_at <= now:
             raise auth.Unauthorized("mã truy cập đã hết hạn")
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            await session.execute(update(t).where(t.c.id == row.id).values(last_used_at=now))
+        await _used(session, t, row, now)
         token = auth.mint(
             key,
             subject=f"token:{row.id}",
@@ -477,6 +475,12 @@ async def exchange(session: AsyncSession, *, credential: str, now: datetime, set
         )
         return token, seconds
     raise auth.Unauthorized("mã xác thực không đúng dạng (cchc_s_… hoặc cchc_t_…)")
+
+
+async def _used(session: AsyncSession, table: Any, row: Any, now: datetime) -> None:
+    """Note a session's or token's last use (at most once a minute: not a write per request)."""
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        await session.execute(update(table).where(table.c.id == row.id).values(last_used_at=now))
 
 
 async def ensure_first_admin(

@@ -99,8 +99,30 @@ def head(unit_path: str) -> Identity:
 TEST_NOW = datetime(2026, 2, 10, 1, 0, tzinfo=UTC)
 
 
+class Verbs:
+    """get/post/put/patch/delete over the `request` of whoever has one."""
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise NotImplementedError
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)
+
+
 @dataclass
-class System:
+class System(Verbs):
     settings: Settings
     clock: Clock = field(default_factory=lambda: FixedClock(TEST_NOW))
     services: dict[str, Service] = field(default_factory=dict)
@@ -143,21 +165,6 @@ class System:
 
     def as_(self, who: Identity | None) -> Acting:
         return Acting(self, who)
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, **kwargs)
-
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, **kwargs)
-
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, **kwargs)
-
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, **kwargs)
-
-    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PATCH", path, **kwargs)
 
     async def eventually(
         self,
@@ -278,7 +285,7 @@ class System:
 
 
 @dataclass
-class Acting:
+class Acting(Verbs):
     """The system's HTTP API as one identity: `system.as_(officer("52.21787")).post(...)`."""
 
     system: System
@@ -286,21 +293,6 @@ class Acting:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.system.request(method, path, as_=self.who, **kwargs)
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", path, **kwargs)
-
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", path, **kwargs)
-
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PUT", path, **kwargs)
-
-    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("PATCH", path, **kwargs)
-
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("DELETE", path, **kwargs)
 
 
 @dataclass(frozen=True)
