@@ -88,7 +88,7 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
         assert (await sibling.get(f"/api/assignments/{assignment['id']}")).status_code == 404
         assert (await sibling.get("/api/assignments", params={"unit": UNIT, "period": period})).status_code == 403
         body = {"period": period, "status": "done", "outputs": {"article": 2}}
-        assert (await sibling.post(f"/api/assignments/{assignment['id']}/progress", json=body)).status_code == 403
+        assert (await sibling.post(f"/api/assignments/{assignment['id']}/progress", json=body)).status_code == 404
         assert (await anonymous.get(f"/api/assignments/{assignment['id']}")).status_code == 401
 
         reported = await officer.post(f"/api/assignments/{assignment['id']}/progress", json=body)
