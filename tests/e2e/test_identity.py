@@ -93,7 +93,8 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
 
         reported = await officer.post(f"/api/assignments/{assignment['id']}/progress", json=body)
         assert reported.status_code == 201, reported.text
-        assert reported.json()["reporter"]["unit"] == UNIT
+        history = (await officer.get(f"/api/assignments/{assignment['id']}")).json()["history"]
+        assert [h["reporter"]["name"] for h in history] == ["canbo.vinhson"]  # who reported: the credential
 
         # the commune head submits the commune's report; only the province head may accept it
         async def rolled_up() -> bool:
@@ -121,6 +122,19 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
         assert (await officer.post("/api/auth/logout")).status_code == 204
         stale = await anonymous.get("/api/auth/me", cookies={"cchc_session": cookie})
         assert stale.status_code == 401
+
+        # nothing secret was printed or logged: no password, key or token of the data folder's
+        # secrets, and no session or password of this test
+        printed = system_up.output.read_text() + "".join(
+            log.read_text(errors="replace") for log in (system_up.data_dir / "logs").glob("*.log")
+        )
+        secrets = [cookie, *passwords.values()]
+        for file in (system_up.data_dir / "secrets").rglob("*"):
+            if file.is_file() and file.stat().st_size < 100_000:
+                secrets += [line.strip() for line in file.read_text().splitlines() if len(line.strip()) >= 16]
+        assert len(secrets) > 10
+        leaked = [secret[:6] + "…" for secret in secrets if secret in printed]
+        assert not leaked, leaked
     finally:
         for client in (province, officer, commune_head, sibling, anonymous):
             await client.aclose()
