@@ -120,8 +120,8 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
         # logged out, the cookie is worth nothing
         cookie = officer.cookies["cchc_session"]
         assert (await officer.post("/api/auth/logout")).status_code == 204
-        stale = await anonymous.get("/api/auth/me", cookies={"cchc_session": cookie})
-        assert stale.status_code == 401
+        async with httpx.AsyncClient(base_url=base, cookies={"cchc_session": cookie}) as old_cookie:
+            assert (await old_cookie.get("/api/auth/me")).status_code == 401
 
         # nothing secret was printed or logged: no password, key or token of the data folder's
         # secrets, and no session or password of this test
