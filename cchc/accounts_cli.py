@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cchc.client import api, base_url, fail, save
+from shared.migrations import SERVICES
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
 TokenOption = Annotated[str | None, typer.Option("--token", help="Mã truy cập (mặc định CCHC_TOKEN hoặc phiên đã lưu)")]
@@ -166,7 +167,8 @@ def auth_config(
     ] = False,
 ) -> None:
     """Viết khóa ký mã xác thực, khóa công khai (JWKS), khóa bí mật của cổng chung, khóa mã hóa
-    khóa bí mật webhook, mật khẩu quản trị đầu tiên, của PostgreSQL và của Keycloak vào
+    khóa bí mật webhook, mật khẩu quản trị đầu tiên, của PostgreSQL (quản trị và vai trò từng dịch
+    vụ) và của Keycloak vào
     <data-dir>/secrets/ (đã có thì giữ nguyên)."""
     from cchc.credentials import ensure_auth_files, ensure_password
 
@@ -175,7 +177,9 @@ def auth_config(
     admin = ensure_password(folder / "secrets" / "admin.password")
     pg_admin = ensure_password(folder / "secrets" / "postgres" / "postgres-admin.password")
     keycloak = ensure_password(folder / "secrets" / "keycloak-admin.password")
+    roles = [ensure_password(folder / "secrets" / "postgres" / f"postgres-{name}.password") for name in SERVICES]
     written = [files.signing_key, files.jwks, files.gateway_secret, files.secrets_key, admin, pg_admin, keycloak]
+    written += roles
     if for_containers:
         for path in written:
             path.chmod(0o644)

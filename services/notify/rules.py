@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain, units
 from services.notify import models as m
+from shared import audit
 from shared.access import EVERYWHERE, Caller, Right, within
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.settings import Settings
@@ -143,6 +144,8 @@ async def put(
     """Set a plan's or a unit's own rules, by the caller (the items not given follow the next layer)."""
     owner = await _owner(session, caller=caller, scope=scope, key=key)
     check(body, scope=scope, offered=offered)
+    before = (await session.execute(select(r.c.settings).where(r.c.scope == scope, r.c.key == key))).scalar()
+    audit.note_before({"settings": before})
     settings = body.model_dump(mode="json", exclude_none=True)
     changed = {"settings": settings, "owner_path": owner, "updated_by": caller.subject}
     await session.execute(

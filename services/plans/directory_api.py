@@ -29,6 +29,7 @@ from services.plans.bodies import (
 )
 from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
+from shared import audit
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.db import chunks
@@ -364,6 +365,7 @@ async def rename_unit(
     async with service.transaction() as session:
         unit = await get_unit_or_raise(session, code)
         caller.require(Right.admin, unit.path)
+        audit.note_before({"code": unit.code, "name": unit.name})
         if unit.parent:
             siblings = (
                 await session.execute(

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
-from shared import auth
+from shared import audit, auth
 from shared.access import EVERYWHERE, Caller, Right, Role
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound, TooManyRequests
 from shared.settings import Settings
@@ -193,6 +193,7 @@ async def change_user(
     session: AsyncSession, *, caller: Caller, user_id: uuid.UUID, body: UserChange, now: datetime
 ) -> Any:
     row = await _user_for_admin(session, caller, user_id)
+    audit.note_before(user_json(row))
     values: dict[str, Any] = {}
     if body.name is not None:
         values["name"] = body.name.strip()

@@ -5,23 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import stat
+from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from shared.db import plain_url
 from shared.migrations import SERVICES
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import Running, start
 from tests.servers import Servers
 
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def system_up(
+    data_dir: Path, up_env: dict[str, str], servers: Servers, database_url: str, nats_prefix: str
+) -> Iterator[Running]:
+    """`cchc up` on the test's own servers (embedded ones too), so the test can look at the
+    database's sessions: an external PostgreSQL as far as `cchc up` knows."""
+    env = {**up_env, "CCHC_NATS_URL": servers.nats_url, "CCHC_DATABASE_URL": database_url}
+    env["CCHC_NATS_PREFIX"] = nats_prefix
+    running = start(data_dir, env)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 async def test_each_service_connects_as_its_own_role_and_no_password_is_printed(
-    system_up: Running, servers: Servers, database_url: str
+    system_up: Running, database_url: str
 ) -> None:
-    if servers.origin == "embedded":
-        pytest.skip("the embedded PostgreSQL of `cchc up` is its own; this looks at a shared server's sessions")
     expected = {f"cchc_{name}" for name in SERVICES}
     admin = await asyncpg.connect(plain_url(database_url))
     try:

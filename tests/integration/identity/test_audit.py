@@ -79,6 +79,18 @@ async def test_secrets_are_blanked_and_only_heads_auditors_admins_above_read_the
     assert entry["body"]["password"] == "***" and entry["body"]["username"] == "canbo.a"
     assert "mat-khau-rat-dai-1" not in json.dumps(entry)
 
+    # a change keeps what it replaced
+    changed = await system.as_(admin).patch(f"/api/users/{made.json()['id']}", json={"roles": ["head"]})
+    assert changed.status_code == 200, changed.text
+
+    async def change_audited() -> list[dict[str, Any]]:
+        items = (await trail(system, Identity("52", (Role.auditor,)))).json()["items"]
+        return [i for i in items if i["route"] == "/api/users/{user_id}"]
+
+    change = (await system.eventually(change_audited))[0]
+    assert change["before"]["roles"] == ["officer"] and change["body"] == {"roles": ["head"]}
+    assert change["params"] == {"user_id": made.json()["id"]}
+
     refused = await trail(system, officer(UNIT_PATH))
     assert refused.status_code == 403 and "nhật ký" in refused.json()["message"]
     # a commune head sees its own subtree's writes only: not the province admin's

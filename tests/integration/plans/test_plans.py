@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.plans import COMMUNE_2025_POSTS, COMMUNE_2026, DISTRICT_2025, DISTRICT_BODIES_2025, POSTS_2025
-from tests.integration.conftest import System
+from tests.integration.conftest import System, head
 from tests.integration.plans_data import QUARTERLY_PLAN
 
 pytestmark = pytest.mark.integration
@@ -166,6 +166,12 @@ async def test_a_legacy_commune_and_its_successor_roll_up_to_the_same_new_commun
     as_reported = await rollup(system, "22003", "2025", view="as_reported")
     assert as_reported["expected"] == 0
     assert (await rollup(system, "L551", "2025", view="as_reported"))["outputs"] == {"article": 3}
+
+    # the new commune's own people see its history too: the old commune's work is theirs now
+    path = (await ok(await system.get("/api/units/22003")))["path"]
+    own = await system.as_(head(path)).get("/api/reports/rollup", params={"unit": "22003", "period": "2025"})
+    assert own.status_code == 200, own.text
+    assert (own.json()["expected"], own.json()["outputs"]) == (2, {"article": 3})
 
 
 async def test_a_province_plan_cascades_to_its_135_communes_and_the_tree_shows_who_has_not_issued(
