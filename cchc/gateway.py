@@ -216,6 +216,8 @@ def create_gateway(
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
+        if any(part in (".", "..") for part in path.split("/")):  # no way out of /api to other routes
+            return JSONResponse({"detail": f"không có đường dẫn /api/{path}"}, status_code=404)
         try:
             service = service_for_path(f"/api/{path}")
         except KeyError:

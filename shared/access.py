@@ -135,6 +135,13 @@ class Caller:
                 f"cần quyền “{right.label}” ({right.value}) trên đơn vị đó"
             )
 
+    def refuse_above(self, code: str) -> None:
+        """403 if the unit `code` is one of those above the caller's own (a commune asking for its
+        province): known from the caller's path alone, before any lookup."""
+        above = self.unit_path.split(".")[:-1] if not self.national else []
+        if code in above:
+            self.require(Right.read, ".".join(above[: above.index(code) + 1]))
+
     def scope_for(self, wanted: str | None) -> str:
         """The subtree a list is read for: the one asked (`within=`), which must lie in the
         caller's scope (else 403, not a silently narrower list), or the caller's own."""

@@ -106,7 +106,7 @@ class AuditContext:
             method=scope["method"],
             path=scope["path"],
             address=(forwarded.rsplit(",", 1)[-1].strip() if forwarded else peer[0])[:100],
-            content_type=headers.get("content-type", ""),
+            content_type=headers.get("content-type", "").lower(),
         )
         if "json" not in info.content_type:
             info.overflow = info.method in UNSAFE and headers.get("content-length", "0") not in ("", "0")

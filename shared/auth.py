@@ -128,6 +128,7 @@ class Oidc:
     roles_claim: str
     keys: KeySet | None = None
     fetched: float = 0.0
+    refetched: float = -1e9  # the last fetch a token's unknown key id caused
     missed: dict[str, float] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -138,12 +139,14 @@ class Oidc:
         async with self.lock:
             now = time.monotonic()
             unknown = kid is not None and self.keys is not None and all(k.kid != kid for k in self.keys.keys)
-            retry = unknown and now - self.missed.get(kid or "", -1e9) > 60
+            # once a minute per unknown key id, and at most every 10 s whatever the id
+            retry = unknown and now - self.missed.get(kid or "", -1e9) > 60 and now - self.refetched > 10
             if self.keys is None or now - self.fetched > 600 or retry:
                 if unknown:
                     if len(self.missed) > 1000:
                         self.missed.clear()
                     self.missed[kid or ""] = now
+                    self.refetched = now
                 async with httpx.AsyncClient(timeout=5.0) as client:
                     response = await client.get(self.jwks_url)
                     response.raise_for_status()
@@ -168,6 +171,10 @@ class Verifier:
         elif pem := settings.secret("auth_signing_key"):
             local = KeySet.import_key_set(public_jwks(load_signing_key(pem)))  # type: ignore[arg-type]
         oidc = None
+        if settings.oidc_issuer and not settings.oidc_audience:
+            raise RuntimeError(
+                "CCHC_OIDC_AUDIENCE chưa được đặt: không nhận mã của nhà cung cấp định danh cấp cho ứng dụng khác"
+            )
         if settings.oidc_issuer:
             oidc = Oidc(
                 issuer=settings.oidc_issuer.rstrip("/"),
@@ -183,7 +190,7 @@ class Verifier:
             # unverified, only to pick the keys the token is then checked with
             header = json.loads(_part(token, 0))
             claims_issuer = json.loads(_part(token, 1)).get("iss")
-        except (ValueError, IndexError, UnicodeDecodeError, AttributeError):
+        except (ValueError, IndexError, UnicodeDecodeError, AttributeError, RecursionError):
             raise Unauthorized("mã xác thực không đọc được (không phải JWT)") from None
         if claims_issuer == ISSUER and self.local is not None:
             return self._local(token)
@@ -232,6 +239,8 @@ class Verifier:
         raw_roles = _claim(claims, oidc.roles_claim) or []
         roles = tuple(Role(r) for r in raw_roles if isinstance(r, str) and r in Role.__members__)
         unit = _claim(claims, oidc.unit_claim)
+        # the provider's own `kind` or `sid` (Keycloak's session id) mean nothing here
+        claims = {k: v for k, v in claims.items() if k not in ("kind", "sid")}
         return _caller(claims, subject=f"oidc:{claims['sub']}", unit=unit, roles=roles, rights=None)
 
 

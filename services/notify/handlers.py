@@ -86,7 +86,9 @@ class Notifier:
         created = meta.type == "assignment.created"
         if not created:
             await self._follow(session, event)
-        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        rules = await rules_for(
+            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
+        )
         if rules.tells(event.role, "assigned"):
             note = (
                 domain.assigned(event, base_url=self.base_url)
@@ -125,13 +127,17 @@ class Notifier:
             )
 
     async def due_soon(self, session: AsyncSession, event: OccurrenceDueSoon, meta: Meta) -> list[Event]:
-        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        rules = await rules_for(
+            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
+        )
         if rules.tells(event.role, "due_soon") and event.lead_days in rules.due_soon_days:
             await self._store(session, domain.due_soon(event, base_url=self.base_url), rules, meta.id)
         return []
 
     async def overdue(self, session: AsyncSession, event: OccurrenceOverdue, meta: Meta) -> list[Event]:
-        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id)
+        rules = await rules_for(
+            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
+        )
         note = domain.overdue(event, base_url=self.base_url)
         if rules.tells(event.role, "overdue"):
             await self._store(session, note, rules, meta.id)
@@ -140,7 +146,9 @@ class Notifier:
             return []  # only the lead's report is expected; a province has no supervisor here
         # Whether and when the supervisor hears is the supervisor's rule (and the plan's), not
         # the late unit's: a commune cannot switch off its own escalation.
-        above = await rules_for(session, self.settings, unit_code=supervisor.code, plan_id=event.plan_id)
+        above = await rules_for(
+            session, self.settings, unit_code=supervisor.code, plan_id=event.plan_id, unit_path=supervisor.path
+        )
         if not above.escalate:
             return []
         if (await session.execute(select(is_settled(event.assignment_id, event.due)))).scalar() is not None:
@@ -175,7 +183,9 @@ class Notifier:
 
     async def reviewed(self, session: AsyncSession, event: ReportReviewed, meta: Meta) -> list[Event]:
         """report.accepted and report.returned: the reporting unit is told."""
-        rules = await rules_for(session, self.settings, unit_code=event.unit.code, plan_id=None)
+        rules = await rules_for(
+            session, self.settings, unit_code=event.unit.code, plan_id=None, unit_path=event.unit.path
+        )
         note = domain.reviewed(event, accepted=meta.type == "report.accepted", base_url=self.base_url)
         await self._store(session, note, rules, meta.id)
         return []

@@ -71,7 +71,9 @@ async def _escalate(session: Any, row: Any, *, service: Service, templates: Temp
     if row.settled is not None:
         await session.execute(update(e).where(*key).values(status="resolved", resolution=row.settled))
         return
-    rules = await rules_for(session, settings, unit_code=row.parent_code, plan_id=row.plan_id)
+    rules = await rules_for(
+        session, settings, unit_code=row.parent_code, plan_id=row.plan_id, unit_path=row.parent_path
+    )
     if not rules.escalate:
         await session.execute(update(e).where(*key).values(status="resolved", resolution="rule"))
         return
@@ -120,7 +122,7 @@ async def _digest(service: Service, unit: str, *, now: datetime, templates: Temp
     settings, n = service.settings, m.notifications
     key = domain.digest_key(unit, now.date())
     async with service.transaction() as session:
-        rules = await rules_for(session, settings, unit_code=unit, plan_id=None)
+        rules = await rules_for(session, settings, unit_code=unit, plan_id=None, unit_path=None)
         if rules.digest and now.time() < rules.digest_at:
             return 0
         # The unit, not its rows, is claimed: a row being marked read is waited for, not skipped.

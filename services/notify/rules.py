@@ -33,9 +33,11 @@ def defaults(settings: Settings) -> domain.Rules:
 
 
 async def stored_rules(
-    session: AsyncSession, *, unit_code: str | None, plan_id: uuid.UUID | None
+    session: AsyncSession, *, unit_code: str | None, plan_id: uuid.UUID | None, unit_path: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The rules a unit and a plan set themselves, by scope ("unit", "plan"); one indexed lookup."""
+    """The rules a unit and a plan set themselves, by scope ("unit", "plan"); one indexed lookup.
+    A plan's rules reach only the units in the subtree of the unit that set them (`unit_path`
+    given): a commune cannot mute a plan's reminders for its siblings."""
     wanted = []
     if unit_code:
         wanted.append(and_(r.c.scope == "unit", r.c.key == unit_code))
@@ -43,7 +45,12 @@ async def stored_rules(
         wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
     if not wanted:
         return {}
-    return dict((await session.execute(select(r.c.scope, r.c.settings).where(or_(*wanted)))).all())
+    rows = (await session.execute(select(r.c.scope, r.c.settings, r.c.owner_path).where(or_(*wanted)))).all()
+    return {
+        row.scope: row.settings
+        for row in rows
+        if row.scope == "unit" or unit_path is None or not row.owner_path or within(unit_path, row.owner_path)
+    }
 
 
 def in_force(settings: Settings, stored: dict[str, dict[str, Any]]) -> domain.Rules:
@@ -52,10 +59,11 @@ def in_force(settings: Settings, stored: dict[str, dict[str, Any]]) -> domain.Ru
 
 
 async def rules_for(
-    session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None
+    session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None, unit_path: str | None
 ) -> domain.Rules:
-    """The rules in force for a unit and plan."""
-    return in_force(settings, await stored_rules(session, unit_code=unit_code, plan_id=plan_id))
+    """The rules in force for a unit (its code and path) and plan."""
+    stored = await stored_rules(session, unit_code=unit_code, plan_id=plan_id, unit_path=unit_path)
+    return in_force(settings, stored)
 
 
 def rules_json(rules: domain.Rules) -> dict[str, Any]:

@@ -72,7 +72,8 @@ async def login(
         max_age=int((done.expires_at - now).total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=service.settings.public_url.startswith("https://"),
+        secure=service.settings.public_url.startswith("https://")
+        or request.headers.get("x-forwarded-proto", "").lower() == "https",
         path="/",
     )
     return response

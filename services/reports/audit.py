@@ -56,6 +56,7 @@ async def trail(
     a = m.audit
     scope = caller.unit_path
     if unit is not None:
+        caller.refuse_above(unit)
         path = (await session.execute(select(m.units.c.path).where(m.units.c.code == unit))).scalar()
         if path is None:
             raise InputError([FieldProblem("unit", f"không có đơn vị mã {unit!r}")])

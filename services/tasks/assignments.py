@@ -48,10 +48,7 @@ async def check_named(session: AsyncSession, caller: Caller, code: str) -> None:
     """403 if the unit a list names lies outside the caller's subtree: above it (a commune asking
     for its province) or beside it (a sibling commune) — as every service answers. A unit tasks
     knows nothing of gives an empty list."""
-    above = caller.unit_path.split(".")[:-1]
-    if code in above:
-        caller.require(Right.read, ".".join(above[: above.index(code) + 1]))
-        return
+    caller.refuse_above(code)
     path = (await session.execute(select(m.unit_paths.c.path).where(m.unit_paths.c.code == code))).scalar()
     if path is not None:
         caller.require(Right.read, str(path))

@@ -58,3 +58,13 @@ def test_a_list_is_read_for_the_subtree_asked_if_it_lies_in_the_callers() -> Non
     assert officer.scope_for("52.21787.VHXH") == "52.21787.VHXH"
     with pytest.raises(Forbidden):
         officer.scope_for("52")
+
+
+def test_a_unit_above_the_caller_is_refused_from_its_path_alone() -> None:
+    officer = person("52.21787.VHXH", Role.officer)
+    for code in ("52", "21787"):
+        with pytest.raises(Forbidden):
+            officer.refuse_above(code)
+    officer.refuse_above("VHXH")  # itself
+    officer.refuse_above("21790")  # beside it: for the service's own data to say
+    person(EVERYWHERE, Role.auditor).refuse_above("52")

@@ -92,6 +92,10 @@ async def test_a_commune_officer_logs_in_through_the_gateway_and_acts_as_its_uni
     )
     assert own.status_code == 204, own.text
 
+    # no way out of /api through dot segments, to the plans service's internal routes
+    escape = await gateway.post("/api/units/%2e%2e/%2e%2e/internal/auth/exchange", json={"credential": "x"})
+    assert escape.status_code == 404
+
     out = await gateway.post("/api/auth/logout", headers={"Sec-Fetch-Site": "same-origin"})
     assert out.status_code == 204
     gone = await gateway.get("/api/auth/me", headers={"Authorization": f"Bearer {answer.json()['token']}"})

@@ -122,3 +122,19 @@ async def test_a_rotated_provider_key_is_fetched_once_when_a_token_names_it(syst
     assert provider.fetches == before + 1
     assert (await me(system, provider.token(key=newer))).status_code == 200
     assert provider.fetches == before + 1  # kept, not fetched per request
+
+
+async def test_a_providers_kind_and_session_claims_are_not_taken_for_ours(system: System, provider: Provider) -> None:
+    answer = await me(system, provider.token(kind="token", sid="not-a-uuid"))
+    assert answer.status_code == 200 and answer.json()["kind"] == "user"
+    out = await system.post(
+        "/api/auth/logout", as_=None, headers={"Authorization": f"Bearer {provider.token(sid='x')}"}
+    )
+    assert out.status_code == 204  # nothing of ours to end, and no 500
+
+
+def test_an_issuer_without_an_audience_is_refused_at_start(settings: Settings) -> None:
+    from shared.auth import Verifier
+
+    with pytest.raises(RuntimeError, match="CCHC_OIDC_AUDIENCE"):
+        Verifier.from_settings(settings.model_copy(update={"oidc_audience": None}))

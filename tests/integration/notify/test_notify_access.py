@@ -147,3 +147,27 @@ async def test_a_province_admin_redrives_only_its_provinces_failed_deliveries(sy
     assert redriven.status_code == 200 and redriven.json()["redriven"] == [ours], redriven.text
     still = (await system.get(f"/api/notifications/deliveries/{theirs}")).json()
     assert still["status"] == "failed"
+
+
+async def test_a_plans_rules_set_by_a_commune_reach_only_that_commune(system: System) -> None:
+    """A commune head may tune the province plan it implements for itself, never mute it for its
+    siblings: a plan's rules reach only the subtree of the unit that set them."""
+    from tests.integration.plans_data import QUARTERLY_PLAN
+    from tests.integration.steps import notifications_for, q1_assignment
+
+    units = await paths(system, "21787", "21796")
+    plan = {**QUARTERLY_PLAN, "tasks": [{**QUARTERLY_PLAN["tasks"][0], "lead": ["21787", "21796"]}]}
+    plan_id = (await system.post("/api/plans", json=plan)).json()["id"]
+    muted = await system.as_(head(units["21787"])).put(
+        f"/api/notifications/rules/plans/{plan_id}", json={"assigned": False}
+    )
+    assert muted.status_code == 200, muted.text
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+    ours, theirs = await q1_assignment(system, "21787"), await q1_assignment(system, "21796")
+
+    async def sibling_told() -> int:
+        return await notifications_for(system, uuid.UUID(theirs["id"]))
+
+    assert await system.eventually(sibling_told) == 1  # the sibling still hears of its new task
+    await system.settled()
+    assert await notifications_for(system, uuid.UUID(ours["id"])) == 0  # the commune muted its own
