@@ -23,7 +23,6 @@ import asyncpg
 import httpx
 import nats
 import psutil
-
 from shared.db import plain_url
 from shared.servers import free_port
 
@@ -44,9 +43,45 @@ async def healthy(api: httpx.AsyncClient) -> bool:
     return (await api.get("/healthz")).status_code == 200
 
 
+# The NATS password files of the `cchc up` running now (its embedded server has users: the
+# operator looks at the streams, `tasks` publishes what the tasks service would).
+NATS_SECRETS: list[Path] = []
+ADMIN_PASSWORD = "quan-tri-bench-2026"
+
+
+async def nats_connect(nats_url: str, user: str = "operator") -> Any:
+    """A NATS connection as `user` of the running `cchc up` (anonymous where NATS has no users)."""
+    password = next((d / f"{user}.password" for d in NATS_SECRETS if (d / f"{user}.password").exists()), None)
+    if password is None:
+        return await nats.connect(nats_url)
+    return await nats.connect(
+        nats_url, user=user, password=password.read_text().strip(), inbox_prefix=f"_INBOX_{user}".encode()
+    )
+
+
+def auth_headers(base_url: str, timeout: float = 120.0) -> dict[str, str]:
+    """What the benchmarks send: an API token with every right over the whole country, made by
+    the first national admin of the running `cchc up` (as an integration would hold)."""
+    rights = ["read", "report", "plan", "submit", "review", "manage", "admin"]
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while True:
+            try:
+                login = client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+                if login.status_code == 200:
+                    made = client.post("/api/tokens", json={"name": "benchmark", "unit": "*", "rights": rights})
+                    made.raise_for_status()
+                    return {"Authorization": f"Bearer {made.json()['token']}"}
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("could not log in as the first admin")
+            time.sleep(0.5)
+
+
 async def bus_state(nats_url: str, prefix: str, *, delete: bool = False) -> tuple[int, int]:
     """(messages not yet acked by a consumer, dead-lettered messages) of our streams; optionally delete them."""
-    nc = await nats.connect(nats_url)
+    nc = await nats_connect(nats_url)
     try:
         jsm, pending, dead = nc.jsm(), 0, 0
         for name in [s.config.name or "" for s in await jsm.streams_info()]:
@@ -145,6 +180,7 @@ def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = ()) -
     database and subject prefix, removed afterwards. On an error, prints the end of its log (and of
     the services' logs named in `logs_on_error`); at the end, stops it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | extra_env
+    env["CCHC_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
     prefix, database = "cchc", f"bench_{uuid.uuid4().hex[:10]}"
     if nats_env and db_env:  # a fresh database and subject prefix, removed afterwards
@@ -167,7 +203,9 @@ def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = ()) -
                     raise RuntimeError("cchc up did not start")
                 time.sleep(0.2)
             base_url = f"http://127.0.0.1:{port}"
-            yield Up(proc, data_dir, base_url, found.group(1), found.group(2), prefix, load, started)
+            NATS_SECRETS.append(data_dir / "secrets" / "nats")
+            printed_db = db_url if nats_env and db_env else found.group(2)  # printed without a password
+            yield Up(proc, data_dir, base_url, found.group(1), printed_db, prefix, load, started)
         except BaseException:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             for name in logs_on_error:
@@ -175,6 +213,7 @@ def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = ()) -
                     print((data_dir / "logs" / f"{name}.log").read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
         finally:
+            NATS_SECRETS.clear()
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(60)

@@ -28,12 +28,10 @@ from functools import partial
 from typing import Any
 
 import httpx
-import nats
-
 from shared.clock import VN
 from shared.events import ProgressReported, UnitRef, make_event, subject
 
-from common import bus_idle, bus_row, cchc_up, healthy, print_rows, until
+from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
 
 PROVINCE, COMMUNES, MONTHS = "52", 135, 12
 
@@ -65,7 +63,8 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
     year, tasks = datetime.now(VN).year + 1, math.ceil((args.reports + args.visibility) / (COMMUNES * MONTHS))
     n, total, rows = args.reports, COMMUNES * MONTHS * tasks, {}
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as api:
+    headers = auth_headers(base_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits, headers=headers) as api:
 
         async def province() -> dict[str, Any]:
             return (await api.get("/api/reports/rollup", params={"unit": PROVINCE, "period": str(year)})).json()
@@ -157,7 +156,7 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
         if m := min(args.corrections, n):
             await until(idle, args.timeout, 0.5)
             articles = int((await province())["outputs"].get("article", 0))
-            nc = await nats.connect(nats_url)
+            nc = await nats_connect(nats_url, "tasks")
             try:
                 js, t_pub = nc.jetstream(), time.monotonic()
                 for start in range(0, m, 500):

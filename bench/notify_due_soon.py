@@ -40,22 +40,20 @@ from typing import Any
 
 import asyncpg
 import httpx
-import nats
 from aiosmtpd.controller import Controller
-from vietnam_provinces import Province
-
 from shared.clock import VN
 from shared.db import plain_url
 from shared.events import OccurrenceDueSoon, UnitRef, make_event, subject
 from shared.servers import free_port
+from vietnam_provinces import Province
 
-from common import bus_idle, bus_row, cchc_up, healthy, print_rows, until
+from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
 
 LEAD_DAYS = 7
 
 
 async def stream_messages(nats_url: str, stream: str) -> int:
-    nc = await nats.connect(nats_url)
+    nc = await nats_connect(nats_url)
     try:
         return int((await nc.jsm().stream_info(stream)).state.messages)
     finally:
@@ -114,7 +112,8 @@ async def run(
     n, k, rows = args.communes, args.contacts_per_unit, {}
     expected_mails = n * k
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as api:
+    headers = auth_headers(base_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits, headers=headers) as api:
         idle = partial(bus_idle, nats_url, prefix)
         await until(lambda: healthy(api), 120, 0.3)
 
@@ -183,7 +182,7 @@ async def run(
             plan_id = uuid.uuid4()
             events = [due_soon(prefix, u, plan_id, due) for u in communes]
             cpu_before = cpu()
-            nc = await nats.connect(nats_url)
+            nc = await nats_connect(nats_url, "tasks")
             try:
                 js, t_first = nc.jetstream(), time.monotonic()
                 for start in range(0, n, 500):

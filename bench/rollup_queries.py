@@ -49,12 +49,6 @@ import httpx
 import psutil
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
-from vietnam_provinces import Province
-
 from services.reports import queries as q
 from services.reports.domain import ancestors
 from services.tasks.domain import NewAssignment, assignments_for
@@ -65,8 +59,13 @@ from shared.events import PlanTask, ProductTarget, UnitRef
 from shared.periods import Period
 from shared.timelines import parse_timeline
 from shared.workdays import WorkingCalendar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+from vietnam_provinces import Province
 
-from common import bus_row, cchc_up, healthy, print_rows, until
+from common import auth_headers, bus_row, cchc_up, healthy, print_rows, until
 
 PROVINCE = "52"  # Gia Lai, 135 communes
 
@@ -558,7 +557,8 @@ async def run(
     db = await asyncpg.connect(plain_url(db_url))
     engine = create_async_engine(async_url(db_url), pool_size=2)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    async with httpx.AsyncClient(base_url=base_url, timeout=600) as api:
+    headers = auth_headers(base_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=600, headers=headers) as api:
         try:
             await until(lambda: healthy(api), 180, 0.3)
             t0 = time.monotonic()
