@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit, auth, bus, nats_security, outbox
+from shared import audit, auth, bus, nats_security, outbox, validation
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -271,7 +271,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": _field_name(e["loc"]), "msg": e["msg"], "loc": list(e["loc"])} for e in exc.errors()]
+        problems = [
+            {"field": _field_name(e["loc"]), "msg": validation.vietnamese(e), "loc": list(e["loc"]), "type": e["type"]}
+            for e in exc.errors()
+        ]
         message = "; ".join(f"{p['field']}: {p['msg']}" for p in problems)
         return JSONResponse({"detail": problems, "message": message}, status_code=422)
 

@@ -81,6 +81,13 @@ async def test_reports_that_cannot_be_right_are_refused_by_field_and_store_nothi
         refused = await system.post(url, json={"period": "2026-Q1", "status": "done", **change})
         assert refused.status_code == status, (change, refused.text)
         assert any(p["field"].startswith(field) for p in refused.json()["detail"]), (change, refused.json())
+    # what the request's shape gets wrong is said in Vietnamese too, next to its field
+    shape = await system.post(url, json={"status": "xong", "outputs": {"article": 10**12}})
+    said = {p["field"]: p["msg"] for p in shape.json()["detail"]}
+    assert said["period"] == "bắt buộc phải có", said
+    assert said["status"].startswith("phải là một trong: 'not_started'"), said
+    assert said["outputs.article"].startswith("phải nhỏ hơn hoặc bằng"), said
+    assert "Input should" not in shape.text and "Field required" not in shape.text
 
     # Who reports is the credential. Another commune's officer does not see the assignment, even
     # naming this commune as the reporter; this commune's officer cannot report as another unit;
