@@ -117,6 +117,31 @@ async def test_an_officer_reports_a_head_accepts_and_no_one_acts_outside_their_u
         assert (await sibling.get(f"/api/reports/{UNIT}/{period}/submissions")).status_code in (403, 404)
         assert (await sibling.get(f"/api/reports/{UNIT}/{period}")).status_code in (403, 404)
 
+        # an API token from the command line: read-only, confined, revoked at once
+        made = cchc(system_up, config, "tokens", "create", "cổng dữ liệu tỉnh", "--unit", "52", "--right", "read")
+        token = re.search(r"Bearer …\): (\S+)", made)
+        token_id = re.search(r"Đã tạo mã (\S+)", made)
+        assert token and token_id, made
+        with_token = {"Authorization": f"Bearer {token.group(1)}"}
+        read = await anonymous.get("/api/reports/rollup", params={"unit": "52", "period": period}, headers=with_token)
+        assert read.status_code == 200, read.text
+        write = await anonymous.post("/api/plans", json=plan, headers=with_token)
+        assert write.status_code == 403
+        assert "cổng dữ liệu tỉnh" in cchc(system_up, config, "tokens", "list")
+        cchc(system_up, config, "tokens", "revoke", token_id.group(1))
+        assert (await anonymous.get("/api/auth/me", headers=with_token)).status_code == 401
+
+        # a disabled account's sessions end at once; a reset password is a new temporary one
+        cchc(system_up, config, "users", "disable", "canbo.bencanh")
+        assert (await sibling.get("/api/auth/me")).status_code == 401
+        reset = cchc(system_up, config, "users", "reset-password", "lanhdao.vinhson")
+        new_password = re.search(r"lần này\): (\S+)", reset)
+        assert new_password, reset
+        assert (await commune_head.get("/api/auth/me")).status_code == 401  # its old session ended
+        again = await logged_in(base, "lanhdao.vinhson", new_password.group(1))
+        assert (await again.get("/api/auth/me")).json()["must_change_password"] is True
+        await again.aclose()
+
         # logged out, the cookie is worth nothing
         cookie = officer.cookies["cchc_session"]
         assert (await officer.post("/api/auth/logout")).status_code == 204
