@@ -20,7 +20,7 @@ import typer
 import uvicorn
 
 from cchc import accounts_cli, nats_users
-from shared.db_roles import provision, redacted
+from shared.db_roles import provision
 from shared.migrations import SERVICES
 from shared.nats_security import redact
 from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_port, port_is_free
@@ -228,7 +228,7 @@ def migrate() -> None:
         typer.echo("Tài khoản quản trị đầu tiên: admin (mật khẩu từ CCHC_ADMIN_PASSWORD_FILE), nếu chưa có.")
     typer.echo(f"Mật khẩu vai trò PostgreSQL của từng dịch vụ: {secrets_dir}/postgres-<dịch vụ>.password")
     for name, url in urls.items():  # without the password: each service gets its own file
-        typer.echo(f"  {name}: CCHC_DATABASE_URL={redacted(url)} (+ CCHC_DATABASE_PASSWORD_FILE)")
+        typer.echo(f"  {name}: CCHC_DATABASE_URL={redact(url)} (+ CCHC_DATABASE_PASSWORD_FILE)")
     if settings.nats_url:  # as CCHC_NATS_USER: the operator, where NATS has users
         _provision_nats(settings, None)
         typer.echo("Đã tạo/cập nhật stream và consumer NATS.")

@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import functools
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,6 +60,7 @@ def new_signing_key() -> ECKey:
     return load_signing_key(ECKey.generate_key("P-256").as_pem(private=True).decode())
 
 
+@functools.lru_cache(maxsize=8)
 def load_signing_key(pem: str) -> ECKey:
     """The signing key from its PEM; its id is its thumbprint, so the JWKS made from it matches."""
     key = ECKey.import_key(pem)
@@ -165,7 +166,7 @@ class Verifier:
     @classmethod
     def from_settings(cls, settings: Settings) -> Verifier:
         local = None
-        jwks = settings.auth_jwks or (Path(settings.auth_jwks_file).read_text() if settings.auth_jwks_file else None)
+        jwks = settings.secret("auth_jwks")
         if jwks:
             local = KeySet.import_key_set(json.loads(jwks))  # type: ignore[arg-type]
         elif pem := settings.secret("auth_signing_key"):

@@ -86,14 +86,6 @@ def runtime_url(admin_url: str, role: str, password: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def redacted(url: str) -> str:
-    """A database URL fit to print: the password, if any, replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - unparseable: print nothing of it
-        return "(URL không đọc được)"
-
-
 async def ensure_roles(conn: asyncpg.Connection, roles: ServiceRoles, password: str) -> None:
     """Create or update the service's two roles (cluster-wide; safe to run again)."""
     attributes = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"

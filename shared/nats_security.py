@@ -58,21 +58,13 @@ def strict(settings: Settings) -> bool:
     return settings.nats_user is not None
 
 
-def password_of(settings: Settings) -> str | None:
-    if settings.nats_password is not None:
-        return settings.nats_password.get_secret_value()
-    if settings.nats_password_file:
-        return Path(settings.nats_password_file).read_text(encoding="utf-8").strip()
-    return None
-
-
 def connect_options(settings: Settings) -> dict[str, Any]:
     """nats.connect keyword arguments for this process's own user (none: anonymous)."""
     if settings.nats_user is None:
         return {}
     return {
         "user": settings.nats_user,
-        "password": password_of(settings) or "",
+        "password": settings.secret("nats_password") or "",
         "inbox_prefix": inbox_prefix(settings.nats_user),
     }
 
@@ -84,7 +76,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     from faststream.nats import NatsUserPassword
 
     return {
-        "security": NatsUserPassword(settings.nats_user, password_of(settings) or ""),
+        "security": NatsUserPassword(settings.nats_user, settings.secret("nats_password") or ""),
         "inbox_prefix": inbox_prefix(settings.nats_user),
     }
 

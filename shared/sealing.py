@@ -5,6 +5,8 @@ read as it is and sealed the next time it is written."""
 
 from __future__ import annotations
 
+import functools
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from shared.settings import Settings
@@ -24,6 +26,11 @@ def _fernet(settings: Settings) -> Fernet:
     key = settings.secret("secrets_key")
     if not key:
         raise SealingError("CCHC_SECRETS_KEY(_FILE) chưa được đặt: không mã hóa được khóa bí mật webhook")
+    return _fernet_of(key)
+
+
+@functools.cache
+def _fernet_of(key: str) -> Fernet:  # one per key, not one per delivery
     return Fernet(key.encode())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Literal
 
@@ -10,6 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.deadlines import DueRules
 from shared.workdays import WorkingCalendar
+
+
+@functools.cache
+def _secret_file(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().strip()
 
 
 class Settings(BaseSettings):
@@ -134,15 +141,13 @@ class Settings(BaseSettings):
 
     def secret(self, name: str) -> str | None:
         """A secret setting's value, from `CCHC_<NAME>` or the file `CCHC_<NAME>_FILE` names
-        (compose secrets); never logged."""
-        inline: SecretStr | None = getattr(self, name)
+        (compose secrets); never logged. A file is read once per process (callers on hot paths —
+        the token exchange, each webhook delivery — ask every time): a new secret needs a restart."""
+        inline: SecretStr | str | None = getattr(self, name)
         if inline is not None:
-            return inline.get_secret_value()
+            return inline.get_secret_value() if isinstance(inline, SecretStr) else inline
         path: str | None = getattr(self, f"{name}_file")
-        if path:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
-        return None
+        return _secret_file(path) if path else None
 
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)

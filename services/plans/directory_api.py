@@ -30,14 +30,14 @@ from services.plans.bodies import (
 from services.plans.directory import Succession, legacy_units, official_units
 from services.plans.domain import Unit
 from shared import audit
-from shared.access import Caller, Right
+from shared.access import Caller, Right, within
 from shared.auth import allow
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import Event, UnitCreated, UnitRenamed, UnitSucceeded
 from shared.runtime import Service, service_of
 from shared.text import normalize
-from shared.units import is_under, taken_over
+from shared.units import taken_over
 
 router = APIRouter(prefix="/api/units")
 
@@ -413,7 +413,7 @@ async def merge_units(
                 problems.append(FieldProblem(f"old[{index}]", f"không có đơn vị mã {code!r}"))
                 continue
             caller.require(Right.admin, row.path)
-            if is_under(into.path, code) or code in predecessors:
+            if within(into.path, row.path) or code in predecessors:
                 problems.append(FieldProblem(f"old[{index}]", "đơn vị không thể kế thừa chính nó"))
             elif row.valid_to is not None:
                 problems.append(FieldProblem(f"old[{index}]", f"{row.name} đã kết thúc từ trước"))

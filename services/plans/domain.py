@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from services.plans.bodies import NamedUnit, match, name_key
+from shared.access import within
 from shared.deadlines import DueRules
 from shared.errors import Conflict, FieldProblem
 from shared.events import PlanTask, ProductTarget, TaskChanges, UnitLevel, UnitRef
 from shared.periods import Period, PeriodError
 from shared.timelines import Schedule, TimelineError, coerce_schedule, occurrences
-from shared.units import is_under
 from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 
 CHILDREN = "children"  # "UBND các xã": every direct child administrative unit of the issuer
@@ -124,7 +124,7 @@ class Unit:
         return UnitRef(code=self.code, path=self.path, name=self.name, level=self.level)
 
     def is_under(self, ancestor: Unit) -> bool:
-        return is_under(self.path, ancestor.code)
+        return within(self.path, ancestor.path)
 
 
 @dataclass(frozen=True)

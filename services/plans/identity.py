@@ -430,7 +430,7 @@ async def exchange(session: AsyncSession, *, credential: str, now: datetime, set
     """The short-lived signed token for a live session or API token; 401 for anything else. The
     session's and token's own expiry follow the service clock; the signed token's validity is
     wall-clock time, as every service checks it."""
-    pem = settings.secret("auth_signing_key")
+    pem = settings.secret("auth_signing_key")  # read once per process; the key parsed once (cached)
     if pem is None:
         raise RuntimeError("CCHC_AUTH_SIGNING_KEY(_FILE) is not set: the plans service cannot sign tokens")
     key = auth.load_signing_key(pem)
