@@ -8,6 +8,8 @@ import pytest
 from shared.access import EVERYWHERE, Caller, Right, Role, rights_of, within
 from shared.errors import Forbidden
 
+pytestmark = pytest.mark.unit
+
 
 def person(path: str, *roles: Role) -> Caller:
     return Caller(subject="user:x", unit_path=path, rights=rights_of(roles), roles=roles)

@@ -25,8 +25,10 @@ from shared.events import (
     make_event,
     subject,
 )
-from shared.provenance import Succession, payload_problem, producer_problem, succession, within
+from shared.provenance import Succession, payload_problem, producer_problem, succession
 from shared.timelines import parse_timeline
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 2, 10, 1, 0, tzinfo=UTC)
 PROVINCE = UnitRef(code="52", path="52", name="UBND tỉnh Gia Lai", level="province")
@@ -88,12 +90,6 @@ def test_an_event_from_a_producer_that_does_not_own_its_family_is_never_decoded(
 
 
 # --- units against the subject ----------------------------------------------------------------
-
-
-def test_within_compares_whole_segments() -> None:
-    assert within("52.21787", "52") and within("52", "52") and within("52.21787.VHXH", "52.21787")
-    assert not within("521.1", "52") and not within("52", "52.21787")
-    assert not within("48.20000.VHXH", "52.20000")
 
 
 def test_a_plan_issued_with_a_version_other_than_one_is_refused() -> None:

@@ -51,7 +51,7 @@ def test_a_reader_of_52_has_consumers_filtered_to_52_and_its_subtree_and_may_onl
     filters = {config.filter_subjects[1] for _, config in reader.consumers() if config.filter_subjects}
     assert "cchc.progress.*.52.>" in filters and "cchc.plan.*.52.>" in filters
     allowed = reader.permissions()["publish"]["allow"]
-    assert all(s.startswith(("$JS.API.CONSUMER.MSG.NEXT.", "$JS.ACK.")) for s in allowed)
+    assert allowed and all(s.startswith(("$JS.API.CONSUMER.MSG.NEXT.", "$JS.ACK.")) for s in allowed)
     assert all(".readonly-52-" in s for s in allowed)
 
 

@@ -5,10 +5,13 @@ silently."""
 import io
 from datetime import date
 
+import pytest
 from docx import Document
 
 from services.reports.documents import QUOTED, PeriodicReport, docx_bytes
 from shared.periods import Period
+
+pytestmark = pytest.mark.unit
 
 FIGURES = {
     "expected": 0,

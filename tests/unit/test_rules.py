@@ -117,9 +117,7 @@ def test_issuing_fans_out_one_assignment_per_lead_unit_and_occurrence_with_stabl
     ],
 )
 def test_follow_up_status_counts_days_in_vietnam_time(done_at: datetime | None, today: date, status: str) -> None:
-    assert (
-        state(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
-    )
+    assert state(due=date(2026, 3, 15), period_start=date(2026, 1, 1), done_at=done_at, today=today) == status
 
 
 def test_rates_are_recomputed_from_counts() -> None:

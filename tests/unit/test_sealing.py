@@ -8,6 +8,8 @@ from pydantic import SecretStr
 from shared import sealing
 from shared.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 def with_key(key: str | None) -> Settings:
     return Settings(secrets_key=SecretStr(key) if key else None)

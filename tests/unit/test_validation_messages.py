@@ -11,6 +11,8 @@ from pydantic import BaseModel, EmailStr, Field, HttpUrl, ValidationError, field
 
 from shared.validation import vietnamese
 
+pytestmark = pytest.mark.unit
+
 
 class Form(BaseModel):
     count: int = Field(ge=0)

@@ -8,10 +8,14 @@ import importlib
 import os
 from pathlib import Path
 
+import pytest
+
 from shared import auth
 from shared.runtime import api_routes
 from tests.integration.access import world as w
 from tests.integration.conftest import FACTORIES, System
+
+pytestmark = pytest.mark.integration
 
 # CCHC_MATRIX_SERVICES=tasks,plans narrows a run while a service's cases are written; the
 # matrix file is then not rewritten

@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from shared.access import Role
 from shared.events import Envelope, stream_name
 from tests.integration.conftest import Identity, System, head, officer
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
 from tests.integration.steps import q1_assignment
+
+pytestmark = pytest.mark.integration
 
 UNIT_PATH = "52.21787"
 

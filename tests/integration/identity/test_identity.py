@@ -19,6 +19,8 @@ from shared import auth
 from shared.access import EVERYWHERE, Role
 from tests.integration.conftest import FACTORIES, SIGNING_KEY, Identity, System, officer
 
+pytestmark = pytest.mark.integration
+
 PROVINCE = "52"
 
 

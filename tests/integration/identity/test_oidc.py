@@ -24,6 +24,8 @@ from shared.servers import free_port
 from shared.settings import Settings
 from tests.integration.conftest import System
 
+pytestmark = pytest.mark.integration
+
 REALM = "/realms/cchc"
 AUDIENCE = "cchc-api"
 

@@ -255,8 +255,8 @@ async def test_a_database_migrated_as_the_admin_is_handed_to_the_owner_roles(
         finally:
             await admin.close()
         for service, service_url in urls.items():
-            if urlsplit(service_url).password:  # printed, it shows no password
-                assert urlsplit(redact(service_url)).password == "***"
+            assert urlsplit(service_url).password  # the service's own role, with its password …
+            assert urlsplit(redact(service_url)).password == "***"  # … which a printed URL hides
             conn = await asyncpg.connect(plain_url(service_url))
             try:
                 assert await conn.fetchval(f"SELECT count(*) FROM {service}.outbox") == 0  # noqa: S608
