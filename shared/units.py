@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, cast, func, literal_column, select
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, cast, func, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.access import EVERYWHERE
 from shared.events import UnitRef
 
 SEPARATOR = "."
@@ -44,6 +45,19 @@ def under(column: Any, code: str) -> ColumnElement[bool]:
     if isinstance(column.type, ARRAY):
         return column.op("@>")(wanted)  # type: ignore[no-any-return]
     return path_segments(column).op("@>")(wanted)  # type: ignore[no-any-return]
+
+
+def within_path(column: Any, scope: str) -> ColumnElement[bool]:
+    """SQL twin of `shared.access.within`: the unit whose path (a text column) is `column` is the
+    unit at path `scope` or lies below it, comparing whole paths (a body `48.20000.VHXH` is not
+    within `52.21787.VHXH`); every unit for the national scope "*". The `under` of the scope's own
+    code lets a GIN index on the path's codes serve it."""
+    if scope == EVERYWHERE:
+        return true()
+    return and_(
+        under(column, scope.rpartition(SEPARATOR)[2]),
+        or_(column == scope, column.startswith(scope + SEPARATOR, autoescape=True)),
+    )
 
 
 def under_any(column: Any, codes: Iterable[str]) -> ColumnElement[bool]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, exists, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Text, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
 from shared.access import Caller, Right
 from shared.errors import Forbidden
+from shared.units import within_path
 
 u = m.units
 
@@ -75,6 +76,4 @@ async def placed(
 
 def in_subtree(path: ColumnElement[Any], caller: Caller) -> ColumnElement[bool]:
     """SQL: the unit path is the caller's unit or lies under it (segment-aware, as `within`)."""
-    if caller.national:
-        return true()
-    return or_(path == caller.unit_path, func.starts_with(path, caller.unit_path + "."))
+    return within_path(path, caller.unit_path)

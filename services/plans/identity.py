@@ -29,6 +29,7 @@ from shared import audit, auth
 from shared.access import EVERYWHERE, Caller, Right, Role
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound, TooManyRequests
 from shared.settings import Settings
+from shared.units import within_path
 
 PASSWORDS = PasswordHash.recommended()
 _NO_ONE = PASSWORDS.hash("không ai có mật khẩu này")  # verified against when the account is unknown
@@ -176,8 +177,7 @@ async def users(session: AsyncSession, *, caller: Caller, scope: str | None, lim
     _require_admin_of(caller, root)
     u = m.users
     query = select(u).order_by(u.c.unit_path, u.c.username).limit(limit)
-    if root != EVERYWHERE:
-        query = query.where((u.c.unit_path == root) | u.c.unit_path.startswith(root + ".", autoescape=True))
+    query = query.where(within_path(u.c.unit_path, root))
     return list((await session.execute(query)).all())
 
 
@@ -401,9 +401,7 @@ async def tokens(session: AsyncSession, *, caller: Caller, limit: int) -> list[A
     caller.require(Right.admin, caller.unit_path)
     t = m.api_tokens
     query = select(t).order_by(t.c.created_at.desc()).limit(limit)
-    if not caller.national:
-        root = caller.unit_path
-        query = query.where((t.c.unit_path == root) | t.c.unit_path.startswith(root + ".", autoescape=True))
+    query = query.where(within_path(t.c.unit_path, caller.unit_path))
     return list((await session.execute(query)).all())
 
 

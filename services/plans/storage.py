@@ -23,7 +23,7 @@ from shared.access import EVERYWHERE, Caller, within
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.events import PlanTask
 from shared.text import normalize
-from shared.units import under
+from shared.units import under, within_path
 
 p, t = m.plans, m.plan_tasks
 
@@ -142,8 +142,7 @@ async def list_(
     query = select(p, u.c.name.label("issuer_name")).join(u, u.c.code == p.c.issuer)
     if caller.unit_path != EVERYWHERE:
         query = query.where(
-            (u.c.path == caller.unit_path)
-            | u.c.path.startswith(caller.unit_path + ".", autoescape=True)
+            within_path(u.c.path, caller.unit_path)
             | (u.c.path.in_(ancestors(caller.unit_path)) & (p.c.status != "draft"))
         )
     if issuer:

@@ -12,9 +12,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from shared.access import EVERYWHERE, Caller, Right, Role
+from shared.access import Caller, Right, Role
 from shared.errors import FieldProblem, Forbidden, InputError
 from shared.events import AuditRecorded, Event, Meta
+from shared.units import within_path
 
 READERS = {Role.head, Role.auditor, Role.admin}
 
@@ -63,8 +64,7 @@ async def trail(
         caller.require(Right.read, str(path))
         scope = str(path)
     query = select(a).order_by(a.c.at.desc()).limit(limit)
-    if scope != EVERYWHERE:
-        query = query.where((a.c.actor_unit == scope) | a.c.actor_unit.startswith(scope + ".", autoescape=True))
+    query = query.where(within_path(a.c.actor_unit, scope))
     if since is not None:
         query = query.where(a.c.at >= since)
     return list((await session.execute(query)).all())

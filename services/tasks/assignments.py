@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
@@ -22,7 +22,7 @@ from shared.access import Caller, Right
 from shared.errors import FieldProblem, InputError
 from shared.followup import FollowUp
 from shared.periods import Period, PeriodError
-from shared.units import under
+from shared.units import under, within_path
 
 a = m.assignments
 
@@ -35,13 +35,7 @@ def state_is(wanted: FollowUp | str, today: date) -> Any:
 def in_subtree(caller: Caller) -> ColumnElement[bool]:
     """SQL: the assignment's unit is the caller's or lies below it (whole paths: a body
     `48.20000.VHXH` is not in `52.21787.VHXH`'s subtree although their codes agree)."""
-    if caller.national:
-        return true()
-    path = caller.unit_path
-    return and_(
-        under(a.c.unit_path, caller.unit_code),  # served by the GIN index
-        or_(a.c.unit_path == path, a.c.unit_path.startswith(path + ".", autoescape=True)),
-    )
+    return within_path(a.c.unit_path, caller.unit_path)  # served by the GIN index
 
 
 async def check_named(session: AsyncSession, caller: Caller, code: str) -> None:

@@ -28,9 +28,7 @@ async def sweep_overdue(service: Service) -> int:
             a = m.assignments
             claimed = (
                 select(a.c.id)
-                .where(
-                    state_is(FollowUp.OVERDUE, today), a.c.overdue_emitted_at.is_(None), a.c.cancelled_at.is_(None)
-                )
+                .where(state_is(FollowUp.OVERDUE, today), a.c.overdue_emitted_at.is_(None), a.c.cancelled_at.is_(None))
                 .order_by(a.c.due)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)

@@ -14,9 +14,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import followup
+from shared.access import within
 from shared.db import make_engine
 from shared.followup import STATES, is_state, state, state_case
-from shared.units import is_under, under
+from shared.units import is_under, under, within_path
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +112,12 @@ async def test_under_in_sql_is_under_in_python_and_uses_the_index(engine: AsyncE
         for code in ("52", "21787", "VHXH", "217870"):
             got = set((await conn.execute(select(units.c.path).where(under(units.c.path, code)))).scalars())
             assert got == {p for p in paths if is_under(p, code)}, code
+        more = ["48.20000.VHXH", "52.20000"]
+        await conn.execute(insert(units), [{"path": p} for p in more])
+        for scope in ("52", "52.21787", "52.21787.VHXH", "48.20000", "521", "*"):
+            query = select(units.c.path).where(within_path(units.c.path, scope))
+            got = set((await conn.execute(query)).scalars())
+            assert got == {p for p in [*paths, *more] if within(p, scope)}, scope
         # the planner may prefer another plan for 7 rows: take the others away, so that only an
         # index that serves the expression can answer without a sequential scan
         for plan_kind in ("seqscan", "indexscan", "indexonlyscan"):

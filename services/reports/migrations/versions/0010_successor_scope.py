@@ -15,9 +15,7 @@ branch_labels = None
 depends_on = None
 S = "reports"
 SCOPE_CODE = f"regexp_replace({SCOPE}, '^.*[.]', '')"
-TAKEN_OVER = (
-    f"EXISTS (SELECT 1 FROM {S}.units u WHERE u.code = unit_code AND u.rollup_to @> ARRAY[{SCOPE_CODE}])"
-)
+TAKEN_OVER = f"EXISTS (SELECT 1 FROM {S}.units u WHERE u.code = unit_code AND u.rollup_to @> ARRAY[{SCOPE_CODE}])"
 
 
 def upgrade() -> None:
