@@ -170,11 +170,11 @@ def auth_config(
     khóa bí mật webhook, mật khẩu quản trị đầu tiên, của PostgreSQL (quản trị và vai trò từng dịch
     vụ) và của Keycloak vào
     <data-dir>/secrets/ (đã có thì giữ nguyên)."""
-    from cchc.credentials import ensure_auth_files, ensure_password
+    from cchc.credentials import admin_password_file, ensure_auth_files, ensure_password
 
     folder = data_dir.expanduser().resolve()
     files = ensure_auth_files(folder)
-    admin = ensure_password(folder / "secrets" / "admin.password")
+    admin = ensure_password(admin_password_file(folder))
     pg_admin = ensure_password(folder / "secrets" / "postgres" / "postgres-admin.password")
     keycloak = ensure_password(folder / "secrets" / "keycloak-admin.password")
     roles = [ensure_password(folder / "secrets" / "postgres" / f"postgres-{name}.password") for name in SERVICES]

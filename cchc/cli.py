@@ -20,6 +20,7 @@ import typer
 import uvicorn
 
 from cchc import accounts_cli, nats_users
+from cchc.client import api, fail
 from shared.db_roles import provision
 from shared.migrations import SERVICES
 from shared.nats_security import redact
@@ -27,11 +28,6 @@ from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_por
 from shared.settings import Settings
 
 app = typer.Typer(add_completion=False, help="CCHC: kế hoạch tuyên truyền cải cách hành chính.")
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"Lỗi: {message}", err=True)
-    return typer.Exit(1)
 
 
 def _writable(data_dir: Path) -> None:
@@ -164,7 +160,8 @@ def _ensure_admin(database_url: str, password: str | None) -> str | None:
 def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str | None:
     """On a system with no account yet, the national admin `admin`: with CCHC_ADMIN_PASSWORD, or
     a temporary password written to a file only the operator can read. Says how to log in, once."""
-    from cchc.credentials import private_file, secrets_dir
+    from cchc.credentials import admin_password_file
+    from shared.nats_security import write_secret
 
     try:
         made_up = _ensure_admin(database_url, settings.secret("admin_password"))
@@ -172,8 +169,8 @@ def _first_admin(database_url: str, data_dir: Path, settings: Settings) -> str |
         raise fail(f"không tạo được tài khoản quản trị đầu tiên: {exc.__class__.__name__}: {exc}") from None
     if made_up is None:
         return None
-    where = secrets_dir(data_dir) / "admin-password"
-    private_file(where, made_up + "\n")
+    where = admin_password_file(data_dir)
+    write_secret(where, made_up + "\n")
     return (
         "Tài khoản quản trị đầu tiên: admin (cấp quốc gia). Mật khẩu tạm ở tệp "
         f"{where} (chỉ bạn đọc được); đăng nhập (cchc login --username admin), đổi mật khẩu, rồi xóa tệp đó."
@@ -288,12 +285,6 @@ app.add_typer(nats_users.commands, name="nats")
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
 
 
-def _api(url: str | None, method: str, path: str, **kwargs: object) -> dict:
-    from cchc.client import api
-
-    return api(url, method, path, **kwargs)  # type: ignore[no-any-return, arg-type]
-
-
 @deliveries.command("failed")
 def deliveries_failed(
     url: UrlOption = None,
@@ -303,7 +294,7 @@ def deliveries_failed(
     """Danh sách gửi hỏng (dead-letter): đã thử hết số lần mà vẫn không gửi được."""
     limit = 5000
     params = {"status": "failed", "limit": str(limit), **({"unit": unit} if unit else {})}
-    items = _api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
+    items = api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -337,7 +328,7 @@ def deliveries_redrive(
             uuid.UUID(value)
         except ValueError:
             raise fail(f"mã lần gửi không hợp lệ: {value!r}") from None
-    result = _api(url, "POST", "/api/notifications/deliveries/redrive", json={"ids": ids or [], "all": every})
+    result = api(url, "POST", "/api/notifications/deliveries/redrive", json={"ids": ids or [], "all": every})
     typer.echo(f"Đã đưa {result['count']} lần gửi vào hàng đợi gửi lại.")
 
 

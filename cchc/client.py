@@ -34,7 +34,7 @@ def saved(base: str) -> str | None:
 
 
 def save(base: str, token: str | None) -> None:
-    from cchc.credentials import private_file
+    from shared.nats_security import write_secret
 
     path = session_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def save(base: str, token: str | None) -> None:
         data.pop(base, None)
     else:
         data[base] = token
-    private_file(path, json.dumps(data))
+    write_secret(path, json.dumps(data))
 
 
 def base_url(url: str | None) -> str:

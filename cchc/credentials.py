@@ -12,14 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared import auth, sealing
-
-
-def private_file(path: Path, content: str) -> None:
-    """Write `content` to a file only its owner can read (created so, never world-readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
+from shared.nats_security import write_secret
 
 
 def secrets_dir(data_dir: Path) -> Path:
@@ -61,19 +54,24 @@ def ensure_auth_files(data_dir: Path) -> AuthFiles:
         folder / "secrets-at-rest.key",
     )
     if not files.signing_key.exists():
-        private_file(files.signing_key, auth.signing_pem(auth.new_signing_key()))
+        write_secret(files.signing_key, auth.signing_pem(auth.new_signing_key()))
     key = auth.load_signing_key(files.signing_key.read_text())
-    private_file(files.jwks, json.dumps(auth.public_jwks(key)))
+    write_secret(files.jwks, json.dumps(auth.public_jwks(key)))
     if not files.gateway_secret.exists():
-        private_file(files.gateway_secret, secrets.token_urlsafe(32))
+        write_secret(files.gateway_secret, secrets.token_urlsafe(32))
     if not files.secrets_key.exists():
-        private_file(files.secrets_key, sealing.new_key())
+        write_secret(files.secrets_key, sealing.new_key())
     return files
+
+
+def admin_password_file(data_dir: Path) -> Path:
+    """Where the first admin's password is kept (`cchc up`'s temporary one, compose's secret)."""
+    return secrets_dir(data_dir) / "admin.password"
 
 
 def ensure_password(path: Path) -> Path:
     """A random password in `path` (0600, its folder 0700), unless one is there already."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
-        private_file(path, secrets.token_urlsafe(24) + "\n")
+        write_secret(path, secrets.token_urlsafe(24) + "\n")
     return path

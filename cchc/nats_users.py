@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import platformdirs
 import typer
 
+from cchc.client import fail
 from shared import nats_security
 from shared.migrations import SERVICES
 from shared.nats_security import OPERATOR, AuthDir, Reader, ServiceAccess
@@ -85,11 +86,6 @@ DataDir = Annotated[Path, typer.Option(help="Thư mục dữ liệu của cchc u
 DEFAULT_DATA = Path(platformdirs.user_data_dir("cchc"))
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Lỗi: {message}", err=True)
-    return typer.Exit(1)
-
-
 @commands.command("config")
 def config(
     data_dir: DataDir = DEFAULT_DATA,
@@ -124,13 +120,13 @@ def credentials(
 ) -> None:
     """Tạo người dùng NATS chỉ đọc cho một hệ thống khác, giới hạn trong cây đơn vị `unit`."""
     if not read_only:
-        raise _fail("hiện chỉ cấp quyền chỉ đọc: thêm --read-only")
+        raise fail("hiện chỉ cấp quyền chỉ đọc: thêm --read-only")
     settings = Settings()
     data_dir = data_dir.expanduser().resolve()
     try:
         reader = Reader(name or f"readonly-{unit.replace('.', '-')}", unit, settings.nats_prefix)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     folder = auth_dir(data_dir)
     folder.ensure()
     folder.add_reader(reader)
@@ -144,7 +140,7 @@ def credentials(
         try:
             asyncio.run(provision(operator, readers=[reader]))
         except Exception as exc:  # noqa: BLE001 - one line for the operator
-            raise _fail(f"không tạo được consumer trên {nats_security.redact(running)}: {exc!r}") from None
+            raise fail(f"không tạo được consumer trên {nats_security.redact(running)}: {exc!r}") from None
     reloaded = nats_security.reload_server(data_dir / "nats.pid")
 
     creds = folder.path / f"{reader.name}.creds.json"

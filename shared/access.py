@@ -118,6 +118,8 @@ class Caller:
             return False
         if right is Right.review:
             return self.national or parent_path(path) == self.unit_path
+        if right is Right.submit:  # a unit submits its own report, not a superior on its behalf
+            return self.national or path == self.unit_path
         return self.covers(path)
 
     def require(self, right: Right, path: str) -> None:
@@ -129,6 +131,11 @@ class Caller:
                 raise Forbidden(
                     f"Chỉ đơn vị cấp trên trực tiếp của {path.rpartition('.')[2]} được "
                     f"{right.label} ({right.value}); tài khoản này thuộc đơn vị {self.unit_code}"
+                )
+            if right is Right.submit:
+                raise Forbidden(
+                    f"Chỉ đơn vị {path.rpartition('.')[2]} tự gửi báo cáo định kỳ của mình "
+                    f"(quyền “{right.label}”); tài khoản này thuộc đơn vị {self.unit_code}"
                 )
             raise Forbidden(
                 f"Đơn vị {path.rpartition('.')[2]} nằm ngoài phạm vi của tài khoản (đơn vị {self.unit_code}); "
