@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import nats
 import psutil
+from shared.access import Right
 from shared.db import plain_url
 from shared.servers import free_port
 
@@ -62,7 +63,7 @@ async def nats_connect(nats_url: str, user: str = "operator") -> Any:
 def auth_headers(base_url: str, timeout: float = 120.0) -> dict[str, str]:
     """What the benchmarks send: an API token with every right over the whole country, made by
     the first national admin of the running `cchc up` (as an integration would hold)."""
-    rights = ["read", "report", "plan", "submit", "review", "manage", "admin"]
+    rights = [right.value for right in Right]
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base_url, timeout=30) as client:
         while True:

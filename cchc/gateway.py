@@ -43,6 +43,11 @@ class Exchanges:
         self.size = size
         self.items: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
+    @staticmethod
+    def key(credential: str) -> str:
+        """What a credential is remembered by: its hash, never itself."""
+        return hashlib.sha256(credential.encode()).hexdigest()
+
     def get(self, key: str) -> str | None:
         item = self.items.get(key)
         if item is None or item[0] < time.monotonic():
@@ -101,7 +106,7 @@ def create_gateway(
     secret = settings.secret("gateway_secret")
 
     async def signed_token(credential: str) -> str | JSONResponse:
-        key = hashlib.sha256(credential.encode()).hexdigest()
+        key = Exchanges.key(credential)
         cached = exchanges.get(key)
         if cached is not None:
             return cached
@@ -256,7 +261,7 @@ def create_gateway(
                 headers={"Retry-After": "2"},
             )
         if path == "auth/logout" and upstream.status_code < 300 and credential:
-            exchanges.drop(hashlib.sha256(credential.encode()).hexdigest())
+            exchanges.drop(Exchanges.key(credential))
         response = Response(upstream.content, status_code=upstream.status_code)
         for name, value in upstream.headers.multi_items():  # several Set-Cookie stay several
             if name.lower() not in HOP_BY_HOP | {"content-encoding"}:

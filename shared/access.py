@@ -122,10 +122,14 @@ class Caller:
             return self.national or path == self.unit_path
         return self.covers(path)
 
-    def require(self, right: Right, path: str) -> None:
-        """Forbidden (403, naming the right and the unit) unless the caller has `right` on `path`."""
+    def require_right(self, right: Right) -> None:
+        """Forbidden (403, naming it) unless the caller holds `right` somewhere."""
         if right not in self.rights:
             raise Forbidden(f"Cần quyền “{right.label}” ({right.value}); tài khoản này không có quyền đó")
+
+    def require(self, right: Right, path: str) -> None:
+        """Forbidden (403, naming the right and the unit) unless the caller has `right` on `path`."""
+        self.require_right(right)
         if not self.may(right, path):
             if right is Right.review:
                 raise Forbidden(

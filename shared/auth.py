@@ -137,6 +137,10 @@ class Oidc:
         """The provider's keys, fetched at most every 10 minutes — and again when a token names
         a key id not among them (the provider rotated its keys), once a minute per such id, so
         forged key ids cannot make us hammer the provider."""
+        now = time.monotonic()
+        fresh = self.keys is not None and now - self.fetched <= 600
+        if fresh and self.keys is not None and (kid is None or any(k.kid == kid for k in self.keys.keys)):
+            return self.keys  # the common case: no lock, no fetch
         async with self.lock:
             now = time.monotonic()
             unknown = kid is not None and self.keys is not None and all(k.kid != kid for k in self.keys.keys)
@@ -305,10 +309,8 @@ class Rule:
         if token is None:
             raise Unauthorized("cần đăng nhập (thiếu mã xác thực Bearer)", invalid=False)
         caller = await verifier.caller(token)
-        if self.right is not None and self.right not in caller.rights:
-            from shared.errors import Forbidden
-
-            raise Forbidden(f"Cần quyền “{self.right.label}” ({self.right.value}); tài khoản này không có quyền đó")
+        if self.right is not None:
+            caller.require_right(self.right)
         current_scope.set(caller.unit_path)
         actor = Actor(**caller.actor())
         current_actor.set(actor)

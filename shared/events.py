@@ -341,6 +341,12 @@ def make_event(
 ) -> Envelope:
     if EVENT_TYPES.get(event_type) is not type(payload):  # noqa: E721 - the exact contract class
         raise TypeError(f"{event_type} does not carry {type(payload).__name__}")
+    return _envelope(event_type, unit_path=unit_path, producer=producer, payload=payload, at=at, actor=actor)
+
+
+def _envelope(
+    event_type: str, *, unit_path: str, producer: str, payload: BaseModel, at: dt.datetime, actor: Actor | None
+) -> Envelope:
     return Envelope(
         id=uuid.uuid4(),
         type=event_type,
@@ -368,7 +374,8 @@ class Event:
             raise TypeError(f"{self.type} does not carry {type(self.payload).__name__}")
 
     def envelope(self, producer: str) -> Envelope:
-        return make_event(
+        # the payload's type was checked when the Event was made
+        return _envelope(
             self.type, unit_path=self.unit_path, producer=producer, payload=self.payload, at=self.at, actor=self.actor
         )
 

@@ -43,7 +43,7 @@ def owner(event_type: str) -> str | None:
 
 
 # Families every service publishes about its own writes; the subject's unit is the actor's.
-SHARED_FAMILIES = {"audit": ("plans", "tasks", "notify", "reports")}
+SHARED_FAMILIES = {"audit": frozenset(OWNERS.values())}  # every service audits its own writes
 
 
 def producer_problem(event_type: str, producer: str) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.access import Right
 from shared.servers import free_port
 from tests.servers import Servers
 
@@ -110,7 +111,7 @@ async def operator_token(base_url: str) -> str:
     """What the e2e tests of behaviour act as: an API token, made by the national admin, with
     every right over the whole country (as an integration of another system would hold)."""
     async with admin_session(base_url) as admin:
-        rights = ["read", "report", "plan", "submit", "review", "manage", "admin"]
+        rights = [right.value for right in Right]
         made = await admin.post("/api/tokens", json={"name": "kiểm thử e2e", "unit": "*", "rights": rights})
         assert made.status_code == 201, made.text
         return str(made.json()["token"])
