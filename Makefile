@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint clean demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +14,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+$(CHROMIUM):
+	$$(command -v sudo || true) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo || true) apt-get install -y -qq chromium
+
 run: $(STAMP)
 	$(BIN)/cchc up
 
-test: $(STAMP)
-	$(BIN)/ruff check shared services cchc tests
+demo: $(STAMP)
+	$(BIN)/cchc demo
+
+test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services cchc tests
+	$(BIN)/ruff check shared services cchc web tests bench
 	$(BIN)/mypy
 
 clean:

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cchc.routes import service_for_path
 from shared.settings import Settings
+from web import app as web
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "host"}
 NOT_FORWARDED = HOP_BY_HOP | {"cookie", "authorization", "x-cchc-gateway", "x-forwarded-for"}
@@ -147,10 +148,11 @@ def create_gateway(
         results = await asyncio.gather(*(one(url) for url in upstreams.values()))
         return dict(zip(upstreams, results, strict=True))
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/api", include_in_schema=False)
     async def index() -> dict[str, Any]:
         return {
             "name": "CCHC — kế hoạch tuyên truyền cải cách hành chính",
+            "web": "/",
             "docs": "/docs",
             "openapi": "/openapi.json",
             "asyncapi": "/asyncapi.json",
@@ -268,4 +270,5 @@ def create_gateway(
                 response.headers.append(name, value)
         return response
 
+    web.mount(app, cross_site=lambda request: cross_site(request, settings.public_url))
     return app

@@ -1,0 +1,76 @@
+"""The web app's own pieces that need no server: vendored assets are the pinned versions, every
+page declares who may open it, Vietnamese formats, and how a refusal is read."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from web.app import page_access, routes
+from web.kit import HERE, Refusal, dmy, dmyhm, field_id, number, percent, safe_next
+
+pytestmark = pytest.mark.unit
+
+
+def test_vendored_assets_are_the_pinned_versions() -> None:
+    vendor = HERE / "static" / "vendor"
+    lines = (vendor / "SHA256SUMS").read_text().split("\n")
+    listed = [line.split() for line in lines if line.strip()]
+    assert {name for _, name in listed} >= {"htmx-2.0.11.min.js", "pico-2.1.1.min.css"}
+    for digest, name in listed:
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_every_page_declares_who_may_open_it() -> None:
+    found = routes()
+    assert found, "no page routes"
+    undeclared = [r.path for r in found if page_access(r) is None]
+    assert undeclared == []
+    public = {r.path for r in found if page_access(r)[0] == "public"}  # type: ignore[index]
+    assert public == {"/login"}, public
+
+
+def test_templates_load_no_cdn() -> None:
+    for template in Path(HERE).rglob("*.html"):
+        text = template.read_text()
+        assert "https://" not in text.replace("https://www.w3.org", ""), template
+
+
+def test_dates_are_dd_mm_yyyy_in_vietnam_time() -> None:
+    assert dmy("2026-01-05") == "05/01/2026"
+    assert dmy(datetime(2026, 3, 31, 18, 30, tzinfo=UTC)) == "01/04/2026"  # 01:30 in Vietnam
+    assert dmyhm("2026-03-31T18:30:00+00:00") == "01:30 01/04/2026"
+    assert dmy(None) == "" and dmy("not a date") == ""
+
+
+def test_numbers_use_vietnamese_grouping() -> None:
+    assert number(1234567) == "1.234.567"
+    assert number(1234.5, 1) == "1.234,5"
+    assert percent(0.857) == "86 %"
+    assert percent(None) == "—"
+
+
+def test_login_never_sends_anyone_to_another_site() -> None:
+    assert safe_next("/plans?q=1") == "/plans?q=1"
+    for hostile in ("https://evil.example", "//evil.example", "/\\evil.example", "", None):
+        assert safe_next(hostile) == "/"
+
+
+def test_a_refusal_names_its_fields() -> None:
+    answer = httpx.Response(
+        422,
+        json={
+            "detail": [{"field": "outputs[0].count", "msg": "phải lớn hơn hoặc bằng 0"}, {"field": "note", "msg": "a"}],
+            "message": "x",
+        },
+    )
+    refusal = Refusal.of(answer)
+    assert refusal.at("outputs[0].count") == "phải lớn hơn hoặc bằng 0"
+    assert refusal.others(["note"]) == ["outputs[0].count: phải lớn hơn hoặc bằng 0"]
+    assert field_id("outputs[0].count") == "f-outputs-0-count"
+    plain = Refusal.of(httpx.Response(409, json={"detail": "kế hoạch đã ban hành"}))
+    assert plain.message == "kế hoạch đã ban hành" and plain.fields == {}

@@ -1,0 +1,95 @@
+"""The officials' web app, served by the gateway at the base URL: a page room per concept
+(session, dashboard, plans, progress, reports, inbox, admin), each `web/<room>/routes.py` with its
+templates in `web/<room>/templates/`. Static files (vendored htmx, Pico CSS, the Be Vietnam Pro
+font) are served from /static with their version in the name."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from web.kit import ACCESS_ATTRIBUTE, HERE, ROOMS, PageError, SignIn, login_url, render
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def page_access(route: APIRoute) -> tuple[str, str] | None:
+    """The access a page declared (`signed_in` or `public`, with its words), or None."""
+    for dependency in route.dependant.dependencies:
+        declared = getattr(dependency.call, ACCESS_ATTRIBUTE, None)
+        if declared is not None:
+            return declared  # type: ignore[no-any-return]
+    return None
+
+
+def routes() -> list[APIRoute]:
+    """Every page route of every room."""
+    found: list[APIRoute] = []
+    for room in ROOMS:
+        module = importlib.import_module(f"web.{room}.routes")
+        found.extend(r for r in module.router.routes if isinstance(r, APIRoute))
+    return found
+
+
+def mount(app: FastAPI, *, cross_site: Any) -> None:
+    """Add the pages to the gateway `app`. `cross_site(request)` tells a write sent by another
+    site's page (refused: the session cookie is not to be used by other sites, CSRF)."""
+    missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes() if page_access(r) is None]
+    if missing:
+        raise RuntimeError("pages without an access declaration (web.kit.signed_in / public): " + "; ".join(missing))
+    for room in ROOMS:
+        app.include_router(importlib.import_module(f"web.{room}.routes").router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def pages_guard(request: Request, call_next: Any) -> Response:
+        path = request.url.path
+        is_page = not path.startswith(("/api/", "/static/", "/healthz", "/openapi.json", "/asyncapi.json", "/docs"))
+        if is_page and request.method in UNSAFE and cross_site(request):
+            return render(
+                request,
+                "error.html",
+                {"status": 403, "message": "Yêu cầu gửi từ trang web khác bị từ chối (chống giả mạo yêu cầu, CSRF)."},
+                status=403,
+            )
+        response: Response = await call_next(request)
+        if is_page:
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+            response.headers.setdefault("cache-control", "no-store")
+        elif path.startswith("/static/"):
+            response.headers["cache-control"] = "public, max-age=86400"
+        return response
+
+    @app.exception_handler(SignIn)
+    async def sign_in(request: Request, exc: SignIn) -> Response:
+        target = login_url(exc.next_url)
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return Response(status_code=303, headers={"location": target})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_a_page(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        message = "Không có trang này." if exc.status_code == 404 else str(exc.detail)
+        return render(request, "error.html", {"status": exc.status_code, "message": message}, status=exc.status_code)
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> HTMLResponse:
+        return render(request, "error.html", {"status": exc.status, "message": exc.message}, status=exc.status)
