@@ -4,6 +4,7 @@ file is checked, not run): services, commands, environment, ports, routes and th
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -94,7 +95,10 @@ def test_the_image_is_built_from_the_project_sources() -> None:
     build = SERVICES_IN_COMPOSE["migrate"]["build"]
     assert build["context"] == ".."  # the project root, seen from deploy/
     text = (DEPLOY.parent / build["dockerfile"]).read_text()
-    for folder in ("shared", "services", "cchc"):
+    packages = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    folders = [name.rstrip("*") for name in packages["find"]["include"]]
+    assert "web" in folders
+    for folder in folders:  # every package the project installs is in the image
         assert f"COPY {folder} ./{folder}" in text
         assert (DEPLOY.parent / folder).is_dir()
     assert "pip install" in text
