@@ -98,6 +98,24 @@ def escalate_on(due: date, grace_days: int, *, noticed: date | None = None) -> d
     return max(due + timedelta(days=1), noticed or due) + timedelta(days=grace_days)
 
 
+# Where a notification sends its reader: the pages of the web app (served at the base URL), not
+# the API's JSON.
+def assignment_page(base_url: str, assignment_id: uuid.UUID) -> str:
+    return f"{base_url}/assignments/{assignment_id}"
+
+
+def report_page(base_url: str, unit_code: str, period: str) -> str:
+    return f"{base_url}/reports/{unit_code}/{period}"
+
+
+def plan_page(base_url: str, plan_id: uuid.UUID | str) -> str:
+    return f"{base_url}/plans/{plan_id}"
+
+
+def inbox_page(base_url: str) -> str:
+    return f"{base_url}/inbox"
+
+
 @dataclass(frozen=True)
 class NewNotification:
     dedup_key: str  # (rule, occurrence, recipient): one notification whatever the redeliveries
@@ -121,7 +139,8 @@ def task_context(event: AssignmentCreated | OccurrenceDueSoon | OccurrenceOverdu
         "due_iso": event.due.isoformat(),
         "days_left": getattr(event, "days_left", None),
         "days_late": None,
-        "link": f"{base_url}/api/assignments/{event.assignment_id}",
+        "link": assignment_page(base_url, event.assignment_id),
+        "plan_link": plan_page(base_url, event.plan_id),
         "role": event.role,
     }
 
@@ -182,7 +201,7 @@ def reviewed(event: ReportReviewed, *, accepted: bool, base_url: str) -> NewNoti
             "reviewer_name": event.reviewer.name or event.reviewer.code,
             "reason": event.reason,
             "decided_on": format_vn(event.decided_at.astimezone(VN).date()),
-            "link": f"{base_url}/api/reports/rollup?unit={event.unit.code}&period={event.period}",
+            "link": report_page(base_url, event.unit.code, event.period),
         },
     )
 
@@ -269,7 +288,8 @@ def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base
     for (section, _), item in latest.items():
         plan_id = item.context.get("plan_id") or ""
         label = f"Kế hoạch {item.context.get('plan_number') or '(chưa có số)'}" if plan_id else "Báo cáo định kỳ"
-        group = plans.setdefault(plan_id, {"label": label, **{s: [] for s in SECTIONS}})
+        link = plan_page(base_url, plan_id) if plan_id else None
+        group = plans.setdefault(plan_id, {"label": label, "link": link, **{s: [] for s in SECTIONS}})
         entry = {**item.context, "kind": item.kind, "title": item.title}
         if item.context.get("due_iso"):
             days = (date.fromisoformat(item.context["due_iso"]) - day).days
@@ -296,7 +316,7 @@ def digest(unit_code: str, unit_path: str, day: date, items: list[Held], *, base
             "plans": ordered,
             "counts": counts,
             "total": len(latest),
-            "link": f"{base_url}/api/notifications?unit={unit_code}",
+            "link": inbox_page(base_url),
         },
     )
 

@@ -29,6 +29,7 @@ TASK_VARIABLES = frozenset(
         "days_left",
         "days_late",
         "link",
+        "plan_link",
         "role",
     }
 )

@@ -49,7 +49,8 @@ def test_built_in_templates_render_vietnamese_with_dates_as_written() -> None:
             "period": "quý I năm 2026",
             "due": "16/03/2026",
             "days_left": 1,
-            "link": "http://x/api/assignments/1",
+            "link": "http://x/assignments/1",
+            "plan_link": "http://x/plans/1",
             "role": "lead",
         },
     )

@@ -99,6 +99,12 @@ async def test_email_and_signed_webhook_reach_their_peers_once(
     text = mail.get_content()
     assert "Kính gửi Nguyễn Văn Bình" in text and "Xã Vĩnh Sơn" in text
     assert re.search(r"hạn báo cáo: \d{2}/\d{2}/2026", text), text  # dd/mm/yyyy
+    # the link opens the assignment's page of the web app, as the inbox item's does (not the API's JSON)
+    page = re.search(r"Xem chi tiết: (\S+)", text)
+    assert page and re.fullmatch(r"https?://[^/]+/assignments/[0-9a-f-]{36}", page.group(1)), text
+    inbox = (await system.get("/api/notifications", params={"unit": "21787", "kind": "assigned"})).json()["items"]
+    assert page.group(1) in {item["link"] for item in inbox}
+    assert all("/api/" not in item["link"] for item in inbox)
     assert len({m["Message-ID"] for m in box.messages}) == 4
 
     headers, body = receiver.received[0]

@@ -4,6 +4,7 @@ digest, and one message per recipient under redelivery and with two notify repli
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -288,6 +289,7 @@ async def test_report_decisions_reach_the_reporting_unit_once_by_mail(
     assert "Lý do: Thiếu số liệu hội nghị tuyên truyền" in back[0]["body"] and "20/03/2026" in back[0]["body"]
     ok = await system.eventually(lambda: count_is(system, LEAD, "report_accepted", 1))
     assert "lần gửi 2" in ok[0]["body"]
+    assert back[0]["link"].endswith(f"/reports/{LEAD}/2026-Q1")  # the report's page, not the API's JSON
     mails = await mails_settle(box, 2, system)
     assert sorted(str(m["Subject"]) for m in mails) == sorted([back[0]["title"], ok[0]["title"]])
 
@@ -324,6 +326,7 @@ async def test_a_unit_that_chose_the_digest_gets_one_message_a_day_grouped_by_pl
     assert text.index("Kế hoạch 12/KH-UBND") < text.index("Kế hoạch 15/KH-UBND"), text
     assert text.count("Gửi tin, bài về kết quả cải cách hành chính (chủ trì)") == 4
     assert text.count("Tọa đàm về thủ tục hành chính (chủ trì)") == 4
+    assert re.search(r"Kế hoạch 12/KH-UBND: https?://\S+/plans/[0-9a-f-]{36}\n", text), text
     assert "1 Gửi tin, bài về kết quả cải cách hành chính (chủ trì) — hạn 16/03/2026" in text
 
     # Due soon, then overdue: each day's digest lists them, by plan.
