@@ -43,6 +43,12 @@ async def open_assignment(
     its unit, and `unit` — the acting unit a request body still names, for compatibility — is
     that unit (403); not cancelled, its plan not closed, its period not locked (409)."""
     row = await readable_assignment(session, assignment_id, caller=caller, lock=lock)
+    await check_reportable(session, row, caller=caller, unit=unit)
+    return row
+
+
+async def check_reportable(session: AsyncSession, row: Any, *, caller: Caller, unit: str | None) -> None:
+    """The checks of open_assignment on an assignment already read: Forbidden (403) or Conflict (409)."""
     caller.require(Right.report, row.unit_path)
     if unit is not None and unit != row.unit_code:
         raise Forbidden(
@@ -59,7 +65,16 @@ async def open_assignment(
             f"báo cáo {Period.parse(locked.period).label_vi()} của đơn vị {locked.unit_code} đã được cấp trên "
             "tiếp nhận và khóa; cần cấp trên trả lại (mở lại) báo cáo trước khi điều chỉnh"
         )
-    return row
+
+
+async def report_refusal(session: AsyncSession, row: Any, *, caller: Caller) -> str:
+    """Why the caller could not report on this assignment now, in the words a report would be
+    refused with ("" if it can): so a page shows the form only to whoever may use it."""
+    try:
+        await check_reportable(session, row, caller=caller, unit=None)
+    except (Forbidden, Conflict) as refused:
+        return str(refused)
+    return ""
 
 
 async def locked_by(session: AsyncSession, row: Any) -> Any:

@@ -142,10 +142,12 @@ async def list_evidence(
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
 ) -> dict[str, Any]:
-    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao."""
+    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao, và giới hạn của tệp tải lên
+    (`limits`: dung lượng tối đa, các loại tệp được nhận)."""
     async with service.sessions() as session:
         rows = await evidence.list_(session, caller=caller, assignment_id=assignment_id)
-    return {"items": [evidence.file_json(r) for r in rows], "count": len(rows)}
+    limits = evidence.limits_json(max_bytes=service.settings.evidence_max_bytes, accepted=service.settings.evidence_types)
+    return {"items": [evidence.file_json(r) for r in rows], "count": len(rows), "limits": limits}
 
 
 @router.get("/evidence/{file_id}")

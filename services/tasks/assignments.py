@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
-from services.tasks.access import readable_assignment
+from services.tasks.access import readable_assignment, report_refusal
 from shared import followup
 from shared.access import Caller, Right
 from shared.errors import FieldProblem, InputError
@@ -142,8 +142,9 @@ async def work(session: AsyncSession, *, caller: Caller, unit: str, today: date,
 async def get_or_raise(
     session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID, today: date
 ) -> dict[str, Any]:
-    """One assignment with its audit and every report, oldest first (the last one counts); 404
-    outside the caller's subtree."""
+    """One assignment with its audit and every report, oldest first (the last one counts), and
+    whether the caller may report on it now (`may_report`; if not, `report_refusal` says why, as
+    a report would be refused); 404 outside the caller's subtree."""
     row = await readable_assignment(session, assignment_id, caller=caller)
     history = (
         await session.execute(
@@ -160,6 +161,8 @@ async def get_or_raise(
         )
     ).all()
     body = assignment_json(row, today)
+    refusal = await report_refusal(session, row, caller=caller)
+    body.update(may_report=not refusal, report_refusal=refusal)
     body["audit"] = [{"at": e.at.isoformat(), **e.change} for e in audit]
     body["history"] = [
         {

@@ -26,7 +26,7 @@ from services.tasks import models as m
 from services.tasks.access import open_assignment, readable_assignment
 from shared.access import Caller
 from shared.errors import FieldProblem, InputError, NotFound
-from shared.uploads import Upload
+from shared.uploads import Upload, megabytes
 
 TYPE_LABELS = {
     "application/pdf": "PDF",
@@ -65,6 +65,16 @@ def file_json(row: Any) -> dict[str, Any]:
         "url": f"/api/evidence/{row.id}",
         "uploader": row.uploader,
         "uploaded_at": row.uploaded_at.isoformat(),
+    }
+
+
+def limits_json(*, max_bytes: int, accepted: list[str]) -> dict[str, Any]:
+    """What an upload may be, for a form to say before anyone uploads: size and accepted types."""
+    return {
+        "max_bytes": max_bytes,
+        "max_size": megabytes(max_bytes),
+        "types": accepted,
+        "type_labels": [TYPE_LABELS.get(t, t) for t in accepted],
     }
 
 

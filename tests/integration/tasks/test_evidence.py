@@ -187,3 +187,12 @@ def _zip() -> bytes:
     with zipfile.ZipFile(out, "w") as z:
         z.writestr("anh/1.txt", "không phải tài liệu văn phòng")
     return out.getvalue()
+
+
+async def test_the_list_of_files_says_the_size_and_types_an_upload_may_have(system: System) -> None:
+    assignment = await issued_assignment(system)
+    listed = await system.get(f"/api/assignments/{assignment['id']}/evidence")
+    assert listed.status_code == 200, listed.text
+    limits = listed.json()["limits"]
+    assert limits["max_bytes"] == 20 * 1024 * 1024 and limits["max_size"] == "20,0 MB"
+    assert "application/pdf" in limits["types"] and "ảnh PNG" in limits["type_labels"]

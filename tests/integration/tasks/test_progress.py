@@ -151,3 +151,25 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
     nobody = await commune.get("/api/assignments", params={"unit": "99999"})  # no such unit: nothing to hide
     assert nobody.status_code == 200 and nobody.json()["items"] == []
     assert (await commune.get("/api/assignments/work", params={"unit": "52"})).status_code == 403
+
+
+async def test_an_assignment_says_whether_the_caller_may_report_on_it_and_why_not(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=QUARTERLY_PLAN)).json()["id"]
+    await system.post(f"/api/plans/{plan_id}/issue")
+    assignment = await q1_assignment(system, "21787")
+    url = f"/api/assignments/{assignment['id']}"
+    commune = await path_of(system, "21787")
+
+    mine = (await system.as_(officer(commune)).get(url)).json()
+    assert (mine["may_report"], mine["report_refusal"]) == (True, "")
+    auditor = (await system.as_(Identity(commune, (Role.auditor,), name="thanh tra")).get(url)).json()
+    assert auditor["may_report"] is False and "Cần quyền" in auditor["report_refusal"]
+
+    assert (await system.post(f"/api/plans/{plan_id}/close")).status_code == 200
+
+    async def closed() -> dict | None:  # the tasks service learns of it from the plan's event
+        body = (await system.as_(officer(commune)).get(url)).json()
+        return body if not body["may_report"] else None
+
+    assert "đã kết thúc" in (await system.eventually(closed))["report_refusal"]
