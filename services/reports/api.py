@@ -1,7 +1,7 @@
 """HTTP routes of the reports service, thin: roll-ups over a unit's subtree, its children one
-by one, the units that lag, the periodic report (JSON, DOCX, XLSX), and the submission of
-reports up the tree. The counting is in queries.py, the documents in documents.py, the
-submission rules in submissions.py.
+by one, the units that lag, the trend over the quarters of a year, the periodic report (JSON,
+DOCX, XLSX), and the submission of reports up the tree. The counting is in queries.py, the
+documents in documents.py, the submission rules in submissions.py.
 
 Who may: every figure is read about a unit in the caller's subtree (a unit outside it, in the
 query or the path, is 403: unit codes are public, figures are not); a unit's head submits its
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -142,6 +143,27 @@ async def lagging(
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         rows = await q.lagging(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows), "as_of": today.isoformat()}
+
+
+@router.get("/trend")
+async def trend(
+    scope: q.Scope = Depends(scope_of),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=IN_SUBTREE)),
+) -> dict[str, Any]:
+    """Xu hướng trong năm: số liệu của cả cây đơn vị theo từng quý của năm chứa kỳ `period`
+    (phải báo cáo, đã báo cáo, đúng hạn, tỷ lệ, bốn trạng thái), như `rollup` của từng quý, không
+    kèm sản phẩm."""
+    today = service.clock.today_vn()
+    async with snapshot(service) as session:
+        name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
+        quarters = Period("year", scope.period.year).quarters()
+        items = [
+            {"period": quarter.code, "label": quarter.label_vi()}
+            | await q.totals(session, dataclasses.replace(scope, period=quarter), today)
+            for quarter in quarters
+        ]
+    return _head(scope, name) | {"items": items, "count": len(items)}
 
 
 async def periodic_report(

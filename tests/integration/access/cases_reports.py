@@ -21,7 +21,7 @@ async def cases(world: World) -> list[Case]:
     assert sent.status_code == 201, sent.text
     unit, province = f"/api/reports/{UNIT}", f"/api/reports/{PROVINCE}"
     out: list[Case] = []
-    for name in ("rollup", "children", "lagging"):
+    for name in ("rollup", "children", "lagging", "trend"):
         route = f"/api/reports/{name}"
         out += [
             Case("GET", route, route, allowed(*READ_UNIT), params={"unit": UNIT, "period": Q1}),
