@@ -204,10 +204,13 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _attachment(content: bytes, media_type: str, name: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    )
+def _attachment(content: bytes, media_type: str, report: PeriodicReport, suffix: str) -> Response:
+    """The file as a download named in Vietnamese ("Báo cáo CCHC - Xã Vĩnh Sơn - quý I năm
+    2026.docx"), with a plain-ASCII name for clients that read only `filename`."""
+    plain = f"bao-cao-cchc-{report.unit}-{report.period.code}{suffix}"
+    named = f"Báo cáo CCHC - {report.unit_name} - {report.period.label_vi()}{suffix}".replace("/", "-")
+    disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(named)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 @router.get("/{unit}/{period}.docx")
@@ -223,9 +226,7 @@ async def report_docx(
 ) -> Response:
     """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, number, signer)
-    return _attachment(
-        await asyncio.to_thread(docx_bytes, report), DOCX, f"bao-cao-cchc-{unit}-{report.period.code}.docx"
-    )
+    return _attachment(await asyncio.to_thread(docx_bytes, report), DOCX, report, ".docx")
 
 
 @router.get("/{unit}/{period}.xlsx")
@@ -239,9 +240,7 @@ async def report_xlsx(
 ) -> Response:
     """Bảng nhiệm vụ, bảng đơn vị và đơn vị chậm báo cáo (tệp Excel)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, "")
-    return _attachment(
-        await asyncio.to_thread(xlsx_bytes, report), XLSX, f"bao-cao-cchc-{unit}-{report.period.code}.xlsx"
-    )
+    return _attachment(await asyncio.to_thread(xlsx_bytes, report), XLSX, report, ".xlsx")
 
 
 @router.get("/{unit}/{period}")
@@ -280,7 +279,13 @@ REVIEWER = "cấp trên trực tiếp của đơn vị trong đường dẫn"
 
 
 async def _review(
-    unit: str, period: str, body: submissions.ReviewIn | None, service: Service, caller: Caller, *, accept: bool
+    unit: str,
+    period: str,
+    body: submissions.ReviewIn | None,
+    service: Service,
+    caller: Caller,
+    *,
+    decision: submissions.Decision,
 ) -> dict[str, Any]:
     now, today = service.clock.now(), service.clock.today_vn()
     async with service.transaction() as session:
@@ -289,7 +294,7 @@ async def _review(
             unit=unit,
             period=period,
             body=body or submissions.ReviewIn(),
-            accept=accept,
+            decision=decision,
             caller=caller,
             now=now,
             today=today,
@@ -307,7 +312,7 @@ async def accept(
     caller: Caller = Depends(allow(Right.review, scope=REVIEWER)),
 ) -> dict[str, Any]:
     """Cấp trên tiếp nhận báo cáo: báo cáo được khóa."""
-    return await _review(unit, period, body, service, caller, accept=True)
+    return await _review(unit, period, body, service, caller, decision="accepted")
 
 
 @router.post("/{unit}/{period}/return")
@@ -319,7 +324,20 @@ async def give_back(
     caller: Caller = Depends(allow(Right.review, scope=REVIEWER)),
 ) -> dict[str, Any]:
     """Cấp trên trả lại báo cáo, nêu lý do (trả lại báo cáo đã tiếp nhận là mở lại để điều chỉnh)."""
-    return await _review(unit, period, body, service, caller, accept=False)
+    return await _review(unit, period, body, service, caller, decision="returned")
+
+
+@router.post("/{unit}/{period}/reopen")
+async def reopen(
+    unit: str,
+    period: str,
+    body: submissions.ReviewIn | None = None,
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.review, scope=REVIEWER)),
+) -> dict[str, Any]:
+    """Cấp trên mở lại báo cáo đã tiếp nhận, nêu lý do: báo cáo được mở khóa để đơn vị điều
+    chỉnh số liệu và gửi lại (lần gửi mới); các dịch vụ khác nhận sự kiện report.returned."""
+    return await _review(unit, period, body, service, caller, decision="reopened")
 
 
 @router.get("/{unit}/{period}/submissions")

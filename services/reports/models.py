@@ -108,7 +108,7 @@ submissions = Table(
     Column("period", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("parent_code", Text, nullable=False),
-    Column("status", Text, nullable=False),  # submitted | accepted | returned
+    Column("status", Text, nullable=False),  # submitted | accepted | returned | reopened
     Column("number", Text, nullable=False, server_default=""),
     Column("submitted_by", Text, nullable=False, server_default=""),  # the sender's name
     Column("submitted_by_subject", Text, nullable=False, server_default=""),  # its credential: user:… / token:…

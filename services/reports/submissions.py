@@ -3,7 +3,9 @@
 A unit submits its report for a period to its parent (report.submitted); the parent accepts it
 (report.accepted: the report is locked, and the tasks service refuses later corrections for the
 unit's subtree in that period) or returns it with a reason (report.returned); a returned report
-is resubmitted as the next version. Returning an accepted report reopens it. Each version keeps
+is resubmitted as the next version. The parent reopens an accepted report (report.returned: it is
+unlocked, and the unit corrects and resubmits it as the next version); returning an accepted
+report reopens it too, but is recorded as a return. Each version keeps
 the figures as they were submitted. One (unit, period) is changed by one request at a time.
 The routes are in api.py; these functions take a session and do one thing each.
 """
@@ -14,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
@@ -36,6 +38,7 @@ STATUS_LABELS = {
     "submitted": "Đã gửi, chờ tiếp nhận",
     "accepted": "Đã tiếp nhận",
     "returned": "Bị trả lại",
+    "reopened": "Đã mở lại để điều chỉnh",
 }
 
 
@@ -194,20 +197,39 @@ async def submit(
     return Decided(row, [Event("report.submitted", unit_path=own.path, payload=event, at=now)])
 
 
+Decision = Literal["accepted", "returned", "reopened"]
+# The state of the latest version each decision is taken on (a return of an accepted report
+# reopens it too, as it always did), its verb in a refusal, and the event that tells it: a
+# reopening is a return of an accepted version to the services that listen (tasks unlocks the
+# period, notify tells the unit with the reason).
+DECIDES_ON: dict[Decision, tuple[str, ...]] = {
+    "accepted": ("submitted",),
+    "returned": ("submitted", "accepted"),
+    "reopened": ("accepted",),
+}
+VERBS: dict[Decision, str] = {"accepted": "tiếp nhận", "returned": "trả lại", "reopened": "mở lại"}
+EVENT_TYPES: dict[Decision, str] = {
+    "accepted": "report.accepted",
+    "returned": "report.returned",
+    "reopened": "report.returned",
+}
+
+
 async def review(
     session: AsyncSession,
     *,
     unit: str,
     period: str,
     body: ReviewIn,
-    accept: bool,
+    decision: Decision,
     caller: Caller,
     now: datetime,
     today: date,
 ) -> Decided:
     """The direct parent accepts the waiting version (refused if its figures moved since it was
-    sent) or returns it with a reason; returning an accepted report reopens it. Decided by the
-    caller, who must be the head of the direct parent (or national)."""
+    sent), returns it with a reason, or reopens an accepted one with a reason so that the unit
+    corrects and resubmits it. Decided by the caller, who must be the head of the direct parent
+    (or national)."""
     own = await get_unit_or_raise(session, unit)
     caller.require(Right.review, own.path)
     if not own.parent:
@@ -215,16 +237,15 @@ async def review(
     reviewer = await get_unit_or_raise(session, own.parent)
     _agrees(body.by, acting=reviewer, caller=caller)
     wanted = periodic(period)
-    if not accept and not body.reason.strip():
-        raise InputError([FieldProblem("reason", "cần nêu lý do trả lại báo cáo")])
+    if decision != "accepted" and not body.reason.strip():
+        raise InputError([FieldProblem("reason", f"cần nêu lý do {VERBS[decision]} báo cáo")])
     latest = await _latest(session, unit, wanted, lock=True)
     if latest is None:
         raise NotFound(f"{own.name} chưa gửi báo cáo {wanted.label_vi()}")
-    allowed = ("submitted",) if accept else ("submitted", "accepted")  # returning an accepted one reopens it
-    if latest.status not in allowed:
-        state, action = STATUS_LABELS[latest.status].lower(), "tiếp nhận" if accept else "trả lại"
-        raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {action}")
-    if accept:
+    if latest.status not in DECIDES_ON[decision]:
+        state = STATUS_LABELS[latest.status].lower()
+        raise Conflict(f"báo cáo {wanted.label_vi()} (lần {latest.version}) {state}; không thể {VERBS[decision]}")
+    if decision == "accepted":
         moved = drift(latest.totals, await q.totals(session, q.Scope(unit=unit, period=wanted), today))
         if moved:
             raise Conflict(
@@ -232,14 +253,13 @@ async def review(
                 + "; ".join(moved)
                 + "): cần trả lại để đơn vị gửi lại số liệu mới"
             )
-    status = "accepted" if accept else "returned"
     s = m.submissions
     row = (
         await session.execute(
             update(s)
             .where(s.c.id == latest.id)
             .values(
-                status=status,
+                status=decision,
                 decided_by=caller.name or reviewer.name,
                 decided_by_subject=caller.subject,
                 decided_at=now,
@@ -257,7 +277,7 @@ async def review(
         reason=body.reason.strip(),
         decided_at=now,
     )
-    return Decided(row, [Event(f"report.{status}", unit_path=own.path, payload=event, at=now)])
+    return Decided(row, [Event(EVENT_TYPES[decision], unit_path=own.path, payload=event, at=now)])
 
 
 # Figures a report's own progress reports decide. The other states (in progress, overdue, not
@@ -327,7 +347,7 @@ async def children(
         due = due_for(wanted, child.level)
         status = row.status if row is not None else "not_submitted"
         sent_on = vn_date(row.submitted_at) if row is not None and status in ("submitted", "accepted") else None
-        days_late = max(((sent_on or today) - due).days, 0)  # returned: still owed
+        days_late = max(((sent_on or today) - due).days, 0)  # returned or reopened: still owed
         items.append(
             {
                 "unit": child.code,
@@ -342,7 +362,7 @@ async def children(
                 "days_late": days_late,
             }
         )
-    order = {"not_submitted": 0, "returned": 1, "submitted": 2, "accepted": 3}
+    order = {"not_submitted": 0, "returned": 1, "reopened": 2, "submitted": 3, "accepted": 4}
     items.sort(key=lambda i: (order[i["status"]], -i["days_late"], i["name"]))
     counts = {status: sum(1 for i in items if i["status"] == status) for status in order}
     return {

@@ -74,6 +74,14 @@ async def cases(world: World) -> list[Case]:
             note="the direct parent's head only (reopens the accepted report)",
         ),
         Case(
+            "POST",
+            "/api/reports/{unit}/{period}/reopen",
+            f"{unit}/{Q2}/reopen",
+            allowed("parent_head"),
+            json={"reason": "Mở lại để điều chỉnh số liệu"},
+            note="the direct parent's head only (409 unless the report was accepted)",
+        ),
+        Case(
             "GET",
             "/api/reports/{unit}/{period}/submissions",
             f"{unit}/{Q2}/submissions",

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from docx import Document
@@ -183,6 +184,8 @@ async def test_the_periodic_report_as_official_documents_matches_the_api(system:
     )
     assert docx.status_code == 200, docx.text
     assert "bao-cao-cchc-52-2026-Q1.docx" in docx.headers["content-disposition"]
+    named = quote("Báo cáo CCHC - Tỉnh Gia Lai - quý I năm 2026.docx")
+    assert f"filename*=UTF-8''{named}" in docx.headers["content-disposition"]
     document = Document(io.BytesIO(docx.content))
     header = [cell.text for row in document.tables[0].rows for cell in row.cells]
     # Each name is followed by its short rule: an empty paragraph with a bottom border.

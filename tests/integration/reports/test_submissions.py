@@ -164,7 +164,7 @@ async def test_a_report_goes_up_is_returned_resubmitted_accepted_locked_and_reop
     row = next(i for i in view["items"] if i["unit"] == COMMUNE)
     assert row["status"] == "returned" and row["version"] == 2 and row["due"] == "2026-03-10"
     assert row["late"] is False
-    assert view["counts"] == {"not_submitted": 134, "returned": 1, "submitted": 0, "accepted": 0}
+    assert view["counts"] == {"not_submitted": 134, "returned": 1, "reopened": 0, "submitted": 0, "accepted": 0}
     assert [i["status"] for i in view["items"]][:134] == ["not_submitted"] * 134
     # … which a commune cannot read about its parent
     assert (await commune.get("/api/reports/52/2026-Q1/children-submissions")).status_code == 403
