@@ -26,10 +26,14 @@ from shared.auth import allow
 from shared.errors import FieldProblem, InputError
 from shared.runtime import Service, service_of
 from shared.text import normalize
-from shared.uploads import read_upload
+from shared.uploads import megabytes, read_upload
 
 router = APIRouter(prefix="/api/plans")
 MAX_DOCUMENT = 10 * 1024 * 1024
+ACCEPTED = {
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word (.docx)"),
+    ".txt": ("text/plain", "Văn bản (.txt, UTF-8)"),
+}
 
 
 async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) -> str | None:
@@ -97,6 +101,20 @@ UPLOAD_FORM = {
 }
 
 
+@router.get("/parse")
+async def parse_limits(
+    _: Caller = Depends(allow(Right.plan, scope="mọi người được soạn kế hoạch (giới hạn chung, không có dữ liệu)")),
+) -> dict[str, Any]:
+    """Giới hạn của tệp kế hoạch tải lên, để biểu mẫu nói trước khi tải: dung lượng tối đa, các loại tệp."""
+    return {
+        "max_bytes": MAX_DOCUMENT,
+        "max_size": megabytes(MAX_DOCUMENT),
+        "types": list(ACCEPTED),
+        "media_types": [media for media, _ in ACCEPTED.values()],
+        "type_labels": [label for _, label in ACCEPTED.values()],
+    }
+
+
 @router.post("/parse", openapi_extra=UPLOAD_FORM)
 async def parse_document(
     request: Request,
@@ -107,7 +125,8 @@ async def parse_document(
     ),
 ) -> Any:
     """Đọc kế hoạch sẵn có (tệp Word .docx hoặc văn bản .txt, trường `file`) thành bản nháp: số, ký
-    hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng.
+    hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng;
+    `lines`: văn bản đã đọc, từng dòng với số dòng mà cảnh báo chỉ tới.
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
@@ -121,7 +140,8 @@ async def parse_document(
     draft = await asyncio.to_thread(resolve_plan, reading, known=known)  # with the issuer's own bodies
     # As on the command line: the one unit of that name today, even if not loaded here yet.
     draft.issuer_code = issuer or official_code(draft.issuer)
-    result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "plan": None}
+    lines = [{"no": line.no, "text": line.text} for line in reading.lines]
+    result: dict[str, Any] = {"file": upload.name, "draft": draft.as_json(), "lines": lines, "plan": None}
     if not save:
         return result
     if issuer is None:

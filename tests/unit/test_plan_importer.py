@@ -164,11 +164,17 @@ def test_a_timeline_it_cannot_read_is_left_empty_with_the_line_never_guessed() -
         (b"", "a.txt", "tệp rỗng"),
         (b"%PDF-1.7 ...", "a.pdf", "chỉ đọc được tệp Word .docx hoặc văn bản .txt"),
         ("Kế hoạch".encode("utf-16"), "a.txt", "không phải UTF-8"),
+        (b"MZ text that would decode", "setup.exe", "chỉ đọc được tệp Word .docx hoặc văn bản .txt"),
     ],
 )
 def test_a_file_it_cannot_read_is_refused_with_the_reason(content: bytes, name: str, message: str) -> None:
     with pytest.raises(UnreadableDocument, match=message):
         parse_plan(content, name)
+
+
+def test_a_text_file_named_without_a_type_is_read_by_its_content() -> None:
+    draft = parse_plan("UBND.\nKẾ HOẠCH\nTuyên truyền năm 2026\n".encode(), "KH 15.01.2026")
+    assert draft.period == "2026"
 
 
 def test_a_zip_that_is_not_a_word_document_is_refused() -> None:

@@ -32,6 +32,7 @@ from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"
+READABLE = (".docx", ".txt")  # a file without a type in its name ("KH 15.01.2025") is read by its content
 
 
 @dataclass
@@ -83,13 +84,16 @@ class PlanDraft:
 
 
 def read_lines(content: bytes, filename: str) -> list[Line]:
-    """The document's lines, by its content: a .docx is a zip, anything else must be UTF-8 text."""
+    """The document's lines, by its content: a .docx is a zip, anything else must be UTF-8 text;
+    a file named as another type (.pdf, .doc, .exe …) is refused."""
     suffix = PurePath(filename).suffix.lower()
     if not content.strip():
         raise UnreadableDocument("tệp rỗng")
     if content.startswith(DOCX_MAGIC):
         return tidy(read_docx(content))
-    if suffix in (".doc", ".pdf") or content.startswith((b"%PDF", b"\xd0\xcf\x11\xe0")):
+    # any other named type (.doc, .pdf, .exe …) is refused by its name, before its bytes are tried as text
+    named_otherwise = suffix not in READABLE and any(c.isalpha() for c in suffix)
+    if named_otherwise or content.startswith((b"%PDF", b"\xd0\xcf\x11\xe0")):
         raise UnreadableDocument(
             "chỉ đọc được tệp Word .docx hoặc văn bản .txt (UTF-8); hãy lưu lại tệp .doc thành .docx, "
             "hoặc chuyển bản PDF thành văn bản"

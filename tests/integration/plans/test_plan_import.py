@@ -78,6 +78,24 @@ async def test_a_word_plan_reads_the_same_through_the_api_as_on_the_command_line
     assert response.json()["file"] == path.name
 
 
+async def test_the_text_read_is_answered_line_by_line_with_the_numbers_warnings_point_at(system: System) -> None:
+    seed = document("seed:001")
+    response = await upload(system, seed.name, seed.read_bytes())
+    assert response.status_code == 200, response.text
+    lines = {line["no"]: line["text"] for line in response.json()["lines"]}
+    warned = [w["line"] for w in response.json()["draft"]["warnings"] if w["line"] is not None]
+    assert warned and all(no in lines for no in warned)
+    first_task = response.json()["draft"]["tasks"][0]
+    assert first_task["title"][:20] in lines[first_task["line"]]
+
+
+async def test_the_upload_limits_are_said_before_anything_is_uploaded(system: System) -> None:
+    response = await system.get("/api/plans/parse")
+    assert response.status_code == 200, response.text
+    assert response.json()["types"] == [".docx", ".txt"] and response.json()["max_size"] == "10,0 MB"
+    assert response.json()["max_bytes"] == 10 * 1024 * 1024
+
+
 async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_stored(system: System) -> None:
     await system.post("/api/units/load", json={"provinces": ["52"]})
     no_file = await system.post("/api/plans/parse", data={"save": "true"}, files={"other": ("a", b"x")})
@@ -88,6 +106,8 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     assert two.status_code == 422 and two.json()["detail"][0]["field"] == "file"  # not Starlette's bare 400
     scanned = await upload(system, "scan.pdf", b"%PDF-1.4 image only")
     assert scanned.status_code == 415 and "chỉ đọc được tệp Word .docx" in scanned.json()["detail"][0]["msg"]
+    program = await upload(system, "setup.exe", b"MZ\x90\x00 not a plan")
+    assert program.status_code == 415 and program.json()["detail"][0]["field"] == "file"
     empty = await upload(system, "empty.txt", b"")
     assert empty.status_code == 422 and empty.json()["detail"][0]["msg"] == "tệp rỗng"
 
