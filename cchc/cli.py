@@ -1,7 +1,7 @@
-"""`cchc` command line: `up` runs the whole system; `migrate`, `service` and `gateway` run one
-part (as deploy/docker-compose.yml does); `deliveries` lists and re-drives failed deliveries of
-notifications through the HTTP API of a running system; `plans parse` reads a plan document
-(.docx or text) into a draft, with no server."""
+"""`cchc` command line: `up` runs the whole system (`demo`: the same, filled with demo data);
+`migrate`, `service` and `gateway` run one part (as deploy/docker-compose.yml does);
+`deliveries` lists and re-drives failed deliveries of notifications through the HTTP API of a
+running system; `plans parse` reads a plan document (.docx or text) into a draft, with no server."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import platformdirs
 import typer
@@ -40,15 +41,33 @@ def _writable(data_dir: Path) -> None:
         raise fail(f"thư mục dữ liệu {data_dir} không ghi được ({exc.strerror or exc})") from None
 
 
+PortOption = Annotated[int, typer.Option(help="Cổng của địa chỉ chung (base URL)")]
+HostOption = Annotated[str, typer.Option(help="Địa chỉ lắng nghe")]
+DataDirOption = Annotated[Path, typer.Option(help="Thư mục dữ liệu (NATS, PostgreSQL, nhật ký)")]
+DATA_DIR = Path(platformdirs.user_data_dir("cchc"))
+
+
 @app.command()
-def up(
-    port: Annotated[int, typer.Option(help="Cổng của địa chỉ chung (base URL)")] = 8000,
-    host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="Thư mục dữ liệu (NATS, PostgreSQL, nhật ký)")] = Path(
-        platformdirs.user_data_dir("cchc")
-    ),
-) -> None:
+def up(port: PortOption = 8000, host: HostOption = "127.0.0.1", data_dir: DataDirOption = DATA_DIR) -> None:
     """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
+    run_system(port=port, host=host, data_dir=data_dir)
+
+
+@app.command()
+def demo(port: PortOption = 8000, host: HostOption = "127.0.0.1", data_dir: DataDirOption = DATA_DIR) -> None:
+    """Chạy toàn bộ hệ thống như `cchc up` và nạp dữ liệu mẫu (tỉnh Gia Lai, 135 xã, một năm kế hoạch và
+    báo cáo); in địa chỉ và các tài khoản mẫu. Chạy lại trên cùng thư mục dữ liệu: không nạp lại."""
+    from cchc.demo import Demo
+
+    run_system(port=port, host=host, data_dir=data_dir, when_serving=Demo(data_dir.expanduser().resolve()).load)
+
+
+def run_system(
+    *, port: int, host: str, data_dir: Path, when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None
+) -> None:
+    """The whole system until Ctrl-C or SIGTERM, then everything it started is stopped. With
+    `when_serving`, that coroutine runs beside the gateway once it listens, given the base URL
+    (`cchc demo` loads its data so); if it fails, the system stops and says why."""
     if not port_is_free(host, port):
         raise fail(f"cổng {port} trên {host} đang được dùng; chọn cổng khác với --port")
     data_dir = data_dir.expanduser().resolve()
@@ -121,7 +140,7 @@ def up(
         gateway_settings = settings.model_copy(
             update={"public_url": public_url, "gateway_secret_file": str(auth_files.gateway_secret)}
         )
-        asyncio.run(_serve(supervisor, host=host, port=port, settings=gateway_settings))
+        asyncio.run(_serve(supervisor, host=host, port=port, settings=gateway_settings, when_serving=when_serving))
     except KeyboardInterrupt:
         typer.echo("Đang dừng các dịch vụ…")
     except ServerError as exc:
@@ -187,7 +206,14 @@ def _provision_nats(operator: Settings, nats_auth: nats_users.EmbeddedAuth | Non
         raise fail(f"không tạo được stream/consumer NATS: {exc.__class__.__name__}: {exc}") from None
 
 
-async def _serve(supervisor: object, *, host: str, port: int, settings: Settings) -> None:
+async def _serve(
+    supervisor: object,
+    *,
+    host: str,
+    port: int,
+    settings: Settings,
+    when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     from cchc.gateway import create_gateway
     from cchc.supervisor import Supervisor
 
@@ -196,10 +222,33 @@ async def _serve(supervisor: object, *, host: str, port: int, settings: Settings
     server = uvicorn.Server(uvicorn.Config(gateway, host=host, port=port, log_level="warning"))
     watcher = asyncio.create_task(supervisor.watch())
     try:
-        await server.serve()  # returns on SIGINT / SIGTERM
+        serving = asyncio.create_task(server.serve())  # returns on SIGINT / SIGTERM
+        if when_serving is not None:
+            await _beside(server, serving, when_serving(settings.public_url))
+        await serving
     finally:
         supervisor.stopping = True
         watcher.cancel()
+
+
+async def _beside(server: uvicorn.Server, serving: asyncio.Task[None], work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` once the gateway listens, for as long as it serves: a stop (Ctrl-C) cancels the
+    work; a failure of the work stops the gateway and is raised."""
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has a flag, no event
+        await asyncio.sleep(0.05)
+    if serving.done():
+        work.close()
+        return
+    task = asyncio.create_task(work)
+    await asyncio.wait({serving, task}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    elif task.exception() is not None:
+        server.should_exit = True
+        await serving
+        task.result()
 
 
 def _postgres_secrets(settings: Settings, data_dir: Path) -> Path:
