@@ -17,7 +17,7 @@ import time
 
 import httpx
 
-from cchc.demo import PASSWORD, PROVINCE_HEAD
+from cchc.demo_data import PASSWORD, PROVINCE_HEAD
 
 TARGET_P95_MS = 300.0
 REQUESTS = {

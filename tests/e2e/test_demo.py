@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cchc.demo import ACCOUNTS, LAST, PASSWORD, PLAN_NUMBER, PROVINCE, TASKS
+from cchc.demo_data import ACCOUNTS, LAST, PASSWORD, PLAN_NUMBER, PROVINCE, TASKS
 from shared.clock import Clock
 from shared.periods import Period
 from shared.servers import free_port
