@@ -170,6 +170,7 @@ def summary_json(row: Any) -> dict[str, Any]:
         "period": row.period,
         "status": row.status,
         "version": row.version,
+        "issued_on": row.issued_on.isoformat() if row.issued_on else None,
         "parent_plan": str(row.parent_plan_id) if row.parent_plan_id else None,
     }
 

@@ -270,6 +270,9 @@ async def test_bad_plans_are_refused_naming_the_problem_and_nothing_is_half_stor
     assert (await system.post(f"/api/plans/{first['id']}/issue")).status_code == 409
     listed = (await ok(await system.get("/api/plans", params={"issuer": "52"})))["items"]
     assert sorted(p["status"] for p in listed) == ["draft", "issued"]
+    issued_on = {p["status"]: p["issued_on"] for p in listed}  # the list shows the day each was issued
+    stored = await ok(await system.get(f"/api/plans/{first['id']}"))
+    assert issued_on["draft"] is None and issued_on["issued"] == stored["issued_on"] is not None
     assert (await ok(await system.get(f"/api/plans/{first['id']}")))["title"] == QUARTERLY_PLAN["title"]
 
 
