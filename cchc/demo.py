@@ -53,7 +53,9 @@ from shared.periods import Period
 from shared.settings import Settings
 from shared.timelines import occurrences, parse_timeline
 
-CONCURRENCY = 12  # API calls in flight at once: enough to keep two cores busy
+CONCURRENCY = 8  # API calls in flight at once: enough to keep two cores busy
+ATTEMPTS = 6  # tries of a call the system answers busy (about a minute in all)
+BUSY = (502, 503, 504)
 
 
 # ---- the loading, through the API ---------------------------------------------------------------
@@ -77,13 +79,36 @@ class Loader:
         return next((self.sessions[a.username] for a in ACCOUNTS if a.unit == commune and a.role == role), self.api)
 
     async def call(
-        self, client: httpx.AsyncClient, method: str, path: str, ok: Iterable[int] = (200, 201), **kw: Any
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        ok: Iterable[int] = (200, 201),
+        made: Callable[[], Awaitable[Any]] | None = None,
+        **kw: Any,
     ) -> Any:
-        async with self.gate:
-            answer = await client.request(method, path, **kw)
-        if answer.status_code not in ok:
-            raise fail(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
-        return answer.json() if answer.content else {}
+        """One API call, its JSON answer. Busy (503, or no answer in time) is tried again later,
+        as a careful client does; since the first try may have done its work after all, a 409
+        then means done, `made`, if given, finds what a creation made before it is repeated, and a
+        progress report sent twice is a correction that says the same."""
+        problem = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(2.0 * attempt)
+                if made is not None and (found := await made()):
+                    return found
+            try:
+                async with self.gate:
+                    answer = await client.request(method, path, **kw)
+            except httpx.TransportError as exc:
+                problem = f"không có trả lời ({exc.__class__.__name__})"
+                continue
+            if answer.status_code in ok or (attempt and answer.status_code == 409):
+                return answer.json() if answer.content else {}
+            problem = f"{answer.status_code} {answer.text[:300]}"
+            if answer.status_code not in BUSY:
+                break
+        raise fail(f"{method} {path}: {problem}")
 
     async def each(self, label: str, items: list[Any], step: Callable[[Any], Awaitable[None]]) -> None:
         """`step` for every item, CONCURRENCY at a time, under a bar named `label`."""
@@ -143,7 +168,7 @@ class Loader:
             "implementing_due": f"{self.year}-02-28",
             "tasks": [t.json(["children"], []) for t in TASKS.values()],
         }
-        self.plan_id = (await self.call(self.api, "POST", "/api/plans", json=plan))["id"]
+        self.plan_id = (await self.call(self.api, "POST", "/api/plans", json=plan, made=self.demo_plan))["id"]
         await self.call(self.api, "POST", f"/api/plans/{self.plan_id}/issue")
         await self.until("Nhiệm vụ giao cho các xã", self.assignment_count, self.expected(self.communes, "children"))
 
@@ -162,7 +187,12 @@ class Loader:
                 "tasks": tasks,
             }
             client = self.client_of(code, "head")
-            made = await self.call(client, "POST", "/api/plans", json=plan)
+
+            async def earlier() -> Any:
+                found = await self.call(client, "GET", "/api/plans", params={"issuer": code})
+                return next((p for p in found["items"] if p["parent_plan"] == self.plan_id), None)
+
+            made = await self.call(client, "POST", "/api/plans", json=plan, made=earlier)
             if kind == "issued":
                 await self.call(client, "POST", f"/api/plans/{made['id']}/issue")
 
@@ -170,6 +200,10 @@ class Loader:
         issued = [c for c in self.communes if commune_plan(c["code"]) == "issued"]
         total = self.expected(self.communes, "children") + self.expected(issued, "bodies")
         await self.until("Nhiệm vụ giao cho các cơ quan của xã", self.assignment_count, total)
+
+    async def demo_plan(self) -> Any:
+        found = await self.call(self.api, "GET", "/api/plans", params={"issuer": PROVINCE, "limit": 1000})
+        return next((p for p in found["items"] if p["number"] == PLAN_NUMBER), None)
 
     def expected(self, communes: list[dict[str, Any]], who: Literal["children", "bodies"]) -> int:
         """How many assignments the plans call for: an occurrence per task and responsible unit."""
@@ -245,7 +279,7 @@ class Loader:
 
 async def session_of(base_url: str, account: Account) -> httpx.AsyncClient:
     """A client logged in as `account` (its session token as the bearer)."""
-    client = httpx.AsyncClient(base_url=base_url, timeout=60)
+    client = httpx.AsyncClient(base_url=base_url, timeout=120)
     answer = await client.post("/api/auth/login", json={"username": account.username, "password": PASSWORD})
     if answer.status_code != 200:
         await client.aclose()
@@ -308,7 +342,7 @@ class Demo:
             TimeElapsedColumn(),
         )
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=client.base_url, timeout=60, headers=headers) as api:
+        async with httpx.AsyncClient(base_url=client.base_url, timeout=120, headers=headers) as api:
             with Progress(*columns, console=self.console) as progress:
                 loader = Loader(api, {}, progress, today.year, today)
                 try:
