@@ -53,6 +53,12 @@ def leads(task: Mapping[str, Any], names: Mapping[str, str]) -> list[str]:
     ]
 
 
+def common_due(owing: Iterable[Mapping[str, Any]]) -> str | None:
+    """The due date every unit that has not issued shares (said once), or None if they differ."""
+    dues = {unit["due"] for unit in owing}
+    return dues.pop() if len(dues) == 1 else None
+
+
 @dataclass
 class Coverage:
     """A task's assignments in the viewer's subtree: the units given it, those that reported."""

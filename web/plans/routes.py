@@ -261,6 +261,7 @@ async def plan_page(plan_id: uuid.UUID, done: str = "", page: Page = Depends(sig
         "KINDS": dict(display.product_kinds()),
         "period_label": display.period_label,
         "leads": display.leads,
+        "common_due": display.common_due,
     }
     return page.render("plans/plan.html", context)
 
