@@ -146,7 +146,9 @@ async def list_evidence(
     (`limits`: dung lượng tối đa, các loại tệp được nhận)."""
     async with service.sessions() as session:
         rows = await evidence.list_(session, caller=caller, assignment_id=assignment_id)
-    limits = evidence.limits_json(max_bytes=service.settings.evidence_max_bytes, accepted=service.settings.evidence_types)
+    limits = evidence.limits_json(
+        max_bytes=service.settings.evidence_max_bytes, accepted=service.settings.evidence_types
+    )
     return {"items": [evidence.file_json(r) for r in rows], "count": len(rows), "limits": limits}
 
 
