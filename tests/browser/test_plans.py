@@ -1,6 +1,6 @@
 """The plans room in a real browser: a province head drafts a plan (a timeline the API does not
-understand is refused next to that task's field, with what was typed kept), issues it and sees
-who has not implemented it; a commune head implements the province plan and the province's tree
+understand is refused next to that task's field, with what was typed kept), issues it, sees
+who has not implemented it, amends and closes it; a commune head implements the province plan and the province's tree
 shows it issued; the list finds a plan by a word of its title; plan pages fit a phone."""
 
 from __future__ import annotations
@@ -88,6 +88,15 @@ async def test_a_province_head_drafts_a_plan_a_bad_timeline_is_refused_at_its_ta
     await expect(page.locator("#not-issued")).to_contain_text(await unit_name(world, COMMUNE))
     await expect(page.locator(".facts")).to_contain_text(number)
     await shot(page, "desktop-plan-page")
+
+    await page.get_by_role("button", name="Điều chỉnh").click()  # an issued plan: amended, then closed
+    await page.locator('[name="tasks[1].title"]').fill(second + " và doanh nghiệp")
+    await page.get_by_role("button", name="Lưu điều chỉnh").click()
+    await expect(page.get_by_role("status")).to_contain_text("Đã điều chỉnh kế hoạch")
+    await expect(page.locator(".versions")).to_contain_text("sửa nhiệm vụ 2")
+    await page.get_by_role("button", name="Kết thúc").click()
+    await page.get_by_role("button", name="Xác nhận kết thúc").click()
+    await expect(page.get_by_role("status")).to_have_text("Đã kết thúc kế hoạch.")
 
 
 async def test_a_commune_head_implements_the_province_plan_and_the_province_sees_it_issued(
