@@ -124,7 +124,7 @@ def test_the_read_text_and_its_warnings_survive_the_round_trip() -> None:
 
 def test_corrections_and_a_left_out_task_are_taken() -> None:
     form = posted(Review.of_parse(ANSWER))
-    form["tasks[0].drop"] = "1"
+    form["tasks[0].remove"] = "1"
     form["tasks[1].timeline"] = "Quý III năm 2026"
     form["tasks[1].products[0].kind"] = "conference"
     form["tasks[1].products[0].target"] = "2"
@@ -136,7 +136,7 @@ def test_corrections_and_a_left_out_task_are_taken() -> None:
 
 def test_a_refusal_of_a_moved_task_lands_on_the_field_the_official_sees() -> None:
     form = posted(Review.of_parse(ANSWER))
-    form["tasks[0].drop"] = "1"
+    form["tasks[0].remove"] = "1"
     form["tasks[1].products[0].kind"] = "conference"
     form["tasks[1].products[0].target"] = "hai"
     sent = Review.of_form(form).plan()

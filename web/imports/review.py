@@ -51,7 +51,7 @@ class Product:
 class TaskRow:
     ref: str = ""
     title: str = ""
-    lead: str = ""  # one body per line
+    lead: str = ""  # bodies separated by ';' (or new lines), as the plans room's task row takes them
     coordinating: str = ""
     timeline: str = ""
     products: list[Product] = field(default_factory=list)
@@ -60,7 +60,8 @@ class TaskRow:
     group: bool = False
     area: str = ""
     channels: str = ""  # vocabulary keys, comma-separated
-    drop: bool = False
+    drop: bool = False  # "Bỏ nhiệm vụ này khi lưu": a row the reader took for a task by mistake
+    source: str = ""  # the plans room's row names the stored task it edits: none here, nothing is stored
 
 
 @dataclass
@@ -140,13 +141,18 @@ class Review:
                 shown[warning.line].warnings.append(warning.message)
         return list(shown.values())
 
+    @property
+    def year(self) -> str:
+        """The plan's year (for the examples of timelines), from its period '2026-H2'."""
+        return self.period[:4] if self.period[:4].isdigit() else ""
+
     def field_names(self) -> list[str]:
         """Every field the form shows a refusal next to (the others are listed above the form)."""
         names = ["number", "date", "title", "issuer", "period"]
         for i, task in enumerate(self.tasks):
             at = f"tasks[{i}]"
             names += [at, *(f"{at}.{n}" for n in ("ref", "title", "lead", "coordinating", "timeline", "products"))]
-            for p in range(len(task.products) if not task.group else 0):
+            for p in range(len(task.products)):
                 names += [f"{at}.products[{p}]", f"{at}.products[{p}].kind", f"{at}.products[{p}].target"]
         return names
 
@@ -220,8 +226,8 @@ def _task_of_draft(task: Mapping[str, Any]) -> TaskRow:
     return TaskRow(
         ref=str(task.get("ref") or ""),
         title=task.get("title") or "",
-        lead="\n".join(task.get("lead") or []),
-        coordinating="\n".join(task.get("coordinating") or []),
+        lead="; ".join(task.get("lead") or []),
+        coordinating="; ".join(task.get("coordinating") or []),
         timeline=task.get("timeline_text") or "",
         products=[Product(kind) for kind in kinds] + [Product()],
         written="; ".join(task.get("products") or []),
@@ -251,7 +257,7 @@ def _task_of_form(text: Callable[[str], str], i: int) -> TaskRow:
         group=text(f"{at}.group") == "1",
         area=text(f"{at}.area"),
         channels=text(f"{at}.channels"),
-        drop=text(f"{at}.drop") == "1",
+        drop=text(f"{at}.remove") == "1",
     )
 
 
@@ -278,8 +284,8 @@ def _count(value: str, most: int = 500) -> int:
 
 
 def _entries(text: str) -> list[str]:
-    """One body per line ('Phòng Văn hóa - Xã hội', 'UBND các xã, phường')."""
-    return [entry.strip() for entry in re.split(r"[\r\n]+", text) if entry.strip()]
+    """Bodies separated by ';' or new lines ('Phòng Văn hóa - Xã hội; UBND các xã, phường')."""
+    return [entry.strip() for entry in re.split(r"[;\r\n]+", text) if entry.strip()]
 
 
 def _number_or_text(value: str) -> int | str:

@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from shared.vocabularies import PRODUCT_KINDS
 from web.imports.review import Review
 from web.kit import Page, Refusal, redirect, signed_in
+from web.plans.display import product_kinds
 
 router = APIRouter(include_in_schema=False)
 WHO = "người soạn kế hoạch (quyền soạn kế hoạch; API kiểm tra đơn vị ban hành)"
 BY_DOCUMENT = ""  # the issuer option "as the document names it"
-KINDS = [("", "— Loại sản phẩm —"), *PRODUCT_KINDS.items()]
+KINDS = product_kinds()
 
 
 @router.get("/imports/new")

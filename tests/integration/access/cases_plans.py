@@ -223,7 +223,9 @@ async def cases(world: World) -> list[Case]:
         ),
         Case("GET", "/api/plans/{plan_id}/tree", f"/api/plans/{world.plan_id}/tree", allowed(*EVERYONE)),
         Case("GET", "/api/plans/{plan_id}/tree", f"/api/plans/{own}/tree", own_plan_readers),
-        Case("GET", "/api/plans/parse", "/api/plans/parse", allowed("parent_head"), note="plan right (the upload limits)"),
+        Case(
+            "GET", "/api/plans/parse", "/api/plans/parse", allowed("parent_head"), note="plan right (the upload limits)"
+        ),
         Case(
             "POST",
             "/api/plans/parse",
