@@ -311,9 +311,9 @@ class Demo:
             if state == "fresh":
                 started = time.monotonic()
                 await self.seed(client)
-                self.console.print(f"Đã nạp dữ liệu mẫu trong {time.monotonic() - started:.0f} giây.")
+                self.say(f"Đã nạp dữ liệu mẫu trong {time.monotonic() - started:.0f} giây.")
             else:
-                self.console.print(f"Dữ liệu mẫu đã có trong {self.data_dir} (kế hoạch {PLAN_NUMBER}): không nạp lại.")
+                self.say(f"Dữ liệu mẫu đã có trong {self.data_dir} (kế hoạch {PLAN_NUMBER}): không nạp lại.")
         self.print_logins(base_url)
 
     async def state(self, client: httpx.AsyncClient) -> Literal["fresh", "partial", "seeded"]:
@@ -377,6 +377,10 @@ class Demo:
             raise fail(f"không tạo được mã truy cập để nạp dữ liệu mẫu: {made.status_code} {made.text[:200]}")
         return made.json()["token"], made.json()["id"]
 
+    def say(self, text: str) -> None:
+        """A line as it is (a path or an address is not cut by wrapping)."""
+        self.console.print(text, soft_wrap=True, highlight=False)
+
     def print_logins(self, base_url: str) -> None:
         table = Table(title="Tài khoản mẫu (dữ liệu mẫu, không dùng cho hệ thống thật)")
         for column in ("Tên đăng nhập", "Mật khẩu", "Vai trò", "Đơn vị"):
@@ -385,7 +389,7 @@ class Demo:
             unit = "Tỉnh Gia Lai (52)" if a.unit == PROVINCE else f"{NAMED[a.unit]} ({a.unit})"
             table.add_row(a.username, PASSWORD, a.title, unit)
         self.console.print(table)
-        self.console.print(
+        self.say(
             f"Mở {base_url} và đăng nhập bằng một tài khoản ở trên. Đây là DỮ LIỆU MẪU của tỉnh Gia Lai "
             "(135 xã, phường; kế hoạch, tiến độ và báo cáo năm nay). Nhấn Ctrl-C để dừng."
         )
