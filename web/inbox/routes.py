@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from web.admin.forms import folded, optional, refused_status, text, ticked
@@ -33,6 +33,7 @@ CHANNELS = {
     "webhook,email": "Webhook, dự phòng bằng thư điện tử",
 }
 DELIVERY_STATUSES = {"failed": "Gửi hỏng", "pending": "Đang chờ gửi", "sent": "Đã gửi"}
+PAGE_SIZE = 20  # notifications on one page, newest first ("Xem thêm" shows more)
 BADGE_LIMIT = 100  # the badge says "99+" past this: it counts no further
 RULE_SWITCHES = ("assigned", "coordinating", "overdue", "escalate", "digest")
 CONTACT_FIELDS = {"quiet_hours.start": "quiet_start", "quiet_hours.end": "quiet_end", "quiet_hours": "quiet_start"}
@@ -77,11 +78,18 @@ async def inbox(
     unread: bool = False,
     kind: str | None = None,
     unit: str | None = None,
+    limit: int = Query(PAGE_SIZE, ge=1, le=1000),
     page: Page = Depends(signed_in("thông báo của đơn vị, trong phạm vi của tài khoản")),
 ) -> HTMLResponse:
     code = unit_of(page, unit)
-    found = await page.api.json("/api/notifications", unit=code, unread=unread or None, kind=kind or None, limit=200)
-    items = [{**item, "page": page_path(item["link"])} for item in found["items"]]
+    query = {"unit": code, "unread": unread or None, "kind": kind or None}
+    found = await page.api.json("/api/notifications", **query, limit=limit + 1)  # one more: is there more?
+    items = [{**item, "page": page_path(item["link"])} for item in found["items"][:limit]]
+    more = {
+        k: v
+        for k, v in {**query, "limit": limit + PAGE_SIZE}.items()
+        if v and not (k == "unit" and v == page.viewer.unit)
+    }
     return page.render(
         "inbox/inbox.html",
         {
@@ -92,6 +100,7 @@ async def inbox(
             "kind": kind or "",
             "kinds": KIND_LABELS,
             "filtered": bool(unread or kind),
+            "more": "/inbox?" + urlencode(more) if len(found["items"]) > limit else None,
         },
     )
 
