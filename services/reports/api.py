@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -157,12 +156,7 @@ async def trend(
     today = service.clock.today_vn()
     async with snapshot(service) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
-        quarters = Period("year", scope.period.year).quarters()
-        items = [
-            {"period": quarter.code, "label": quarter.label_vi()}
-            | await q.totals(session, dataclasses.replace(scope, period=quarter), today)
-            for quarter in quarters
-        ]
+        items = await q.by_quarter(session, scope, today)
     return _head(scope, name) | {"items": items, "count": len(items)}
 
 
@@ -340,6 +334,17 @@ async def reopen(
     return await _review(unit, period, body, service, caller, decision="reopened")
 
 
+def due_for(service: Service) -> submissions.DueFor:
+    """The report deadline of a level in a period: staggered by level, on a working day."""
+    settings = service.settings
+    calendar = settings.calendar()
+
+    def due(period: Period, level: str) -> date:
+        return calendar.on_or_after(settings.due_rules.report_due(period, level))
+
+    return due
+
+
 @router.get("/{unit}/{period}/submissions")
 async def versions(
     unit: str,
@@ -349,10 +354,12 @@ async def versions(
         allow(Right.read, scope="đơn vị trong đường dẫn (xem quyết định về báo cáo của mình) hoặc cấp trên của nó")
     ),
 ) -> dict[str, Any]:
-    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước."""
+    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước, và hạn gửi báo cáo của đơn vị."""
     async with service.sessions() as session:
         rows = await submissions.list_(session, unit=unit, period=period, caller=caller)
-    return {"items": [submissions.submission_json(r) for r in rows], "count": len(rows)}
+        own = await q.get_unit_or_raise(session, unit)
+    due = due_for(service)(periodic(period), own.level)
+    return {"items": [submissions.submission_json(r) for r in rows], "count": len(rows), "due": due.isoformat()}
 
 
 @router.get("/{unit}/{period}/children-submissions")
@@ -364,15 +371,9 @@ async def children_submissions(
 ) -> dict[str, Any]:
     """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
     chưa gửi và quá hạn trước."""
-    settings = service.settings
-    calendar = settings.calendar()
-
-    def due_for(period: Period, level: str) -> date:  # staggered by level, on a working day
-        return calendar.on_or_after(settings.due_rules.report_due(period, level))
-
     async with service.sessions() as session:
         return await submissions.children(
-            session, unit=unit, period=period, caller=caller, today=service.clock.today_vn(), due_for=due_for
+            session, unit=unit, period=period, caller=caller, today=service.clock.today_vn(), due_for=due_for(service)
         )
 
 

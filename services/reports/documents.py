@@ -98,6 +98,7 @@ class PeriodicReport:
         return {
             "unit": self.unit,
             "unit_name": self.unit_name,
+            "parent_name": self.parent_name,  # the unit it reports to (none: it reports to no one here)
             "period": self.period.code,
             "period_label": self.period.label_vi(),
             "view": self.view,

@@ -36,11 +36,16 @@ STATUS_CLASS = {"accepted": "ok", "submitted": "info", "returned": "bad", "reope
 
 
 def periods_of(year: int) -> list[Period]:
-    """The periodic reports of a year: the four quarters, 6 months, 9 months and the year."""
+    """The periodic reports of a year in the order they fall due: quarter I, quarter II and 6
+    months, quarter III and 9 months, quarter IV and the year."""
+    quarters = [Period("quarter", year, i) for i in range(1, 5)]
     return [
-        *(Period("quarter", year, i) for i in range(1, 5)),
+        quarters[0],
+        quarters[1],
         Period("half", year, 1),
+        quarters[2],
         Period("nine_months", year),
+        quarters[3],
         Period("year", year),
     ]
 
@@ -81,20 +86,16 @@ class Standing:
 
 
 async def period_row(page: Page, unit: str, period: Period, today: date) -> dict[str, Any]:
-    """A period of the list: the latest submission (if any) and the unit's own deadline."""
-    versions, children = await asyncio.gather(
-        page.api.json(f"/api/reports/{unit}/{period.code}/submissions"),
-        page.api.json(f"/api/reports/{unit}/{period.code}/children-submissions"),
-    )
+    """A period of the list: the latest submission (if any) and the unit's deadline."""
+    versions = await page.api.json(f"/api/reports/{unit}/{period.code}/submissions")
     latest = versions["items"][0] if versions["items"] else None
     label = period.label_vi()
     return {
         "period": period,
         "label": label[:1].upper() + label[1:],
-        "unit_name": children["unit_name"],
-        "due": children["due"],
+        "due": versions["due"],
         "latest": latest,
-        "standing": Standing.of_latest(latest, children["due"], today),
+        "standing": Standing.of_latest(latest, versions["due"], today),
     }
 
 
@@ -109,7 +110,7 @@ async def reports(
         for year in (today.year, today.year - 1):
             rows = await asyncio.gather(*(period_row(page, code, p, today) for p in periods_of(year)))
             context["years"].append({"year": year, "rows": rows})
-        context["unit_name"] = context["years"][0]["rows"][0]["unit_name"]
+        context["unit_name"] = (await page.api.json(f"/api/units/{code}")).get("name", code)
     return page.render("reports/periods.html", context)
 
 
@@ -129,13 +130,14 @@ def child_rows(report: dict[str, Any], submitted: dict[str, Any]) -> list[dict[s
     ]
 
 
-def offered(page: Page, unit: str, latest: dict[str, Any] | None) -> set[str]:
+def offered(page: Page, report: dict[str, Any], latest: dict[str, Any] | None) -> set[str]:
     """The forms to show: the unit's head submits its own report while none waits and it is not
     locked; the head of the unit above accepts or returns a waiting one and reopens an accepted
     one. (The API decides; a form it would refuse is just not offered.)"""
     viewer, status = page.viewer, latest["status"] if latest else "not_submitted"
     forms: set[str] = set()
-    if viewer.may("submit") and viewer.unit == unit and status in ("not_submitted", *OWED):
+    sendable = bool(report.get("parent_name")) and status in ("not_submitted", *OWED)
+    if viewer.may("submit") and viewer.unit == report["unit"] and sendable:
         forms.add("submit")
     above = latest is not None and (viewer.unit == latest["parent"] or viewer.unit_path == "*")
     if viewer.may("review") and above:
@@ -172,12 +174,12 @@ async def report_page(
         "report": report,
         "versions": versions["items"],
         "latest": latest,
-        "standing": Standing.of_latest(latest, submitted["due"], today_vn()),
-        "due": submitted["due"],
+        "standing": Standing.of_latest(latest, versions["due"], today_vn()),
+        "due": versions["due"],
         "children": child_rows(report, submitted),
         "counts": submitted["counts"],
         "tasks": tasks_page(report.get("tasks", []), trang),
-        "forms": offered(page, unit, latest),
+        "forms": offered(page, report, latest),
         "done": message,
         "action": action,
         "errors": errors,

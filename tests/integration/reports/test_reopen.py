@@ -65,6 +65,8 @@ async def test_the_province_reopens_an_accepted_report_with_a_reason_and_the_com
     await system.eventually(counted)
     again = await commune.post(f"{URL}/submit", json={})
     assert again.status_code == 201 and again.json()["version"] == 2
-    versions = (await commune.get(f"{URL}/submissions")).json()["items"]
+    listing = (await commune.get(f"{URL}/submissions")).json()
+    assert listing["due"] == row["due"]  # the commune's own deadline, as its parent sees it
+    versions = listing["items"]
     assert [(v["version"], v["status"]) for v in versions] == [(2, "submitted"), (1, "reopened")]
     assert versions[1]["reason"] == "Bổ sung kết quả nhiệm vụ 1"
