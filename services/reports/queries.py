@@ -9,7 +9,7 @@ had the obligation in the period, so it never exceeds 100 % around a reorganisat
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -107,6 +107,9 @@ def counts(today: date) -> list[Any]:
     ]
 
 
+NOTHING = SimpleNamespace(**{name: 0 for name in ("expected", "reported", "on_time", *STATES)})  # no assignment
+
+
 def figures(row: Any) -> dict[str, Any]:
     expected, reported, on_time = row.expected, row.reported, row.on_time
     return {
@@ -122,6 +125,26 @@ def figures(row: Any) -> dict[str, Any]:
 async def totals(session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
     row = (await session.execute(select(*counts(today)).select_from(scope.source()).where(*scope.conditions()))).one()
     return figures(row)
+
+
+async def by_quarter(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """The figures of each quarter of the scope's year, in one query: every assignment whose
+    period lies within one quarter counts for that quarter, as `totals` of the quarter would count it."""
+    year = Period("year", scope.period.year)
+    quarter = func.extract("quarter", a.c.period_start)
+    in_year = replace(scope, period=year)
+    rows = {
+        int(row.quarter): row
+        for row in (
+            await session.execute(
+                select(quarter.label("quarter"), *counts(today))
+                .select_from(in_year.source())
+                .where(*in_year.conditions(), quarter == func.extract("quarter", a.c.period_end))
+                .group_by(literal_column("quarter"))
+            )
+        ).all()
+    }
+    return [{"period": q.code, "label": q.label_vi()} | figures(rows.get(q.index) or NOTHING) for q in year.quarters()]
 
 
 async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str, dict[str, Any]]:
@@ -222,11 +245,10 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
             )
         )
     ).all()
-    empty = {name: 0 for name in ("expected", "reported", "on_time", *STATES)}
     result = []
     for unit in units:
         row = rows.get(unit.code)
-        numbers = figures(row if row is not None else SimpleNamespace(**empty))
+        numbers = figures(row if row is not None else NOTHING)
         result.append({"unit": unit.code, "name": unit.name, "level": unit.level, **numbers})
     result.sort(key=lambda r: (r["completeness"] is None, r["completeness"] or 0, r["name"]))
     return result
