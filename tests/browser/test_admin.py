@@ -68,3 +68,14 @@ async def test_an_officer_opening_the_users_page_is_refused(phone: BrowserContex
     await expect(page.get_by_role("heading", level=1)).to_have_text("Không có quyền")
     await page.goto("/admin")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Không có quyền")
+
+
+async def test_the_province_admin_opens_the_units_and_failed_deliveries(desktop: BrowserContext, world: World) -> None:
+    page = await login(desktop, world.accounts["province_admin"], "/admin")
+    await page.get_by_role("link", name="Đơn vị").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Gia Lai")
+    await page.get_by_role("link", name="Xã Vĩnh Sơn").click()
+    await expect(page).to_have_url(re.compile(rf"/admin/units\?unit={COMMUNE}$"))
+    await expect(page.get_by_role("heading", name=re.compile("^Cơ quan, đơn vị của"))).to_be_visible()
+    await page.goto("/inbox/deliveries")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Các lần gửi thông báo")

@@ -127,3 +127,19 @@ async def test_a_head_adding_a_contact_with_a_bad_email_sees_the_refusal_next_to
     await page.get_by_role("button", name="Thêm người nhận").click()
     await expect(page).to_have_url(re.compile(r"/inbox/contacts\?unit="))
     await expect(page.get_by_text("vanphong@vinhson.gialai.gov.vn")).to_be_visible()
+
+
+async def test_a_head_changes_the_communes_reminder_rules(phone: BrowserContext, world: World) -> None:
+    page = await login(phone, world.accounts["commune_head"], "/inbox/rules")
+    await page.get_by_label("Sau bao nhiêu ngày quá hạn").fill("-2")
+    await page.get_by_role("button", name="Lưu quy tắc của đơn vị").click()
+    await expect(page.locator("#err-escalate_after_days")).to_be_visible()
+    await page.get_by_label("Sau bao nhiêu ngày quá hạn").fill("5")
+    await page.get_by_role("button", name="Lưu quy tắc của đơn vị").click()
+    await expect(page.get_by_text("Đã lưu quy tắc của đơn vị.")).to_be_visible()
+    await expect(page.get_by_label("Sau bao nhiêu ngày quá hạn")).to_have_value("5")
+    async with world.api() as api:
+        rules = (await api.get("/api/notifications/rules", params={"unit": COMMUNE})).json()
+    assert rules["unit"]["escalate_after_days"] == 5
+    await page.get_by_role("button", name="Bỏ quy tắc riêng, dùng mặc định").click()
+    await expect(page.get_by_role("button", name="Bỏ quy tắc riêng, dùng mặc định")).to_have_count(0)
