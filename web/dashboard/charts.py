@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from web.kit import number, percent
 
 WIDTH = 400  # the viewBox width; the chart scales to its container (svg.chart in app.css)
-LABEL_CHARS = 56  # a label longer than this is cut, in full in its <title>
+LABEL_CHARS = 50  # a label longer than this is cut, in full in its <title>
 NO_DATA = "Chưa có số liệu"
 
 _ids = itertools.count(1)

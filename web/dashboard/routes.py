@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from shared.access import Right, Role
 from shared.periods import Period
@@ -86,13 +87,17 @@ async def dashboard_page(page: Page, unit: str, period_code: str | None, view: s
     return page.render("dashboard/dashboard.html", context, block="figures" if page.htmx else None)
 
 
-def charts_of(rollup: dict[str, Any], trend: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "kind": bar_chart("Sản phẩm theo loại", figures.bars_by_kind(rollup["outputs"])),
-        "area": bar_chart("Sản phẩm theo lĩnh vực", figures.bars_by_area(rollup["outputs_by_area"])),
-        "channel": bar_chart("Sản phẩm theo hình thức", figures.bars_by_channel(rollup["outputs_by_channel"])),
-        "trend": line_chart("Tỷ lệ báo cáo theo quý", figures.trend_points(trend)),
+def charts_of(rollup: dict[str, Any], trend: list[dict[str, Any]]) -> dict[str, Markup | None]:
+    """The page's charts; None where there is nothing to draw (the page says so in words)."""
+    bars = {
+        "kind": ("Sản phẩm theo loại", figures.bars_by_kind(rollup["outputs"])),
+        "area": ("Sản phẩm theo lĩnh vực", figures.bars_by_area(rollup["outputs_by_area"])),
+        "channel": ("Sản phẩm theo hình thức", figures.bars_by_channel(rollup["outputs_by_channel"])),
     }
+    charts: dict[str, Markup | None] = {key: bar_chart(title, b) if b else None for key, (title, b) in bars.items()}
+    points = figures.trend_points(trend)
+    charts["trend"] = line_chart("Tỷ lệ báo cáo theo quý", points) if points else None
+    return charts
 
 
 async def work_page(page: Page) -> HTMLResponse:
