@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import nats
 import psutil
+
 from shared.access import Right
 from shared.db import plain_url
 from shared.servers import free_port

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+
 from shared.clock import VN
 from shared.events import ProgressReported, UnitRef, make_event, subject
 

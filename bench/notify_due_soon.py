@@ -41,11 +41,12 @@ from typing import Any
 import asyncpg
 import httpx
 from aiosmtpd.controller import Controller
+from vietnam_provinces import Province
+
 from shared.clock import VN
 from shared.db import plain_url
 from shared.events import OccurrenceDueSoon, UnitRef, make_event, subject
 from shared.servers import free_port
-from vietnam_provinces import Province
 
 from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
 

@@ -49,6 +49,12 @@ import httpx
 import psutil
 from docx import Document
 from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+from vietnam_provinces import Province
+
 from services.reports import queries as q
 from services.reports.domain import ancestors
 from services.tasks.domain import NewAssignment, assignments_for
@@ -59,11 +65,6 @@ from shared.events import PlanTask, ProductTarget, UnitRef
 from shared.periods import Period
 from shared.timelines import parse_timeline
 from shared.workdays import WorkingCalendar
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
-from vietnam_provinces import Province
 
 from common import auth_headers, bus_row, cchc_up, healthy, print_rows, until
 
