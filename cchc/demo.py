@@ -53,6 +53,7 @@ from shared.periods import Period
 from shared.settings import Settings
 from shared.timelines import occurrences, parse_timeline
 
+HANDED = [t for t in TASKS.values() if t.body]  # the tasks a commune's plan hands to its bodies
 CONCURRENCY = 8  # API calls in flight at once: enough to keep two cores busy
 ATTEMPTS = 6  # tries of a call the system answers busy (about a minute in all)
 BUSY = (502, 503, 504)
@@ -177,7 +178,7 @@ class Loader:
             code, kind = commune["code"], commune_plan(commune["code"])
             if kind == "none":
                 return
-            tasks = [t.json([f"{code}-{t.body}"], [f"{code}-{t.helper}"] if t.helper else []) for t in TASKS.values()]
+            tasks = [t.json([f"{code}-{t.body}"], [f"{code}-{t.helper}"] if t.helper else []) for t in HANDED]
             plan = {
                 "number": f"{int(chance(code, 'number') * 90) + 10}/KH-UBND" if kind == "issued" else "",
                 "title": f"Kế hoạch tuyên truyền cải cách hành chính năm {self.year} của {commune['name']}",
@@ -211,7 +212,7 @@ class Loader:
         per_unit = {ref: len(occurrences(parse_timeline(t.timeline), year)) for ref, t in TASKS.items()}
         if who == "children":
             return len(communes) * sum(per_unit.values())
-        return len(communes) * sum(n * (2 if TASKS[ref].helper else 1) for ref, n in per_unit.items())
+        return len(communes) * sum(per_unit[t.ref] * (2 if t.helper else 1) for t in HANDED)
 
     async def assignment_count(self) -> int:
         return int((await self.assignments())["count"])

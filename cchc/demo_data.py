@@ -50,8 +50,9 @@ PROVINCE_HEAD = ACCOUNTS[0]
 
 @dataclass(frozen=True)
 class DemoTask:
-    """A task of the province plan, led by every commune; in a commune's own plan, by its body
-    `body` (a standard body's tag), with `helper` coordinating."""
+    """A task of the province plan, led by every commune; in a commune's own plan, handed to its
+    body `body` (a standard body's tag), with `helper` coordinating — or, without a body, kept
+    by the commune itself and left out of its plan."""
 
     ref: str
     title: str
@@ -59,7 +60,7 @@ class DemoTask:
     products: dict[str, int]
     area: str
     channels: tuple[str, ...]
-    body: str
+    body: str | None
     helper: str | None = None
 
     def json(self, lead: list[str], coordinating: list[str]) -> dict[str, Any]:
@@ -85,7 +86,7 @@ TASKS = {
             {"news": 3, "article": 1},
             "general",
             ("portal",),
-            "VHXH",
+            None,  # the commune's own culture officer posts them
         ),
         DemoTask(
             "2",
