@@ -15,6 +15,8 @@ from web.kit import HERE, Refusal, dmy, dmyhm, field_id, number, percent, safe_n
 
 pytestmark = pytest.mark.unit
 
+PAGES_DOC = Path(__file__).resolve().parents[2] / "docs" / "web-pages.md"
+
 
 def test_vendored_assets_are_the_pinned_versions() -> None:
     vendor = HERE / "static" / "vendor"
@@ -25,13 +27,26 @@ def test_vendored_assets_are_the_pinned_versions() -> None:
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
 
 
-def test_every_page_declares_who_may_open_it() -> None:
+def test_every_page_declares_who_may_open_it_and_the_list_is_written_down() -> None:
     found = routes()
     assert found, "no page routes"
     undeclared = [r.path for r in found if page_access(r) is None]
     assert undeclared == []
     public = {r.path for r in found if page_access(r)[0] == "public"}  # type: ignore[index]
     assert public == {"/login"}, public
+    rows = [
+        f"| `{' '.join(sorted(r.methods or ()))} {r.path}` | {kind} | {who} |"
+        for r in found
+        for kind, who in [page_access(r)]  # type: ignore[misc]
+    ]
+    PAGES_DOC.write_text(
+        "# Pages of the web app and who may open them\n\n"
+        "Written by `tests/unit/test_web_kit.py` from the pages' own declarations (`web.kit.signed_in` /\n"
+        "`public`); the gateway refuses to start with a page that declares nothing. A page acts with the\n"
+        "viewer's own session through the HTTP API, so what it shows and does is what the API allows\n"
+        "(docs/access-matrix.md); `signed_in` pages send a browser without a session to the login page.\n\n"
+        "| page | access | who (as declared) |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def test_templates_load_no_cdn() -> None:
