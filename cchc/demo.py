@@ -55,7 +55,7 @@ from shared.timelines import occurrences, parse_timeline
 
 HANDED = [t for t in TASKS.values() if t.body]  # the tasks a commune's plan hands to its bodies
 CONCURRENCY = 8  # API calls in flight at once: enough to keep two cores busy
-ATTEMPTS = 6  # tries of a call the system answers busy (about a minute in all)
+ATTEMPTS = 6  # tries of a call the system answers busy, 2, 4 … 10 s apart
 BUSY = (502, 503, 504)
 
 
