@@ -236,6 +236,19 @@ class Refusal:
         return [f"{name}: {msg}" if name else msg for name, msg in self.fields.items() if name not in seen]
 
 
+# A unit code, an id or a period code taken from the address or a form and put into an API path
+# must stay one segment of that path: "..", "?", "#" or "%2F" in it would reach another route.
+_PATH_TRICKS = re.compile(r"[?#%\\]|(^|/)\.{1,2}(/|$)")
+
+
+def api_path(path: str) -> str:
+    """`path` if it is an API path as the page built it; a path that a value typed or put in the
+    address could have turned into another route is refused (404, as a page that does not exist)."""
+    if not path.startswith("/api/") or _PATH_TRICKS.search(path):
+        raise PageError(404, "Không có trang này.")
+    return path
+
+
 class Api:
     """The services' HTTP API, called with the viewer's session through the gateway (in process)."""
 
@@ -265,8 +278,8 @@ class Api:
         self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
         """The API's answer as it is (a form decides what a refusal means). A lost session (401)
-        sends the browser to the login page."""
-        answer = await self.client.request(method, path, headers=self._headers(headers), **kwargs)
+        sends the browser to the login page; a path made to reach another route is a 404 page."""
+        answer = await self.client.request(method, api_path(path), headers=self._headers(headers), **kwargs)
         if answer.status_code == 401 and self.credential:
             raise SignIn(_here(self.request))
         return answer

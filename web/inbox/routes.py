@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from web.admin.forms import folded, optional, refused_status, text, ticked
-from web.kit import Page, Refusal, redirect, signed_in
+from web.kit import Page, Refusal, redirect, safe_next, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,9 +40,9 @@ CONTACT_FIELDS = {"quiet_hours.start": "quiet_start", "quiet_hours.end": "quiet_
 
 
 def page_path(link: str) -> str:
-    """The page of this site a notification links to, as a path (whatever host the link names).
-    Notifications stored before their links named pages named the API's JSON: those are mapped
-    to the matching page."""
+    """The page of this site a notification links to, as a path (whatever host the link names;
+    never //another.host). Notifications stored before their links named pages named the API's
+    JSON: those are mapped to the matching page."""
     parts = urlsplit(link)
     path, query = parts.path or "/", parse_qs(parts.query)
     if path.startswith("/api/assignments/"):
@@ -51,7 +51,7 @@ def page_path(link: str) -> str:
         return f"/reports/{query['unit'][0]}/{query['period'][0]}"
     if path == "/api/notifications":
         return "/inbox"
-    return path + (f"?{parts.query}" if parts.query else "")
+    return safe_next(path + (f"?{parts.query}" if parts.query else ""))
 
 
 def unit_of(page: Page, unit: str | None) -> str:
@@ -117,7 +117,7 @@ async def mark_read(
         return refused_page(page, Refusal.of(answer))
     if not page.htmx:
         back = text(form, "back")
-        return redirect(back if back.startswith("/inbox") else "/inbox")
+        return redirect(back if safe_next(back).startswith("/inbox") else "/inbox")
     count = await unread_count(page, page.viewer.unit)
     return page.render("inbox/read.html", {"n": {"id": notification_id, "read": True}, "badge": badge_text(count)})
 
