@@ -27,6 +27,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from shared.access import RIGHT_LABELS, ROLE_LABELS, Right, Role
 from shared.followup import LABELS as FOLLOW_UP_LABELS
 from shared.followup import FollowUp
+from shared.periods import Period, PeriodError
 
 HERE = Path(__file__).parent
 ROOMS = ("session", "dashboard", "plans", "imports", "progress", "reports", "inbox", "admin")
@@ -91,13 +92,23 @@ def percent(value: Any, digits: int = 0) -> str:
     return f"{number(float(value) * 100, digits)} %"
 
 
-# the colours officials know from Vietnamese task trackers: green done on time, blue in progress
-# within the deadline, orange done late, red overdue, grey not yet due
+def period_label(value: Period | str, capital: bool = True) -> str:
+    """'2026-Q1' (or its Period) in words, 'Quý I năm 2026' — 'quý I năm 2026' inside a sentence
+    with capital=False; a code that is not a period is shown as it is."""
+    try:
+        label = (value if isinstance(value, Period) else Period.parse(str(value))).label_vi()
+    except PeriodError:
+        return str(value)
+    return label[:1].upper() + label[1:] if capital else label
+
+
 def field_id(name: str, prefix: str = "f") -> str:
     """The HTML id of a form field named `name` (tasks[0].title → f-tasks-0-title)."""
     return prefix + "-" + re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")
 
 
+# the colours officials know from Vietnamese task trackers: green done on time, blue in progress
+# within the deadline, orange done late, red overdue, grey not yet due
 FOLLOW_UP_CLASS = {
     FollowUp.DONE_ON_TIME.value: "ok",
     FollowUp.IN_PROGRESS.value: "info",
@@ -123,7 +134,9 @@ environment = Environment(
     lstrip_blocks=True,
 )
 templates = Jinja2Blocks(env=environment)
-templates.env.filters.update(dmy=dmy, dmyhm=dmyhm, number=number, percent=percent, urlquote=quote, field_id=field_id)
+templates.env.filters.update(
+    dmy=dmy, dmyhm=dmyhm, number=number, percent=percent, period_label=period_label, urlquote=quote, field_id=field_id
+)
 templates.env.globals.update(
     ROLE_LABELS={r.value: label for r, label in ROLE_LABELS.items()},
     RIGHT_LABELS={r.value: label for r, label in RIGHT_LABELS.items()},
@@ -197,6 +210,9 @@ class PageError(Exception):
 # ---- talking to the API as the viewer ------------------------------------------------------------
 
 
+_ITEM = re.compile(r"\[\d+\]$")  # an item of a list in the API's name of a value: roles[0]
+
+
 @dataclass
 class Refusal:
     """What the API said against a form: a general message and the messages per field."""
@@ -234,6 +250,21 @@ class Refusal:
         """Messages of fields that the form does not show next to a field."""
         seen = set(shown)
         return [f"{name}: {msg}" if name else msg for name, msg in self.fields.items() if name not in seen]
+
+    def placed(self, field_of: Callable[[str], str]) -> Refusal:
+        """The refusal with each message at the form field `field_of(the API's name)`; messages
+        that land on one field are joined."""
+        fields: dict[str, str] = {}
+        for name, message in self.fields.items():
+            target = field_of(name)
+            fields[target] = f"{fields[target]}; {message}" if target in fields else message
+        return Refusal(self.status, self.message, fields)
+
+    def folded(self, fields: Mapping[str, str] | None = None) -> Refusal:
+        """The refusal with each problem at its form field: `fields` maps the API's name of a value
+        (or of a list, whose items `name[i]` fold into it) to the form field's name."""
+        names = fields or {}
+        return self.placed(lambda name: names.get(name) or names.get(_ITEM.sub("", name)) or _ITEM.sub("", name))
 
 
 # A unit code, an id or a period code taken from the address or a form and put into an API path
@@ -293,6 +324,11 @@ class Api:
         if answer.status_code >= 400:
             raise PageError(answer.status_code, Refusal.of(answer).message)
         return answer.json()
+
+    async def json_or_none(self, path: str, **params: Any) -> dict[str, Any] | None:
+        """A GET the page can do without (a name, a plan above, a unit's report): None if refused."""
+        answer = await self.send("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return cast(dict[str, Any], answer.json()) if answer.status_code == 200 else None
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.periods import Period
 from web.app import page_access, routes
-from web.kit import HERE, Refusal, dmy, dmyhm, field_id, number, percent, safe_next
+from web.kit import HERE, Refusal, dmy, dmyhm, field_id, number, percent, period_label, safe_next
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +90,19 @@ def test_a_refusal_names_its_fields() -> None:
     assert field_id("outputs[0].count") == "f-outputs-0-count"
     plain = Refusal.of(httpx.Response(409, json={"detail": "kế hoạch đã ban hành"}))
     assert plain.message == "kế hoạch đã ban hành" and plain.fields == {}
+
+
+def test_a_refusal_of_a_list_item_is_said_at_the_field_that_holds_the_list() -> None:
+    refusal = Refusal(422, "x", {"roles[0]": "không có", "roles[1]": "trùng", "quiet_hours.start": "sai giờ"})
+    assert refusal.folded({"quiet_hours.start": "quiet_start"}).fields == {
+        "roles": "không có; trùng",
+        "quiet_start": "sai giờ",
+    }
+    assert refusal.placed(str.upper).fields["ROLES[0]"] == "không có"
+
+
+def test_a_period_is_said_in_words_once_for_every_room() -> None:
+    assert period_label("2026-Q1") == "Quý I năm 2026"
+    assert period_label(Period("half", 2026, 1)) == "6 tháng đầu năm 2026"
+    assert period_label("2026-Q4", capital=False) == "quý IV năm 2026"
+    assert period_label("không phải kỳ") == "không phải kỳ"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from web.kit import Refusal
-from web.plans.display import common_due, coverage, leads, period_label
+from web.kit import Refusal, period_label
+from web.plans.display import common_due, coverage, leads
 from web.plans.forms import PlanForm, placed
 
 pytestmark = pytest.mark.unit
@@ -95,6 +95,7 @@ def test_a_refused_entry_of_a_list_is_shown_on_the_input_holding_the_list() -> N
 
 def test_what_the_plan_page_shows_in_words() -> None:
     assert period_label("2026-H1") == "6 tháng đầu năm 2026"
+    assert period_label("2026-Q4", capital=False) == "quý IV năm 2026"
     assert period_label("bất kỳ") == "bất kỳ"
     assert leads({"lead_text": ["children"], "lead": ["a", "b"]}, {}) == ["UBND các xã, phường (2 đơn vị)"]
     assert common_due([{"due": "2026-03-01"}, {"due": "2026-03-01"}]) == "2026-03-01"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from shared.access import Right, Role
-from web.admin.forms import codes, folded, optional, refused_status, text, ticked
+from web.admin.forms import codes, optional, refused_status, text, ticked
 from web.kit import Page, PageError, Refusal, redirect, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -44,10 +44,9 @@ async def subtree_units(page: Page) -> list[dict[str, Any]]:
     unit = page.viewer.unit
     if unit in ("", "*"):
         return list((await page.api.json("/api/units"))["items"])
-    own = await page.api.send("GET", f"/api/units/{unit}")
+    own = await page.api.json_or_none(f"/api/units/{unit}")
     children = await page.api.json("/api/units", parent=unit, current="true")
-    units = [own.json()] if own.status_code == 200 else []
-    return units + [u for u in children["items"] if u["level"] not in ("body", "village")]
+    return ([own] if own else []) + [u for u in children["items"] if u["level"] not in ("body", "village")]
 
 
 @router.get("/admin")
@@ -101,7 +100,7 @@ async def add_user(page: Page = Depends(signed_in(ADMINS))) -> Response:
     values["roles"] = ticked(form, "roles")
     answer = await page.api.send("POST", "/api/users", json=values)
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), {})
+        errors = Refusal.of(answer).folded()
         return await users_page(page, values=values, errors=errors, status=refused_status(errors))
     made = answer.json()
     return await users_page(
@@ -116,7 +115,7 @@ async def change_user(user_id: str, page: Page = Depends(signed_in(ADMINS))) -> 
     body = {"roles": ticked(form, "roles"), "disabled": "disabled" in form}
     answer = await page.api.send("PATCH", f"/api/users/{user_id}", json=body)
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), {})
+        errors = Refusal.of(answer).folded()
         return await users_page(page, errors=errors, status=refused_status(errors))
     return redirect("/admin/users?" + urlencode({"changed": answer.json()["username"]}))
 
@@ -174,7 +173,7 @@ async def create_token(page: Page = Depends(signed_in(ADMINS))) -> Response:
     body = {**values, "expires_in_days": values["expires_in_days"] or None}
     answer = await page.api.send("POST", "/api/tokens", json=body)
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), {})
+        errors = Refusal.of(answer).folded()
         return await tokens_page(page, values=values, errors=errors, status=refused_status(errors))
     return await tokens_page(page, secret=answer.json(), status=201)
 
@@ -244,7 +243,7 @@ async def unit_action(
     or the page again with the refusal next to that form's fields."""
     answer = await page.api.send(method, path, json=body)
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), {})
+        errors = Refusal.of(answer).folded()
         return await units_page(page, unit, errors=errors, form=form, values=body, status=refused_status(errors))
     return redirect("/admin/units?" + urlencode({"unit": unit or "", "done": done}))
 

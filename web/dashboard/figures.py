@@ -12,6 +12,7 @@ from typing import Any
 from shared.periods import Period, PeriodError
 from shared.vocabularies import CHANNELS, CONTENT_AREAS, PRODUCT_KINDS
 from web.dashboard.charts import Bar, Point
+from web.kit import period_label
 
 REORGANISATION = date(2025, 7, 1)  # the district level abolished, communes merged
 VIEWS = {"current": "Theo cơ cấu hiện nay", "as_reported": "Theo cơ cấu khi báo cáo"}
@@ -19,10 +20,6 @@ VIEWS = {"current": "Theo cơ cấu hiện nay", "as_reported": "Theo cơ cấu 
 AUDIENCE = frozenset({"participants", "reach", "entries"})
 NO_AREA = "Chưa xác định lĩnh vực"
 SOON_DAYS = 30  # "đến hạn trong 30 ngày tới"; later ones are listed after them
-
-
-def capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def periods_of(year: int) -> list[Period]:
@@ -39,7 +36,7 @@ def periods_of(year: int) -> list[Period]:
 def period_choices(today: date, years: int = 3) -> list[tuple[int, list[tuple[str, str]]]]:
     """(year, [(code, label)]) for this year and the ones before it, newest first."""
     return [
-        (year, [(p.code, capitalised(p.label_vi())) for p in periods_of(year)])
+        (year, [(p.code, period_label(p)) for p in periods_of(year)])
         for year in range(today.year, today.year - years, -1)
     ]
 
@@ -97,11 +94,7 @@ def bars_by_channel(grouped: Mapping[str, Mapping[str, int]]) -> list[Bar]:
 
 def trend_points(items: Sequence[Mapping[str, Any]]) -> list[Point]:
     """Completeness per quarter, labelled 'Quý I' … (the period's label without its year)."""
-    return [Point(capitalised(short_label(i["period"])), i["completeness"]) for i in items]
-
-
-def short_label(code: str) -> str:
-    return Period.parse(code).label_vi().rsplit(" năm ", 1)[0]
+    return [Point(period_label(i["period"]).rsplit(" năm ", 1)[0], i["completeness"]) for i in items]
 
 
 @dataclass(frozen=True)

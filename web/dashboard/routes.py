@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from shared.access import Right, Role
-from shared.periods import Period
 from web.dashboard import figures
 from web.dashboard.charts import bar_chart, line_chart
 from web.kit import VIETNAM, Page, Viewer, signed_in
@@ -82,7 +81,6 @@ async def dashboard_page(page: Page, unit: str, period_code: str | None, view: s
         "own": unit == page.viewer.unit,
         "may_report": page.viewer.may(Right.report),
         "refreshed": datetime.now(VIETNAM),
-        "capitalised": figures.capitalised,
     }
     return page.render("dashboard/dashboard.html", context, block="figures" if page.htmx else None)
 
@@ -113,12 +111,8 @@ async def work_page(page: Page) -> HTMLResponse:
     work = figures.work_of(answer, returned)
     return page.render(
         "dashboard/work.html",
-        {"active": "home", "work": work, "soon_days": figures.SOON_DAYS, "period_label": period_label},
+        {"active": "home", "work": work, "soon_days": figures.SOON_DAYS},
     )
-
-
-def period_label(code: str) -> str:
-    return figures.capitalised(Period.parse(code).label_vi())
 
 
 async def provinces_page(page: Page) -> HTMLResponse:

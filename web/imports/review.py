@@ -208,10 +208,7 @@ class Sent:
 
     def on_form(self, refusal: Refusal) -> Refusal:
         """The API's refusal with its field names turned into the form's."""
-        fields: dict[str, str] = {}
-        for name, message in refusal.fields.items():
-            fields[self._place(name)] = message
-        return Refusal(refusal.status, refusal.message, fields)
+        return refusal.placed(self._place)
 
     def _place(self, name: str) -> str:
         prefixes = [p for p in self.places if name == p or name.startswith((p + ".", p + "["))]

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from web.admin.forms import folded, optional, refused_status, text, ticked
+from web.admin.forms import optional, refused_status, text, ticked
 from web.kit import Page, Refusal, redirect, safe_next, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -192,7 +192,7 @@ async def add_contact(page: Page = Depends(signed_in("người nhận thông bá
     }
     answer = await page.api.send("POST", "/api/notifications/contacts", json=contact_body(page, unit, values))
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), CONTACT_FIELDS)
+        errors = Refusal.of(answer).folded(CONTACT_FIELDS)
         return await contacts_page(page, unit, values=values, errors=errors, status=refused_status(errors))
     made = answer.json()
     if made.get("webhook_secret"):  # shown once: the receiver checks signatures with it
@@ -270,7 +270,7 @@ async def save_rules(page: Page = Depends(signed_in("quy tắc thông báo của
     body = rules_body(form)
     answer = await page.api.send("PUT", f"/api/notifications/rules/units/{unit}", json=body)
     if answer.status_code >= 400:
-        errors = folded(Refusal.of(answer), {})
+        errors = Refusal.of(answer).folded()
         return await rules_page(page, unit, errors=errors, values=body, status=refused_status(errors))
     return redirect(f"/inbox/rules?{urlencode({'unit': unit, 'saved': 'true'})}")
 

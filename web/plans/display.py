@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.periods import Period, PeriodError
 from shared.vocabularies import PRODUCT_KINDS
+from web.kit import period_label
 from web.plans.forms import CHILDREN_PHRASE
 
 # a plan's status: its Vietnamese name and the badge colour (web/static/app.css)
@@ -20,15 +20,6 @@ STATUS = {
     "closed": ("Đã kết thúc", "warn"),
 }
 ADMIN_LEVELS = ("province", "district", "commune")
-
-
-def period_label(code: str) -> str:
-    """'2026-H1' → '6 tháng đầu năm 2026' (a code that is not a period is shown as it is)."""
-    try:
-        label = Period.parse(code).label_vi()
-    except PeriodError:
-        return code
-    return label[:1].upper() + label[1:]
 
 
 def period_choices(year: int, *also: str) -> list[tuple[str, str]]:

@@ -186,12 +186,7 @@ def _written(entry: str, names: Mapping[str, str]) -> str:
 def placed(refusal: Refusal) -> Refusal:
     """The refusal with the messages of one entry of a list (`tasks[1].lead[0]`) placed on the
     input that holds the whole list (`tasks[1].lead`)."""
-    fields: dict[str, str] = {}
-    for name, message in refusal.fields.items():
-        found = _LIST_ITEM.match(name)
-        target = found[1] if found else name
-        fields[target] = f"{fields[target]}; {message}" if target in fields else message
-    return Refusal(refusal.status, refusal.message, fields)
+    return refusal.placed(lambda name: found[1] if (found := _LIST_ITEM.match(name)) else name)
 
 
 def shown_fields(form: PlanForm) -> list[str]:

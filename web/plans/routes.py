@@ -57,8 +57,8 @@ async def units_below(page: Page, code: str) -> list[dict[str, Any]]:
     """The bodies and child units of `code` (empty for a code the directory does not know)."""
     if not code:
         return []
-    answer = await page.api.send("GET", "/api/units", params={"parent": code})
-    return list(answer.json()["items"]) if answer.status_code == 200 else []
+    found = await page.api.json_or_none("/api/units", parent=code)
+    return list(found["items"]) if found else []
 
 
 def names_of(units: list[dict[str, Any]]) -> dict[str, str]:
@@ -66,8 +66,7 @@ def names_of(units: list[dict[str, Any]]) -> dict[str, str]:
 
 
 async def unit_or_none(page: Page, code: str) -> dict[str, Any] | None:
-    answer = await page.api.send("GET", f"/api/units/{code}")
-    return dict(answer.json()) if answer.status_code == 200 else None
+    return await page.api.json_or_none(f"/api/units/{code}")
 
 
 async def issuer_choices(page: Page) -> list[tuple[str, str]]:
@@ -112,7 +111,6 @@ async def plan_list(
         "issuers": await list_filters(page),
         "periods": display.period_choices(this_year(), wanted["period"]),
         "STATUS": display.STATUS,
-        "period_label": display.period_label,
     }
     return page.render("plans/list.html", context, block="results" if page.htmx else None)
 
@@ -144,7 +142,6 @@ async def form_page(
         "year": form.period[:4] if form.period[:4].isdigit() else str(this_year()),
         "kinds": display.product_kinds(),
         "bodies": await units_below(page, form.issuer),
-        "period_label": display.period_label,
     }
     return page.render("plans/form.html", context, status=errors.status if errors else 200)
 
@@ -259,7 +256,6 @@ async def plan_page(plan_id: uuid.UUID, done: str = "", page: Page = Depends(sig
         "done": DONE.get(done, ""),
         "STATUS": display.STATUS,
         "KINDS": dict(display.product_kinds()),
-        "period_label": display.period_label,
         "leads": display.leads,
         "common_due": display.common_due,
     }
@@ -270,8 +266,7 @@ async def parent_of(page: Page, plan: dict[str, Any]) -> dict[str, Any] | None:
     """The plan this one implements, if the viewer may read it."""
     if not plan.get("parent_plan"):
         return None
-    answer = await page.api.send("GET", f"/api/plans/{plan['parent_plan']}")
-    return dict(answer.json()) if answer.status_code == 200 else None
+    return await page.api.json_or_none(f"/api/plans/{plan['parent_plan']}")
 
 
 # ---- issue and close, asked again ---------------------------------------------------------------------------
@@ -287,7 +282,6 @@ def _confirm(page: Page, plan: dict[str, Any], action: str, refused: Refusal | N
         "explanation": explanation,
         "button": button,
         "refused": refused,
-        "period_label": display.period_label,
     }
     return page.render("plans/confirm.html", context, status=refused.status if refused else 200)
 
@@ -344,7 +338,6 @@ async def child_form(page: Page, plan_id: uuid.UUID, *, unit: str = "", refused:
         "units": await child_units(page, plan),
         "unit": unit,
         "errors": refused,
-        "period_label": display.period_label,
     }
     return page.render("plans/child.html", context, status=refused.status if refused else 200)
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from shared.periods import Period, PeriodError
 from shared.vocabularies import PRODUCT_KINDS
 from web.kit import Page, Refusal, redirect, signed_in
 from web.progress.form import FIELDS, OTHER_ROWS, OUTPUT, STATUSES, Typed
@@ -22,38 +21,22 @@ WHO = "người đọc được nhiệm vụ (API trả 404 ngoài cây đơn v�
 ROLES = {"lead": "Chủ trì", "coordinating": "Phối hợp"}
 
 
-def period_label(code: str) -> str:
-    """ "Quý IV năm 2026" for 2026-Q4 (the code itself if it is not a period)."""
-    try:
-        label = Period.parse(code).label_vi()
-    except PeriodError:
-        return code
-    return label[:1].upper() + label[1:]
-
-
-async def optional(page: Page, path: str, **params: Any) -> Any:
-    """A read the page can do without (the plan's text, the unit's periodic report): None if refused."""
-    answer = await page.api.send("GET", path, params=params)
-    return answer.json() if answer.status_code == 200 else None
-
-
 async def task_of(page: Page, assignment: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The plan the assignment comes from and its task (timeline, expected products, leads)."""
-    plan = await optional(page, f"/api/plans/{assignment['plan_id']}")
+    plan = await page.api.json_or_none(f"/api/plans/{assignment['plan_id']}")
     tasks = (plan or {}).get("tasks") or []
     return plan, next((t for t in tasks if t.get("ref") == assignment["task_ref"]), {})
 
 
 async def occurrences(page: Page, assignment: dict[str, Any]) -> list[dict[str, Any]]:
     """The unit's assignments of the same task, one per occurrence, by due date."""
-    listed = await optional(page, "/api/assignments", unit=assignment["unit"], plan=assignment["plan_id"])
-    same = [a for a in (listed or {}).get("items", []) if a["task_ref"] == assignment["task_ref"]]
-    return [{**a, "period_label": period_label(a["period"])} for a in same]
+    listed = await page.api.json_or_none("/api/assignments", unit=assignment["unit"], plan=assignment["plan_id"])
+    return [a for a in (listed or {}).get("items", []) if a["task_ref"] == assignment["task_ref"]]
 
 
 async def returned(page: Page, assignment: dict[str, Any]) -> dict[str, Any] | None:
     """The unit's periodic report for the assignment's period, if the level above returned it."""
-    listed = await optional(page, f"/api/reports/{assignment['unit']}/{assignment['period']}/submissions")
+    listed = await page.api.json_or_none(f"/api/reports/{assignment['unit']}/{assignment['period']}/submissions")
     latest = ((listed or {}).get("items") or [None])[0]
     return latest if latest and latest.get("status") == "returned" else None
 
@@ -80,7 +63,6 @@ async def context(page: Page, assignment_id: uuid.UUID) -> dict[str, Any]:
         "history": history,
         "files": files["items"],
         "limits": files["limits"],
-        "period_label": period_label(assignment["period"]),
         "active": "home",
     }
 

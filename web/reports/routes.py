@@ -89,10 +89,8 @@ async def period_row(page: Page, unit: str, period: Period, today: date) -> dict
     """A period of the list: the latest submission (if any) and the unit's deadline."""
     versions = await page.api.json(f"/api/reports/{unit}/{period.code}/submissions")
     latest = versions["items"][0] if versions["items"] else None
-    label = period.label_vi()
     return {
         "period": period,
-        "label": label[:1].upper() + label[1:],
         "due": versions["due"],
         "latest": latest,
         "standing": Standing.of_latest(latest, versions["due"], today),
