@@ -9,14 +9,18 @@ import importlib
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import validation
 from web.kit import ACCESS_ATTRIBUTE, HERE, ROOMS, PageError, SignIn, login_url, render
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+NOT_PAGES = ("/api/", "/static/", "/healthz", "/openapi.json", "/asyncapi.json", "/docs")
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
@@ -59,7 +63,7 @@ def mount(app: FastAPI, *, cross_site: Any) -> None:
     @app.middleware("http")
     async def pages_guard(request: Request, call_next: Any) -> Response:
         path = request.url.path
-        is_page = not path.startswith(("/api/", "/static/", "/healthz", "/openapi.json", "/asyncapi.json", "/docs"))
+        is_page = not path.startswith(NOT_PAGES)
         if is_page and request.method in UNSAFE and cross_site(request):
             return render(
                 request,
@@ -89,6 +93,20 @@ def mount(app: FastAPI, *, cross_site: Any) -> None:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         message = "Không có trang này." if exc.status_code == 404 else str(exc.detail)
         return render(request, "error.html", {"status": exc.status_code, "message": message}, status=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_address(request: Request, exc: RequestValidationError) -> Response:
+        """A page address with a part it cannot read (/plans/abc, ?trang=x): the error page in
+        Vietnamese, 404 for the path (no such page), 400 for a query value."""
+        if request.url.path.startswith(NOT_PAGES):
+            return await request_validation_exception_handler(request, exc)
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "path" for e in errors):
+            status, message = 404, "Không có trang này."
+        else:
+            named = "; ".join(f"{e['loc'][-1]}: {validation.vietnamese(e)}" for e in errors)
+            status, message = 400, f"Địa chỉ trang có giá trị không đọc được ({named})."
+        return render(request, "error.html", {"status": status, "message": message}, status=status)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:

@@ -1,7 +1,7 @@
 """The web app's defences that need no server: a value from the address cannot steer a page's API
 call to another route, a notification's link stays on this site, no template runs inline script
-(the CSP allows script from 'self' only), and a write sent by another site's page is refused
-before it reaches the API."""
+(the CSP allows script from 'self' only), a write sent by another site's page is refused before
+it reaches the API, and an address a page cannot read is said in Vietnamese, as a page."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def test_no_template_runs_inline_script() -> None:
 async def pages() -> AsyncIterator[httpx.AsyncClient]:
     """The pages on a bare app (no services behind them: what is tested answers before the API)."""
     gateway = FastAPI()
+
+    @gateway.get("/api/auth/me")
+    async def me() -> dict[str, object]:  # whoever presents a session cookie: an officer of 52
+        return {"name": "Cán bộ", "username": "cb", "unit": "52", "unit_path": "52", "roles": ["officer"]}
+
     web_app.mount(gateway, cross_site=lambda request: request.headers.get("sec-fetch-site") == "cross-site")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://cchc.test") as client:
         yield client
@@ -84,3 +89,20 @@ async def test_a_write_from_another_sites_page_is_refused_before_the_api(pages: 
         forged = await pages.post(path, data={"username": "a"}, headers={"sec-fetch-site": "cross-site"})
         assert forged.status_code == 403, path
         assert "CSRF" in forged.text
+
+
+async def test_a_unit_code_in_the_address_cannot_reach_another_api_route(pages: httpx.AsyncClient) -> None:
+    pages.cookies.set("cchc_session", "cchc_s_x")
+    for steered in ("/reports?unit=../plans", "/reports?unit=52%3Fx%3D1"):
+        answer = await pages.get(steered, headers={"accept": "text/html"})
+        assert answer.status_code == 404 and "Không có trang này." in answer.text, steered
+
+
+async def test_an_address_a_page_cannot_read_is_an_error_page_in_vietnamese(pages: httpx.AsyncClient) -> None:
+    pages.cookies.set("cchc_session", "cchc_s_x")
+    wrong_id = await pages.get("/plans/khong-phai-ma", headers={"accept": "text/html"})
+    assert wrong_id.status_code == 404 and "text/html" in wrong_id.headers["content-type"]
+    assert "Không có trang này." in wrong_id.text
+    wrong_page = await pages.get("/inbox?limit=abc", headers={"accept": "text/html"})
+    assert wrong_page.status_code == 400 and "limit: phải là số nguyên" in wrong_page.text
+    assert "Input should be" not in wrong_page.text
