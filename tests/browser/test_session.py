@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 
 from tests.browser.conftest import login, shot
-from tests.browser.world import World
+from tests.browser.world import Account, World
 
 pytestmark = pytest.mark.browser
 
@@ -41,3 +41,43 @@ async def test_an_officer_logs_in_is_sent_back_where_they_were_going_and_logs_ou
     await expect(page).to_have_url(re.compile(r"/login"))
     await page.goto("/")
     await expect(page).to_have_url(re.compile(r"/login"))
+
+
+async def test_a_password_change_is_refused_next_to_the_field_then_done(phone: BrowserContext, world: World) -> None:
+    async with world.api() as api:  # an account of this test's own, so no other test's login breaks
+        made = await api.post(
+            "/api/users",
+            json={
+                "username": "doi.matkhau",
+                "name": "Ngô Thị Đổi",
+                "unit": "21787",
+                "roles": ["officer"],
+                "password": world.accounts["commune_officer"].password,
+            },
+        )
+        assert made.status_code == 201, made.text
+    account = Account("doi.matkhau", "Ngô Thị Đổi", "21787", ("officer",), world.accounts["commune_officer"].password)
+    page = await login(phone, account, "/password")
+    await page.get_by_label("Mật khẩu hiện tại").fill(account.password)
+    await page.locator("#f-new_password").fill("mot-mat-khau-moi-2026")
+    await page.get_by_label("Nhập lại mật khẩu mới").fill("mot-mat-khau-khac-2026")
+    await page.get_by_role("button", name="Đổi mật khẩu").click()
+    await expect(page.locator("#err-confirm")).to_contain_text("không khớp")
+
+    await page.get_by_label("Mật khẩu hiện tại").fill(account.password)
+    await page.locator("#f-new_password").fill("ngan")
+    await page.get_by_label("Nhập lại mật khẩu mới").fill("ngan")
+    await page.get_by_role("button", name="Đổi mật khẩu").click()
+    await expect(page.locator("#err-new_password")).to_contain_text("ít nhất 10 ký tự")
+
+    await page.get_by_label("Mật khẩu hiện tại").fill(account.password)
+    await page.locator("#f-new_password").fill("mot-mat-khau-moi-2026")
+    await page.get_by_label("Nhập lại mật khẩu mới").fill("mot-mat-khau-moi-2026")
+    await page.get_by_role("button", name="Đổi mật khẩu").click()
+    await expect(page.get_by_role("status")).to_contain_text("Đã đổi mật khẩu")
+    async with world.api() as api:
+        old = await api.post("/api/auth/login", json={"username": account.username, "password": account.password})
+        new = await api.post(
+            "/api/auth/login", json={"username": account.username, "password": "mot-mat-khau-moi-2026"}
+        )
+    assert (old.status_code, new.status_code) == (401, 200)
