@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.datastructures import FormData
 
 from shared.access import RIGHT_LABELS, ROLE_LABELS, Right, Role
 from shared.followup import LABELS as FOLLOW_UP_LABELS
@@ -423,3 +424,25 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+# ---- reading a posted form ----------------------------------------------------------------------
+
+
+def text(form: FormData, name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+def optional(form: FormData, name: str) -> str | None:
+    """The field's text, or None when left blank (the API then applies its default)."""
+    return text(form, name) or None
+
+
+def ticked(form: FormData, name: str) -> list[str]:
+    """The values of the boxes ticked under `name`, in the form's order."""
+    return [str(value) for value in form.getlist(name)]
+
+
+def refused_status(refusal: Refusal) -> int:
+    """The status of a page that shows a refused form again (a 4xx, as the API said)."""
+    return refusal.status if 400 <= refusal.status < 500 else 400

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from shared.access import Right, Role
-from web.admin.forms import codes, optional, refused_status, text, ticked
-from web.kit import Page, PageError, Refusal, redirect, signed_in
+from web.admin.forms import codes
+from web.kit import Page, PageError, Refusal, optional, redirect, refused_status, signed_in, text, ticked
 
 router = APIRouter(include_in_schema=False)
 

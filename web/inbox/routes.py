@@ -11,8 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from web.admin.forms import optional, refused_status, text, ticked
-from web.kit import Page, Refusal, redirect, safe_next, signed_in
+from web.kit import Page, Refusal, optional, redirect, refused_status, safe_next, signed_in, text, ticked
 
 router = APIRouter(include_in_schema=False)
 

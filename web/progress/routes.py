@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from shared.vocabularies import PRODUCT_KINDS
 from web.kit import Page, Refusal, redirect, signed_in
-from web.progress.form import FIELDS, OTHER_ROWS, OUTPUT, STATUSES, Typed
+from web.progress.forms import FIELDS, OTHER_ROWS, OUTPUT, STATUSES, Typed
 
 router = APIRouter(include_in_schema=False)
 WHO = "người đọc được nhiệm vụ (API trả 404 ngoài cây đơn vị); biểu mẫu chỉ hiện khi API cho báo cáo"
