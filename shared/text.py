@@ -1,4 +1,5 @@
-"""Vietnamese text as matching sees it: no diacritics, đ → d, lower case, single spaces."""
+"""Vietnamese text as matching sees it (no diacritics, đ → d, lower case, single spaces), and text
+as a Word or Excel file can hold it."""
 
 from __future__ import annotations
 
@@ -19,3 +20,14 @@ def normalize(text: str) -> str:
 def natural_key(text: str) -> tuple[int | str, ...]:
     """Sort key putting "2" before "10" and "4.1" before "4.2" (task numbers, plan numbers)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text or ""))
+
+
+# Characters XML 1.0 cannot hold (python-docx and openpyxl raise on them): C0 controls other than
+# tab, line feed and carriage return, DEL, and the two non-characters U+FFFE/U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """`text` without what a Word or Excel file cannot store: one stray control character typed
+    into a note must not make every ancestor's report fail to export."""
+    return NOT_XML.sub("", text)

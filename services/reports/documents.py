@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from shared.periods import Period
+from shared.text import printable
 from shared.vocabularies import CONTENT_AREAS, PRODUCT_KINDS
 
 FONT = "Times New Roman"
@@ -138,7 +139,7 @@ def vn_long_date(day: date) -> str:
 
 
 def _run(paragraph: Any, text: str, *, bold: bool = False, italic: bool = False, size: float = 14) -> Any:
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(printable(text))
     run.bold, run.italic = bold, italic
     run.font.name, run.font.size = FONT, Pt(size)
     run._element.rPr.rFonts.set(qn("w:eastAsia"), FONT)  # so Word keeps Times New Roman for Vietnamese
@@ -403,11 +404,13 @@ def _sheet(
     sheet["A1"].font = Font(name=FONT, bold=True, size=13)
     sheet.append(header)
     for values in rows:
-        sheet.append(values)
+        sheet.append([printable(v) if isinstance(v, str) else v for v in values])
     sheet.append(total)
     last = sheet.max_row
     for row in sheet.iter_rows(min_row=2, max_row=last):
         for cell in row:
+            if cell.data_type == "f":  # what officials typed ("=HYPERLINK(…)") is text, never a formula
+                cell.data_type = "s"
             cell.border = BOX
             cell.font = Font(name=FONT, size=12, bold=cell.row in (2, last))
             cell.alignment = Alignment(wrap_text=True, vertical="top")

