@@ -24,8 +24,8 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsBatchMessage as _NatsBatchMessage
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry import propagate, trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
@@ -156,26 +156,63 @@ async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, s
         current_actor.reset(token)
 
 
-def stream_configs(prefix: str) -> list[StreamConfig]:
-    return [
+DAY = 24 * 3600.0
+
+
+def stream_configs(prefix: str, settings: Settings | None = None) -> list[StreamConfig]:
+    """Each family's stream and the dead-letter stream, with their limits: a message size per
+    family (what the producer checks before writing, plus room for headers), bytes and age. A
+    family stream refuses new events when full (its history is what the read models are rebuilt
+    from); the dead-letter stream drops its oldest."""
+    settings = settings or Settings()
+    limits = outbox.EventLimits.from_settings(settings)
+    families = [
         StreamConfig(
             name=stream_name(prefix, family),
             subjects=[f"{prefix}.{family}.>"],
             storage=StorageType.FILE,
             duplicate_window=120.0,
+            max_msg_size=limits.configured(family) + outbox.HEADERS_ROOM,
+            max_bytes=settings.stream_max_bytes,
+            max_age=settings.stream_max_age_days * DAY,
+            discard=DiscardPolicy.NEW,
         )
-        for family in (*FAMILIES, DEAD_LETTER)
+        for family in FAMILIES
     ]
+    dead_letters = StreamConfig(
+        name=stream_name(prefix, DEAD_LETTER),
+        subjects=[f"{prefix}.{DEAD_LETTER}.>"],
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+        max_msg_size=limits.largest() + outbox.HEADERS_ROOM,
+        max_bytes=settings.dead_letter_max_bytes,
+        max_age=settings.dead_letter_max_age_days * DAY,
+        discard=DiscardPolicy.OLD,
+    )
+    return [*families, dead_letters]
 
 
-async def ensure_streams(js: JetStreamContext, prefix: str) -> None:
-    for config in stream_configs(prefix):
+class StreamLimitsRefused(RuntimeError):
+    """The nats-server cannot reserve the streams' limits (its store is smaller than their sum)."""
+
+
+async def ensure_streams(js: JetStreamContext, prefix: str, settings: Settings | None = None) -> None:
+    for config in stream_configs(prefix, settings):
         try:
-            await js.stream_info(config.name or "")
-        except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            try:
+                await js.stream_info(config.name or "")
+            except NotFoundError:
+                await js.add_stream(config)
+            else:
+                await js.update_stream(config)
+        except APIError as exc:
+            if exc.err_code != 10047:  # insufficient storage resources
+                raise
+            raise StreamLimitsRefused(
+                f"JetStream không đủ chỗ lưu cho luồng {config.name} ({config.max_bytes} byte): giảm "
+                "CCHC_STREAM_MAX_BYTES / CCHC_DEAD_LETTER_MAX_BYTES hoặc tăng max_file_store của nats-server "
+                f"(JetStream cannot reserve the stream's max_bytes: {exc.description})"
+            ) from exc
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -259,6 +296,7 @@ def attach(
     inbox: Table,
     outbox_: Table,
     after_commit: Callable[[], None],
+    limits: outbox.EventLimits,
     batched: bool = False,
 ) -> None:
     """Register a pull subscriber whose effect, inbox claim and outbox rows commit together:
@@ -297,8 +335,8 @@ def attach(
                     async with sessions() as session, session.begin():
                         if await outbox.claim(session, inbox, decoded.meta.id, raw.subject):
                             caused = await apply(sub, session, decoded, service=service)
-                            await outbox.add(session, outbox_, caused, prefix=prefix)
-        except (PermanentEventError, ValidationError) as exc:  # retrying cannot help: park it
+                            await outbox.add(session, outbox_, caused, prefix=prefix, limits=limits)
+        except (PermanentEventError, ValidationError, outbox.EventTooLarge) as exc:  # retrying cannot help: park it
             await park(raw, str(exc))
             return
         except Exception as exc:
@@ -358,7 +396,7 @@ def attach(
                             if decoded.meta.id in fresh:
                                 fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
                                 caused += await apply(sub, session, decoded, service=service)
-                        await outbox.add(session, outbox_, caused, prefix=prefix)
+                        await outbox.add(session, outbox_, caused, prefix=prefix, limits=limits)
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below
             if is_outage(exc):  # the database or the bus is away: the whole batch waits for it
                 log.warning("%s: batch of %d %s waits for an outage: %r", service, len(good), sub.event_type, exc)

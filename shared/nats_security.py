@@ -272,7 +272,7 @@ async def provision(
     """Create or update every stream and every consumer (the operator's job)."""
     from shared import bus
 
-    await bus.ensure_streams(js, settings.nats_prefix)
+    await bus.ensure_streams(js, settings.nats_prefix, settings)
     for name, subscriptions in services:
         await bus.reconcile_consumers(js, subscriptions, service=name, settings=settings)
     for reader in readers:
@@ -293,7 +293,7 @@ async def declare_or_check(
     from shared import bus
 
     if not strict(settings):
-        await bus.ensure_streams(js, settings.nats_prefix)
+        await bus.ensure_streams(js, settings.nats_prefix, settings)
         await bus.reconcile_consumers(js, subscriptions, service=service, settings=settings)
         return
     access = ServiceAccess.of(service, publishes, subscriptions, prefix=settings.nats_prefix)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -34,7 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.errors import FieldProblem, InputError
 from shared.events import Envelope, stream_name, subject
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +68,80 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-def outbox_row(envelope: Envelope, *, prefix: str) -> dict[str, Any]:
+# Room kept under the nats-server's max_payload for the headers a message carries (trace context,
+# Nats-Msg-Id, and on the dead-letter stream the original subject and the error).
+HEADERS_ROOM = 16 * 1024
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.2f}".replace(".", ",") + " MB"
+
+
+class EventTooLarge(InputError):
+    """An event over its family's size limit. Refused where it is written, in the write's own
+    transaction (413 at the API, nothing stored; the dead-letter stream for a handler's event),
+    never left in the outbox for the relay to fail on at every pass."""
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        message = (
+            f"dữ liệu quá lớn: sự kiện {event_type} sẽ nặng {_megabytes(size)}, vượt giới hạn "
+            f"{_megabytes(limit)} của hệ thống (CCHC_EVENT_MAX_BYTES); hãy chia nhỏ nội dung"
+        )
+        super().__init__([FieldProblem("body", message)], status=413)
+        self.event_type, self.size, self.limit = event_type, size, limit
+
+
+@dataclass
+class EventLimits:
+    """The largest event body (its JSON envelope) each family may publish: the setting, capped
+    by what the nats-server accepts (its max_payload, known once connected)."""
+
+    per_family: dict[str, int] = field(default_factory=dict)
+    default: int = 512 * 1024
+    server_max_payload: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventLimits:
+        return cls(per_family=dict(settings.event_max_bytes), default=settings.event_default_max_bytes)
+
+    def configured(self, family: str) -> int:
+        return self.per_family.get(family, self.default)
+
+    def limit(self, family: str) -> int:
+        limit = self.configured(family)
+        if self.server_max_payload:
+            limit = min(limit, self.server_max_payload - HEADERS_ROOM)
+        return limit
+
+    def largest(self) -> int:
+        return max([self.default, *self.per_family.values()])
+
+
+def outbox_row(envelope: Envelope, *, prefix: str, limits: EventLimits) -> dict[str, Any]:
+    family = envelope.type.split(".", 1)[0]
+    body = envelope.model_dump_json().encode()
+    if len(body) > (limit := limits.limit(family)):
+        log.error("event %s of %d bytes refused: over the %d bytes of its family", envelope.type, len(body), limit)
+        raise EventTooLarge(envelope.type, len(body), limit)
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the trace continues in whoever consumes the event
     return {
         "event_id": envelope.id,
         "subject": subject(prefix, envelope.type, envelope.unit),
-        "family": envelope.type.split(".", 1)[0],
-        "body": envelope.model_dump_json().encode(),
+        "family": family,
+        "body": body,
         "headers": carrier,
     }
 
 
-async def add(session: AsyncSession, outbox: Table, envelopes: list[Envelope], *, prefix: str) -> None:
+async def add(
+    session: AsyncSession, outbox: Table, envelopes: list[Envelope], *, prefix: str, limits: EventLimits
+) -> None:
+    """Put the envelopes in the outbox of the caller's transaction; an event over its size limit
+    raises EventTooLarge before anything is written."""
     if envelopes:
-        await session.execute(insert(outbox), [outbox_row(e, prefix=prefix) for e in envelopes])
+        rows = [outbox_row(e, prefix=prefix, limits=limits) for e in envelopes]
+        await session.execute(insert(outbox), rows)
 
 
 async def claim(session: AsyncSession, inbox: Table, event_id: uuid.UUID, subject_: str) -> bool:

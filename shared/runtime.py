@@ -63,6 +63,7 @@ class Service:
         self.verifier = auth.Verifier.from_settings(self.settings)
         self.outbox = self._table("outbox")
         self.inbox = self._table("inbox")
+        self.event_limits = outbox.EventLimits.from_settings(self.settings)
         self.broker = NatsBroker(
             self.settings.nats_url or "nats://127.0.0.1:4222",
             middlewares=[NatsTelemetryMiddleware()],
@@ -96,7 +97,7 @@ class Service:
     async def emit(self, session: AsyncSession, events: list[Event]) -> None:
         """Put the events a write causes in this service's outbox, in the write's transaction."""
         envelopes = [event.envelope(self.name) for event in events]
-        await outbox.add(session, self.outbox, envelopes, prefix=self.settings.nats_prefix)
+        await outbox.add(session, self.outbox, envelopes, prefix=self.settings.nats_prefix, limits=self.event_limits)
 
     def event(self, event_type: str, *, unit_path: str, payload: BaseModel, at: datetime | None = None) -> Event:
         """An event of this service, happening now unless `at` says when."""
@@ -155,9 +156,13 @@ class Service:
                 inbox=self.inbox,
                 outbox_=self.outbox,
                 after_commit=self.relay.wake,
+                limits=self.event_limits,
                 batched=self.batched,
             )
         await self.broker.connect()
+        # what this nats-server takes in one message caps every family's limit (an external server
+        # left at the default 1 MB makes plans larger than that refused at the API, not stuck)
+        self.event_limits.server_max_payload = self.broker.connection.max_payload
         js = self.broker.connection.jetstream()
         await nats_security.declare_or_check(
             js, service=self.name, publishes=self.publishes, subscriptions=self.subscriptions, settings=self.settings

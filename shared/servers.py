@@ -98,7 +98,7 @@ class EmbeddedNats:
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
-            + (["-c", str(self.config)] if self.config else []),
+            + ["-c", str(self.server_config())],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -111,6 +111,17 @@ class EmbeddedNats:
             raise ServerError(f"nats-server không khởi động được ({exc}); xem {self.data_dir / 'nats.log'}") from exc
         (self.data_dir / "nats.url").write_text(self.url)  # for `cchc nats credentials` while it runs
         return self.url
+
+    def server_config(self) -> Path:
+        """The server's own settings (8 MB messages, as compose's deploy/nats.conf: the largest
+        event family's limit must fit, see CCHC_EVENT_MAX_BYTES), including the users' file if
+        any; nats-server resolves an include relative to the including file."""
+        path = self.data_dir / "nats-server.conf"
+        lines = ["max_payload: 8MB"]
+        if self.config:
+            lines.append(f'include "{os.path.relpath(self.config, self.data_dir)}"')
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

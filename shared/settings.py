@@ -55,6 +55,23 @@ class Settings(BaseSettings):
     consumer_batch: int = 200
     batch_timeout_seconds: float = 0.2
 
+    # Event sizes and stream limits (shared/outbox.py EventLimits, shared/bus.py stream_configs).
+    # The largest JSON envelope per family, checked when the event is written (an API write over it
+    # is refused with 413, nothing stored) and set as its stream's max_msg_size; capped by the
+    # nats-server's max_payload (the embedded server and compose's are started with 8 MB). Plans
+    # carry their tasks, and audit entries the write's body, so they get more room.
+    event_max_bytes: dict[str, int] = {"plan": 4 * 1024 * 1024, "audit": 4 * 1024 * 1024}
+    event_default_max_bytes: int = 512 * 1024
+    # Each family's stream keeps at most this much and this long; when full, new events are refused
+    # (discard new: the outbox keeps them and the relay logs an error) rather than old ones dropped,
+    # because `cchc rebuild-reports` replays the streams from their first message. JetStream
+    # reserves the bytes at start-up: 8 families plus the dead letters must fit in its store.
+    stream_max_bytes: int = 1024**3
+    stream_max_age_days: float = 3650.0
+    # The dead-letter stream drops its oldest messages past these (it is for inspection and re-drive).
+    dead_letter_max_bytes: int = 256 * 1024**2
+    dead_letter_max_age_days: float = 90.0
+
     outbox_poll_seconds: float = 0.5
     sweep_interval_seconds: float = 5.0
     delivery_poll_seconds: float = 1.0  # how often notify looks for messages to send (email, webhooks)

@@ -1,0 +1,110 @@
+"""Event size and stream limits on a real nats-server and PostgreSQL: every stream has its limits
+(bytes, age, message size, what happens when full); a write whose event is over its family's
+limit is refused at the API with 413 naming the body, with nothing stored and nothing left in the
+outbox for the relay to fail on; a message over the limit published straight to JetStream is
+refused by the server, not stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nats
+import pytest
+from nats.js.api import DiscardPolicy
+from nats.js.errors import APIError
+from sqlalchemy import func, select
+
+from shared.db import system_scope
+from shared.events import DEAD_LETTER, FAMILIES, stream_name
+from shared.settings import Settings
+from tests.integration.conftest import OPERATOR, DatabaseRoles, System
+from tests.integration.plans_data import ONE_COMMUNE_PLAN
+
+pytestmark = pytest.mark.integration
+
+DAY = 24 * 3600
+
+
+async def test_every_stream_is_bounded_in_bytes_age_and_message_size(system: System) -> None:
+    settings = system.settings
+    client = await nats.connect(settings.nats_url)
+    try:
+        js = client.jetstream()
+        for family in FAMILIES:
+            config = (await js.stream_info(stream_name(settings.nats_prefix, family))).config
+            assert config.max_bytes == settings.stream_max_bytes
+            assert config.max_age == pytest.approx(settings.stream_max_age_days * DAY)
+            limit = settings.event_max_bytes.get(family, settings.event_default_max_bytes)
+            assert config.max_msg_size is not None and limit < config.max_msg_size <= limit + 64 * 1024
+            assert config.discard == DiscardPolicy.NEW  # a full family stream keeps its history
+        dead = (await js.stream_info(stream_name(settings.nats_prefix, DEAD_LETTER))).config
+        assert dead.max_bytes == settings.dead_letter_max_bytes
+        assert dead.max_age == pytest.approx(settings.dead_letter_max_age_days * DAY)
+        assert dead.discard == DiscardPolicy.OLD
+        assert dead.max_msg_size is not None and dead.max_msg_size > max(settings.event_max_bytes.values())
+    finally:
+        await client.close()
+
+
+async def test_a_message_over_its_streams_size_is_refused_by_the_server(system: System) -> None:
+    """What a forger (or a buggy producer) publishes past the services is bounded by the server."""
+    settings = system.settings
+    client = await nats.connect(settings.nats_url)
+    try:
+        js = client.jetstream()
+        stream = stream_name(settings.nats_prefix, "progress")
+        before = (await js.stream_info(stream)).state.messages
+        huge = b'{"padding": "' + b"x" * (settings.event_default_max_bytes + 100 * 1024) + b'"}'
+        with pytest.raises(APIError) as refused:
+            await js.publish(f"{settings.nats_prefix}.progress.reported.52.21787", huge, stream=stream)
+        assert "size" in str(refused.value).lower()
+        assert (await js.stream_info(stream)).state.messages == before
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def small_events(settings: Settings, database_roles: DatabaseRoles) -> Any:
+    """The plans service with plan events limited to 64 KB."""
+    tight = settings.model_copy(update={"event_max_bytes": {"plan": 64 * 1024}})
+    running = System(tight, roles=database_roles)
+    await running.start("plans")
+    try:
+        yield running
+    finally:
+        for name in list(running.stacks):
+            await running.stop(name)
+
+
+async def test_a_write_whose_event_is_over_the_limit_is_refused_with_nothing_stored(small_events: System) -> None:
+    system = small_events.as_(OPERATOR)
+    loaded = await system.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
+    assert loaded.status_code == 200, loaded.text[:300]
+    task = ONE_COMMUNE_PLAN["tasks"][0]
+    title = "tuyên truyền cải cách hành chính " * 7
+    tasks = [{**task, "ref": str(n), "title": f"Nhiệm vụ {n}: {title}"} for n in range(1, 301)]
+    plan = {**ONE_COMMUNE_PLAN, "number": "77/KH-UBND", "tasks": tasks}
+
+    drafted = await system.post("/api/plans", json=plan)  # a draft's event does not carry its tasks
+    assert drafted.status_code == 201, drafted.text[:500]
+    plan_id = drafted.json()["id"]
+    outbox_before = await outbox_rows(small_events)
+
+    refused = await system.post(f"/api/plans/{plan_id}/issue")
+
+    assert refused.status_code == 413, refused.text[:500]
+    problems = refused.json()["detail"]
+    assert [p["field"] for p in problems] == ["body"]
+    assert "quá lớn" in problems[0]["msg"] and "plan.issued" in problems[0]["msg"]
+    assert (await system.get(f"/api/plans/{plan_id}")).json()["status"] == "draft"
+    assert await outbox_rows(small_events) == outbox_before  # nothing for the relay to fail on
+    # the service goes on: a plan of ordinary size is issued and its event published
+    ordinary = await system.post("/api/plans", json={**ONE_COMMUNE_PLAN, "number": "78/KH-UBND"})
+    assert (await system.post(f"/api/plans/{ordinary.json()['id']}/issue")).status_code == 200
+
+
+async def outbox_rows(system: System) -> int:
+    plans = system.services["plans"]
+    with system_scope():
+        async with plans.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(plans.outbox))).scalar_one())
