@@ -5,6 +5,7 @@ turned into a guess."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -88,9 +89,11 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
     for duty in duties:
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
+        seen: set[tuple[str, dt.date | None]] = set()  # a set, not a search of the list: linear
         for text in duty.lines:
             for entry in reporting_in(text, notes, duty.line):
-                if not any(e.every == entry.every and e.by == entry.by for e in duty.reporting):
+                if (entry.every, entry.by) not in seen:
+                    seen.add((entry.every, entry.by))
                     duty.reporting.append(entry)
     return duties
 
@@ -122,12 +125,16 @@ def reporting_in(text: str, notes: Notes, line: int) -> list[Reporting]:
     """The reporting duties one duty line states: one per kind of period it names, clause by
     clause ('…hằng quý báo cáo …; báo cáo 6 tháng … trước ngày 20/6/2025': the date is the
     half-year's)."""
-    found: list[Reporting] = []
+    found: dict[tuple[str, dt.date | None], Reporting] = {}  # in order; keyed, so that many clauses stay linear
+    named: set[str] = set()
     for clause in re.split(r";|,?\s+và\s+(?=báo cáo)", text):
         for entry in _clause_reporting(clause, notes, line):
-            if not any(e.every == entry.every and (e.by == entry.by or entry.by is None) for e in found):
-                found = [e for e in found if not (e.every == entry.every and e.by is None)] + [entry]
-    return found
+            if (entry.by is None and entry.every in named) or (entry.every, entry.by) in found:
+                continue  # said already (a clause without a date adds nothing to one with)
+            found.pop((entry.every, None), None)  # a date now for a period said before without one
+            found[(entry.every, entry.by)] = entry
+            named.add(entry.every)
+    return list(found.values())
 
 
 def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
@@ -158,8 +165,9 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
     # A date belongs to the period named last before it ("6 tháng (trước ngày 20/6) và năm
     # (trước ngày 20/11)"); with one period named, it is that period's.
     by: dict[str, dt.date] = {}
+    mentions = {every: _mentions(folded, every) for every in kinds} if len(kinds) > 1 else {}
     for at, day in dates:
-        named = [(position, every) for every in kinds if (position := _named_at(folded, every, at)) is not None]
+        named = [(where, every) for every in mentions if (where := _named_at(mentions[every], at)) is not None]
         if len(kinds) == 1:
             by.setdefault(kinds[0], day)
         elif named:
@@ -170,8 +178,14 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
 _YEAR_NAMED = re.compile(r"(?<!thang dau )(?<!thang cuoi )\bnam\b(?!\s*(?:19|20)\d{2})|hang nam|ca nam")
 
 
-def _named_at(folded: str, every: str, before: int) -> int | None:
-    """Where the period `every` is last named before position `before` in the clause."""
+def _mentions(folded: str, every: str) -> list[int]:
+    """Where the period `every` is named in the clause, in order (found once per clause, not once
+    per date in it: a long clause of many dates stays linear)."""
     pattern = dict(_EVERY).get(every) or _YEAR_NAMED
-    positions = [match.start() for match in pattern.finditer(folded[:before])]
-    return max(positions) if positions else None
+    return [match.start() for match in pattern.finditer(folded)]
+
+
+def _named_at(mentions: list[int], before: int) -> int | None:
+    """Where the period is last named before position `before` in the clause."""
+    index = bisect.bisect_left(mentions, before)
+    return mentions[index - 1] if index else None

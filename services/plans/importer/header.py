@@ -43,9 +43,11 @@ def make_date(day: str, month: str, year: str) -> dt.date | None:
 
 def read_number(head: list[Line], notes: Notes) -> str:
     for line in head:
+        if len(line.text.strip()) >= 60:  # no number line (and no need to fold a long paragraph)
+            continue
         folded = fold(line.text).strip()
         match = _NUMBER.match(folded)
-        if match and ("/" in folded) and len(folded) < 60:
+        if match and ("/" in folded):
             symbol = re.sub(r"\s+", "", line.text.strip()[match.start("sym") : match.end("sym")]).upper()
             if not match["n"]:
                 notes.add(line, f"số kế hoạch để trống (bản dự thảo?): {line.text.strip()!r}")
@@ -83,12 +85,16 @@ _ADMIN = "|".join(sorted((normalize(w) for w in ADMIN_WORDS), key=len, reverse=T
 _UNIT_IN_TEXT = re.compile(rf"\b(?P<level>{_ADMIN})\s+(?P<name>[A-ZĐÀ-Ỹ][\wÀ-ỹ]*(?:\s+[A-ZĐÀ-Ỹ0-9][\wÀ-ỹ]*)*)")
 
 
+_WORD = re.compile(r"\S+")
+
+
 def _unit_in(text: str) -> str | None:
     """'xã Canh Vinh' out of a sentence, keeping the original spelling."""
     folded = fold(text)
     for match in re.finditer(rf"\b(?:{_ADMIN})\s+", folded):
         words = []
-        for word in text[match.end() :].split():
+        # the words after it one by one, not the whole rest of the text split at every level word
+        for word in (w.group() for w in _WORD.finditer(text, match.end())):
             if not (word[:1].isupper() or word.isdigit()) or normalize(word) in ("nam", "ke"):
                 break  # the name ends at the first word in lower case ("… Canh Vinh đến năm 2026")
             words.append(word.strip(",.;:"))
@@ -112,7 +118,7 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     """The issuing People's Committee from the header lines ('ỦY BAN NHÂN DÂN' / 'XÃ IA PẾT'),
     else from the title or the basis paragraph, with a warning."""
     for index, line in enumerate(head):
-        prefix = re.match(r"\s*(?:uy ban nhan dan|ubnd)\b[\s.:]*", fold(line.text))
+        prefix = re.match(r"\s*(?:uy ban nhan dan|ubnd)\b[\s.:]*", fold(line.text[:40]))  # its start is enough
         if prefix and line.text.isupper():
             rest = line.text[prefix.end() :].strip()  # fold() keeps positions: cut the original
             if re.search(r"\w", rest):

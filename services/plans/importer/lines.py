@@ -5,13 +5,17 @@ into them (page numbers, signature stamps, letters for digits, sentences broken 
 
 from __future__ import annotations
 
+import bisect
+import functools
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from docx import Document
-from docx.table import Table
+from docx.oxml.table import CT_Tbl, CT_Tc
+from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from shared.text import normalize
@@ -53,11 +57,13 @@ class UnreadableDocument(ValueError):
 def fold(text: str) -> str:
     """Lower case without diacritics, character for character (same length as `text`), so a
     match found in the folded text can be cut out of the original with its diacritics."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFD", ch.replace("đ", "d").replace("Đ", "D"))[0]
-        out.append(base.lower() if len(base.lower()) == 1 else ch)
-    return "".join(out)
+    return "".join(map(_fold_char, text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    base = unicodedata.normalize("NFD", ch.replace("đ", "d").replace("Đ", "D"))[0]
+    return base.lower() if len(base.lower()) == 1 else ch
 
 
 # Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
@@ -152,10 +158,13 @@ def space_laid_rows(raws: list[str]) -> dict[int, list[str]]:
             continue
         if starts is None or not raw.strip() or _PAGE_NUMBER.match(raw.strip()):
             continue
-        cells = [""] * len(starts)
+        parts: list[list[str]] = [[] for _ in starts]
         for chunk in _CHUNK.finditer(raw):
-            column = max([i for i, start in enumerate(starts) if start <= chunk.start() + 1], default=0)
-            cells[column] = f"{cells[column]} {chunk.group()}".strip()
+            # the last column starting at or before the run (starts ascend): a bisection, so that a
+            # line of many runs under a header of many columns costs runs × log(columns), not ×
+            column = max(bisect.bisect_right(starts, chunk.start() + 1) - 1, 0)
+            parts[column].append(chunk.group())
+        cells = [" ".join(texts) for texts in parts]
         first = next(_CHUNK.finditer(raw))
         if first.start() < starts[1] - 1 and row_number(cells[0]) is None:
             starts = None  # text across the page: the table is over
@@ -170,11 +179,33 @@ def _fold_eth(text: str) -> str:
     return text.replace("Ð", "Đ").replace("ð", "đ")
 
 
-def _is_task_table(table: Table) -> bool:
+MAX_GRID_SPAN = 64  # a cell spread over more grid columns is read as spread over this many
+
+
+def grid_rows(tbl: CT_Tbl) -> Iterator[list[CT_Tc]]:
+    """Each row of a Word table as the cell of each grid column it fills: a cell spread across
+    columns (gridSpan) once per column, a cell merged down (vMerge) as the cell it continues.
+    python-docx's `row.cells` finds that cell by walking up row by row, each step searching the
+    table (quadratic and deeper in the length of a merge, and a RecursionError past ~1,000 rows):
+    here the cell on top of each grid column is remembered, so a table is read in one pass."""
+    top: dict[int, CT_Tc] = {}  # grid column → the cell a merge down that column continues
+    for tr in tbl.tr_lst:
+        offset = min(tr.grid_before, MAX_GRID_SPAN)
+        row: list[CT_Tc] = []
+        for tc in tr.tc_lst:
+            span = max(1, min(tc.grid_span, MAX_GRID_SPAN))
+            cell = top.get(offset, tc) if tc.vMerge == "continue" else tc
+            top[offset] = cell
+            row += [cell] * span
+            offset += span
+        yield row
+
+
+def _is_task_table(rows: list[list[str]]) -> bool:
     """A table whose first rows name several task columns (STT, Nhiệm vụ, chủ trì …); the
     others (the header block of the first page, the signature block) are read as text."""
-    for row in table.rows[:2]:
-        words = [normalize(cell.text) for cell in row.cells]
+    for texts in rows[:2]:
+        words = [normalize(text) for text in texts]
         if sum(any(w in text for w in HEADER_WORDS) for text in words) >= 3:
             return True
     return False
@@ -193,22 +224,34 @@ def read_docx(content: bytes) -> list[Line]:
             for part in re.split(r"\n|\t+", Paragraph(element, document).text):
                 lines.append(Line(len(lines) + 1, _clean(part)))
         elif tag == "tbl":
-            table = Table(element, document)
             tables += 1
-            if _is_task_table(table):
-                for row in table.rows:
-                    cells = ["\n".join(filter(None, map(_clean, cell.text.split("\n")))) for cell in row.cells]
-                    lines.append(Line(len(lines) + 1, " ".join(c for c in cells if c), cells=cells, table=tables))
-            else:
-                seen: list[object] = []  # the cells themselves: an id() is reused once one is freed
-                for row in table.rows:
-                    for cell in row.cells:
-                        if any(cell._tc is other for other in seen):  # a merged cell, once per grid column
-                            continue
-                        seen.append(cell._tc)
-                        for paragraph in cell.paragraphs:
-                            lines.append(Line(len(lines) + 1, _clean(paragraph.text)))
+            _read_table(Table(element, document), tables, lines)
     return lines
+
+
+def _read_table(table: Table, number: int, lines: list[Line]) -> None:
+    """A task table as rows of cells; any other table as the text of each cell, a merged one once."""
+    grid = list(grid_rows(table._tbl))
+    texts: dict[int, str] = {}  # each cell's text once (by id: the cells stay alive in `grid`)
+
+    def text_of(tc: CT_Tc) -> str:
+        if id(tc) not in texts:
+            texts[id(tc)] = _Cell(tc, table).text
+        return texts[id(tc)]
+
+    if _is_task_table([[text_of(tc) for tc in row] for row in grid[:2]]):
+        for row in grid:
+            cells = ["\n".join(filter(None, map(_clean, text_of(tc).split("\n")))) for tc in row]
+            lines.append(Line(len(lines) + 1, " ".join(c for c in cells if c), cells=cells, table=number))
+        return
+    seen: set[int] = set()  # a merged cell once (ids are unique while `grid` holds the cells)
+    for row in grid:
+        for tc in row:
+            if id(tc) in seen:
+                continue
+            seen.add(id(tc))
+            for paragraph in _Cell(tc, table).paragraphs:
+                lines.append(Line(len(lines) + 1, _clean(paragraph.text)))
 
 
 def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:

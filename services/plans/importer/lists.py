@@ -6,6 +6,7 @@ group, not a task."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, fold
@@ -89,14 +90,21 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
             for column, value in facts:
                 current.add(column, value)
             rows.append(current)
+    rows = [row.done() for row in rows]
     needed = {"lead", "timeline"}
-    refs = [row.values["ref"] for row in rows]
-    kept = []
-    for row in rows:
-        has_facts = bool(needed & row.values.keys())
-        heads = any(other.startswith(row.values["ref"] + ".") for other in refs)
-        if has_facts or heads:
-            kept.append(row)
+    # "3" heads "3.1" and "3.1.2": every number's leading parts, in a set (a lookup per row, not a
+    # comparison with every other row)
+    heads = _leading_parts(row.values["ref"] for row in rows)
+    kept = [row for row in rows if needed & row.values.keys() or row.values["ref"] in heads]
     # a heading is kept only if one of its sub-items is a task
-    tasks = {r.values["ref"] for r in kept if needed & r.values.keys()}
-    return [r for r in kept if needed & r.values.keys() or any(t.startswith(r.values["ref"] + ".") for t in tasks)]
+    heads_of_tasks = _leading_parts(r.values["ref"] for r in kept if needed & r.values.keys())
+    return [r for r in kept if needed & r.values.keys() or r.values["ref"] in heads_of_tasks]
+
+
+def _leading_parts(refs: Iterable[str]) -> set[str]:
+    """'4.1.2' → {'4', '4.1'}: the numbers of the groups a numbered item is under."""
+    found: set[str] = set()
+    for ref in refs:
+        parts = ref.split(".")
+        found.update(".".join(parts[:n]) for n in range(1, len(parts)))
+    return found

@@ -56,12 +56,28 @@ def header_columns(cells: list[str]) -> dict[int, str] | None:
 class Row:
     line: int
     values: dict[str, str] = field(default_factory=dict)
+    # Text added to a column, kept in pieces and joined once by `done()`: thousands of rows continuing
+    # one row (no number) would otherwise copy the growing cell each time (quadratic).
+    _pieces: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def add(self, column: str, text: str) -> None:
-        if text:
+        if not text:
+            return
+        pieces = self._pieces.get(column)
+        if pieces is None:
             before = self.values.get(column, "")
-            joiner = "\n" if column in ("lead", "coordinating") and before.endswith((";", ",")) else " "
-            self.values[column] = f"{before}{joiner}{text}".strip() if before else text
+            pieces = self._pieces[column] = [before] if before else []
+        if pieces:
+            pieces[-1] = pieces[-1].rstrip()
+            pieces.append("\n" if column in ("lead", "coordinating") and pieces[-1].endswith((";", ",")) else " ")
+        pieces.append(text)
+
+    def done(self) -> Row:
+        """The row with the text added to each column joined into its value."""
+        for column, pieces in self._pieces.items():
+            self.values[column] = "".join(pieces).strip() if len(pieces) > 1 else pieces[0]
+        self._pieces.clear()
+        return self
 
 
 def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
@@ -107,7 +123,7 @@ def table_rows(lines: list[Line], notes: Notes) -> list[Row]:
             ref = "?"
         values["ref"] = ref
         rows.append(Row(line.no, values))
-    return rows
+    return [row.done() for row in rows]
 
 
 def _between_rows(lines: list[Line], index: int) -> bool:
