@@ -7,7 +7,8 @@ which is what the services check (shared/auth.py); the exchange is remembered fo
 (`CCHC_GATEWAY_CACHE_SECONDS`), so a revoked session or token stops working within that time.
 A bearer JWT (an OIDC provider's) is passed on as it is. Cookies are not passed on. A write sent
 with the cookie must come from the system's own pages (Fetch Metadata / Origin): cross-site form
-posts are refused (CSRF)."""
+posts are refused (CSRF). Request bodies stream through within their route's limit (413 past it)
+and answers stream back; a Host name that is not the system's is refused (shared/http_limits.py)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from cchc.routes import service_for_path
+from shared.http_limits import BodyLimit, RouteLimit, TrustedHosts, allowed_hosts, upload_routes
 from shared.settings import Settings
+from shared.uploads import FORM_OVERHEAD, PLAN_DOCUMENT_MAX_BYTES
 from web import app as web
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "host"}
@@ -71,11 +74,13 @@ def _denied(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def cross_site(request: Request, public_url: str) -> bool:
-    """A browser's request made by another site's page (so not to be trusted with the cookie)."""
+    """A browser's request made by another site's page (so not to be trusted with the cookie):
+    Fetch Metadata says so (`cross-site`, or `same-site`: another origin of the same site), else
+    the Origin, else the Referer names another origin."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
+    origin = request.headers.get("origin") or request.headers.get("referer")
     if origin is None:  # not a browser, or one that says nothing: no cross-site evidence
         return False
     own = urlsplit(public_url)
@@ -245,14 +250,18 @@ def create_gateway(
             headers["authorization"] = f"Bearer {exchanged}"
         elif presented:
             headers["authorization"] = f"Bearer {presented}"  # a JWT: the service checks it
+        if "content-length" in request.headers:  # the body streams on as it comes, never held here
+            headers["content-length"] = request.headers["content-length"]
+        chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+        sent = client.build_request(
+            request.method,
+            f"{upstreams[service]}/api/{path}",
+            params=request.query_params,
+            content=request.stream() if chunked or headers.get("content-length", "0").strip() != "0" else None,
+            headers=headers,
+        )
         try:
-            upstream = await client.request(
-                request.method,
-                f"{upstreams[service]}/api/{path}",
-                params=request.query_params,
-                content=await request.body(),
-                headers=headers,
-            )
+            upstream = await client.send(sent, stream=True)
         except httpx.HTTPError:
             return JSONResponse(
                 {
@@ -264,11 +273,37 @@ def create_gateway(
             )
         if path == "auth/logout" and upstream.status_code < 300 and credential:
             exchanges.drop(Exchanges.key(credential))
-        response = Response(upstream.content, status_code=upstream.status_code)
+        # the answer streams back as it comes (a DOCX, an evidence file), bytes as the service sent
+        # them: its Content-Length and Content-Encoding still hold
+        response = StreamingResponse(_relay(upstream), status_code=upstream.status_code)
         for name, value in upstream.headers.multi_items():  # several Set-Cookie stay several
-            if name.lower() not in HOP_BY_HOP | {"content-encoding"}:
+            if name.lower() not in HOP_BY_HOP - {"content-length"}:
                 response.headers.append(name, value)
         return response
 
     web.mount(app, cross_site=lambda request: cross_site(request, settings.public_url))
+    # outermost first: a foreign Host name, then a body past its limit, refused before anything reads it
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits(settings))
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts(settings))
     return app
+
+
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+def body_limits(settings: Settings) -> list[RouteLimit]:
+    """The API's upload routes, and the pages that take the same files (a progress report with its
+    evidence, a plan to import) or carry an imported plan's read text back (its review form,
+    URL-encoded: up to three bytes sent for one read)."""
+    evidence = settings.evidence_max_bytes + FORM_OVERHEAD
+    return [
+        *upload_routes(settings),
+        RouteLimit.of(r"/assignments/[^/]+", evidence),
+        RouteLimit.of(r"/imports/new", PLAN_DOCUMENT_MAX_BYTES + FORM_OVERHEAD),
+        RouteLimit.of(r"/imports/review", 3 * PLAN_DOCUMENT_MAX_BYTES + FORM_OVERHEAD, field="body"),
+    ]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit, auth, bus, nats_security, outbox, validation
+from shared import audit, auth, bus, http_limits, nats_security, outbox, validation
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -223,6 +223,12 @@ class Service:
 
         install_error_handlers(app)
         app.add_middleware(audit.AuditContext)
+        # outermost: a body past its limit is refused before any other layer reads it
+        app.add_middleware(
+            http_limits.BodyLimit,
+            default=self.settings.max_body_bytes,
+            routes=http_limits.upload_routes(self.settings),
+        )
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
         return app
 

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     service_host: str = "127.0.0.1"
     service_port: int = 0
     public_url: str = "http://127.0.0.1:8000"
+    # HTTP edges (shared/http_limits.py). The largest request body of a route, refused with 413 as
+    # soon as it is declared or streamed past (uploads: their file limit, CCHC_EVIDENCE_MAX_BYTES or
+    # the plan document's 10 MB, plus the form around it). The host names the gateway answers to
+    # besides CCHC_PUBLIC_URL's and loopback (DNS rebinding), as JSON:
+    # CCHC_ALLOWED_HOSTS='["cchc.example.gov.vn", "*.example.gov.vn"]'; '["*"]' turns the check off.
+    max_body_bytes: int = 2 * 1024 * 1024
+    allowed_hosts: list[str] = []
 
     # JetStream consumer settings, reconciled at start-up (see shared.bus).
     max_deliver: int = 6

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from shared.errors import FieldProblem, InputError
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields, beyond the file itself
+PLAN_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024  # a plan to import (.docx, .txt): services/plans/import_api.py
 
 
 @dataclass(frozen=True)

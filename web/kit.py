@@ -291,7 +291,7 @@ class Api:
         peer = (request.client.host if request.client else "127.0.0.1", 0)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=gateway, client=peer),
-            base_url="http://gateway",
+            base_url=str(request.base_url),  # the viewer's own host name: one the gateway answers to
             timeout=60.0,
         )
 

@@ -26,10 +26,10 @@ from shared.auth import allow
 from shared.errors import FieldProblem, InputError
 from shared.runtime import Service, service_of
 from shared.text import normalize
-from shared.uploads import megabytes, read_upload
+from shared.uploads import PLAN_DOCUMENT_MAX_BYTES, megabytes, read_upload
 
 router = APIRouter(prefix="/api/plans")
-MAX_DOCUMENT = 10 * 1024 * 1024
+MAX_DOCUMENT = PLAN_DOCUMENT_MAX_BYTES  # the gateway's and the service's body limit follow it
 ACCEPTED = {
     ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word (.docx)"),
     ".txt": ("text/plain", "Văn bản (.txt, UTF-8)"),
