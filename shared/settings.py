@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 20.0
     webhook_timeout_seconds: float = 10.0
     webhook_max_response_bytes: int = 64 * 1024
+    # Where webhooks may go (services/notify/destinations.py): https to public addresses only,
+    # checked when a contact is added and again, resolved and pinned, at every send. On-premise
+    # bridges: host names or CIDRs that may be private and may use http, as JSON, e.g.
+    # CCHC_WEBHOOK_ALLOW_HOSTS='["zalo-bridge.ubnd.local", "10.20.0.0/16"]'. The system's own
+    # endpoints (its NATS, database, public URL …) stay refused even there.
+    webhook_allow_hosts: list[str] = []
     delivery_max_attempts: int = 6
     delivery_backoff_seconds: float = 30.0  # first retry; doubles each time, with jitter
     delivery_batch: int = 200

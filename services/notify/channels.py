@@ -8,6 +8,11 @@ Webhook signature: `X-CCHC-Signature: sha256=<hex>` where hex = HMAC-SHA256(secr
 f"{X-CCHC-Timestamp}." + raw body); receivers reject old timestamps and compare in constant time.
 `Idempotency-Key` is stable across retries and re-drives: a receiver that saw it already must
 not act twice.
+
+A webhook goes only where destinations.py allows, to the address it checked, and never follows a
+redirect. What is recorded of a failure is a neutral category (NOT_ALLOWED, UNREACHABLE,
+TIMED_OUT, the receiver's HTTP status): no address, no system error, nothing that tells a closed
+port from an open one; the detail goes to the server log.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -26,18 +32,28 @@ from typing import Any
 import aiosmtplib
 import httpx
 
+from services.notify import destinations
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-CCHC-Signature"
 TIMESTAMP_HEADER = "X-CCHC-Timestamp"
 KEY_HEADER = "Idempotency-Key"
 RETRYABLE_HTTP = {408, 425, 429}
+NOT_ALLOWED = "không gửi được: địa chỉ không được phép"
+UNREACHABLE = "không kết nối được"
+TIMED_OUT = "hết thời gian chờ"
 
 
 class DeliveryError(Exception):
-    def __init__(self, detail: str, *, permanent: bool) -> None:
+    """`answered`: the peer answered (its time may be recorded); otherwise nothing of how long
+    trying took is kept, which would tell a closed port from a silent one."""
+
+    def __init__(self, detail: str, *, permanent: bool, answered: bool = False) -> None:
         super().__init__(detail)
         self.permanent = permanent
+        self.answered = answered
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -63,20 +79,36 @@ async def send_webhook(
     limit, received = settings.webhook_max_response_bytes, 0
     try:
         async with asyncio.timeout(settings.webhook_timeout_seconds * 2):  # a trickling receiver too
-            async with client.stream("POST", url, content=body, headers=headers) as response:
+            to = await destinations.vet(url, settings, wait_seconds=settings.webhook_timeout_seconds)
+            headers["Host"] = to.host_header
+            async with client.stream(
+                "POST",
+                to.url,
+                content=body,
+                headers=headers,
+                follow_redirects=False,
+                extensions={"sni_hostname": to.server_name} if to.server_name else {},
+            ) as response:
                 async for chunk in response.aiter_raw():
                     received += len(chunk)
                     if received > limit:
                         break  # the answer does not matter beyond its status; stop reading
                 status = response.status_code
+    except destinations.Refused as exc:
+        log.warning("notify: webhook not sent, destination refused: %s", exc)
+        raise DeliveryError(NOT_ALLOWED, permanent=True) from None
     except (TimeoutError, httpx.TimeoutException):
-        raise DeliveryError(f"hết thời gian chờ ({settings.webhook_timeout_seconds:g} s)", permanent=False) from None
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"không kết nối được: {exc!r}", permanent=False) from None
-    detail = f"HTTP {status}" + (f", phản hồi dài quá {limit} byte, bỏ qua phần còn lại" if received > limit else "")
+        log.info("notify: webhook to %s timed out", url)
+        raise DeliveryError(f"{TIMED_OUT} ({settings.webhook_timeout_seconds:g} s)", permanent=False) from None
+    except (destinations.Unresolved, httpx.HTTPError) as exc:
+        log.info("notify: webhook to %s not sent: %r", url, exc)
+        raise DeliveryError(UNREACHABLE, permanent=False) from None
+    detail = f"máy nhận trả lời HTTP {status}" + (
+        f", phản hồi dài quá {limit} byte, bỏ qua phần còn lại" if received > limit else ""
+    )
     if 200 <= status < 300:
         return detail
-    raise DeliveryError(detail, permanent=not (status >= 500 or status in RETRYABLE_HTTP))
+    raise DeliveryError(detail, permanent=not (status >= 500 or status in RETRYABLE_HTTP), answered=True)
 
 
 def email_message(
@@ -116,10 +148,11 @@ async def send_email(settings: Settings, message: EmailMessage) -> str:
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         raise DeliveryError(
-            f"máy chủ thư từ chối người nhận: {codes}", permanent=all(c >= 500 for c in codes)
+            f"máy chủ thư từ chối người nhận: {codes}", permanent=all(c >= 500 for c in codes), answered=True
         ) from None
     except aiosmtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from None
+        raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500, answered=True) from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise DeliveryError(f"không gửi được thư: {exc!r}", permanent=False) from None
+        log.info("notify: mail server %s:%s: %r", settings.smtp_host, settings.smtp_port, exc)
+        raise DeliveryError(f"không gửi được thư: {UNREACHABLE} máy chủ thư", permanent=False) from None
     return f"SMTP {response}"

@@ -16,8 +16,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notify import destinations, units
 from services.notify import models as m
-from services.notify import units
 from shared import sealing
 from shared.access import EVERYWHERE, Caller, Right
 from shared.errors import FieldProblem, InputError, NotFound
@@ -38,7 +38,7 @@ class ContactIn(BaseModel):
     unit: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
-    webhook_url: HttpUrl | None = None  # http or https only
+    webhook_url: HttpUrl | None = None  # https, or http to an allow-listed bridge (destinations.py)
     webhook_secret: str | None = Field(None, min_length=16, max_length=200)
     channels: list[Literal["email", "webhook"]] = Field(min_length=1, max_length=2)
     quiet_hours: QuietHours | None = None
@@ -59,6 +59,32 @@ def check(body: ContactIn) -> None:
     ]
     if problems:
         raise InputError(problems)
+
+
+NO_HTTP = (
+    "địa chỉ webhook phải dùng https; http chỉ dùng được cho máy nhận trong danh sách cho phép của "
+    "hệ thống (CCHC_WEBHOOK_ALLOW_HOSTS)"
+)
+NOT_ALLOWED = (
+    "địa chỉ webhook không được phép: máy nhận thuộc mạng nội bộ, là máy của chính hệ thống hoặc là "
+    "địa chỉ dành riêng; cầu nối đặt trong mạng nội bộ cần được quản trị hệ thống đưa vào danh sách "
+    "cho phép (CCHC_WEBHOOK_ALLOW_HOSTS)"
+)
+# A name that does not resolve now is kept (it is checked again at every send); resolving is
+# bounded, so that adding a contact cannot be held up by a slow resolver.
+RESOLVE_SECONDS = 3.0
+
+
+async def check_destination(body: ContactIn, settings: Settings) -> None:
+    """The webhook goes where a webhook may go (422 `webhook_url`), as far as can be told now."""
+    if body.webhook_url is None:
+        return
+    try:
+        await destinations.vet(str(body.webhook_url), settings, wait_seconds=RESOLVE_SECONDS)
+    except destinations.Refused as exc:
+        raise InputError([FieldProblem("webhook_url", NO_HTTP if exc.scheme else NOT_ALLOWED)]) from None
+    except destinations.Unresolved:
+        pass
 
 
 def usable(contact: Any, channel: str, settings: Settings) -> bool:
@@ -91,6 +117,7 @@ async def create(session: AsyncSession, *, caller: Caller, body: ContactIn, sett
     """Store a contact of a unit the caller manages, added by the caller; a webhook without a
     secret of its own gets a generated one, kept sealed (shared/sealing.py). The row returned
     carries the secret in clear, to be shown once."""
+    await check_destination(body, settings)  # first: no connection is held while a name resolves
     code = body.unit.rpartition(".")[2]
     path = await units.placed(
         session,

@@ -55,5 +55,8 @@ async def configure(system: System, smtp_port: int) -> None:
     s = system.settings
     s.smtp_host, s.smtp_port, s.smtp_starttls = "127.0.0.1", smtp_port, False
     s.delivery_backoff_seconds, s.delivery_max_attempts, s.webhook_timeout_seconds = 0.2, 3, 1.0
+    # the receiver listens on loopback, as an on-premise bridge on the allow-list would (the
+    # default refuses loopback and http: tests/integration/hostile/test_webhook_ssrf.py)
+    s.webhook_allow_hosts = ["127.0.0.1"]
     await system.stop("notify")
     await system.start("notify")
