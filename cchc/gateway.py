@@ -300,10 +300,9 @@ def body_limits(settings: Settings) -> list[RouteLimit]:
     """The API's upload routes, and the pages that take the same files (a progress report with its
     evidence, a plan to import) or carry an imported plan's read text back (its review form,
     URL-encoded: up to three bytes sent for one read)."""
-    evidence = settings.evidence_max_bytes + FORM_OVERHEAD
     return [
         *upload_routes(settings),
-        RouteLimit.of(r"/assignments/[^/]+", evidence),
-        RouteLimit.of(r"/imports/new", PLAN_DOCUMENT_MAX_BYTES + FORM_OVERHEAD),
+        RouteLimit.upload(r"/assignments/[^/]+", settings.evidence_max_bytes),
+        RouteLimit.upload(r"/imports/new", PLAN_DOCUMENT_MAX_BYTES),
         RouteLimit.of(r"/imports/review", 3 * PLAN_DOCUMENT_MAX_BYTES + FORM_OVERHEAD, field="body"),
     ]

@@ -25,23 +25,29 @@ LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 @dataclass(frozen=True)
 class RouteLimit:
-    """A route (path pattern, any method) whose body may be larger than the default, and the
-    field a refusal names (`file` for an upload)."""
+    """A route (path pattern, any method) whose body may be larger than the default, the field a
+    refusal names (`file` for an upload) and the limit it tells (the file's, without the form)."""
 
     pattern: re.Pattern[str]
     max_bytes: int
     field: str = "file"
+    shown: int | None = None
 
     @classmethod
-    def of(cls, pattern: str, max_bytes: int, field: str = "file") -> RouteLimit:
-        return cls(re.compile(pattern), max_bytes, field)
+    def of(cls, pattern: str, max_bytes: int, field: str = "file", *, shown: int | None = None) -> RouteLimit:
+        return cls(re.compile(pattern), max_bytes, field, shown)
+
+    @classmethod
+    def upload(cls, pattern: str, file_bytes: int) -> RouteLimit:
+        """An upload route: the file's limit plus the multipart form around it."""
+        return cls.of(pattern, file_bytes + FORM_OVERHEAD, shown=file_bytes)
 
 
 def upload_routes(settings: Settings) -> list[RouteLimit]:
     """The API's upload routes: their file limit plus the multipart form around it."""
     return [
-        RouteLimit.of(r"/api/assignments/[^/]+/evidence", settings.evidence_max_bytes + FORM_OVERHEAD),
-        RouteLimit.of(r"/api/plans/parse", PLAN_DOCUMENT_MAX_BYTES + FORM_OVERHEAD),
+        RouteLimit.upload(r"/api/assignments/[^/]+/evidence", settings.evidence_max_bytes),
+        RouteLimit.upload(r"/api/plans/parse", PLAN_DOCUMENT_MAX_BYTES),
     ]
 
 
@@ -84,19 +90,22 @@ class BodyLimit:
         self.default = default
         self.routes = list(routes)
 
-    def limit_of(self, path: str) -> tuple[int, str]:
+    def limit_of(self, path: str) -> tuple[int, bytes]:
+        """The route's limit and its refusal."""
         for route in self.routes:
             if route.pattern.fullmatch(path):
-                return route.max_bytes, route.field
-        return self.default, "body"
+                if route.field == "file":  # the words of shared/uploads.py's own refusal
+                    message = f"tệp quá lớn: tối đa {megabytes(route.shown or route.max_bytes)}"
+                else:
+                    message = f"nội dung yêu cầu quá lớn: tối đa {megabytes(route.max_bytes)}"
+                return route.max_bytes, refusal(413, route.field, message)
+        return self.default, refusal(413, "body", f"nội dung yêu cầu quá lớn: tối đa {megabytes(self.default)}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, field = self.limit_of(scope["path"])
-        what = "tệp" if field == "file" else "nội dung yêu cầu"
-        too_large = refusal(413, field, f"{what} quá lớn: tối đa {megabytes(limit)} ({limit} byte)")
+        limit, too_large = self.limit_of(scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _answer(send, 413, too_large, [(b"connection", b"close")])

@@ -174,7 +174,7 @@ async def test_an_upload_streamed_past_the_evidence_limit_is_refused_and_nothing
         f"/api/assignments/{assignment['id']}/evidence", content=body, headers={**headers, **who.headers()}
     )
     assert answer.status_code == 413, answer.text
-    assert answer.json()["detail"][0]["field"] == "file"
+    assert answer.json()["detail"][0]["field"] == "file" and "tệp quá lớn: tối đa" in answer.json()["message"]
     assert not body.finished and body.taken <= EVIDENCE_MAX + 64 * KIB + 2 * body.chunk
     assert await stored_evidence(system, assignment) == []
 
