@@ -173,3 +173,9 @@ async def test_the_allow_list_lets_a_bridge_be_private_and_use_http_but_not_the_
 async def test_a_name_that_does_not_resolve_is_unresolved_not_refused(dns: dict[str, list[str]]) -> None:
     with pytest.raises(Unresolved):
         await vet("https://not-yet.example.vn/hook", SETTINGS, wait_seconds=1)
+
+
+async def test_http_to_a_name_that_does_not_resolve_is_refused_for_its_scheme(dns: dict[str, list[str]]) -> None:
+    with pytest.raises(Refused) as refused:
+        await vet("http://not-yet.example.vn/hook", SETTINGS, wait_seconds=1)
+    assert refused.value.scheme
