@@ -13,26 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ipaddress
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import text as sql
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notify import contacts, destinations
+from services.notify import channels, contacts, destinations
 from services.notify.destinations import Address, Unresolved
 from shared.db import plain_url
 from shared.servers import free_port
+from shared.settings import Settings
 from tests.integration.conftest import System
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
 
@@ -59,8 +68,9 @@ class Listener:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+async def serving(app: Any, port: int, **tls: str) -> AsyncIterator[None]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **tls)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 — uvicorn offers no event to wait on
         await asyncio.sleep(0.05)
@@ -259,3 +269,61 @@ async def test_an_allow_listed_bridge_is_reached_at_the_address_checked_and_its_
     assert len(bridge.seen) == 4 and inside.seen == []
     assert {h["host"] for h in bridge.seen} == {f"zalo-bridge.ubnd.test:{bridge.port}"}  # the name, not the address
     assert {(d["last_error"], d["attempts"]) for d in failed} == {("máy nhận trả lời HTTP 302", 1)}
+
+
+def certificate(folder: Path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for `name` (and its key), as files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+async def test_https_to_the_pinned_address_checks_the_certificate_against_the_name(
+    tmp_path: Path, dns: dict[str, str]
+) -> None:
+    """The connection goes to the address checked, and TLS still proves it is the name's: the
+    certificate of bridge.tls.test is accepted for it and refused for another name pinned to the
+    same address."""
+    peer = Listener()
+    cert_file, key_file = certificate(tmp_path, "bridge.tls.test")
+    app = Starlette(routes=[Route("/{path:path}", peer.endpoint, methods=["POST"])])
+    dns.update({"bridge.tls.test": "127.0.0.1", "other.tls.test": "127.0.0.1"})
+    settings = Settings(webhook_allow_hosts=["bridge.tls.test", "other.tls.test"], webhook_timeout_seconds=5)
+    trust = ssl.create_default_context(cafile=cert_file)
+
+    async def send(name: str) -> str:
+        async with httpx.AsyncClient(verify=trust, follow_redirects=False, trust_env=False) as client:
+            return await channels.send_webhook(
+                client,
+                url=f"https://{name}:{peer.port}/hook",
+                secret="s" * 32,
+                body=b"{}",
+                key="k",
+                kind="assigned",
+                settings=settings,
+            )
+
+    async with serving(app, peer.port, ssl_certfile=cert_file, ssl_keyfile=key_file):
+        assert await send("bridge.tls.test") == "máy nhận trả lời HTTP 200"
+        with pytest.raises(channels.DeliveryError) as failed:
+            await send("other.tls.test")
+    assert str(failed.value) == channels.UNREACHABLE and not failed.value.answered
+    assert [h["host"] for h in peer.seen] == [f"bridge.tls.test:{peer.port}"]
