@@ -107,6 +107,22 @@ class Settings(BaseSettings):
         "application/vnd.ms-excel",
         "video/mp4",
     ]
+    # Evidence bytes one unit may keep in all (its assignments' files, each content once); an upload
+    # past it is refused (413, nothing stored). Counted in tasks.evidence_usage (services/tasks/evidence.py).
+    evidence_quota_bytes_per_unit: int = 2 * 1024**3
+
+    # Hostile input. Zip containers uploaded (a plan's .docx; .docx/.xlsx/.pptx evidence) are checked
+    # before anything opens them (shared/containers.py): members, bytes declared unpacked, and the
+    # ratio unpacked/packed of members of 1 MB or more; past them 413, naming `file`.
+    zip_max_members: int = 5_000
+    zip_max_uncompressed_bytes: int = 100 * 1024 * 1024
+    zip_max_ratio: float = 100.0
+    # CPU-heavy work runs off the event loop and is refused (503, nothing stored) past these seconds
+    # (shared/bounded.py): reading an uploaded plan (in a worker process, killed then), a report's
+    # DOCX/XLSX, loading the official units (in a thread: bounded inputs, the wait is what is cut).
+    import_time_limit_seconds: float = 20.0
+    document_time_limit_seconds: float = 60.0
+    units_load_time_limit_seconds: float = 120.0
 
     # Delivery of notifications by email (SMTP) and webhooks.
     smtp_host: str | None = None  # no host: email is not sent (in-app and webhooks still are)

@@ -7,7 +7,8 @@ the caller's subtree, checked as POST /api/plans checks it."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -23,6 +24,8 @@ from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, re
 from services.plans.importer.names import Known
 from shared.access import Caller, Right
 from shared.auth import allow
+from shared.bounded import in_process
+from shared.containers import ZipLimits, check_zip
 from shared.errors import FieldProblem, InputError
 from shared.runtime import Service, service_of
 from shared.text import normalize
@@ -130,14 +133,22 @@ async def parse_document(
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
-    try:  # reading a large .docx takes a while: off the event loop
-        reading = await asyncio.to_thread(read_plan, upload.data, upload.name)
+    settings = service.settings
+    check_zip(upload.data, ZipLimits.from_settings(settings))  # a .docx bomb: refused before it is opened
+    # Reading and resolving run in a worker process, killed past the limit (both within it): 503.
+    limit = settings.import_time_limit_seconds
+    ends = time.monotonic() + limit
+    bound = {"field": "file", "what": "Đọc tệp kế hoạch", "setting": "CCHC_IMPORT_TIME_LIMIT_SECONDS"}
+    try:
+        reading = await in_process(read_plan, upload.data, upload.name, seconds=limit, **bound)
     except UnreadableDocument as exc:
         raise InputError([FieldProblem("file", str(exc))], status=415) from None
     async with service.sessions() as session:
         issuer = await _issuer(session, reading.head, upload.fields.get("issuer", "").strip() or None)
         known = await _bodies(session, issuer)
-    draft = await asyncio.to_thread(resolve_plan, reading, known=known)  # with the issuer's own bodies
+    left = max(ends - time.monotonic(), 0.0)
+    resolve = functools.partial(resolve_plan, known=known)  # with the issuer's own bodies
+    draft = await in_process(resolve, reading, seconds=left, **bound)
     # As on the command line: the one unit of that name today, even if not loaded here yet.
     draft.issuer_code = issuer or official_code(draft.issuer)
     lines = [{"no": line.no, "text": line.text} for line in reading.lines]
