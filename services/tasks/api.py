@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from services.tasks import assignments, evidence, progress
 from shared.access import Caller, Right
 from shared.auth import allow
+from shared.containers import ZipLimits
 from shared.followup import FollowUp
 from shared.runtime import Service, service_of
 from shared.uploads import read_upload
@@ -132,6 +133,8 @@ async def upload_evidence(
             upload=upload,
             accepted=settings.evidence_types,
             now=service.clock.now(),
+            zip_limits=ZipLimits.from_settings(settings),
+            quota=settings.evidence_quota_bytes_per_unit,
         )
     return evidence.file_json(stored)
 

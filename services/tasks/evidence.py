@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.tasks import models as m
 from services.tasks.access import open_assignment, readable_assignment
 from shared.access import Caller
+from shared.containers import ZipLimits, check_zip
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.uploads import Upload, megabytes
 
@@ -108,10 +109,14 @@ async def store(
     upload: Upload,
     accepted: list[str],
     now: datetime,
+    zip_limits: ZipLimits = ZipLimits(),
+    quota: int | None = None,
 ) -> Any:
     """Store a file the caller uploads for an open assignment it may report on, once per content:
     the same file uploaded twice is the same evidence. The form's `unit`, if sent, must be the
-    assignment's unit (403), its `name` is not stored. 415 for a type not accepted."""
+    assignment's unit (403), its `name` is not stored. 415 for a type not accepted; 413 for a
+    zip container (Office file) past `zip_limits`, or past the unit's `quota` of bytes."""
+    check_zip(upload.data, zip_limits)  # before _sniff opens it
     mime = _sniff(upload.data)
     if mime not in accepted:
         found = f" (tệp này là {mime})" if mime else ""
@@ -140,7 +145,37 @@ async def store(
     ).first()
     if stored is None:  # the same content was uploaded before: it is the same evidence
         stored = (await session.execute(select(*LISTED).where(f.c.assignment_id == row.id, f.c.sha256 == digest))).one()
+    elif quota is not None:
+        await _count_against_quota(session, unit=row.unit_code, size=len(upload.data), quota=quota)
     return stored
+
+
+async def _count_against_quota(session: AsyncSession, *, unit: str, size: int, quota: int) -> None:
+    """Add `size` to the unit's evidence bytes, unless that passes `quota`: 413, and the caller's
+    transaction (with the file just inserted) is rolled back. One statement that takes the row's
+    lock and checks the sum under it: of two uploads at once, the second waits and sees the first."""
+    u = m.evidence_usage
+    added = insert(u).values(unit_code=unit, bytes=size)
+    added = added.on_conflict_do_update(
+        index_elements=[u.c.unit_code],
+        set_={"bytes": u.c.bytes + added.excluded.bytes},
+        where=u.c.bytes + added.excluded.bytes <= quota,
+    )
+    # a file larger than the whole quota is refused without counting (the INSERT of a unit's first
+    # file has no WHERE to stop it)
+    used = None if size > quota else (await session.execute(added.returning(u.c.bytes))).scalar()
+    if used is None:
+        before = (await session.execute(select(u.c.bytes).where(u.c.unit_code == unit))).scalar() or 0
+        raise InputError(
+            [
+                FieldProblem(
+                    "file",
+                    f"vượt hạn mức minh chứng của đơn vị {unit}: đã dùng {megabytes(before)} trên "
+                    f"{megabytes(quota)} (CCHC_EVIDENCE_QUOTA_BYTES_PER_UNIT), tệp này {megabytes(size)}",
+                )
+            ],
+            status=413,
+        )
 
 
 async def list_(session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID) -> list[Any]:

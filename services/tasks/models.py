@@ -121,6 +121,14 @@ evidence_files = Table(
     UniqueConstraint("assignment_id", "sha256", name="evidence_file_once"),
 )
 
+# Evidence bytes each unit keeps, against settings.evidence_quota_bytes_per_unit (migration 0013).
+evidence_usage = Table(
+    "evidence_usage",
+    metadata,
+    Column("unit_code", Text, primary_key=True),
+    Column("bytes", BigInteger, nullable=False, server_default="0"),
+)
+
 # Periodic reports accepted by the parent (from report.accepted / report.returned): while a
 # unit's report for a period is accepted, progress in its subtree for that period is locked.
 report_locks = Table(
