@@ -21,6 +21,7 @@ from services.notify import models as m
 from shared import sealing
 from shared.access import EVERYWHERE, Caller, Right
 from shared.errors import FieldProblem, InputError, NotFound
+from shared.limits import RequiredName
 from shared.settings import Settings
 
 c = m.contacts
@@ -36,7 +37,7 @@ class ContactIn(BaseModel):
 
     # the unit's code; or its path (52.21787) while notify has not heard of the unit yet
     unit: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-    name: str = Field(min_length=1, max_length=200)
+    name: RequiredName
     email: EmailStr | None = None
     webhook_url: HttpUrl | None = None  # https, or http to an allow-listed bridge (destinations.py)
     webhook_secret: str | None = Field(None, min_length=16, max_length=200)

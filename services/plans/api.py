@@ -22,6 +22,7 @@ from services.plans.domain import PlanIn
 from shared import access
 from shared.access import Caller, Right
 from shared.auth import allow
+from shared.limits import Code
 from shared.runtime import Service, service_of
 
 router = APIRouter(prefix="/api/plans")
@@ -31,7 +32,7 @@ PLAN_SCOPE = "đơn vị ban hành kế hoạch nằm trong cây đơn vị củ
 
 
 class ChildPlanIn(BaseModel):
-    unit: str
+    unit: Code
 
 
 @router.post("", status_code=201)

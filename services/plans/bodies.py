@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from shared.text import normalize
 
@@ -56,6 +57,7 @@ _LEADING = {"phong"}  # "Phòng Kinh tế" and "Kinh tế" are the same body
 _TRAILING = {"xa", "phuong", "huyen", "tinh"}  # "Công an xã" within a commune is "Công an"
 
 
+@lru_cache(maxsize=4096)  # a plan names the same bodies in task after task
 def name_key(name: str) -> str:
     """The form two names of the same body share: 'Phòng VH-XH' and 'phong van hoa xa hoi' alike."""
     text = normalize(name).replace("–", "-")
@@ -75,15 +77,29 @@ class NamedUnit:
     name: str
 
 
+class NameIndex:
+    """Candidates by the key of their name, built once: a plan naming thousands of bodies looks
+    each up in constant time instead of keying every candidate again for every name."""
+
+    def __init__(self, candidates: list[NamedUnit]) -> None:
+        self._by_key: dict[str, list[NamedUnit]] = {}
+        for candidate in candidates:
+            self._by_key.setdefault(name_key(candidate.name), []).append(candidate)
+
+    def match(self, name: str) -> NamedUnit | None:
+        """The one candidate whose name means the same as `name`; None when none or several do."""
+        key = name_key(name)
+        if not key:
+            return None
+        found = self._by_key.get(key, [])
+        if len(found) == 1:
+            return found[0]
+        return next((c for c in found if normalize(c.name) == normalize(name)), None)
+
+
 def match(name: str, candidates: list[NamedUnit]) -> NamedUnit | None:
     """The one candidate whose name means the same as `name`; None when none or several do."""
-    key = name_key(name)
-    if not key:
-        return None
-    found = [c for c in candidates if name_key(c.name) == key]
-    if len(found) == 1:
-        return found[0]
-    return next((c for c in found if normalize(c.name) == normalize(name)), None)
+    return NameIndex(candidates).match(name)
 
 
 def body_code(parent: str, short: str) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import Annotated
 
+from pydantic import AfterValidator, StringConstraints
 from vietnam_provinces import Province, ProvinceCode, Ward
 
 from services.plans.domain import Unit
@@ -17,6 +19,19 @@ _PROVINCE_PREFIX = {"tỉnh": "Tỉnh", "thành phố trung ương": "Thành ph�
 
 def province_code(code: int | str) -> str:
     return f"{int(code):02d}"
+
+
+# today's 34 provinces and centrally-run cities, by their two-digit code ("01" Hà Nội, "52" Gia Lai)
+PROVINCES: frozenset[str] = frozenset(province_code(code.value) for code in ProvinceCode)
+
+
+def _current_province(code: str) -> str:
+    if code not in PROVINCES:
+        raise ValueError(f"không có tỉnh mã {code!r} (mã hai chữ số của 34 tỉnh, thành phố hiện hành)")
+    return code
+
+
+CurrentProvince = Annotated[str, StringConstraints(max_length=2), AfterValidator(_current_province)]
 
 
 def official_units(province: str) -> list[Unit]:

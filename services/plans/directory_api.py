@@ -9,10 +9,11 @@ national admin anywhere); adding bodies to a unit needs Right.manage on that uni
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from services.plans.bodies import (
     name_key,
     short_tag,
 )
-from services.plans.directory import Succession, legacy_units, official_units
+from services.plans.directory import PROVINCES, CurrentProvince, Succession, legacy_units, official_units
 from services.plans.domain import Unit
 from shared import audit
 from shared.access import Caller, Right, within
@@ -35,6 +36,7 @@ from shared.auth import allow
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import Event, UnitCreated, UnitRenamed, UnitSucceeded
+from shared.limits import MANY, Cleaned, Code
 from shared.runtime import Service, service_of
 from shared.text import normalize
 from shared.units import taken_over
@@ -48,22 +50,34 @@ DIRECTORY_SCOPE = "mọi người dùng đã đăng nhập: danh mục đơn v�
 
 class LoadUnits(BaseModel):
     source: Literal["vietnam-provinces", "vietnamadminunits"] = "vietnam-provinces"
-    provinces: list[str] = Field(min_length=1)
+    # both sources are read by today's 34 provinces (a legacy load brings the old ones they absorbed)
+    provinces: list[CurrentProvince] = Field(min_length=1, max_length=len(PROVINCES))
+
+    @field_validator("provinces")
+    @classmethod
+    def _once_each(cls, provinces: list[str]) -> list[str]:
+        twice = sorted(code for code, times in Counter(provinces).items() if times > 1)
+        if twice:
+            raise ValueError(f"mỗi tỉnh chỉ nêu một lần: {', '.join(twice)}")
+        return provinces
+
+
+UnitName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), Cleaned]
 
 
 class BodyIn(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    name: UnitName
     level: Literal["body", "village"] = "body"
     short: str | None = Field(None, max_length=10, pattern=r"^[A-Za-z0-9]+$")
 
 
 class RenameIn(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    name: UnitName
 
 
 class MergeIn(BaseModel):
-    old: list[str] = Field(min_length=1)
-    into: str
+    old: list[Code] = Field(min_length=1, max_length=MANY)
+    into: Code
     on: dt.date
 
 

@@ -28,6 +28,7 @@ from services.plans import models as m
 from shared import audit, auth
 from shared.access import EVERYWHERE, Caller, Right, Role
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound, TooManyRequests
+from shared.limits import Name, RequiredName
 from shared.settings import Settings
 from shared.units import within_path
 
@@ -61,7 +62,7 @@ def check_password(password: str, field: str = "password") -> None:
 
 class UserIn(BaseModel):
     username: str = Field(max_length=64)
-    name: str = Field("", max_length=200)
+    name: Name = ""
     unit: str = Field(max_length=100, description='mã đơn vị ("*": cấp quốc gia)')
     roles: list[Role] = Field(min_length=1)
     password: str | None = Field(None, max_length=200, description="bỏ trống: hệ thống tạo mật khẩu tạm")
@@ -76,13 +77,13 @@ class UserIn(BaseModel):
 
 
 class UserChange(BaseModel):
-    name: str | None = Field(None, max_length=200)
+    name: Name | None = None
     roles: list[Role] | None = Field(None, min_length=1)
     disabled: bool | None = None
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="hệ thống nào dùng mã này")
+    name: RequiredName = Field(description="hệ thống nào dùng mã này")
     unit: str = Field(max_length=100)
     rights: list[Right] = Field([Right.read], min_length=1)
     expires_in_days: int | None = Field(365, ge=1, le=3650)

@@ -30,6 +30,7 @@ from shared.access import Caller, Right
 from shared.clock import vn_date
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 from shared.events import Event, ReportReviewed, ReportSubmitted, UnitRef
+from shared.limits import Note, ShortText
 from shared.periods import Period, PeriodError
 
 PERIODIC = ("quarter", "half", "nine_months", "year")
@@ -68,13 +69,13 @@ class Person(BaseModel):
 
 class SubmitIn(BaseModel):
     by: Person | None = None  # the unit itself
-    number: str = Field(default="", max_length=50)  # số, ký hiệu văn bản, e.g. 15/BC-UBND
-    note: str = Field(default="", max_length=4000)
+    number: ShortText = ""  # số, ký hiệu văn bản, e.g. 15/BC-UBND
+    note: Note = ""
 
 
 class ReviewIn(BaseModel):
     by: Person | None = None  # the direct parent
-    reason: str = Field(default="", max_length=4000)
+    reason: Note = ""
 
 
 def _agrees(by: Person | None, *, acting: Any, caller: Caller) -> None:

@@ -22,6 +22,7 @@ from shared.access import Caller
 from shared.clock import vn_date
 from shared.errors import FieldProblem, InputError
 from shared.events import MAX_COUNT, Event, ProgressReported
+from shared.limits import FEW, Code, Name, Note, ShortText
 from shared.units import unit_ref
 from shared.vocabularies import unknown_kinds
 
@@ -32,8 +33,8 @@ class Evidence(BaseModel):
 
     kind: Literal["link", "document", "file"]
     url: HttpUrl | None = None
-    number: str = Field("", max_length=100)
-    title: str = Field("", max_length=300)
+    number: ShortText = ""
+    title: Name = ""
     file_id: uuid.UUID | None = None
 
     @model_validator(mode="after")
@@ -51,17 +52,17 @@ class Reporter(BaseModel):
     """Kept for compatibility: who reports is the caller. `unit`, if sent, must be the
     assignment's unit (403 otherwise); `name` is not stored (the caller's name is)."""
 
-    unit: str | None = None
-    name: str = Field("", max_length=200)
+    unit: Code | None = None
+    name: Name = ""
 
 
 class ProgressIn(BaseModel):
-    period: str
+    period: ShortText
     status: Literal["not_started", "in_progress", "done", "cannot_do"]
-    outputs: dict[str, Annotated[int, Field(le=MAX_COUNT)]] = {}
-    note: str = Field("", max_length=4000)
-    reason: str = Field("", max_length=2000)
-    good_model: str = Field("", max_length=2000)  # mô hình hay, cách làm hiệu quả, worth spreading
+    outputs: dict[ShortText, Annotated[int, Field(le=MAX_COUNT)]] = Field({}, max_length=FEW)
+    note: Note = ""
+    reason: Note = ""
+    good_model: Note = ""  # mô hình hay, cách làm hiệu quả, worth spreading
     evidence: list[Evidence] = Field([], max_length=50)
     reporter: Reporter = Field(default_factory=lambda: Reporter(unit=None, name=""))
 
