@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cchc.client import api, base_url, fail, save
+from cchc.client import api, base_url, every, fail, save
 from shared.migrations import SERVICES
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
@@ -74,7 +74,7 @@ def users_list(
     token: TokenOption = None,
 ) -> None:
     """Danh sách tài khoản trong cây đơn vị của bạn."""
-    items = api(url, "GET", "/api/users", token=token, params={"within": within} if within else {})["items"]
+    items = every(url, "/api/users", token=token, params={"within": within} if within else {})
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -85,7 +85,7 @@ def users_list(
 
 
 def _user_id(url: str | None, token: str | None, username: str) -> str:
-    for u in api(url, "GET", "/api/users", token=token, params={"limit": "10000"})["items"]:
+    for u in every(url, "/api/users", token=token):
         if u["username"] == username.strip().lower() or u["id"] == username:
             return str(u["id"])
     raise fail(f"không có tài khoản {username!r} trong cây đơn vị của bạn")
@@ -138,7 +138,7 @@ def tokens_create(
 @tokens.command("list")
 def tokens_list(url: UrlOption = None, token: TokenOption = None) -> None:
     """Các mã truy cập trong cây đơn vị của bạn (không hiện lại mã)."""
-    items = api(url, "GET", "/api/tokens", token=token)["items"]
+    items = every(url, "/api/tokens", token=token)
     for t in items:
         state = "đã thu hồi" if t["revoked"] else f"hạn {t['expires_at'] or 'không'}"
         typer.echo(f"{t['id']}  {t['name'][:30]:<30} {t['unit_path']:<16} {','.join(t['rights']):<12} {state}")

@@ -21,7 +21,7 @@ import typer
 import uvicorn
 
 from cchc import accounts_cli, nats_users
-from cchc.client import api, fail
+from cchc.client import api, every, fail
 from shared.db_roles import provision
 from shared.migrations import SERVICES
 from shared.nats_security import redact
@@ -341,9 +341,8 @@ def deliveries_failed(
     as_json: Annotated[bool, typer.Option("--json", help="In JSON")] = False,
 ) -> None:
     """Danh sách gửi hỏng (dead-letter): đã thử hết số lần mà vẫn không gửi được."""
-    limit = 5000
-    params = {"status": "failed", "limit": str(limit), **({"unit": unit} if unit else {})}
-    items = api(url, "GET", "/api/notifications/deliveries", params=params)["items"]
+    params = {"status": "failed", **({"unit": unit} if unit else {})}
+    items = every(url, "/api/notifications/deliveries", params=params)
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -355,8 +354,7 @@ def deliveries_failed(
             f"{item['id']}  {item['unit']:<8} {item['kind']:<16} {item['channel']:<8} "
             f"{item['attempts']} lần  {item['last_error'][:80]}"
         )
-    more = " (có thể còn nữa: chỉ hiện 5.000 lần gần nhất)" if len(items) == limit else ""
-    typer.echo(f"Tổng: {len(items)} lần gửi hỏng{more}. Gửi lại: cchc deliveries redrive ID … hoặc --all")
+    typer.echo(f"Tổng: {len(items)} lần gửi hỏng. Gửi lại: cchc deliveries redrive ID … hoặc --all")
 
 
 @deliveries.command("redrive")

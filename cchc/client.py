@@ -80,3 +80,16 @@ def api(url: str | None, method: str, path: str, *, token: str | None = None, **
         return response.json()
     except ValueError:
         raise fail(f"{base} không trả lời như hệ thống CCHC (không phải JSON); kiểm tra --url") from None
+
+
+def every(url: str | None, path: str, *, token: str | None = None, params: dict[str, str] | None = None) -> list[Any]:
+    """Every item of a list the API gives page by page: pages of 500 (the most it gives), one
+    after the other, following `next_cursor` until the last."""
+    items: list[Any] = []
+    wanted = {**(params or {}), "limit": "500"}
+    while True:
+        found = api(url, "GET", path, token=token, params=wanted)
+        items += found["items"]
+        if not found.get("next_cursor"):
+            return items
+        wanted["cursor"] = found["next_cursor"]

@@ -121,6 +121,17 @@ class Loader:
 
         await asyncio.gather(*(one(item) for item in items))
 
+    async def every(self, client: httpx.AsyncClient, path: str, **params: Any) -> list[Any]:
+        """Every item of a list the API gives page by page (500 at most a page), following `next_cursor`."""
+        items: list[Any] = []
+        wanted = {**params, "limit": 500}
+        while True:
+            found = await self.call(client, "GET", path, params=wanted)
+            items += found["items"]
+            if not found.get("next_cursor"):
+                return items
+            wanted["cursor"] = found["next_cursor"]
+
     async def until(self, label: str, check: Callable[[], Awaitable[int]], total: int, patience: float = 120) -> None:
         """Wait, under a bar, until `check()` (what the system shows so far) reaches `total`."""
         bar = self.progress.add_task(label, total=total)
@@ -134,8 +145,7 @@ class Loader:
 
     async def units(self) -> None:
         await self.call(self.api, "POST", "/api/units/load", json={"provinces": [PROVINCE]})
-        found = await self.call(self.api, "GET", "/api/units", params={"parent": PROVINCE, "level": "commune"})
-        self.communes = found["items"]
+        self.communes = await self.every(self.api, "/api/units", parent=PROVINCE, level="commune")
 
         async def bodies(commune: dict[str, Any]) -> None:
             await self.call(self.api, "POST", f"/api/units/{commune['code']}/bodies/standard")
@@ -203,8 +213,8 @@ class Loader:
         await self.until("Nhiệm vụ giao cho các cơ quan của xã", self.assignment_count, total)
 
     async def demo_plan(self) -> Any:
-        found = await self.call(self.api, "GET", "/api/plans", params={"issuer": PROVINCE, "limit": 1000})
-        return next((p for p in found["items"] if p["number"] == PLAN_NUMBER), None)
+        found = await self.every(self.api, "/api/plans", issuer=PROVINCE)
+        return next((p for p in found if p["number"] == PLAN_NUMBER), None)
 
     def expected(self, communes: list[dict[str, Any]], who: Literal["children", "bodies"]) -> int:
         """How many assignments the plans call for: an occurrence per task and responsible unit."""
@@ -215,14 +225,14 @@ class Loader:
         return len(communes) * sum(per_unit[t.ref] * (2 if t.helper else 1) for t in HANDED)
 
     async def assignment_count(self) -> int:
-        return int((await self.assignments())["count"])
+        return len(await self.assignments())
 
-    async def assignments(self) -> dict[str, Any]:
-        return await self.call(self.api, "GET", "/api/assignments", params={"within": PROVINCE, "limit": 10000})
+    async def assignments(self) -> list[Any]:
+        return await self.every(self.api, "/api/assignments", within=PROVINCE)
 
     async def reports(self) -> tuple[int, int]:
         """Report progress as the scenario says; (assignments reported, of them done)."""
-        leads = [Assignment.of(a) for a in (await self.assignments())["items"] if a["role"] == "lead"]
+        leads = [Assignment.of(a) for a in await self.assignments() if a["role"] == "lead"]
         planned = [(a, reports_for(a, self.today)) for a in leads]
         planned = [(a, r) for a, r in planned if r]
 
@@ -324,7 +334,7 @@ class Demo:
         if login.status_code != 200:
             return "fresh"
         as_head = {"Authorization": f"Bearer {login.json()['token']}"}
-        plans = await client.get("/api/plans", params={"issuer": PROVINCE, "limit": 1000}, headers=as_head)
+        plans = await client.get("/api/plans", params={"issuer": PROVINCE, "q": PLAN_NUMBER}, headers=as_head)
         plan = next((p for p in plans.json()["items"] if p["number"] == PLAN_NUMBER), None)
         if plan is None:
             return "fresh"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -281,6 +281,9 @@ def api_path(path: str) -> str:
     return path
 
 
+ALL_AT_ONCE = 500  # the API's largest page (shared/pages.py)
+
+
 class Api:
     """The services' HTTP API, called with the viewer's session through the gateway (in process)."""
 
@@ -326,6 +329,21 @@ class Api:
             raise PageError(answer.status_code, Refusal.of(answer).message)
         return answer.json()
 
+    async def whole(self, path: str, *, cursor: str | None = None, **params: Any) -> dict[str, Any]:
+        """A list the API gives page by page, whole (for a select, a tree, a count): the first
+        page's answer (from `cursor`, if given) with the items of every page after it, read 500
+        at a time following `next_cursor`."""
+        first = found = dict(await self.json(path, **params, limit=ALL_AT_ONCE, cursor=cursor))
+        items = list(found["items"])
+        while found.get("next_cursor"):
+            found = await self.json(path, **params, limit=ALL_AT_ONCE, cursor=found["next_cursor"])
+            items += found["items"]
+        return first | {"items": items, "count": len(items), "next_cursor": None}
+
+    async def every(self, path: str, **params: Any) -> list[Any]:
+        """Every item of a list the API gives page by page."""
+        return list((await self.whole(path, **params))["items"])
+
     async def json_or_none(self, path: str, **params: Any) -> dict[str, Any] | None:
         """A GET the page can do without (a name, a plan above, a unit's report): None if refused."""
         answer = await self.send("GET", path, params={k: v for k, v in params.items() if v is not None})
@@ -363,6 +381,17 @@ class Page:
     @property
     def htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
+
+    def next_page(self, cursor: str | None) -> str | None:
+        """The address of this list page's next page ("Xem thêm"): the same query, with the
+        API's `next_cursor` as `sau`; None on the last page."""
+        if not cursor:
+            return None
+        query = {k: v for k, v in self.request.query_params.items() if k != AFTER} | {AFTER: cursor}
+        return self.request.url.path + "?" + urlencode(query)
+
+
+AFTER = "sau"  # a list page's query parameter: where its page starts (the API's cursor)
 
 
 # Every page route declares who may open it: `signed_in("…")` (any signed-in person; the API

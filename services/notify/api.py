@@ -8,9 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 
 from services.notify import contacts, deliveries, domain, notifications, rules
+from shared import pages
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.runtime import Service, service_of
@@ -24,14 +25,15 @@ async def list_notifications(
     unit: str,
     unread: bool = False,
     kind: str | None = None,
-    limit: int = Query(500, ge=1, le=5000),
+    page: pages.Ask = Depends(pages.asking(notifications.LISTED)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope="đơn vị `unit`, trong phạm vi của tài khoản")),
 ) -> dict[str, Any]:
-    """Hộp thư thông báo của một đơn vị, mới nhất trước; lọc chưa đọc (`unread`), theo loại (`kind`)."""
+    """Hộp thư thông báo của một đơn vị, mới nhất trước; lọc chưa đọc (`unread`), theo loại (`kind`).
+    Từng trang: `next_cursor` gửi lại làm `cursor` để xem trang sau."""
     async with service.sessions() as session:
-        rows = await notifications.list_(session, caller=caller, unit=unit, unread=unread, kind=kind, limit=limit)
-    return {"items": [notifications.notification_json(r) for r in rows], "count": len(rows)}
+        found = await notifications.list_(session, caller=caller, unit=unit, unread=unread, kind=kind, page=page)
+    return found.json(notifications.notification_json)
 
 
 @router.post("/notifications/{notification_id}/read")
@@ -62,13 +64,14 @@ async def add_contact(
 @router.get("/notifications/contacts")
 async def list_contacts(
     unit: str,
+    page: pages.Ask = Depends(pages.asking(contacts.LISTED)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope="đơn vị `unit`, trong phạm vi của tài khoản")),
 ) -> dict[str, Any]:
-    """Những người nhận đang nhận thông báo của một đơn vị."""
+    """Những người nhận đang nhận thông báo của một đơn vị, cũ nhất trước, từng trang."""
     async with service.sessions() as session:
-        rows = await contacts.list_(session, caller=caller, unit=unit)
-    return {"items": [contacts.contact_json(r) for r in rows], "count": len(rows)}
+        found = await contacts.list_(session, caller=caller, unit=unit, page=page)
+    return found.json(contacts.contact_json)
 
 
 @router.delete("/notifications/contacts/{contact_id}")
@@ -87,14 +90,15 @@ async def remove_contact(
 async def list_deliveries(
     status: deliveries.Status | None = None,
     unit: str | None = None,
-    limit: int = Query(500, ge=1, le=5000),
+    page: pages.Ask = Depends(pages.asking(deliveries.LISTED)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.admin, scope="đơn vị của thông báo, trong phạm vi của tài khoản")),
 ) -> dict[str, Any]:
-    """Các lần gửi ra ngoài (của các đơn vị trong phạm vi); `status=failed` là danh sách gửi hỏng chờ gửi lại."""
+    """Các lần gửi ra ngoài (của các đơn vị trong phạm vi), mới nhất trước, từng trang;
+    `status=failed` là danh sách gửi hỏng chờ gửi lại."""
     async with service.sessions() as session:
-        rows = await deliveries.list_(session, caller=caller, status=status, unit=unit, limit=limit)
-    return {"items": [deliveries.delivery_json(r) for r in rows], "count": len(rows)}
+        found = await deliveries.list_(session, caller=caller, status=status, unit=unit, page=page)
+    return found.json(deliveries.delivery_json)
 
 
 @router.get("/notifications/deliveries/{delivery_id}")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import destinations, units
 from services.notify import models as m
-from shared import sealing
+from shared import pages, sealing
 from shared.access import EVERYWHERE, Caller, Right
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.limits import RequiredName
@@ -152,16 +152,21 @@ async def create(session: AsyncSession, *, caller: Caller, body: ContactIn, sett
     return SimpleNamespace(**{**row._asdict(), "webhook_secret": secret})
 
 
-async def list_(session: AsyncSession, *, caller: Caller, unit: str) -> list[Any]:
-    """The unit's active contacts, oldest first: 403 for a unit outside the caller's subtree,
-    none for a unit notify has not heard of (but the national scope's)."""
+LISTED = pages.Key("contacts", (dt.datetime, uuid.UUID))  # oldest first
+
+
+async def list_(session: AsyncSession, *, caller: Caller, unit: str, page: pages.Ask) -> pages.Page:
+    """A page of the unit's active contacts, oldest first: 403 for a unit outside the caller's
+    subtree, none for a unit notify has not heard of (but the national scope's)."""
     path = await units.listed(session, caller=caller, right=Right.read, code=unit)
-    query = select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at)
+    query = select(c).where(c.c.unit_code == unit, c.c.active).order_by(c.c.created_at, c.c.id).limit(page.limit + 1)
+    if (after := page.where(c.c.created_at, c.c.id)) is not None:
+        query = query.where(after)
     if not caller.national:
         if path is None:
-            return []
+            return pages.Page([], None)
         query = query.where(or_(c.c.unit_path.is_(None), c.c.unit_path == path))
-    return list((await session.execute(query)).all())
+    return page.cut((await session.execute(query)).all(), lambda r: (r.created_at, r.id))
 
 
 async def deactivate(session: AsyncSession, *, caller: Caller, contact_id: uuid.UUID) -> None:

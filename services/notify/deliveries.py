@@ -6,6 +6,7 @@ errors: an admin sees and re-drives those of the units in its subtree only."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
 from services.notify import units
+from shared import pages
 from shared.access import Caller, Right
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
 
@@ -52,20 +54,25 @@ def _with_notification(caller: Caller) -> Select[Any]:
     )
 
 
+LISTED = pages.Key("deliveries", (datetime, uuid.UUID))  # newest first
+
+
 async def list_(
-    session: AsyncSession, *, caller: Caller, status: Status | None = None, unit: str | None = None, limit: int = 500
-) -> list[Any]:
-    """Deliveries of the caller's subtree, newest first, of one status and one unit if asked
-    (403 for a unit outside the subtree, none for a unit notify has not heard of)."""
-    query = _with_notification(caller).order_by(d.c.created_at.desc()).limit(limit)
+    session: AsyncSession, *, caller: Caller, page: pages.Ask, status: Status | None = None, unit: str | None = None
+) -> pages.Page:
+    """A page of the deliveries of the caller's subtree, newest first, of one status and one unit
+    if asked (403 for a unit outside the subtree, none for a unit notify has not heard of)."""
+    query = _with_notification(caller).order_by(d.c.created_at.desc(), d.c.id.desc()).limit(page.limit + 1)
+    if (after := page.where(d.c.created_at, d.c.id, descending=True)) is not None:
+        query = query.where(after)
     if status:
         query = query.where(d.c.status == status)
     if unit:
         path = await units.listed(session, caller=caller, right=Right.admin, code=unit)
         if path is None and not caller.national:
-            return []
+            return pages.Page([], None)
         query = query.where(n.c.unit_code == unit)
-    return list((await session.execute(query)).all())
+    return page.cut((await session.execute(query)).all(), lambda r: (r.created_at, r.id))
 
 
 async def get_or_raise(session: AsyncSession, *, caller: Caller, delivery_id: uuid.UUID) -> dict[str, Any]:

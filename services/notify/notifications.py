@@ -5,6 +5,7 @@ unit's daily digest; the unit's inbox, within the caller's subtree; marking one 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select, update
@@ -15,6 +16,7 @@ from services.notify import domain, units
 from services.notify import models as m
 from services.notify.contacts import usable
 from services.notify.rendering import Templates
+from shared import pages
 from shared.access import Caller, Right
 from shared.errors import NotFound
 from shared.settings import Settings
@@ -111,25 +113,30 @@ def notification_json(row: Any) -> dict[str, Any]:
     }
 
 
+LISTED = pages.Key("notifications", (datetime, uuid.UUID))  # newest first
+
+
 async def list_(
-    session: AsyncSession, *, caller: Caller, unit: str, unread: bool = False, kind: str | None = None, limit: int = 500
-) -> list[Any]:
-    """A unit's inbox, newest first; only the unread ones, or one kind, if asked. 403 for a unit
-    outside the caller's subtree; empty for a unit notify has not heard of."""
+    session: AsyncSession, *, caller: Caller, unit: str, page: pages.Ask, unread: bool = False, kind: str | None = None
+) -> pages.Page:
+    """A page of a unit's inbox, newest first; only the unread ones, or one kind, if asked. 403
+    for a unit outside the caller's subtree; empty for a unit notify has not heard of."""
     path = await units.listed(session, caller=caller, right=Right.read, code=unit)
     if path is None and not caller.national:
-        return []
+        return pages.Page([], None)
     query: Select[Any] = (
         select(n)
         .where(n.c.unit_code == unit, units.in_subtree(n.c.unit_path, caller))
-        .order_by(n.c.created_at.desc())
-        .limit(limit)
+        .order_by(n.c.created_at.desc(), n.c.id.desc())
+        .limit(page.limit + 1)
     )
+    if (after := page.where(n.c.created_at, n.c.id, descending=True)) is not None:
+        query = query.where(after)
     if unread:
         query = query.where(n.c.read_at.is_(None))
     if kind:
         query = query.where(n.c.kind == kind)
-    return list((await session.execute(query)).all())
+    return page.cut((await session.execute(query)).all(), lambda r: (r.created_at, r.id))
 
 
 async def mark_read(session: AsyncSession, *, caller: Caller, notification_id: uuid.UUID) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.plans import cascade, lifecycle, storage
 from services.plans import models as m
 from services.plans.domain import PlanIn
-from shared import access
+from shared import access, pages
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.limits import Code
@@ -78,7 +78,7 @@ async def list_plans(
     period: str | None = None,
     status: str | None = None,
     q: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
+    page: pages.Ask = Depends(pages.asking(storage.LISTED)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(
         allow(
@@ -89,20 +89,20 @@ async def list_plans(
     ),
 ) -> dict[str, Any]:
     """Tìm kế hoạch theo đơn vị ban hành, cây đơn vị (`within`), kỳ, trạng thái, nội dung — trong
-    phạm vi người gọi được xem."""
+    phạm vi người gọi được xem; mới nhất trước, từng trang."""
     async with service.sessions() as session:
         wanted = {"issuer": issuer, "within": within}
         paths = {name: await _path(session, code) for name, code in wanted.items() if code}
         if any(path is None for path in paths.values()):  # a unit the directory does not know has no plans
-            return {"items": [], "count": 0}
+            return pages.Page([], None).json()
         if within_path := paths.get("within"):
             caller.scope_for(within_path)
         if (issuer_path := paths.get("issuer")) and not access.within(caller.unit_path, issuer_path):
             caller.scope_for(issuer_path)  # its own subtree's issuers, or a unit above it
-        rows = await storage.list_(
-            session, caller=caller, issuer=issuer, within=within, period=period, status=status, q=q, limit=limit
+        found = await storage.list_(
+            session, caller=caller, issuer=issuer, within=within, period=period, status=status, q=q, page=page
         )
-    return {"items": [storage.summary_json(r) for r in rows], "count": len(rows)}
+    return found.json(storage.summary_json)
 
 
 async def _path(session: AsyncSession, code: str) -> str | None:
@@ -141,11 +141,14 @@ async def amend_plan(
 @router.get("/{plan_id}/versions")
 async def plan_versions(
     plan_id: uuid.UUID,
+    page: pages.Ask = Depends(pages.asking(storage.VERSIONS)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=READ_SCOPE)),
 ) -> dict[str, Any]:
+    """Các phiên bản đã được thay bằng điều chỉnh, cũ nhất trước, từng trang."""
     async with service.sessions() as session:
-        return {"items": await storage.versions(session, plan_id=plan_id, caller=caller)}
+        found = await storage.versions(session, plan_id=plan_id, caller=caller, page=page)
+    return found.json(storage.version_json)
 
 
 @router.post("/{plan_id}/close")

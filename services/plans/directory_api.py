@@ -30,7 +30,7 @@ from services.plans.bodies import (
 )
 from services.plans.directory import PROVINCES, CurrentProvince, Succession, legacy_units, official_units
 from services.plans.domain import Unit
-from shared import audit
+from shared import audit, pages
 from shared.access import Caller, Right, within
 from shared.auth import allow
 from shared.db import chunks
@@ -46,6 +46,8 @@ router = APIRouter(prefix="/api/units")
 BODIES_SCOPE = "đơn vị (`code`) nằm trong cây đơn vị của người gọi"
 ADMIN_SCOPE = "đơn vị (`code`, `into`, `old`) nằm trong cây đơn vị của người quản trị"
 DIRECTORY_SCOPE = "mọi người dùng đã đăng nhập: danh mục đơn vị (tên, mã, cơ quan) không phải dữ liệu mật"
+UNITS = pages.Key("units", (str,))  # by code
+BODIES = pages.Key("bodies", (str, str))  # by name, then code
 
 
 class LoadUnits(BaseModel):
@@ -222,11 +224,14 @@ async def list_units(
     level: str | None = None,
     q: str | None = None,
     current: bool = False,
+    page: pages.Ask = Depends(pages.asking(UNITS, default=pages.MAX_LIMIT)),  # a province's communes: one page
     service: Service = Depends(service_of),
     _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE)),
 ) -> dict[str, Any]:
+    """Đơn vị theo mã, từng trang: con của `parent` (không nêu: các đơn vị gốc; có `q`: mọi đơn
+    vị có tên chứa `q`, không phân biệt dấu), theo cấp (`level`), còn hiệu lực (`current`)."""
     u = m.units
-    query = select(u).order_by(u.c.code).limit(5000)
+    query = select(u).order_by(u.c.code)
     if parent:
         query = query.where(u.c.parent == parent)
     elif not q:
@@ -235,14 +240,22 @@ async def list_units(
         query = query.where(u.c.level == level)
     if current:
         query = query.where(u.c.valid_to.is_(None))
+    # the name test is Python's (diacritics): with `q`, read on in chunks until the page is full
+    wanted, chunk = (normalize(q), 1000) if q else ("", page.limit + 1)
+    after = page.after[0] if page.after else None
+    rows: list[Any] = []
     async with service.sessions() as session:
         if parent:
             await get_unit_or_raise(session, parent)
-        rows = (await session.execute(query)).all()
-    if q:
-        wanted = normalize(q)
-        rows = [r for r in rows if wanted in normalize(r.name)]
-    return {"items": [unit_json(r) for r in rows], "count": len(rows)}
+        while len(rows) <= page.limit:
+            read = (
+                await session.execute((query if after is None else query.where(u.c.code > after)).limit(chunk))
+            ).all()
+            rows += [r for r in read if wanted in normalize(r.name)] if q else read
+            if len(read) < chunk:
+                break
+            after = read[-1].code
+    return page.cut(rows[: page.limit + 1], lambda r: (r.code,)).json(unit_json)
 
 
 @router.get("/resolve")
@@ -280,18 +293,20 @@ async def get_unit(
 
 @router.get("/{code}/bodies")
 async def list_bodies(
-    code: str, service: Service = Depends(service_of), _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE))
+    code: str,
+    page: pages.Ask = Depends(pages.asking(BODIES, default=pages.MAX_LIMIT)),
+    service: Service = Depends(service_of),
+    _: Caller = Depends(allow(None, scope=DIRECTORY_SCOPE)),
 ) -> dict[str, Any]:
+    """Cơ quan, thôn, tổ dân phố trong một đơn vị, theo tên, từng trang."""
+    u = m.units
+    query = select(u).where(u.c.parent == code, u.c.level.in_(("body", "village")))
+    if (after := page.where(u.c.name, u.c.code)) is not None:
+        query = query.where(after)
     async with service.sessions() as session:
         await get_unit_or_raise(session, code)
-        rows = (
-            await session.execute(
-                select(m.units)
-                .where(m.units.c.parent == code, m.units.c.level.in_(("body", "village")))
-                .order_by(m.units.c.name)
-            )
-        ).all()
-    return {"items": [unit_json(r) for r in rows], "count": len(rows)}
+        rows = (await session.execute(query.order_by(u.c.name, u.c.code).limit(page.limit + 1))).all()
+    return page.cut(rows, lambda r: (r.name, r.code)).json(unit_json)
 
 
 async def _create_bodies(

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.plans import models as m
-from shared import audit, auth
+from shared import audit, auth, pages
 from shared.access import EVERYWHERE, Caller, Right, Role
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound, TooManyRequests
 from shared.limits import Name, RequiredName
@@ -172,14 +172,20 @@ async def add_user(
     return row, password if temporary else None
 
 
-async def users(session: AsyncSession, *, caller: Caller, scope: str | None, limit: int) -> list[Any]:
-    """Accounts in the caller's subtree (or the part of it asked for)."""
+USERS = pages.Key("users", (str, str))  # by unit path, then user name (unique)
+TOKENS = pages.Key("tokens", (datetime, uuid.UUID))  # newest first
+
+
+async def users(session: AsyncSession, *, caller: Caller, scope: str | None, page: pages.Ask) -> pages.Page:
+    """A page of the accounts in the caller's subtree (or the part of it asked for)."""
     root = caller.unit_path if scope is None else await unit_path(session, scope, field="within")
     _require_admin_of(caller, root)
     u = m.users
-    query = select(u).order_by(u.c.unit_path, u.c.username).limit(limit)
+    query = select(u).order_by(u.c.unit_path, u.c.username).limit(page.limit + 1)
     query = query.where(within_path(u.c.unit_path, root))
-    return list((await session.execute(query)).all())
+    if (after := page.where(u.c.unit_path, u.c.username)) is not None:
+        query = query.where(after)
+    return page.cut((await session.execute(query)).all(), lambda r: (r.unit_path, r.username))
 
 
 async def _user_for_admin(session: AsyncSession, caller: Caller, user_id: uuid.UUID, *, lock: bool = True) -> Any:
@@ -398,12 +404,14 @@ async def create_token(session: AsyncSession, *, caller: Caller, body: TokenIn, 
     return row, secret
 
 
-async def tokens(session: AsyncSession, *, caller: Caller, limit: int) -> list[Any]:
+async def tokens(session: AsyncSession, *, caller: Caller, page: pages.Ask) -> pages.Page:
     caller.require(Right.admin, caller.unit_path)
     t = m.api_tokens
-    query = select(t).order_by(t.c.created_at.desc()).limit(limit)
+    query = select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(page.limit + 1)
     query = query.where(within_path(t.c.unit_path, caller.unit_path))
-    return list((await session.execute(query)).all())
+    if (after := page.where(t.c.created_at, t.c.id, descending=True)) is not None:
+        query = query.where(after)
+    return page.cut((await session.execute(query)).all(), lambda r: (r.created_at, r.id))
 
 
 async def revoke_token(session: AsyncSession, *, caller: Caller, token_id: uuid.UUID, now: datetime) -> Any:

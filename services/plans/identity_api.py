@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.plans import identity
+from shared import pages
 from shared.access import Caller, Right
 from shared.auth import Unauthorized, allow, public
 from shared.runtime import Service, service_of
@@ -117,14 +118,15 @@ async def change_password(
 @router.get("/api/users")
 async def list_users(
     within: str | None = None,
-    limit: int = Query(1000, ge=1, le=10000),
+    page: pages.Ask = Depends(pages.asking(identity.USERS)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.admin, scope="tài khoản trong cây đơn vị của người quản trị")),
 ) -> dict[str, Any]:
-    """Tài khoản trong cây đơn vị của người quản trị (hoặc của đơn vị `within` trong đó)."""
+    """Tài khoản trong cây đơn vị của người quản trị (hoặc của đơn vị `within` trong đó), theo
+    đơn vị rồi tên đăng nhập, từng trang."""
     async with service.sessions() as session:
-        rows = await identity.users(session, caller=caller, scope=within, limit=limit)
-    return {"items": [identity.user_json(r) for r in rows], "count": len(rows)}
+        found = await identity.users(session, caller=caller, scope=within, page=page)
+    return found.json(identity.user_json)
 
 
 @router.post("/api/users", status_code=201)
@@ -167,14 +169,14 @@ async def reset_password(
 
 @router.get("/api/tokens")
 async def list_tokens(
-    limit: int = Query(1000, ge=1, le=10000),
+    page: pages.Ask = Depends(pages.asking(identity.TOKENS)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.admin, scope="mã truy cập trong cây đơn vị của người quản trị")),
 ) -> dict[str, Any]:
-    """Mã truy cập của các hệ thống khác (không hiện lại mã)."""
+    """Mã truy cập của các hệ thống khác (không hiện lại mã), mới nhất trước, từng trang."""
     async with service.sessions() as session:
-        rows = await identity.tokens(session, caller=caller, limit=limit)
-    return {"items": [identity.token_json(r) for r in rows], "count": len(rows)}
+        found = await identity.tokens(session, caller=caller, page=page)
+    return found.json(identity.token_json)
 
 
 @router.post("/api/tokens", status_code=201)

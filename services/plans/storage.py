@@ -9,6 +9,7 @@ as if absent. Writing is checked in lifecycle.py (Right.plan on the issuer)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.plans import models as m
 from services.plans.directory_api import unit_of
 from services.plans.domain import CheckedPlan, PlanIn
+from shared import pages
 from shared.access import EVERYWHERE, Caller, within
 from shared.errors import FieldProblem, InputError, NotFound
 from shared.events import PlanTask
@@ -133,9 +135,9 @@ async def list_(
     period: str | None = None,
     status: str | None = None,
     q: str | None = None,
-    limit: int = 100,
-) -> list[Any]:
-    """Plans `caller` may read, newest first, with their issuer's name: of one issuer or of any
+    page: pages.Ask,
+) -> pages.Page:
+    """A page of the plans `caller` may read, newest first, with their issuer's name: of one issuer or of any
     unit in the subtree `within`, of a period, in a status, whose number, title, purpose or tasks
     hold every word of `q` (without diacritics). The filters' units are checked by the route."""
     u = m.units
@@ -156,7 +158,10 @@ async def list_(
     if q:
         for word in normalize(q).split():
             query = query.where(p.c.search.contains(word))
-    return list((await session.execute(query.order_by(p.c.created_at.desc()).limit(limit))).all())
+    if (after := page.where(p.c.created_at, p.c.id, descending=True)) is not None:
+        query = query.where(after)
+    rows = (await session.execute(query.order_by(p.c.created_at.desc(), p.c.id.desc()).limit(page.limit + 1))).all()
+    return page.cut(rows, lambda r: (r.created_at, r.id))
 
 
 def summary_json(row: Any) -> dict[str, Any]:
@@ -175,15 +180,28 @@ def summary_json(row: Any) -> dict[str, Any]:
     }
 
 
-async def versions(session: AsyncSession, *, plan_id: uuid.UUID, caller: Caller) -> list[dict[str, Any]]:
-    """The versions amendments replaced, oldest first, each with what the next one changed."""
+LISTED = pages.Key("plans", (datetime, uuid.UUID))  # newest first
+VERSIONS = pages.Key("plan-versions", (int,))  # oldest first
+
+
+async def versions(session: AsyncSession, *, plan_id: uuid.UUID, caller: Caller, page: pages.Ask) -> pages.Page:
+    """A page of the versions amendments replaced, oldest first, each with what the next one changed."""
     await get_or_raise(session, plan_id=plan_id, caller=caller)
     v = m.plan_versions
-    rows = (await session.execute(select(v).where(v.c.plan_id == plan_id).order_by(v.c.version))).all()
-    return [
-        {"version": r.version, "changes": r.changes, "snapshot": r.snapshot, "replaced_at": r.created_at.isoformat()}
-        for r in rows
-    ]
+    query = select(v).where(v.c.plan_id == plan_id)
+    if (after := page.where(v.c.version)) is not None:
+        query = query.where(after)
+    rows = (await session.execute(query.order_by(v.c.version).limit(page.limit + 1))).all()
+    return page.cut(rows, lambda r: (r.version,))
+
+
+def version_json(row: Any) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "changes": row.changes,
+        "snapshot": row.snapshot,
+        "replaced_at": row.created_at.isoformat(),
+    }
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -27,6 +27,7 @@ from services.reports import models as m
 from services.reports import queries as q
 from services.reports.documents import PeriodicReport, docx_bytes, xlsx_bytes
 from services.reports.submissions import periodic
+from shared import pages
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.errors import FieldProblem, InputError
@@ -244,11 +245,67 @@ async def report_json(
     view: q.View = "current",
     plan: uuid.UUID | None = None,
     number: str = Query("", max_length=50),
+    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT, description="số mục của trang đầu mỗi phần"),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> dict[str, Any]:
-    """Số liệu của báo cáo định kỳ: tổng hợp, từng nhiệm vụ, từng đơn vị, đơn vị chậm, mô hình hay."""
-    return (await periodic_report(service, _report_scope(unit, period, view, plan), caller, number)).as_json()
+    """Số liệu của báo cáo định kỳ: tổng hợp, từng nhiệm vụ, từng đơn vị, đơn vị chậm, mô hình hay.
+    Nhiệm vụ (`tasks`) và ý kiến (`highlights`: mô hình hay, ghi chú, lý do không thực hiện được):
+    trang đầu, tối đa `limit` mục mỗi phần; `pages` cho biết tổng số và `next_cursor` của từng phần,
+    để đọc tiếp ở …/tasks và …/highlights/{kind}. Tệp DOCX, XLSX có đủ mọi mục."""
+    report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, number)
+    body = report.as_json()
+    first = pages.Ask(key=q.TASKS, limit=limit).take(report.tasks, q.task_key)
+    body["tasks"] = first.rows
+    sections = {"tasks": {"total": len(report.tasks), "next_cursor": first.next_cursor}}
+    body["highlights"] = {}
+    for kind, entries in report.highlights.items():
+        shown = pages.Ask(key=q.HIGHLIGHTS[kind], limit=limit).take(entries, q.highlight_key)
+        body["highlights"][kind] = shown.rows
+        sections[kind] = {"total": len(entries), "next_cursor": shown.next_cursor}
+    return body | {"pages": sections}
+
+
+@router.get("/{unit}/{period}/tasks")
+async def report_tasks(
+    unit: str,
+    period: str,
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    page: pages.Ask = Depends(pages.asking(q.TASKS)),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
+) -> dict[str, Any]:
+    """Phần nhiệm vụ của báo cáo định kỳ, từng trang: mỗi nhiệm vụ của kế hoạch một dòng, theo số
+    kế hoạch rồi số nhiệm vụ; `total`: số nhiệm vụ của cả báo cáo."""
+    scope = _report_scope(unit, period, view, plan)
+    async with snapshot(service) as session:
+        await q.get_unit_or_raise(session, scope.unit, caller=caller)
+        rows = await q.tasks(session, scope, service.clock.today_vn())
+    return page.take(rows, q.task_key).json(total=len(rows))
+
+
+@router.get("/{unit}/{period}/highlights/{kind}")
+async def report_highlights(
+    unit: str,
+    period: str,
+    kind: Literal["good_models", "notes", "cannot_do"],
+    view: q.View = "current",
+    plan: uuid.UUID | None = None,
+    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT, description="số mục tối đa của một trang"),
+    cursor: str | None = Query(None, max_length=pages.MAX_CURSOR, description="`next_cursor` của trang trước"),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
+) -> dict[str, Any]:
+    """Ý kiến trong báo cáo định kỳ, từng trang: mô hình hay (`good_models`), ghi chú (`notes`),
+    lý do không thực hiện được (`cannot_do`), theo đơn vị rồi số nhiệm vụ; `total`: số mục của cả báo cáo."""
+    key = q.HIGHLIGHTS[kind]
+    page = pages.Ask(key=key, limit=limit, after=key.decode(cursor) if cursor else None)
+    scope = _report_scope(unit, period, view, plan)
+    async with snapshot(service) as session:
+        await q.get_unit_or_raise(session, scope.unit, caller=caller)
+        entries = (await q.highlights(session, scope))[kind]
+    return page.take(entries, q.highlight_key).json(total=len(entries))
 
 
 @router.post("/{unit}/{period}/submit", status_code=201)
@@ -349,31 +406,40 @@ def due_for(service: Service) -> submissions.DueFor:
 async def versions(
     unit: str,
     period: str,
+    page: pages.Ask = Depends(pages.asking(submissions.CHILDREN)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(
         allow(Right.read, scope="đơn vị trong đường dẫn (xem quyết định về báo cáo của mình) hoặc cấp trên của nó")
     ),
 ) -> dict[str, Any]:
-    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước, và hạn gửi báo cáo của đơn vị."""
+    """Các lần gửi báo cáo của đơn vị trong kỳ, lần mới nhất trước, từng trang; và hạn gửi báo
+    cáo của đơn vị."""
     async with service.sessions() as session:
-        rows = await submissions.list_(session, unit=unit, period=period, caller=caller)
+        found = await submissions.list_(session, unit=unit, period=period, caller=caller, page=page)
         own = await q.get_unit_or_raise(session, unit)
     due = due_for(service)(periodic(period), own.level)
-    return {"items": [submissions.submission_json(r) for r in rows], "count": len(rows), "due": due.isoformat()}
+    return found.json(submissions.submission_json, due=due.isoformat())
 
 
 @router.get("/{unit}/{period}/children-submissions")
 async def children_submissions(
     unit: str,
     period: str,
+    page: pages.Ask = Depends(pages.asking(submissions.VERSIONS)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> dict[str, Any]:
     """Cấp trên xem tình hình gửi báo cáo của từng đơn vị trực thuộc, với hạn gửi theo cấp:
-    chưa gửi và quá hạn trước."""
+    chưa gửi và quá hạn trước, từng trang (`counts`: của mọi đơn vị trực thuộc)."""
     async with service.sessions() as session:
         return await submissions.children(
-            session, unit=unit, period=period, caller=caller, today=service.clock.today_vn(), due_for=due_for(service)
+            session,
+            unit=unit,
+            period=period,
+            caller=caller,
+            today=service.clock.today_vn(),
+            due_for=due_for(service),
+            page=page,
         )
 
 
@@ -381,14 +447,15 @@ async def children_submissions(
 async def audit_trail(
     unit: str | None = None,
     since: datetime | None = None,
-    limit: int = Query(500, ge=1, le=5000),
+    page: pages.Ask = Depends(pages.asking(audit.TRAIL)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(
         allow(Right.read, scope="thao tác của đơn vị mình và cấp dưới; chỉ lãnh đạo, thanh tra, quản trị")
     ),
 ) -> dict[str, Any]:
     """Nhật ký thao tác ghi của mọi dịch vụ: ai (người dùng, mã truy cập), thay mặt đơn vị nào,
-    làm gì (đường dẫn, đối tượng, nội dung gửi — đã che mật khẩu, khóa bí mật), lúc nào, từ đâu."""
+    làm gì (đường dẫn, đối tượng, nội dung gửi — đã che mật khẩu, khóa bí mật), lúc nào, từ đâu;
+    mới nhất trước, từng trang."""
     async with service.sessions() as session:
-        rows = await audit.trail(session, caller=caller, unit=unit, since=since, limit=limit)
-    return {"items": [audit.entry_json(r) for r in rows], "count": len(rows)}
+        found = await audit.trail(session, caller=caller, unit=unit, since=since, page=page)
+    return found.json(audit.entry_json)

@@ -4,6 +4,7 @@ read-only machine clients may not)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
+from shared import pages
 from shared.access import Caller, Right, Role
 from shared.errors import FieldProblem, Forbidden, InputError
 from shared.events import AuditRecorded, Event, Meta
@@ -49,10 +51,13 @@ def may_read(caller: Caller) -> None:
     raise Forbidden("Chỉ lãnh đạo, thanh tra hoặc quản trị của đơn vị (hoặc đơn vị cấp trên) được xem nhật ký thao tác")
 
 
+TRAIL = pages.Key("audit", (datetime, uuid.UUID))  # newest first
+
+
 async def trail(
-    session: AsyncSession, *, caller: Caller, unit: str | None, since: datetime | None, limit: int
-) -> list[Any]:
-    """Writes by actors of the caller's subtree (or of `unit`'s, within it), newest first."""
+    session: AsyncSession, *, caller: Caller, unit: str | None, since: datetime | None, page: pages.Ask
+) -> pages.Page:
+    """A page of the writes by actors of the caller's subtree (or of `unit`'s, within it), newest first."""
     may_read(caller)
     a = m.audit
     scope = caller.unit_path
@@ -63,11 +68,13 @@ async def trail(
             raise InputError([FieldProblem("unit", f"không có đơn vị mã {unit!r}")])
         caller.require(Right.read, str(path))
         scope = str(path)
-    query = select(a).order_by(a.c.at.desc()).limit(limit)
+    query = select(a).order_by(a.c.at.desc(), a.c.event_id.desc()).limit(page.limit + 1)
     query = query.where(within_path(a.c.actor_unit, scope))
     if since is not None:
         query = query.where(a.c.at >= since)
-    return list((await session.execute(query)).all())
+    if (after := page.where(a.c.at, a.c.event_id, descending=True)) is not None:
+        query = query.where(after)
+    return page.cut((await session.execute(query)).all(), lambda r: (r.at, r.event_id))
 
 
 def entry_json(row: Any) -> dict[str, Any]:

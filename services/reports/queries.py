@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
-from shared import units
+from shared import pages, units
 from shared.access import Caller, Right
 from shared.errors import NotFound
 from shared.followup import STATES, is_state, reported_on_time
@@ -335,8 +335,23 @@ async def tasks(session: AsyncSession, scope: Scope, today: date) -> list[dict[s
         }
         for row in rows
     ]
-    result.sort(key=lambda r: (r["plan_number"], natural_key(r["task_ref"])))
+    result.sort(key=task_key)
     return result
+
+
+# The report's long sections, paged in the JSON (the DOCX and XLSX hold them whole).
+TASKS = pages.Key("report-tasks", (str, str, str, str))
+HIGHLIGHTS = {kind: pages.Key(f"report-{kind}", (str, str, str)) for kind in ("good_models", "notes", "cannot_do")}
+
+
+def task_key(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """By plan number, then task number in natural order ("4.2" before "4.10"), then plan and task."""
+    natural = "".join(f"{part:010d}" if isinstance(part, int) else part for part in natural_key(row["task_ref"]))
+    return (row["plan_number"], natural, row["plan_id"], row["task_ref"])
+
+
+def highlight_key(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["unit"], entry["task_ref"], entry["assignment_id"])
 
 
 async def highlights(session: AsyncSession, scope: Scope) -> dict[str, list[dict[str, Any]]]:
@@ -346,16 +361,25 @@ async def highlights(session: AsyncSession, scope: Scope) -> dict[str, list[dict
     rows = (
         await session.execute(
             select(
-                a.c.unit_code, u.c.name, a.c.task_ref, a.c.task_title, p.c.status, p.c.note, p.c.reason, p.c.good_model
+                a.c.id,
+                a.c.unit_code,
+                u.c.name,
+                a.c.task_ref,
+                a.c.task_title,
+                p.c.status,
+                p.c.note,
+                p.c.reason,
+                p.c.good_model,
             )
             .select_from(scope.source().outerjoin(u, u.c.code == a.c.unit_code))
             .where(*scope.conditions(), or_(p.c.note != "", p.c.reason != "", p.c.good_model != ""))
-            .order_by(a.c.unit_code, a.c.task_ref)
         )
     ).all()
+    rows = sorted(rows, key=lambda r: (r.unit_code, r.task_ref, str(r.id)))  # highlight_key's order
 
     def entry(row: Any, text: str) -> dict[str, Any]:
         return {
+            "assignment_id": str(row.id),
             "unit": row.unit_code,
             "name": row.name or row.unit_code,
             "task_ref": row.task_ref,

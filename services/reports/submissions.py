@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reports import models as m
 from services.reports import queries as q
 from services.reports.queries import get_unit_or_raise
+from shared import pages
 from shared.access import Caller, Right
 from shared.clock import vn_date
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
@@ -306,29 +307,32 @@ def drift(sent: dict[str, Any], now: dict[str, Any]) -> list[str]:
     ]
 
 
-async def list_(session: AsyncSession, *, unit: str, period: str, caller: Caller) -> list[Any]:
-    """Every version a unit sent for a period, the newest first, with the decisions on them:
-    read by the unit itself (what its parent decided on its reports) and its superiors."""
+VERSIONS = pages.Key("submissions", (int,))  # the newest first
+CHILDREN = pages.Key("children-submissions", (int, int, str, str))  # not sent and the latest first
+
+
+async def list_(session: AsyncSession, *, unit: str, period: str, caller: Caller, page: pages.Ask) -> pages.Page:
+    """A page of the versions a unit sent for a period, the newest first, with the decisions on
+    them: read by the unit itself (what its parent decided on its reports) and its superiors."""
     await get_unit_or_raise(session, unit, caller=caller)
     wanted = periodic(period)
     s = m.submissions
-    return list(
-        (
-            await session.execute(
-                select(s).where(s.c.unit_code == unit, s.c.period == wanted.code).order_by(s.c.version.desc())
-            )
-        ).all()
-    )
+    query = select(s).where(s.c.unit_code == unit, s.c.period == wanted.code)
+    if (after := page.where(s.c.version, descending=True)) is not None:
+        query = query.where(after)
+    rows = (await session.execute(query.order_by(s.c.version.desc()).limit(page.limit + 1))).all()
+    return page.cut(rows, lambda r: (r.version,))
 
 
 DueFor = Callable[[Period, str], date]  # the report deadline of a level in a period
 
 
 async def children(
-    session: AsyncSession, *, unit: str, period: str, caller: Caller, today: date, due_for: DueFor
+    session: AsyncSession, *, unit: str, period: str, caller: Caller, today: date, due_for: DueFor, page: pages.Ask
 ) -> dict[str, Any]:
     """Where each direct child stands with its report for the period, with its deadline by
-    level: not sent and the latest first. Read by the unit and its superiors."""
+    level: not sent and the latest first, a page of them (`counts` are of them all). Read by
+    the unit and its superiors."""
     own = await get_unit_or_raise(session, unit, caller=caller)
     wanted = periodic(period)
     u, s = m.units, m.submissions
@@ -364,7 +368,11 @@ async def children(
             }
         )
     order = {"not_submitted": 0, "returned": 1, "reopened": 2, "submitted": 3, "accepted": 4}
-    items.sort(key=lambda i: (order[i["status"]], -i["days_late"], i["name"]))
+
+    def key(i: dict[str, Any]) -> tuple[int, int, str, str]:
+        return (order[i["status"]], -i["days_late"], i["name"], i["unit"])
+
+    items.sort(key=key)
     counts = {status: sum(1 for i in items if i["status"] == status) for status in order}
     return {
         "unit": unit,
@@ -372,6 +380,5 @@ async def children(
         "period": wanted.code,
         "due": due_for(wanted, own.level).isoformat(),
         "counts": counts,
-        "items": items,
-        "count": len(items),
+        **page.take(items, key).json(),
     }

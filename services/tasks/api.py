@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.tasks import assignments, evidence, progress
+from shared import pages
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.containers import ZipLimits
@@ -33,7 +34,7 @@ async def list_assignments(
     period: str | None = None,
     plan: uuid.UUID | None = None,
     status: FollowUp | None = None,
-    limit: int = Query(1000, ge=1, le=10000),
+    page: pages.Ask = Depends(pages.asking(assignments.LISTED)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(
         allow(
@@ -44,10 +45,10 @@ async def list_assignments(
 ) -> dict[str, Any]:
     """Nhiệm vụ được giao của một đơn vị (`unit`) hoặc cả cây đơn vị (`within`), lọc theo kỳ,
     kế hoạch, trạng thái (done_on_time, done_late, in_progress, overdue, not_due); chỉ gồm các
-    đơn vị trong cây đơn vị của tài khoản."""
+    đơn vị trong cây đơn vị của tài khoản. Từng trang: `next_cursor` gửi lại làm `cursor`."""
     today = service.clock.today_vn()
     async with service.sessions() as session:
-        rows = await assignments.list_(
+        found = await assignments.list_(
             session,
             caller=caller,
             today=today,
@@ -56,9 +57,9 @@ async def list_assignments(
             period=period,
             plan=plan,
             state=status,
-            limit=limit,
+            page=page,
         )
-    return {"items": [assignments.assignment_json(r, today) for r in rows], "count": len(rows)}
+    return found.json(lambda r: assignments.assignment_json(r, today))
 
 
 @router.get("/assignments/work")
@@ -142,17 +143,18 @@ async def upload_evidence(
 @router.get("/assignments/{assignment_id}/evidence")
 async def list_evidence(
     assignment_id: uuid.UUID,
+    page: pages.Ask = Depends(pages.asking(evidence.FILES)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
 ) -> dict[str, Any]:
-    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao, và giới hạn của tệp tải lên
-    (`limits`: dung lượng tối đa, các loại tệp được nhận)."""
+    """Các tệp minh chứng đã tải lên cho một nhiệm vụ được giao, cũ nhất trước, từng trang; và
+    giới hạn của tệp tải lên (`limits`: dung lượng tối đa, các loại tệp được nhận)."""
     async with service.sessions() as session:
-        rows = await evidence.list_(session, caller=caller, assignment_id=assignment_id)
+        found = await evidence.list_(session, caller=caller, assignment_id=assignment_id, page=page)
     limits = evidence.limits_json(
         max_bytes=service.settings.evidence_max_bytes, accepted=service.settings.evidence_types
     )
-    return {"items": [evidence.file_json(r) for r in rows], "count": len(rows), "limits": limits}
+    return found.json(evidence.file_json, limits=limits)
 
 
 @router.get("/evidence/{file_id}")

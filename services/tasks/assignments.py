@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from services.tasks.access import readable_assignment, report_refusal
-from shared import followup
+from shared import followup, pages
 from shared.access import Caller, Right
 from shared.errors import FieldProblem, InputError
 from shared.followup import FollowUp
@@ -25,6 +25,7 @@ from shared.periods import Period, PeriodError
 from shared.units import under, within_path
 
 a = m.assignments
+LISTED = pages.Key("assignments", (date, str, str, uuid.UUID))  # by due date
 
 
 def state_is(wanted: FollowUp | str, today: date) -> Any:
@@ -78,9 +79,10 @@ async def list_(
     period: str | None = None,
     plan: uuid.UUID | None = None,
     state: FollowUp | None = None,
-    limit: int = 1000,
-) -> list[Any]:
-    """Open assignments of one unit or of a subtree, within the caller's subtree, by due date, filtered."""
+    page: pages.Ask,
+) -> pages.Page:
+    """A page of the open assignments of one unit or of a subtree, within the caller's subtree,
+    by due date (then unit, task, id), filtered."""
     if not unit and not within:
         raise InputError([FieldProblem("unit", "cần `unit` (một đơn vị) hoặc `within` (cả cây đơn vị)")])
     for named in (unit, within):
@@ -89,9 +91,11 @@ async def list_(
     query: Select[Any] = (
         select(a)
         .where(a.c.cancelled_at.is_(None), in_subtree(caller))
-        .order_by(a.c.due, a.c.unit_code, a.c.task_ref)
-        .limit(limit)
+        .order_by(a.c.due, a.c.unit_code, a.c.task_ref, a.c.id)
+        .limit(page.limit + 1)
     )
+    if (after := page.where(a.c.due, a.c.unit_code, a.c.task_ref, a.c.id)) is not None:
+        query = query.where(after)
     if unit:
         query = query.where(a.c.unit_code == unit)
     if within:
@@ -106,7 +110,7 @@ async def list_(
         query = query.where(a.c.plan_id == plan)
     if state:
         query = query.where(state_is(state, today))
-    return list((await session.execute(query)).all())
+    return page.cut((await session.execute(query)).all(), lambda r: (r.due, r.unit_code, r.task_ref, r.id))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from services.tasks.access import open_assignment, readable_assignment
+from shared import pages
 from shared.access import Caller
 from shared.containers import ZipLimits, check_zip
 from shared.errors import FieldProblem, InputError, NotFound
@@ -178,14 +179,19 @@ async def _count_against_quota(session: AsyncSession, *, unit: str, size: int, q
         )
 
 
-async def list_(session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID) -> list[Any]:
-    """The files uploaded for an assignment, oldest first (without their bytes); 404 for an
-    assignment outside the caller's subtree."""
+FILES = pages.Key("evidence", (datetime, uuid.UUID))  # oldest first
+
+
+async def list_(session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID, page: pages.Ask) -> pages.Page:
+    """A page of the files uploaded for an assignment, oldest first (without their bytes); 404
+    for an assignment outside the caller's subtree."""
     await readable_assignment(session, assignment_id, caller=caller)
     f = m.evidence_files.c
-    return list(
-        (await session.execute(select(*LISTED).where(f.assignment_id == assignment_id).order_by(f.uploaded_at))).all()
-    )
+    query = select(*LISTED, f.uploaded_at).where(f.assignment_id == assignment_id)
+    if (after := page.where(f.uploaded_at, f.id)) is not None:
+        query = query.where(after)
+    rows = (await session.execute(query.order_by(f.uploaded_at, f.id).limit(page.limit + 1))).all()
+    return page.cut(rows, lambda r: (r.uploaded_at, r.id))
 
 
 async def get_or_raise(session: AsyncSession, *, caller: Caller, file_id: uuid.UUID) -> Any:

@@ -65,7 +65,7 @@ async def notices_of_a_new_plan(world: World) -> tuple[str, list[dict[str, Any]]
 
 async def unread(world: World) -> int:
     async with world.api() as api:
-        found = await api.get("/api/notifications", params={"unit": COMMUNE, "unread": "true", "limit": 5000})
+        found = await api.get("/api/notifications", params={"unit": COMMUNE, "unread": "true", "limit": 500})
         return int(found.json()["count"])
 
 

@@ -60,8 +60,20 @@ def possible_states(today: date) -> set[str]:
     return states
 
 
+async def every(api: httpx.AsyncClient, path: str, **params: str) -> list[dict]:
+    """Every item of a list, page by page (500 at most a page), following `next_cursor`."""
+    items: list[dict] = []
+    wanted = {**params, "limit": "500"}
+    while True:
+        found = (await api.get(path, params=wanted)).json()
+        items += found["items"]
+        if not found["next_cursor"]:
+            return items
+        wanted["cursor"] = found["next_cursor"]
+
+
 async def demo_plan(api: httpx.AsyncClient) -> dict:
-    plans = (await api.get("/api/plans", params={"issuer": PROVINCE, "limit": 1000})).json()["items"]
+    plans = await every(api, "/api/plans", issuer=PROVINCE)
     found = [p for p in plans if p["number"] == PLAN_NUMBER]
     assert len(found) == 1, plans
     return found[0]
@@ -69,10 +81,10 @@ async def demo_plan(api: httpx.AsyncClient) -> dict:
 
 async def counts(api: httpx.AsyncClient) -> dict[str, int]:
     """What a second run must not have added to."""
-    plans = await api.get("/api/plans", params={"within": PROVINCE, "limit": 1000})
-    users = await api.get("/api/users", params={"within": PROVINCE})
-    assignments = await api.get("/api/assignments", params={"within": PROVINCE, "limit": 10000})
-    return {"plans": plans.json()["count"], "users": users.json()["count"], "assignments": assignments.json()["count"]}
+    plans = await every(api, "/api/plans", within=PROVINCE)
+    users = await every(api, "/api/users", within=PROVINCE)
+    assignments = await every(api, "/api/assignments", within=PROVINCE)
+    return {"plans": len(plans), "users": len(users), "assignments": len(assignments)}
 
 
 async def test_demo_loads_a_lived_in_province_prints_working_logins_and_loads_nothing_twice(

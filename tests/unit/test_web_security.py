@@ -103,6 +103,6 @@ async def test_an_address_a_page_cannot_read_is_an_error_page_in_vietnamese(page
     wrong_id = await pages.get("/plans/khong-phai-ma", headers={"accept": "text/html"})
     assert wrong_id.status_code == 404 and "text/html" in wrong_id.headers["content-type"]
     assert "Không có trang này." in wrong_id.text
-    wrong_page = await pages.get("/inbox?limit=abc", headers={"accept": "text/html"})
-    assert wrong_page.status_code == 400 and "limit: phải là số nguyên" in wrong_page.text
+    wrong_page = await pages.get("/inbox?unread=abc", headers={"accept": "text/html"})
+    assert wrong_page.status_code == 400 and "unread: phải là đúng hoặc sai (true/false)" in wrong_page.text
     assert "Input should be" not in wrong_page.text

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from shared.access import Right, Role
 from web.admin.forms import codes
-from web.kit import Page, PageError, Refusal, optional, redirect, refused_status, signed_in, text, ticked
+from web.kit import AFTER, Page, PageError, Refusal, optional, redirect, refused_status, signed_in, text, ticked
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,10 +43,10 @@ async def subtree_units(page: Page) -> list[dict[str, Any]]:
     """The viewer's unit and its current child units (to choose a user's or a token's unit)."""
     unit = page.viewer.unit
     if unit in ("", "*"):
-        return list((await page.api.json("/api/units"))["items"])
+        return await page.api.every("/api/units")
     own = await page.api.json_or_none(f"/api/units/{unit}")
-    children = await page.api.json("/api/units", parent=unit, current="true")
-    return ([own] if own else []) + [u for u in children["items"] if u["level"] not in ("body", "village")]
+    children = await page.api.every("/api/units", parent=unit, current="true")
+    return ([own] if own else []) + [u for u in children if u["level"] not in ("body", "village")]
 
 
 @router.get("/admin")
@@ -68,13 +68,14 @@ async def users_page(
 ) -> HTMLResponse:
     """The accounts of the subtree, the form of a new one, and a temporary password just made."""
     within = page.request.query_params.get("within") or None
-    users = await page.api.json("/api/users", within=within)
+    users = await page.api.json("/api/users", within=within, cursor=page.request.query_params.get(AFTER) or None)
     units = await subtree_units(page)
     return page.render(
         "admin/users.html",
         {
             "active": "admin",
             "users": users["items"],
+            "more": page.next_page(users["next_cursor"]),
             "units": units,
             "unit_names": {u["code"]: u["name"] for u in units},
             "roles": ROLES,
@@ -142,13 +143,14 @@ async def tokens_page(
     secret: dict[str, Any] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    tokens = await page.api.json("/api/tokens")
+    tokens = await page.api.json("/api/tokens", cursor=page.request.query_params.get(AFTER) or None)
     units = await subtree_units(page)
     return page.render(
         "admin/tokens.html",
         {
             "active": "admin",
             "tokens": tokens["items"],
+            "more": page.next_page(tokens["next_cursor"]),
             "units": units,
             "rights": RIGHTS,
             "values": values or {"rights": [Right.read.value], "expires_in_days": "365", "unit": page.viewer.unit},
@@ -205,9 +207,9 @@ async def units_page(
     a refusal belongs to."""
     code = (unit or "").strip() or (page.viewer.unit if page.viewer.unit != "*" else "")
     shown = await page.api.json(f"/api/units/{code}") if code else None
-    children = await page.api.json("/api/units", parent=code or None)
-    kids = [u for u in children["items"] if u["level"] not in ("body", "village")]
-    bodies = [u for u in children["items"] if u["level"] in ("body", "village")]
+    children = await page.api.every("/api/units", parent=code or None)
+    kids = [u for u in children if u["level"] not in ("body", "village")]
+    bodies = [u for u in children if u["level"] in ("body", "village")]
     return page.render(
         "admin/units.html",
         {

@@ -116,5 +116,5 @@ async def work_page(page: Page) -> HTMLResponse:
 
 
 async def provinces_page(page: Page) -> HTMLResponse:
-    units = await page.api.json("/api/units", current=True)
-    return page.render("dashboard/provinces.html", {"active": "home", "units": units["items"]})
+    units = await page.api.every("/api/units", current=True)
+    return page.render("dashboard/provinces.html", {"active": "home", "units": units})

@@ -77,18 +77,13 @@ async def inbox(
     unread: bool = False,
     kind: str | None = None,
     unit: str | None = None,
-    limit: int = Query(PAGE_SIZE, ge=1, le=1000),
+    sau: str | None = Query(None, max_length=1000, description="trang sau: `next_cursor` của API"),
     page: Page = Depends(signed_in("thông báo của đơn vị, trong phạm vi của tài khoản")),
 ) -> HTMLResponse:
     code = unit_of(page, unit)
     query = {"unit": code, "unread": unread or None, "kind": kind or None}
-    found = await page.api.json("/api/notifications", **query, limit=limit + 1)  # one more: is there more?
-    items = [{**item, "page": page_path(item["link"])} for item in found["items"][:limit]]
-    more = {
-        k: v
-        for k, v in {**query, "limit": limit + PAGE_SIZE}.items()
-        if v and not (k == "unit" and v == page.viewer.unit)
-    }
+    found = await page.api.json("/api/notifications", **query, limit=PAGE_SIZE, cursor=sau or None)
+    items = [{**item, "page": page_path(item["link"])} for item in found["items"]]
     return page.render(
         "inbox/inbox.html",
         {
@@ -99,7 +94,8 @@ async def inbox(
             "kind": kind or "",
             "kinds": KIND_LABELS,
             "filtered": bool(unread or kind),
-            "more": "/inbox?" + urlencode(more) if len(found["items"]) > limit else None,
+            "more": page.next_page(found["next_cursor"]),
+            "later": bool(sau),
         },
     )
 
@@ -141,7 +137,7 @@ async def badge(page: Page = Depends(signed_in("số thông báo chưa đọc c�
 async def contacts_page(
     page: Page, unit: str, *, values: dict[str, Any], errors: Refusal | None, created: Any = None, status: int = 200
 ) -> HTMLResponse:
-    found = await page.api.json("/api/notifications/contacts", unit=unit)
+    found = await page.api.whole("/api/notifications/contacts", unit=unit)
     return page.render(
         "inbox/contacts.html",
         {
@@ -292,10 +288,11 @@ async def reset_rules(page: Page = Depends(signed_in("quy tắc thông báo củ
 async def deliveries(
     status: str = "failed",
     redriven: int | None = None,
+    sau: str | None = Query(None, max_length=1000, description="trang sau: `next_cursor` của API"),
     page: Page = Depends(signed_in("các lần gửi thông báo ra ngoài, trong phạm vi quản trị")),
 ) -> HTMLResponse:
     chosen = status if status in DELIVERY_STATUSES else "failed"
-    found = await page.api.json("/api/notifications/deliveries", status=chosen, limit=200)
+    found = await page.api.json("/api/notifications/deliveries", status=chosen, limit=200, cursor=sau or None)
     return page.render(
         "inbox/deliveries.html",
         {
@@ -305,6 +302,7 @@ async def deliveries(
             "statuses": DELIVERY_STATUSES,
             "kinds": KIND_LABELS,
             "redriven": redriven,
+            "more": page.next_page(found["next_cursor"]),
         },
     )
 

@@ -55,10 +55,9 @@ DONE = {key: action[4] for key, action in ACTIONS.items()} | {
 
 async def units_below(page: Page, code: str) -> list[dict[str, Any]]:
     """The bodies and child units of `code` (empty for a code the directory does not know)."""
-    if not code:
+    if not code or await unit_or_none(page, code) is None:
         return []
-    found = await page.api.json_or_none("/api/units", parent=code)
-    return list(found["items"]) if found else []
+    return await page.api.every("/api/units", parent=code)
 
 
 def names_of(units: list[dict[str, Any]]) -> dict[str, str]:
@@ -249,7 +248,7 @@ async def plan_page(plan_id: uuid.UUID, done: str = "", page: Page = Depends(sig
         "issuer": issuer,
         "names": names_of(await units_below(page, plan["issuer"])),
         "tree": await page.api.json(f"/api/plans/{plan_id}/tree"),
-        "versions": (await page.api.json(f"/api/plans/{plan_id}/versions"))["items"],
+        "versions": await page.api.every(f"/api/plans/{plan_id}/versions"),
         "coverage": await task_coverage(page, plan),
         "parent": await parent_of(page, plan),
         "may_change": may_change(page, issuer),

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from shared.vocabularies import PRODUCT_KINDS
-from web.kit import Page, Refusal, redirect, signed_in
+from web.kit import Page, PageError, Refusal, redirect, signed_in
 from web.progress.forms import FIELDS, OTHER_ROWS, OUTPUT, STATUSES, Typed
 
 router = APIRouter(include_in_schema=False)
@@ -30,8 +30,11 @@ async def task_of(page: Page, assignment: dict[str, Any]) -> tuple[dict[str, Any
 
 async def occurrences(page: Page, assignment: dict[str, Any]) -> list[dict[str, Any]]:
     """The unit's assignments of the same task, one per occurrence, by due date."""
-    listed = await page.api.json_or_none("/api/assignments", unit=assignment["unit"], plan=assignment["plan_id"])
-    return [a for a in (listed or {}).get("items", []) if a["task_ref"] == assignment["task_ref"]]
+    try:
+        listed = await page.api.every("/api/assignments", unit=assignment["unit"], plan=assignment["plan_id"])
+    except PageError:  # not the caller's to list: the page shows this occurrence alone
+        return []
+    return [a for a in listed if a["task_ref"] == assignment["task_ref"]]
 
 
 async def returned(page: Page, assignment: dict[str, Any]) -> dict[str, Any] | None:
@@ -51,7 +54,7 @@ def product_kinds(task: dict[str, Any], typed: Typed) -> list[dict[str, Any]]:
 async def context(page: Page, assignment_id: uuid.UUID) -> dict[str, Any]:
     """Everything the page shows but the form's values (404/403 page if the API refuses the read)."""
     assignment = await page.api.json(f"/api/assignments/{assignment_id}")
-    files = await page.api.json(f"/api/assignments/{assignment_id}/evidence")
+    files = await page.api.whole(f"/api/assignments/{assignment_id}/evidence")
     plan, task = await task_of(page, assignment)
     history = list(reversed(assignment.get("history") or []))  # newest first: the first one counts
     return {

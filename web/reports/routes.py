@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from shared.periods import Period
 from shared.vocabularies import CONTENT_AREAS, PRODUCT_KINDS
-from web.kit import VIETNAM, Page, PageError, Refusal, redirect, signed_in
+from web.kit import ALL_AT_ONCE, VIETNAM, Page, PageError, Refusal, redirect, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -163,8 +163,13 @@ async def report_page(
 ) -> HTMLResponse:
     base = f"/api/reports/{unit}/{period}"
     report, versions, submitted = await asyncio.gather(
-        page.api.json(base), page.api.json(f"{base}/submissions"), page.api.json(f"{base}/children-submissions")
+        page.api.json(base, limit=ALL_AT_ONCE),
+        page.api.whole(f"{base}/submissions"),
+        page.api.whole(f"{base}/children-submissions"),
     )
+    if cursor := report["pages"]["tasks"]["next_cursor"]:  # numbered pages below: every task
+        rest = await page.api.whole(f"{base}/tasks", cursor=cursor)
+        report["tasks"] = report["tasks"] + rest["items"]
     latest = versions["items"][0] if versions["items"] else None
     message = DONE[done].format(period=report["period_label"], unit=report["unit_name"]) if done in DONE else ""
     context = {

@@ -34,8 +34,14 @@ async def cases(world: World) -> list[Case]:
                 note="the province: not the commune's",
             ),
         ]
-    for suffix in ("", ".docx", ".xlsx"):
-        route = "/api/reports/{unit}/{period}" + suffix
+    for suffix, pattern in (
+        ("", ""),
+        (".docx", ".docx"),
+        (".xlsx", ".xlsx"),
+        ("/tasks", "/tasks"),  # the report's sections, a page at a time
+        ("/highlights/notes", "/highlights/{kind}"),
+    ):
+        route = "/api/reports/{unit}/{period}" + pattern
         out += [
             Case("GET", route, f"{unit}/{Q1}{suffix}", allowed(*READ_UNIT)),
             Case("GET", route, f"{province}/{Q1}{suffix}", allowed(*READ_PROVINCE), note="the province's report"),

@@ -120,7 +120,9 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
 
     async def in_progress() -> list | None:
         items = (
-            await system.get("/api/assignments", params={"within": "52", "status": "in_progress", "period": "2026-Q1"})
+            await system.get(
+                "/api/assignments", params={"within": "52", "status": "in_progress", "period": "2026-Q1", "limit": 500}
+            )
         ).json()["items"]
         return items if len(items) == 134 else None
 
@@ -137,7 +139,11 @@ async def test_a_supervisor_lists_the_subtree_by_status_and_a_unit_sees_its_work
     # the province and a sibling are refused
     province = system.as_(head("52"))
     assert (
-        len((await province.get("/api/assignments", params={"within": "52", "period": "2026-Q1"})).json()["items"])
+        len(
+            (await province.get("/api/assignments", params={"within": "52", "period": "2026-Q1", "limit": 500})).json()[
+                "items"
+            ]
+        )
         == 135
     )
     commune = system.as_(officer(await path_of(system, "21787")))
