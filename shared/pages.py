@@ -134,12 +134,13 @@ class Page:
         return {"items": items, "count": len(items), "next_cursor": self.next_cursor, **extra}
 
 
-def asking(key: Key) -> Callable[..., Ask]:
-    """FastAPI dependency of a list route: `limit` and `cursor` from the query, checked."""
+def asking(key: Key, *, default: int = DEFAULT_LIMIT) -> Callable[..., Ask]:
+    """FastAPI dependency of a list route: `limit` and `cursor` from the query, checked. A list
+    whose usual reading fits in the largest page (the children of a unit) says so by `default`."""
 
     def dependency(
         limit: int = Query(
-            DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"số mục tối đa của một trang (mặc định {DEFAULT_LIMIT})"
+            default, ge=1, le=MAX_LIMIT, description=f"số mục tối đa của một trang (mặc định {default})"
         ),
         cursor: str | None = Query(
             None, max_length=MAX_CURSOR, description="`next_cursor` của trang trước; bỏ trống: trang đầu"
