@@ -10,10 +10,9 @@ decisions on its own reports."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -30,6 +29,7 @@ from services.reports.submissions import periodic
 from shared import pages
 from shared.access import Caller, Right
 from shared.auth import allow
+from shared.bounded import in_process
 from shared.errors import FieldProblem, InputError
 from shared.periods import Period, PeriodError
 from shared.runtime import Service, service_of
@@ -208,6 +208,18 @@ def _attachment(content: bytes, media_type: str, report: PeriodicReport, suffix:
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
+async def _made(service: Service, make: Callable[[PeriodicReport], bytes], report: PeriodicReport) -> bytes:
+    """The file made in a worker process, killed past CCHC_DOCUMENT_TIME_LIMIT_SECONDS: 503."""
+    return await in_process(
+        make,
+        report,
+        seconds=service.settings.document_time_limit_seconds,
+        field="report",
+        what="Tạo tệp báo cáo",
+        setting="CCHC_DOCUMENT_TIME_LIMIT_SECONDS",
+    )
+
+
 @router.get("/{unit}/{period}.docx")
 async def report_docx(
     unit: str,
@@ -221,7 +233,7 @@ async def report_docx(
 ) -> Response:
     """Báo cáo định kỳ theo thể thức Nghị định 30/2020/NĐ-CP (tệp Word)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, number, signer)
-    return _attachment(await asyncio.to_thread(docx_bytes, report), DOCX, report, ".docx")
+    return _attachment(await _made(service, docx_bytes, report), DOCX, report, ".docx")
 
 
 @router.get("/{unit}/{period}.xlsx")
@@ -235,7 +247,7 @@ async def report_xlsx(
 ) -> Response:
     """Bảng nhiệm vụ, bảng đơn vị và đơn vị chậm báo cáo (tệp Excel)."""
     report = await periodic_report(service, _report_scope(unit, period, view, plan), caller, "")
-    return _attachment(await asyncio.to_thread(xlsx_bytes, report), XLSX, report, ".xlsx")
+    return _attachment(await _made(service, xlsx_bytes, report), XLSX, report, ".xlsx")
 
 
 @router.get("/{unit}/{period}")
