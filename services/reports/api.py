@@ -418,7 +418,7 @@ def due_for(service: Service) -> submissions.DueFor:
 async def versions(
     unit: str,
     period: str,
-    page: pages.Ask = Depends(pages.asking(submissions.CHILDREN)),
+    page: pages.Ask = Depends(pages.asking(submissions.VERSIONS)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(
         allow(Right.read, scope="đơn vị trong đường dẫn (xem quyết định về báo cáo của mình) hoặc cấp trên của nó")
@@ -437,7 +437,7 @@ async def versions(
 async def children_submissions(
     unit: str,
     period: str,
-    page: pages.Ask = Depends(pages.asking(submissions.VERSIONS)),
+    page: pages.Ask = Depends(pages.asking(submissions.CHILDREN)),
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> dict[str, Any]:
