@@ -118,8 +118,8 @@ class Settings(BaseSettings):
     zip_max_uncompressed_bytes: int = 100 * 1024 * 1024
     zip_max_ratio: float = 100.0
     # CPU-heavy work runs off the event loop and is refused (503, nothing stored) past these seconds
-    # (shared/bounded.py): reading an uploaded plan (in a worker process, killed then), a report's
-    # DOCX/XLSX, loading the official units (in a thread: bounded inputs, the wait is what is cut).
+    # (shared/bounded.py: in a worker process, killed then): reading an uploaded plan, making a
+    # report's DOCX/XLSX, reading the units of a load from the packages (its writes stay in the request).
     import_time_limit_seconds: float = 20.0
     document_time_limit_seconds: float = 60.0
     units_load_time_limit_seconds: float = 120.0

@@ -177,6 +177,33 @@ def legacy_units(province: str) -> tuple[list[Unit], list[Succession]]:
     return [*current, *units.values()], successions
 
 
+class UnknownProvince(LookupError):
+    """`provinces[index]` names no province in the chosen source."""
+
+    def __init__(self, index: int, code: str) -> None:
+        super().__init__(index, code)  # the arguments, so that it pickles back from a worker
+        self.index, self.code = index, code
+
+
+def units_of(source: str, provinces: list[str]) -> tuple[list[Unit], list[Succession]]:
+    """The units of `provinces` from `source` ("vietnam-provinces": today's; "vietnamadminunits":
+    the legacy ones with their successions): the CPU-heavy part of a load, run in a worker process
+    (shared/bounded.py). UnknownProvince for a code the source does not have."""
+    units: list[Unit] = []
+    successions: list[Succession] = []
+    for index, province in enumerate(provinces):
+        try:
+            if source == "vietnam-provinces":
+                units += official_units(province)
+            else:
+                legacy, links = legacy_units(province)
+                units += legacy
+                successions += links
+        except KeyError:
+            raise UnknownProvince(index, province) from None
+    return units, successions
+
+
 def official_code(issuer: str) -> str | None:
     """The code of a People's Committee's unit named in a plan ('Ủy ban nhân dân xã Canh Vinh' →
     '22003'), when exactly one province or commune-level unit today has that name; None

@@ -28,11 +28,12 @@ from services.plans.bodies import (
     name_key,
     short_tag,
 )
-from services.plans.directory import PROVINCES, CurrentProvince, Succession, legacy_units, official_units
+from services.plans.directory import PROVINCES, CurrentProvince, Succession, UnknownProvince, units_of
 from services.plans.domain import Unit
 from shared import audit, pages
 from shared.access import Caller, Right, within
 from shared.auth import allow
+from shared.bounded import in_process
 from shared.db import chunks
 from shared.errors import Conflict, FieldProblem, InputError, NotFound
 from shared.events import Event, UnitCreated, UnitRenamed, UnitSucceeded
@@ -198,18 +199,19 @@ async def load_units(
 ) -> dict[str, Any]:
     """Nạp đơn vị hành chính: `vietnam-provinces` (cơ cấu hiện hành) hoặc `vietnamadminunits`
     (cơ cấu trước 01/7/2025 với liên kết đơn vị kế thừa)."""
-    units: list[Unit] = []
-    successions: list[Succession] = []
-    for index, province in enumerate(body.provinces):
-        try:
-            if body.source == "vietnam-provinces":
-                units += official_units(province)
-            else:
-                legacy, links = legacy_units(province)
-                units += legacy
-                successions += links
-        except KeyError:
-            raise InputError([FieldProblem(f"provinces[{index}]", f"không có tỉnh mã {province!r}")]) from None
+    # Reading the packages costs seconds of CPU: in a worker process, killed past the limit (503).
+    try:
+        units, successions = await in_process(
+            units_of,
+            body.source,
+            body.provinces,
+            seconds=service.settings.units_load_time_limit_seconds,
+            field="provinces",
+            what="Nạp đơn vị hành chính",
+            setting="CCHC_UNITS_LOAD_TIME_LIMIT_SECONDS",
+        )
+    except UnknownProvince as exc:
+        raise InputError([FieldProblem(f"provinces[{exc.index}]", f"không có tỉnh mã {exc.code!r}")]) from None
     for path in sorted({u.path.partition(".")[0] for u in units}):  # each province's root covers its units
         caller.require(Right.admin, path)
     async with service.transaction() as session:

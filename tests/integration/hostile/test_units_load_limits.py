@@ -1,0 +1,52 @@
+"""POST /api/units/load reads the packages in a worker process (shared/bounded.py), its writes in
+the request's transaction, on real servers: past CCHC_UNITS_LOAD_TIME_LIMIT_SECONDS the worker is
+killed and the request refused (503, naming `provinces` and the setting), with no unit stored and
+no event in the outbox. (The loads that work are those of tests/integration/plans/test_plans.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.db import system_scope
+from shared.settings import Settings
+from tests.integration.conftest import DatabaseRoles, System
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def slow_load(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
+    """The plans service with a load of units limited to a millisecond."""
+    tight = settings.model_copy(update={"units_load_time_limit_seconds": 0.001})
+    running = System(tight, roles=database_roles)
+    await running.start("plans")
+    try:
+        yield running
+    finally:
+        for name in list(running.stacks):
+            await running.stop(name)
+
+
+async def outbox_rows(system: System) -> int:
+    plans = system.services["plans"]
+    with system_scope():
+        async with plans.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(plans.outbox))).scalar_one())
+
+
+@pytest.mark.parametrize("source", ["vietnam-provinces", "vietnamadminunits"])
+async def test_a_load_past_the_time_limit_is_refused_naming_the_setting_and_nothing_is_stored(
+    slow_load: System, source: str
+) -> None:
+    refused = await slow_load.post("/api/units/load", json={"source": source, "provinces": ["52"]})
+
+    assert refused.status_code == 503, refused.text[:300]
+    problem = refused.json()["detail"][0]
+    assert problem["field"] == "provinces"
+    assert problem["msg"].startswith("Nạp đơn vị hành chính cần quá 0,001 giây")
+    assert "CCHC_UNITS_LOAD_TIME_LIMIT_SECONDS" in problem["msg"]
+    assert (await slow_load.get("/api/units")).json()["items"] == []
+    assert await outbox_rows(slow_load) == 0
