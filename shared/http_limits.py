@@ -4,7 +4,9 @@ the limit, chunked bodies too, never read to the end — and, in the gateway, on
 the system is reached by (a DNS-rebinding page's own host name is refused).
 
 Plain ASGI middleware (not BaseHTTPMiddleware, which would hold the body): they see the
-`http.request` messages one by one."""
+`http.request` messages one by one. The services check no Host name: only the gateway reaches them
+(by compose service names or 127.0.0.1 ports, not published), and they honour no cookie — only the
+signed bearer token the gateway puts on, which a rebinding page cannot have."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.settings import Settings
@@ -134,6 +137,8 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, guarded)
+        except ClientDisconnect:
+            return  # the sender went away mid-body (e.g. the gateway, having refused it): no one to answer
         except Exception:
             if not passed:
                 raise

@@ -152,3 +152,16 @@ def test_a_referer_from_another_site_is_cross_site_when_no_origin_is_sent() -> N
     assert not cross_site(request({"referer": "http://cchc.test/plans/1"}), public)
     assert cross_site(request({"sec-fetch-site": "same-site"}), public)
     assert not cross_site(request({}), public)  # a script: no cross-site evidence
+
+
+async def test_a_sender_gone_mid_body_is_not_a_server_error() -> None:
+    messages = [{"type": "http.request", "body": b"x", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(_: object) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/json", "headers": [], "query_string": b""}
+    await guarded(echo_app(Seen()))(scope, receive, send)  # type: ignore[arg-type]  # no exception raised
