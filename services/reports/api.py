@@ -437,7 +437,7 @@ async def versions(
 async def children_submissions(
     unit: str,
     period: str,
-    page: pages.Ask = Depends(pages.asking(submissions.CHILDREN)),
+    page: pages.Ask = Depends(pages.asking(submissions.CHILDREN, default=pages.MAX_LIMIT)),  # a unit's children
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=OF_UNIT)),
 ) -> dict[str, Any]:
