@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.events import Actor, AuditRecorded, current_actor
+from shared.limits import clean
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 BODY_LIMIT = 64 * 1024
@@ -46,9 +47,11 @@ current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("cc
 def blank_secrets(value: Any) -> Any:
     """The body with every value under a secret-looking key replaced by "***"."""
     if isinstance(value, dict):
-        return {k: "***" if SECRET.search(str(k)) else blank_secrets(v) for k, v in value.items()}
+        return {clean(str(k)): "***" if SECRET.search(str(k)) else blank_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [blank_secrets(v) for v in value]
+    if isinstance(value, str):  # what JSONB and the event can hold: no NUL, no lone UTF-16 half
+        return clean(value)
     return value
 
 

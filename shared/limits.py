@@ -12,11 +12,14 @@ Matching (shared.text.normalize) decomposes anyway, so NFC changes no match.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any
 
+from fastapi import Request
 from pydantic import BeforeValidator, StringConstraints
 
+from shared.errors import FieldProblem, InputError
 from shared.text import printable
 
 # text lengths, in characters
@@ -35,9 +38,13 @@ MANY = 500  # units named by one task, recipients, duties, lines of a duty, unit
 FEW = 50  # products of a task, channels, areas, reporting duties of a body
 
 
+# UTF-16 halves JSON may carry ("\\udabb") that no UTF-8 text, nor PostgreSQL, can hold
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def clean(text: str) -> str:
     """`text` as it is stored: without control characters, in composed Unicode (NFC)."""
-    return unicodedata.normalize("NFC", printable(text))
+    return unicodedata.normalize("NFC", _SURROGATES.sub("", printable(text)))
 
 
 def _clean_str(value: Any) -> Any:
@@ -55,3 +62,15 @@ Title = Annotated[str, StringConstraints(max_length=TITLE), Cleaned]
 RequiredTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE), Cleaned]
 Note = Annotated[str, StringConstraints(max_length=NOTE), Cleaned]
 LongText = Annotated[str, StringConstraints(max_length=LONG), Cleaned]
+
+
+def storable_parameters(request: Request) -> None:
+    """Path and query parameters PostgreSQL can compare with: a NUL character (%00) is refused
+    by name (422) before a query is made of it (PostgreSQL text cannot hold one)."""
+    problems = [
+        FieldProblem(name, "không được chứa ký tự NUL (%00)")
+        for name, value in (*request.path_params.items(), *request.query_params.multi_items())
+        if "\x00" in str(value)
+    ]
+    if problems:
+        raise InputError(problems)

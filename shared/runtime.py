@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit, auth, bus, http_limits, nats_security, outbox, validation
+from shared import audit, auth, bus, http_limits, limits, nats_security, outbox, validation
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -193,7 +193,8 @@ class Service:
     def build_app(self) -> FastAPI:
         app = FastAPI(title=f"CCHC {self.name}", lifespan=self.lifespan)
         app.state.service = self
-        app.include_router(self.router)
+        # every route: parameters refused by name before a query is made of them (shared/limits.py)
+        app.include_router(self.router, dependencies=[Depends(limits.storable_parameters)])
         declare_access(app)
         plain_openapi = app.openapi
 
@@ -274,7 +275,7 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
         if part in ("body", "query", "path"):
             continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name
+    return name or (str(loc[0]) if loc else "")  # a problem of the whole body is named "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -11,7 +11,7 @@ import uuid
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field, HttpUrl, model_validator
+from pydantic import BaseModel, EmailStr, Field, HttpUrl, field_validator
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,11 +44,12 @@ class ContactIn(BaseModel):
     channels: list[Literal["email", "webhook"]] = Field(min_length=1, max_length=2)
     quiet_hours: QuietHours | None = None
 
-    @model_validator(mode="after")
-    def _addresses(self) -> ContactIn:
-        if len(set(self.channels)) != len(self.channels):
+    @field_validator("channels")
+    @classmethod
+    def _once_each(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels):
             raise ValueError("mỗi kênh chỉ nêu một lần")
-        return self
+        return channels
 
 
 def check(body: ContactIn) -> None:
