@@ -86,7 +86,10 @@ async def test_files_are_typed_by_content_stored_once_attached_to_a_report_and_d
     assert word.json()["name"] == "Bien ban hoi nghi.docx"  # no client path kept
     assert photo.json()["content_type"] == "image/png"
     listed = (await system.get(f"/api/assignments/{aid}/evidence")).json()
-    assert [f["name"] for f in listed["items"]] == ["Báo cáo quý I.pdf", "Bien ban hoi nghi.docx", "pano.png"]
+    # oldest first, then by id: the three were uploaded at the same instant of the test's clock
+    names = {f["name"] for f in listed["items"]}
+    assert len(listed["items"]) == 3 and names == {"Báo cáo quý I.pdf", "Bien ban hoi nghi.docx", "pano.png"}
+    assert [f["id"] for f in listed["items"]] == sorted(f["id"] for f in listed["items"])
 
     report = await system.post(
         f"/api/assignments/{aid}/progress",
