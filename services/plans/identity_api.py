@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.plans import identity
 from shared import pages
 from shared.access import Caller, Right
 from shared.auth import Unauthorized, allow, public
+from shared.limits import Cleaned
 from shared.runtime import Service, service_of
 
 router = APIRouter()
@@ -21,7 +22,8 @@ COOKIE = "cchc_session"
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    # cleaned: a NUL typed into the name reached PostgreSQL (500) where the failed login is counted
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64), Cleaned]
     password: str = Field(min_length=1, max_length=200)
 
 

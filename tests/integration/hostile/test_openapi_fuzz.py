@@ -146,3 +146,8 @@ async def test_a_channel_named_twice_is_refused_naming_channels(system: System) 
     )
     assert refused.status_code == 422
     assert [(p["field"], p["msg"]) for p in refused.json()["detail"]] == [("channels", "mỗi kênh chỉ nêu một lần")]
+
+
+async def test_a_nul_in_a_login_name_is_a_refused_login_not_a_server_error(system: System) -> None:
+    refused = await system.post("/api/auth/login", json={"username": "\x00lan", "password": "sai mật khẩu"}, as_=None)
+    assert refused.status_code == 401, refused.text
