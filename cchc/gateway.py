@@ -107,7 +107,15 @@ def create_gateway(
     upstreams: dict[str, str], settings: Settings | None = None, *, client: httpx.AsyncClient | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=3.0))
+    # Forwarding and the credential exchange use separate pools: uploads and downloads in flight
+    # (which hold a connection as long as a slow phone takes) never starve logins and exchanges.
+    exchanger = client or httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=3.0), limits=httpx.Limits(max_connections=50)
+    )
+    client = client or httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0, connect=3.0), limits=httpx.Limits(max_connections=200)
+    )
+    streamed = upload_routes(settings)
     exchanges = Exchanges(settings.gateway_cache_seconds)
     secret = settings.secret("gateway_secret")
 
@@ -119,7 +127,7 @@ def create_gateway(
         if not secret:
             return _denied(401, "cổng chung chưa được cấu hình để xác thực (CCHC_GATEWAY_SECRET)")
         try:
-            answer = await client.post(
+            answer = await exchanger.post(
                 f"{upstreams['plans']}/internal/auth/exchange",
                 json={"credential": credential},
                 headers={"x-cchc-gateway": secret},
@@ -250,18 +258,34 @@ def create_gateway(
             headers["authorization"] = f"Bearer {exchanged}"
         elif presented:
             headers["authorization"] = f"Bearer {presented}"  # a JWT: the service checks it
-        if "content-length" in request.headers:  # the body streams on as it comes, never held here
-            headers["content-length"] = request.headers["content-length"]
         chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+        content: bytes | AsyncIterator[bytes] | None = None
+        if any(route.pattern.fullmatch(f"/api/{path}") for route in streamed):
+            # an upload (up to its file's limit) streams on as it comes, never held whole here; a
+            # sender that stops sending is cut after CCHC_BODY_IDLE_SECONDS
+            if "content-length" in request.headers:
+                headers["content-length"] = request.headers["content-length"]
+            if chunked or headers.get("content-length", "0").strip() != "0":
+                content = _steady(request.stream(), settings.body_idle_seconds)
+        elif chunked or request.headers.get("content-length", "0").strip() != "0":
+            # any other body (at most CCHC_MAX_BODY_BYTES, BodyLimit saw to it) is read before an
+            # upstream connection is taken: a slow sender holds none
+            try:
+                async with asyncio.timeout(settings.body_idle_seconds * 4):
+                    content = await request.body()
+            except TimeoutError:
+                return _too_slow(settings.body_idle_seconds * 4)
         sent = client.build_request(
             request.method,
             f"{upstreams[service]}/api/{path}",
             params=request.query_params,
-            content=request.stream() if chunked or headers.get("content-length", "0").strip() != "0" else None,
+            content=content,
             headers=headers,
         )
         try:
             upstream = await client.send(sent, stream=True)
+        except (TimeoutError, SlowSender):
+            return _too_slow(settings.body_idle_seconds)
         except httpx.HTTPError:
             return JSONResponse(
                 {
@@ -286,6 +310,32 @@ def create_gateway(
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits(settings))
     app.add_middleware(TrustedHosts, allowed=allowed_hosts(settings))
     return app
+
+
+class SlowSender(Exception):
+    """The client stopped sending its body."""
+
+
+async def _steady(stream: AsyncIterator[bytes], idle: float) -> AsyncIterator[bytes]:
+    """The request body as it comes, cut (SlowSender) when no byte arrives for `idle` seconds."""
+    chunks = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise SlowSender from None
+        yield chunk
+
+
+def _too_slow(seconds: float) -> JSONResponse:
+    message = f"gửi dữ liệu quá chậm: không nhận đủ nội dung yêu cầu trong {seconds:g} giây, hãy gửi lại"
+    return JSONResponse(
+        {"detail": [{"field": "body", "msg": message}], "message": f"body: {message}"},
+        status_code=408,
+        headers={"Connection": "close"},
+    )
 
 
 async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:

@@ -15,8 +15,11 @@ import asyncio
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
+import resource
 import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from shared.errors import FieldProblem, InputError
@@ -25,6 +28,55 @@ T = TypeVar("T")
 PRELOAD = ["services.plans.importer", "services.plans.directory", "services.reports.documents"]
 _context: multiprocessing.context.ForkServerContext | None = None
 _lock = threading.Lock()
+
+
+@dataclass
+class Capacity:
+    """How much heavy work a service process does at once: `workers` at a time (a request beyond
+    them waits up to `wait_seconds` for one, then is refused as busy), each worker limited to
+    `memory_bytes` of address space (a document that needs more is refused, not the machine
+    swapped)."""
+
+    workers: int = 2
+    wait_seconds: float = 10.0
+    memory_bytes: int = 2 * 1024**3
+
+
+capacity = Capacity()
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def configure(*, workers: int, wait_seconds: float, memory_bytes: int) -> None:
+    """Set this process's capacity (a service does it at start, from CCHC_HEAVY_*)."""
+    global capacity
+    capacity = Capacity(workers=max(1, workers), wait_seconds=wait_seconds, memory_bytes=memory_bytes)
+    _slots.clear()
+
+
+def _slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = asyncio.Semaphore(capacity.workers)
+    return _slots[loop]
+
+
+class Busy(InputError):
+    """Every worker of this process is taken and none came free in time: 503, try again soon."""
+
+    def __init__(self, *, field: str, what: str) -> None:
+        message = f"{what}: máy chủ đang bận xử lý các yêu cầu nặng khác, hãy thử lại sau ít phút"
+        super().__init__([FieldProblem(field, message)], status=503)
+
+
+class TooBig(InputError):
+    """The work needed more memory than a worker may have: 413 (the input is too heavy)."""
+
+    def __init__(self, *, field: str, what: str, memory_bytes: int) -> None:
+        limit = f"{memory_bytes / 1024**3:.1f}".replace(".", ",")
+        message = (
+            f"{what} cần quá {limit} GB bộ nhớ, giới hạn của máy chủ (CCHC_HEAVY_MEMORY_BYTES); hãy dùng tệp nhỏ hơn"
+        )
+        super().__init__([FieldProblem(field, message)], status=413)
 
 
 class TooLong(InputError):
@@ -47,8 +99,11 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
         return _context
 
 
-def _work(conn: multiprocessing.connection.Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _work(
+    conn: multiprocessing.connection.Connection, function: Callable[..., Any], args: tuple[Any, ...], memory: int
+) -> None:
     try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         result: tuple[bool, Any] = (True, function(*args))
     except BaseException as exc:  # noqa: BLE001 — handed to the caller, who raises it again
         result = (False, exc)
@@ -77,21 +132,43 @@ def _wait(
         process.join()
         conn.close()
     if answer == (False, None):
-        return (False, RuntimeError(f"tiến trình xử lý dừng bất thường (mã {process.exitcode})"))
+        return (False, WorkerDied(process.exitcode))
     return answer
 
 
+class WorkerDied(Exception):
+    """The worker ended without an answer (killed by the system, a crash in a C library)."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(f"tiến trình xử lý dừng bất thường (mã {exitcode})")
+
+
 async def in_process(function: Callable[..., T], *args: Any, seconds: float, field: str, what: str, setting: str) -> T:
-    """`function(*args)` in a worker process; TooLong (503) past `seconds`, the worker killed."""
-    context = _forkserver()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_work, args=(sender, function, args), daemon=True)
-    await asyncio.to_thread(process.start)  # the first call starts the forkserver: not on the loop
-    sender.close()
-    answer = await asyncio.to_thread(_wait, process, receiver, seconds)
+    """`function(*args)` in a worker process, at most `capacity.workers` at once (Busy, 503, when
+    none comes free in time); TooLong (503) past `seconds`, the worker killed; TooBig (413) when it
+    runs out of its memory."""
+    slot = _slot()
+    try:
+        await asyncio.wait_for(slot.acquire(), timeout=capacity.wait_seconds)
+    except TimeoutError:
+        raise Busy(field=field, what=what) from None
+    try:
+        context = _forkserver()
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=_work, args=(sender, function, args, capacity.memory_bytes), daemon=True)
+        await asyncio.to_thread(process.start)  # the first call starts the forkserver: not on the loop
+        sender.close()
+        answer = await asyncio.to_thread(_wait, process, receiver, seconds)
+    finally:
+        slot.release()
     if answer is None:
         raise TooLong(field=field, what=what, seconds=seconds, setting=setting)
     ok, value = answer
     if not ok:
+        if isinstance(value, MemoryError):
+            raise TooBig(field=field, what=what, memory_bytes=capacity.memory_bytes) from None
+        if isinstance(value, WorkerDied):  # most likely out of memory in a C library: the input's weight
+            message = f"{what} không thực hiện được: {value}; hãy dùng tệp nhỏ hơn hoặc đơn giản hơn"
+            raise InputError([FieldProblem(field, message)], status=422) from None
         raise value
     return value  # type: ignore[no-any-return]

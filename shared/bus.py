@@ -157,13 +157,17 @@ async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, s
 
 
 DAY = 24 * 3600.0
+# Families no read model is rebuilt from: when full, their stream drops its oldest messages
+# rather than refuse new ones (the audit trail is kept by the reports service's own table).
+TRANSIENT_FAMILIES = frozenset({"audit"})
 
 
 def stream_configs(prefix: str, settings: Settings | None = None) -> list[StreamConfig]:
     """Each family's stream and the dead-letter stream, with their limits: a message size per
     family (what the producer checks before writing, plus room for headers), bytes and age. A
     family stream refuses new events when full (its history is what the read models are rebuilt
-    from); the dead-letter stream drops its oldest."""
+    from; the relay holds back that family alone); the audit and dead-letter streams drop their
+    oldest."""
     settings = settings or Settings()
     limits = outbox.EventLimits.from_settings(settings)
     families = [
@@ -175,7 +179,7 @@ def stream_configs(prefix: str, settings: Settings | None = None) -> list[Stream
             max_msg_size=limits.configured(family) + outbox.HEADERS_ROOM,
             max_bytes=settings.stream_max_bytes,
             max_age=settings.stream_max_age_days * DAY,
-            discard=DiscardPolicy.NEW,
+            discard=DiscardPolicy.OLD if family in TRANSIENT_FAMILIES else DiscardPolicy.NEW,
         )
         for family in FAMILIES
     ]

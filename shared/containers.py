@@ -77,6 +77,12 @@ def check_zip(data: bytes, limits: ZipLimits) -> None:
                     f"thành phần {member.filename!r} của tệp nén bị nén {ratio:,.0f} lần, tối đa "
                     f"{limits.max_ratio:,.0f} lần (CCHC_ZIP_MAX_RATIO): không nhận tệp nén bất thường"
                 )
+        whole = declared / max(len(data), 1)  # many small members, each under RATIO_FROM, add up too
+        if declared >= RATIO_FROM and whole > limits.max_ratio:
+            raise _refused(
+                f"tệp nén giải nén ra gấp {whole:,.0f} lần dung lượng của nó, tối đa {limits.max_ratio:,.0f} lần "
+                "(CCHC_ZIP_MAX_RATIO): không nhận tệp nén bất thường"
+            )
         for member in members:
             _unpacks_as_declared(archive, member)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,6 +179,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
+        # Families whose last publish failed, and when to try them again: a full stream (discard
+        # new) or a refused message holds back its own family, never the others queued behind it.
+        self.held: dict[str, tuple[float, float]] = {}  # family → (retry at, back-off)
 
     def wake(self) -> None:
         self._wake.set()
@@ -203,25 +207,29 @@ class OutboxRelay:
 
     async def publish_pending(self, limit: int = 256) -> int:
         o = self.outbox
+        now = time.monotonic()
+        waiting = [family for family, (retry_at, _) in self.held.items() if retry_at > now]
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.family, o.c.body, o.c.headers)
-                    .where(o.c.published_at.is_(None))
-                    .order_by(o.c.seq)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            query = select(o.c.seq, o.c.event_id, o.c.subject, o.c.family, o.c.body, o.c.headers).where(
+                o.c.published_at.is_(None)
+            )
+            if waiting:
+                query = query.where(o.c.family.not_in(waiting))
+            rows = (await conn.execute(query.order_by(o.c.seq).limit(limit).with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
             results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
             done = [row.seq for row, result in zip(rows, results, strict=True) if result is True]
-            failed = [result for result in results if result is not True]
+            failed = {row.family: result for row, result in zip(rows, results, strict=True) if result is not True}
             if done:
                 await conn.execute(update(o).where(o.c.seq.in_(done)).values(published_at=func.now()))
-            if failed:
-                log.warning("outbox relay: %d of %d publishes failed: %r", len(failed), len(rows), failed[0])
+        for family in {row.family for row in rows} - set(failed):
+            self.held.pop(family, None)
+        for family, error in failed.items():
+            backoff = min(self.held.get(family, (0.0, 0.5))[1] * 2, 10.0)
+            self.held[family] = (time.monotonic() + backoff, backoff)
+            log.error("outbox relay: %s events not published (stream full or away?), retry in %.0f s: %r",
+                      family, backoff, error)
         self.published += len(done)
         return len(done)
 

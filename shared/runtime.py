@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit, auth, bus, http_limits, limits, nats_security, outbox, validation
+from shared import audit, auth, bounded, bus, http_limits, limits, nats_security, outbox, validation
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -64,6 +64,11 @@ class Service:
         self.outbox = self._table("outbox")
         self.inbox = self._table("inbox")
         self.event_limits = outbox.EventLimits.from_settings(self.settings)
+        bounded.configure(
+            workers=self.settings.heavy_workers,
+            wait_seconds=self.settings.heavy_wait_seconds,
+            memory_bytes=self.settings.heavy_memory_bytes,
+        )
         self.broker = NatsBroker(
             self.settings.nats_url or "nats://127.0.0.1:4222",
             middlewares=[NatsTelemetryMiddleware()],

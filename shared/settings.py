@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # besides CCHC_PUBLIC_URL's and loopback (DNS rebinding), as JSON:
     # CCHC_ALLOWED_HOSTS='["cchc.example.gov.vn", "*.example.gov.vn"]'; '["*"]' turns the check off.
     max_body_bytes: int = 2 * 1024 * 1024
+    # The gateway reads such a body whole before it takes a connection to a service (within 4× this),
+    # and streams an upload on as it comes, cut when nothing arrives for this long (408).
+    body_idle_seconds: float = 30.0
     allowed_hosts: list[str] = []
 
     # JetStream consumer settings, reconciled at start-up (see shared.bus).
@@ -123,6 +126,11 @@ class Settings(BaseSettings):
     import_time_limit_seconds: float = 20.0
     document_time_limit_seconds: float = 60.0
     units_load_time_limit_seconds: float = 120.0
+    # How many such workers one service process runs at once (a request past them waits this long
+    # for one, then is refused as busy, 503), and the address space each may use (past it 413).
+    heavy_workers: int = 2
+    heavy_wait_seconds: float = 10.0
+    heavy_memory_bytes: int = 2 * 1024**3
 
     # Delivery of notifications by email (SMTP) and webhooks.
     smtp_host: str | None = None  # no host: email is not sent (in-app and webhooks still are)

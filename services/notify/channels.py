@@ -28,6 +28,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
@@ -58,6 +59,13 @@ class DeliveryError(Exception):
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _site(url: str) -> str:
+    """What the log may say of a webhook URL: scheme and host, never the path or query (chat
+    services put the receiver's secret there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
 
 
 def webhook_body(payload: dict[str, Any]) -> bytes:
@@ -98,10 +106,11 @@ async def send_webhook(
         log.warning("notify: webhook not sent, destination refused: %s", exc)
         raise DeliveryError(NOT_ALLOWED, permanent=True) from None
     except (TimeoutError, httpx.TimeoutException):
-        log.info("notify: webhook to %s timed out", url)
+        log.info("notify: webhook to %s timed out", _site(url))
         raise DeliveryError(f"{TIMED_OUT} ({settings.webhook_timeout_seconds:g} s)", permanent=False) from None
     except (destinations.Unresolved, httpx.HTTPError) as exc:
-        log.info("notify: webhook to %s not sent: %r", url, exc)
+        # the exception's text can hold the whole URL, whose path often is the receiver's secret
+        log.info("notify: webhook to %s not sent: %s", _site(url), type(exc).__name__)
         raise DeliveryError(UNREACHABLE, permanent=False) from None
     detail = f"máy nhận trả lời HTTP {status}" + (
         f", phản hồi dài quá {limit} byte, bỏ qua phần còn lại" if received > limit else ""

@@ -18,6 +18,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -170,11 +171,21 @@ class Policy:
             bool(found) and all(any(a in n for n in self.allowed_networks if n.version == a.version) for a in found)
         )
 
-    def refuse(self, *, scheme: str, host: str, port: int, addresses: list[Address]) -> None:
-        """Raise Refused unless a request to these addresses of `host` may be sent."""
+    def refuse(
+        self,
+        *,
+        scheme: str,
+        host: str,
+        port: int,
+        addresses: list[Address],
+        own_addresses: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        """Raise Refused unless a request to these addresses of `host` may be sent; `own_addresses`
+        are the system's endpoints by address (their names resolved), refused even when listed."""
+        own = self.own_endpoints | own_addresses
         for address in addresses:
             shown = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-            if {(host, port), (str(address), port), (str(shown), port)} & self.own_endpoints:
+            if {(host, port), (str(address), port), (str(shown), port)} & own:
                 raise Refused(f"{host}:{port} ({address}) is an endpoint of this system")
         listed = self.listed(host, addresses)
         if not listed:
@@ -240,7 +251,8 @@ async def vet(url: str, settings: Settings, *, wait_seconds: float) -> Destinati
             raise Unresolved(f"{host}: no address")
     else:
         addresses = [address]
-    policy.refuse(scheme=scheme, host=host, port=port, addresses=addresses)
+    own = await own_addresses(policy, wait_seconds=wait_seconds)
+    policy.refuse(scheme=scheme, host=host, port=port, addresses=addresses, own_addresses=own)
     pinned = addresses[0]
     netloc = f"[{pinned}]" if pinned.version == 6 else str(pinned)
     explicit = parts.port is not None
@@ -250,6 +262,32 @@ async def vet(url: str, settings: Settings, *, wait_seconds: float) -> Destinati
         host_header=f"{_netloc_host(raw_host)}:{port}" if explicit else _netloc_host(raw_host),
         server_name=host if address is None else None,
     )
+
+
+_OWN_TTL = 60.0
+_own_cache: dict[tuple[str, int], tuple[float, frozenset[tuple[str, int]]]] = {}
+
+
+async def own_addresses(policy: Policy, *, wait_seconds: float) -> frozenset[tuple[str, int]]:
+    """The system's own endpoints by address: its names (nats, postgres, the SMTP host …) resolved,
+    so that an allow-listed network that holds them (a bridge's CIDR overlapping the compose
+    network) still cannot reach them. Kept a minute; a name that does not resolve adds nothing."""
+    found: set[tuple[str, int]] = set()
+    now = time.monotonic()
+    for name, port in policy.own_endpoints:
+        if not _is_name(name):
+            continue
+        cached = _own_cache.get((name, port))
+        if cached is None or cached[0] < now:
+            try:
+                async with asyncio.timeout(wait_seconds):
+                    resolved = frozenset((str(a), port) for a in await lookup(name, port))
+            except (Unresolved, TimeoutError):
+                resolved = frozenset()
+            cached = (now + _OWN_TTL, resolved)
+            _own_cache[(name, port)] = cached
+        found |= cached[1]
+    return frozenset(found)
 
 
 def _netloc_host(host: str) -> str:

@@ -199,6 +199,8 @@ async def load_units(
 ) -> dict[str, Any]:
     """Nạp đơn vị hành chính: `vietnam-provinces` (cơ cấu hiện hành) hoặc `vietnamadminunits`
     (cơ cấu trước 01/7/2025 với liên kết đơn vị kế thừa)."""
+    for code in body.provinces:  # before any work: a commune's admin cannot make the service read a province
+        caller.require(Right.admin, code)
     # Reading the packages costs seconds of CPU: in a worker process, killed past the limit (503).
     try:
         units, successions = await in_process(

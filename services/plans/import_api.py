@@ -7,6 +7,7 @@ the caller's subtree, checked as POST /api/plans checks it."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from typing import Any
@@ -134,7 +135,8 @@ async def parse_document(
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
     settings = service.settings
-    check_zip(upload.data, ZipLimits.from_settings(settings))  # a .docx bomb: refused before it is opened
+    # a .docx bomb: refused before it is opened (streaming its members is CPU: off the event loop)
+    await asyncio.to_thread(check_zip, upload.data, ZipLimits.from_settings(settings))
     # Reading and resolving run in a worker process, killed past the limit (both within it): 503.
     limit = settings.import_time_limit_seconds
     ends = time.monotonic() + limit

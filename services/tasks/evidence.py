@@ -9,6 +9,7 @@ whoever may read its assignment. The routes are in api.py.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import uuid
@@ -117,7 +118,7 @@ async def store(
     the same file uploaded twice is the same evidence. The form's `unit`, if sent, must be the
     assignment's unit (403), its `name` is not stored. 415 for a type not accepted; 413 for a
     zip container (Office file) past `zip_limits`, or past the unit's `quota` of bytes."""
-    check_zip(upload.data, zip_limits)  # before _sniff opens it
+    await asyncio.to_thread(check_zip, upload.data, zip_limits)  # before _sniff opens it; unpacking is CPU
     mime = _sniff(upload.data)
     if mime not in accepted:
         found = f" (tệp này là {mime})" if mime else ""

@@ -43,5 +43,6 @@ def test_every_stream_is_declared_with_its_limits() -> None:
     assert configs[stream_name("t", "plan")].max_msg_size == 2_000_000 + HEADERS_ROOM
     assert configs[stream_name("t", "progress")].max_msg_size == 100_000 + HEADERS_ROOM
     assert configs[stream_name("t", "progress")].discard == DiscardPolicy.NEW
+    assert configs[stream_name("t", "audit")].discard == DiscardPolicy.OLD
     assert configs[stream_name("t", DEAD_LETTER)].discard == DiscardPolicy.OLD
     assert configs[stream_name("t", DEAD_LETTER)].max_msg_size == 2_000_000 + HEADERS_ROOM

@@ -100,6 +100,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
         return [ipaddress.ip_address(a) for a in names[host]]
 
     monkeypatch.setattr(destinations, "lookup", lookup)
+    monkeypatch.setattr(destinations, "_own_cache", {})
     return names
 
 
@@ -179,3 +180,16 @@ async def test_http_to_a_name_that_does_not_resolve_is_refused_for_its_scheme(dn
     with pytest.raises(Refused) as refused:
         await vet("http://not-yet.example.vn/hook", SETTINGS, wait_seconds=1)
     assert refused.value.scheme
+
+
+async def test_the_systems_own_endpoints_are_refused_by_address_inside_an_allowed_network(
+    dns: dict[str, list[str]],
+) -> None:
+    """A bridge's network that holds the system's NATS (compose): the NATS port at its address is
+    refused, written as the address, while another port of that address is the bridge's to use."""
+    allowed = SETTINGS.model_copy(update={"webhook_allow_hosts": ["10.20.0.0/16"]})
+    dns.update({"nats": ["10.20.0.9"], "db.internal": ["10.20.0.7"]})
+    for url in ("http://10.20.0.9:4222/", "http://10.20.0.7:5432/", "http://[::ffff:10.20.0.9]:4222/"):
+        with pytest.raises(Refused):
+            await vet(url, allowed, wait_seconds=1)
+    assert (await vet("http://10.20.0.9:8080/hook", allowed, wait_seconds=1)).url == "http://10.20.0.9:8080/hook"

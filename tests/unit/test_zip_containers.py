@@ -77,3 +77,12 @@ def test_a_member_that_unpacks_to_more_than_its_header_declares_is_refused() -> 
 def test_a_broken_zip_is_refused_as_unreadable() -> None:
     error = refusal(b"PK\x03\x04" + b"\0" * 100)
     assert error.status == 422 and "hỏng" in error.problems[0].message
+
+
+def test_many_small_members_that_add_up_to_a_bomb_are_refused_by_the_whole_ratio() -> None:
+    """Each member under the 1 MB the per-member ratio starts at, the archive a hundredfold."""
+    members = {f"word/media/part{n}.xml": b"\0" * (1024 * 1024 - 1) for n in range(7)}
+    small_bomb = zipped(members)
+    assert all(len(data) < 1024 * 1024 for data in members.values()) and len(small_bomb) < 80 * 1024
+    error = refusal(small_bomb)
+    assert error.status == 413 and "lần dung lượng của nó" in error.problems[0].message

@@ -6,6 +6,8 @@ refused by the server, not stored."""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from typing import Any
 
 import nats
@@ -14,8 +16,10 @@ from nats.js.api import DiscardPolicy
 from nats.js.errors import APIError
 from sqlalchemy import func, select
 
+from shared import outbox
 from shared.db import system_scope
-from shared.events import DEAD_LETTER, FAMILIES, stream_name
+from shared.events import DEAD_LETTER, FAMILIES, PlanClosed, UnitRef, make_event, stream_name
+from shared.outbox import EventLimits
 from shared.settings import Settings
 from tests.integration.conftest import OPERATOR, DatabaseRoles, System
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
@@ -36,7 +40,8 @@ async def test_every_stream_is_bounded_in_bytes_age_and_message_size(system: Sys
             assert config.max_age == pytest.approx(settings.stream_max_age_days * DAY)
             limit = settings.event_max_bytes.get(family, settings.event_default_max_bytes)
             assert config.max_msg_size is not None and limit < config.max_msg_size <= limit + 64 * 1024
-            assert config.discard == DiscardPolicy.NEW  # a full family stream keeps its history
+            # a full family stream keeps its history; the audit trail lives in the reports service
+            assert config.discard == (DiscardPolicy.OLD if family == "audit" else DiscardPolicy.NEW)
         dead = (await js.stream_info(stream_name(settings.nats_prefix, DEAD_LETTER))).config
         assert dead.max_bytes == settings.dead_letter_max_bytes
         assert dead.max_age == pytest.approx(settings.dead_letter_max_age_days * DAY)
@@ -108,3 +113,77 @@ async def outbox_rows(system: System) -> int:
     with system_scope():
         async with plans.sessions() as session:
             return int((await session.execute(select(func.count()).select_from(plans.outbox))).scalar_one())
+
+
+async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system: System) -> None:
+    """The plan stream refuses new messages (full, discard new): plan events wait in the outbox,
+    while the plans service's other families are still published; once there is room, the
+    waiting events go out."""
+    operator = system.as_(OPERATOR)
+    loaded = await operator.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
+    assert loaded.status_code == 200, loaded.text[:300]
+    first = await operator.post("/api/plans", json={**ONE_COMMUNE_PLAN, "number": "80/KH-UBND"})
+    assert first.status_code == 201, first.text[:300]
+    await system.settled()
+    client = await nats.connect(system.settings.nats_url)
+    js = client.jetstream()
+    stream = stream_name(system.settings.nats_prefix, "plan")
+    try:
+        info = await js.stream_info(stream)
+        full = copy.copy(info.config)
+        assert info.state.messages >= 1  # (a limit of 0 would mean none)
+        full.max_msgs = info.state.messages  # no room for one more
+        await js.update_stream(full)
+
+        # more waiting plan events than the relay takes in one pass (256), ahead of a unit event
+        waiting = 300
+        await write_plan_events(system, waiting)
+        renamed = await operator.patch("/api/units/21787", json={"name": "Xã Vĩnh Sơn mới"})
+        assert renamed.status_code == 200, renamed.text[:300]
+
+        async def unit_published() -> bool:
+            return await unpublished(system, "unit") == 0
+
+        await system.eventually(unit_published, timeout=30)  # not stuck behind the plan family's
+        assert await unpublished(system, "plan") == waiting
+        assert (await js.stream_info(stream)).state.messages == info.state.messages
+
+        roomy = copy.copy(info.config)
+        roomy.max_msgs = -1
+        await js.update_stream(roomy)
+
+        async def plan_published() -> bool:
+            return await unpublished(system, "plan") == 0
+
+        await system.eventually(plan_published, timeout=60)
+        assert (await js.stream_info(stream)).state.messages == info.state.messages + waiting
+    finally:
+        await client.close()
+
+
+async def unpublished(system: System, family: str) -> int:
+    plans = system.services["plans"]
+    outbox = plans.outbox
+    with system_scope():
+        async with plans.sessions() as session:
+            query = select(func.count()).where(outbox.c.family == family, outbox.c.published_at.is_(None))
+            return int((await session.execute(query)).scalar_one())
+
+
+async def write_plan_events(system: System, count: int) -> None:
+    """`count` plan.closed events in the plans service's outbox, as its writes would leave them."""
+    plans = system.services["plans"]
+    issuer = UnitRef(code="52", path="52", name="UBND tỉnh Gia Lai", level="province")
+    envelopes = [
+        make_event(
+            "plan.closed",
+            unit_path="52",
+            producer="plans",
+            payload=PlanClosed(plan_id=uuid.uuid4(), number=f"{n}/KH-UBND", issuer=issuer),
+            at=system.clock.now(),
+        )
+        for n in range(count)
+    ]
+    with system_scope():
+        async with plans.sessions() as session, session.begin():
+            await outbox.add(session, plans.outbox, envelopes, prefix=system.settings.nats_prefix, limits=EventLimits())

@@ -7,6 +7,7 @@ body-less or multipart, and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -274,3 +275,57 @@ async def test_a_multipart_upload_with_the_cookie_from_another_site_is_refused_a
     gateway.cookies.clear()
     script = await gateway.post(url, files=files, headers={**officer(VINH_SON).headers(), "referer": "x"})
     assert script.status_code == 201, script.text
+
+
+class Stalling(Stream):
+    """A body that sends its first chunk and then nothing for `pause` seconds (a slowloris)."""
+
+    def __init__(self, total: int, *, pause: float, **kwargs: Any) -> None:
+        super().__init__(total, **kwargs)
+        self.pause = pause
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.taken += len(self.head)
+        yield self.head
+        await asyncio.sleep(self.pause)
+        self.taken += self.total
+        yield b"\x00" * self.total
+        yield self.tail
+        self.finished = True
+
+
+@pytest.fixture
+async def impatient(system: System, upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with a body idle time of 0.2 s."""
+    mounts = {f"http://{name}": httpx.ASGITransport(app=upstream.app(name)) for name in FACTORIES}
+    client = httpx.AsyncClient(mounts=mounts)
+    settings = system.settings.model_copy(
+        update={"gateway_cache_seconds": 0.0, "public_url": "http://cchc.test", "body_idle_seconds": 0.2}
+    )
+    app = create_gateway({name: f"http://{name}" for name in FACTORIES}, settings, client=client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cchc.test") as http:
+        yield http
+    await client.aclose()
+
+
+async def test_a_sender_that_stops_sending_is_cut_and_nothing_is_stored(
+    system: System, impatient: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """A slow client holds no connection to a service: an ordinary body is read whole at the
+    gateway first (it never reaches the service), an upload is cut when it stalls."""
+    assignment = await assignment_of_vinh_son(system)
+    stalled = Stalling(100, pause=2.0, head=b'{"number": "1/KH-UBND", ')
+    answer = await impatient.post("/api/plans", content=stalled, headers={"content-type": "application/json"})
+    assert answer.status_code == 408, answer.text
+    assert answer.json()["detail"][0]["field"] == "body" and "quá chậm" in answer.json()["message"]
+    assert "/api/plans" not in upstream.paths  # the service never saw the stalled body
+    assert len((await system.get("/api/plans")).json()["items"]) == 1  # only the fixture's plan
+
+    body, headers = multipart(10 * KIB)
+    upload = Stalling(10 * KIB, pause=2.0, head=body.head, tail=body.tail)
+    who = officer(VINH_SON)
+    answer = await impatient.post(
+        f"/api/assignments/{assignment['id']}/evidence", content=upload, headers={**headers, **who.headers()}
+    )
+    assert answer.status_code == 408, answer.text
+    assert await stored_evidence(system, assignment) == []

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
+from shared.access import Role
 from shared.db import system_scope
 from shared.settings import Settings
-from tests.integration.conftest import DatabaseRoles, System
+from tests.integration.conftest import DatabaseRoles, Identity, System
 
 pytestmark = pytest.mark.integration
 
@@ -49,4 +50,13 @@ async def test_a_load_past_the_time_limit_is_refused_naming_the_setting_and_noth
     assert problem["msg"].startswith("Nạp đơn vị hành chính cần quá 0,001 giây")
     assert "CCHC_UNITS_LOAD_TIME_LIMIT_SECONDS" in problem["msg"]
     assert (await slow_load.get("/api/units")).json()["items"] == []
+    assert await outbox_rows(slow_load) == 0
+
+
+async def test_an_admin_outside_the_province_is_refused_before_any_work_starts(slow_load: System) -> None:
+    """A commune's admin asking for the whole province is 403 at once — not after the worker has
+    read the packages (which, with a limit of a millisecond, would answer 503 first)."""
+    commune_admin = Identity("52.21787", (Role.admin,), name="quản trị xã")
+    refused = await slow_load.as_(commune_admin).post("/api/units/load", json={"provinces": ["52"]})
+    assert refused.status_code == 403, refused.text[:300]
     assert await outbox_rows(slow_load) == 0
