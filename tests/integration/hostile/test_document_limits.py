@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from shared.settings import Settings
 from tests.integration.conftest import DatabaseRoles, System
+from tests.integration.hostile.conftest import started
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +48,8 @@ async def test_the_documents_made_in_a_worker_process_download_and_open(system: 
 @pytest.fixture
 async def slow_documents(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """Plans and reports, the reports' documents limited to a millisecond."""
-    tight = settings.model_copy(update={"document_time_limit_seconds": 0.001})
-    running = System(tight, roles=database_roles)
-    for name in ("plans", "reports"):
-        await running.start(name)
-    try:
+    async with started(settings, database_roles, "plans", "reports", document_time_limit_seconds=0.001) as running:
         yield running
-    finally:
-        for name in list(running.stacks):
-            await running.stop(name)
 
 
 async def test_a_document_past_the_time_limit_is_refused_naming_the_setting(slow_documents: System) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
 from nats.js.api import DiscardPolicy
 from nats.js.errors import APIError
-from sqlalchemy import func, select
 
 from shared import outbox
 from shared.db import system_scope
@@ -22,6 +21,7 @@ from shared.events import DEAD_LETTER, FAMILIES, PlanClosed, UnitRef, make_event
 from shared.outbox import EventLimits
 from shared.settings import Settings
 from tests.integration.conftest import OPERATOR, DatabaseRoles, System
+from tests.integration.hostile.conftest import outbox_rows, started
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
 
 pytestmark = pytest.mark.integration
@@ -69,16 +69,10 @@ async def test_a_message_over_its_streams_size_is_refused_by_the_server(system: 
 
 
 @pytest.fixture
-async def small_events(settings: Settings, database_roles: DatabaseRoles) -> Any:
+async def small_events(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """The plans service with plan events limited to 64 KB."""
-    tight = settings.model_copy(update={"event_max_bytes": {"plan": 64 * 1024}})
-    running = System(tight, roles=database_roles)
-    await running.start("plans")
-    try:
+    async with started(settings, database_roles, "plans", event_max_bytes={"plan": 64 * 1024}) as running:
         yield running
-    finally:
-        for name in list(running.stacks):
-            await running.stop(name)
 
 
 async def test_a_write_whose_event_is_over_the_limit_is_refused_with_nothing_stored(small_events: System) -> None:
@@ -108,13 +102,6 @@ async def test_a_write_whose_event_is_over_the_limit_is_refused_with_nothing_sto
     assert (await system.post(f"/api/plans/{ordinary.json()['id']}/issue")).status_code == 200
 
 
-async def outbox_rows(system: System) -> int:
-    plans = system.services["plans"]
-    with system_scope():
-        async with plans.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(plans.outbox))).scalar_one())
-
-
 async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system: System) -> None:
     """The plan stream refuses new messages (full, discard new): plan events wait in the outbox,
     while the plans service's other families are still published; once there is room, the
@@ -142,10 +129,10 @@ async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system:
         assert renamed.status_code == 200, renamed.text[:300]
 
         async def unit_published() -> bool:
-            return await unpublished(system, "unit") == 0
+            return await outbox_rows(system, family="unit", waiting=True) == 0
 
         await system.eventually(unit_published, timeout=30)  # not stuck behind the plan family's
-        assert await unpublished(system, "plan") == waiting
+        assert await outbox_rows(system, family="plan", waiting=True) == waiting
         assert (await js.stream_info(stream)).state.messages == info.state.messages
 
         roomy = copy.copy(info.config)
@@ -153,21 +140,12 @@ async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system:
         await js.update_stream(roomy)
 
         async def plan_published() -> bool:
-            return await unpublished(system, "plan") == 0
+            return await outbox_rows(system, family="plan", waiting=True) == 0
 
         await system.eventually(plan_published, timeout=60)
         assert (await js.stream_info(stream)).state.messages == info.state.messages + waiting
     finally:
         await client.close()
-
-
-async def unpublished(system: System, family: str) -> int:
-    plans = system.services["plans"]
-    outbox = plans.outbox
-    with system_scope():
-        async with plans.sessions() as session:
-            query = select(func.count()).where(outbox.c.family == family, outbox.c.published_at.is_(None))
-            return int((await session.execute(query)).scalar_one())
 
 
 async def write_plan_events(system: System, count: int) -> None:

@@ -8,6 +8,7 @@ body-less or multipart, and changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,16 +58,25 @@ def upstream(system: System) -> Upstream:
     return Upstream(system)
 
 
-@pytest.fixture
-async def gateway(system: System, upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
-    """The real gateway at http://cchc.test, its upstream calls going to the in-process services."""
+@contextlib.asynccontextmanager
+async def gateway_of(system: System, upstream: Upstream, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The real gateway at http://cchc.test (with `changes` to its settings), its upstream calls
+    going to the in-process services."""
     mounts = {f"http://{name}": httpx.ASGITransport(app=upstream.app(name)) for name in FACTORIES}
     client = httpx.AsyncClient(mounts=mounts)
-    settings = system.settings.model_copy(update={"gateway_cache_seconds": 0.0, "public_url": "http://cchc.test"})
+    settings = system.settings.model_copy(
+        update={"gateway_cache_seconds": 0.0, "public_url": "http://cchc.test", **changes}
+    )
     app = create_gateway({name: f"http://{name}" for name in FACTORIES}, settings, client=client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cchc.test") as http:
         yield http
     await client.aclose()
+
+
+@pytest.fixture
+async def gateway(system: System, upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
+    async with gateway_of(system, upstream) as http:
+        yield http
 
 
 class Stream:
@@ -297,15 +307,8 @@ class Stalling(Stream):
 @pytest.fixture
 async def impatient(system: System, upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with a body idle time of 0.2 s."""
-    mounts = {f"http://{name}": httpx.ASGITransport(app=upstream.app(name)) for name in FACTORIES}
-    client = httpx.AsyncClient(mounts=mounts)
-    settings = system.settings.model_copy(
-        update={"gateway_cache_seconds": 0.0, "public_url": "http://cchc.test", "body_idle_seconds": 0.2}
-    )
-    app = create_gateway({name: f"http://{name}" for name in FACTORIES}, settings, client=client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cchc.test") as http:
+    async with gateway_of(system, upstream, body_idle_seconds=0.2) as http:
         yield http
-    await client.aclose()
 
 
 async def test_a_sender_that_stops_sending_is_cut_and_nothing_is_stored(

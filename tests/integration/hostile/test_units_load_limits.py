@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
 
 from shared.access import Role
-from shared.db import system_scope
 from shared.settings import Settings
 from tests.integration.conftest import DatabaseRoles, Identity, System
+from tests.integration.hostile.conftest import outbox_rows, started
 
 pytestmark = pytest.mark.integration
 
@@ -21,21 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def slow_load(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """The plans service with a load of units limited to a millisecond."""
-    tight = settings.model_copy(update={"units_load_time_limit_seconds": 0.001})
-    running = System(tight, roles=database_roles)
-    await running.start("plans")
-    try:
+    async with started(settings, database_roles, "plans", units_load_time_limit_seconds=0.001) as running:
         yield running
-    finally:
-        for name in list(running.stacks):
-            await running.stop(name)
-
-
-async def outbox_rows(system: System) -> int:
-    plans = system.services["plans"]
-    with system_scope():
-        async with plans.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(plans.outbox))).scalar_one())
 
 
 @pytest.mark.parametrize("source", ["vietnam-provinces", "vietnamadminunits"])
