@@ -64,7 +64,7 @@ class UserIn(BaseModel):
     username: str = Field(max_length=64)
     name: Name = ""
     unit: str = Field(max_length=100, description='mã đơn vị ("*": cấp quốc gia)')
-    roles: list[Role] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
     password: str | None = Field(None, max_length=200, description="bỏ trống: hệ thống tạo mật khẩu tạm")
 
     @field_validator("username")
@@ -78,14 +78,14 @@ class UserIn(BaseModel):
 
 class UserChange(BaseModel):
     name: Name | None = None
-    roles: list[Role] | None = Field(None, min_length=1)
+    roles: list[Role] | None = Field(None, min_length=1, max_length=len(Role))
     disabled: bool | None = None
 
 
 class TokenIn(BaseModel):
     name: RequiredName = Field(description="hệ thống nào dùng mã này")
     unit: str = Field(max_length=100)
-    rights: list[Right] = Field([Right.read], min_length=1)
+    rights: list[Right] = Field([Right.read], min_length=1, max_length=len(Right))
     expires_in_days: int | None = Field(365, ge=1, le=3650)
 
 
