@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.tasks import assignments, evidence, progress
+from services.tasks import assignments, evidence, history, progress
 from shared import pages
 from shared.access import Caller, Right
 from shared.auth import allow
@@ -88,11 +88,29 @@ async def get_assignment(
     service: Service = Depends(service_of),
     caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
 ) -> dict[str, Any]:
-    """Một nhiệm vụ được giao, với lịch sử báo cáo và các thay đổi do hệ thống thực hiện."""
+    """Một nhiệm vụ được giao, với các thay đổi do hệ thống thực hiện và lịch sử báo cáo: tối đa
+    20 lần mới nhất, cũ trước, lần đang được tính sau cùng; `pages.history` cho biết tổng số lần
+    (`total`) và `next_cursor` để đọc các lần trước ở …/history."""
     async with service.sessions() as session:
         return await assignments.get_or_raise(
             session, caller=caller, assignment_id=assignment_id, today=service.clock.today_vn()
         )
+
+
+@router.get("/assignments/{assignment_id}/history")
+async def assignment_history(
+    assignment_id: uuid.UUID,
+    page: pages.Ask = Depends(pages.asking(history.REPORTS)),
+    service: Service = Depends(service_of),
+    caller: Caller = Depends(allow(Right.read, scope=ASSIGNMENT_READ)),
+) -> dict[str, Any]:
+    """Lịch sử báo cáo của một nhiệm vụ được giao, từng trang, lần mới nhất trước: trang đầu (không
+    có `cursor`) bắt đầu bằng lần đang được tính; `next_cursor` dẫn tới các lần cũ hơn, cũng như
+    `pages.history.next_cursor` của nhiệm vụ. Mỗi lần có `number` (lần thứ mấy, 1 là lần đầu);
+    `total`: số lần báo cáo."""
+    async with service.sessions() as session:
+        found = await history.list_(session, caller=caller, assignment_id=assignment_id, page=page)
+    return found.json()
 
 
 @router.post("/assignments/{assignment_id}/progress", status_code=201)

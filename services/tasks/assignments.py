@@ -1,5 +1,5 @@
 """Reading assignments (nhiệm vụ được giao): a unit's or a subtree's list, "my work", one
-assignment with its reports and audit — each with its follow-up state, by the one rule.
+assignment with its latest reports and audit — each with its follow-up state, by the one rule.
 
 Every read is confined to the caller's subtree: a list names a unit (`unit`, `within`) and
 holds only what of it lies in that subtree — a unit above the caller's is refused (403), any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.tasks import history
 from services.tasks import models as m
 from services.tasks.access import readable_assignment, report_refusal
 from shared import followup, pages
@@ -146,17 +147,15 @@ async def work(session: AsyncSession, *, caller: Caller, unit: str, today: date,
 async def get_or_raise(
     session: AsyncSession, *, caller: Caller, assignment_id: uuid.UUID, today: date
 ) -> dict[str, Any]:
-    """One assignment with its audit and every report, oldest first (the last one counts), and
-    whether the caller may report on it now (`may_report`; if not, `report_refusal` says why, as
-    a report would be refused); 404 outside the caller's subtree."""
+    """One assignment with its audit and its latest reports (`history`, at most history.FIRST),
+    oldest first (the last one counts; `pages.history`: how many there are in all and the cursor
+    of the older ones at …/history), and whether the caller may report on it now (`may_report`;
+    if not, `report_refusal` says why, as a report would be refused); 404 outside the caller's
+    subtree. The audit comes whole: only a unit's succession writes it, while nothing is reported."""
     row = await readable_assignment(session, assignment_id, caller=caller)
-    history = (
-        await session.execute(
-            select(m.progress_reports)
-            .where(m.progress_reports.c.assignment_id == assignment_id)
-            .order_by(m.progress_reports.c.reported_at)
-        )
-    ).all()
+    shown = await history.latest(
+        session, assignment_id=assignment_id, page=pages.Ask(key=history.REPORTS, limit=history.FIRST)
+    )
     audit = (
         await session.execute(
             select(m.assignment_audit)
@@ -168,18 +167,6 @@ async def get_or_raise(
     refusal = await report_refusal(session, row, caller=caller)
     body.update(may_report=not refusal, report_refusal=refusal)
     body["audit"] = [{"at": e.at.isoformat(), **e.change} for e in audit]
-    body["history"] = [
-        {
-            "id": str(h.id),
-            "status": h.status,
-            "outputs": h.outputs,
-            "note": h.note,
-            "reason": h.reason,
-            "good_model": h.good_model,
-            "evidence": h.evidence,
-            "reporter": h.reporter,
-            "reported_at": h.reported_at.isoformat(),
-        }
-        for h in history
-    ]
+    body["history"] = list(reversed(shown.page.rows))
+    body["pages"] = {"history": {"total": shown.total, "next_cursor": shown.page.next_cursor}}
     return body

@@ -1,7 +1,8 @@
 """The progress room in a real browser: a commune officer on a phone reports on their assignment —
 a refused count comes back in Vietnamese next to its field with the rest kept, a report with an
-evidence file is recorded and listed, a correction makes a second version in the history — and
-an officer of the sibling commune gets no form at all."""
+evidence file is recorded and listed, a correction makes a second version in the history, a long
+history shows its latest reports and the earlier ones a page at a time — and an officer of the
+sibling commune gets no form at all."""
 
 from __future__ import annotations
 
@@ -132,3 +133,35 @@ async def test_the_sibling_communes_officer_gets_no_form_for_this_assignment(
     page = await login(phone, world.accounts["sibling_officer"], f"/assignments/{assignment_id}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Không tìm thấy|Không có quyền"))
     await expect(page.locator("form.progress-form")).to_have_count(0)
+
+
+async def test_a_long_history_shows_the_latest_reports_and_the_earlier_ones_a_page_at_a_time(
+    desktop: BrowserContext, world: World
+) -> None:
+    assignment_id = await own_assignment(world)
+    async with world.api() as api:
+        period = (await api.get(f"/api/assignments/{assignment_id}")).json()["period"]
+        for n in range(1, 23):  # a report and 21 corrections: more than the page shows at once
+            body = {"period": period, "status": "in_progress", "outputs": {"article": n}, "note": f"Báo cáo số {n}"}
+            sent = await api.post(f"/api/assignments/{assignment_id}/progress", json=body)
+            assert sent.status_code == 201, sent.text
+
+    page = await login(desktop, world.accounts["commune_officer"], f"/assignments/{assignment_id}")
+    versions = page.locator(".history .version")
+    await expect(versions).to_have_count(20)
+    await expect(versions.first).to_contain_text("Lần 22")
+    await expect(versions.first).to_contain_text("Đang được tính")
+    await expect(versions.last).to_contain_text("Lần 3")
+    await expect(page.get_by_label("Bài viết", exact=True)).to_have_value("22")  # from the report that counts
+
+    await page.get_by_role("button", name="Xem các lần báo cáo trước").click()
+    await expect(versions).to_have_count(2)
+    await expect(versions.first).to_contain_text("Báo cáo số 2")
+    await expect(versions.first).to_contain_text("Đã được thay thế")
+    await expect(versions.last).to_contain_text("Lần 1")
+    await expect(page.get_by_role("button", name="Xem các lần báo cáo trước")).to_have_count(0)
+    await expect(page.get_by_label("Bài viết", exact=True)).to_have_value("22")  # the form still the latest
+    await shot(page, "desktop-progress-earlier")
+
+    await page.get_by_role("link", name="Về các lần báo cáo mới nhất").click()
+    await expect(versions).to_have_count(20)

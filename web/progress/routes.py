@@ -1,24 +1,27 @@
 """The progress room: the page of one assignment for the unit that carries it out — the task, its
-occurrences, the progress form with evidence upload, and the history of corrections
-(GET/POST /api/assignments/{id}, …/progress, …/evidence). The API decides who may report and
-what a report may say; the page shows its answers and keeps what was typed when it refuses."""
+occurrences, the progress form with evidence upload, and the history of corrections, the latest
+first, a page at a time (GET/POST /api/assignments/{id}, …/history, …/progress, …/evidence). The
+API decides who may report and what a report may say; the page shows its answers and keeps what
+was typed when it refuses."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from shared.vocabularies import PRODUCT_KINDS
-from web.kit import Page, PageError, Refusal, redirect, signed_in
+from web.kit import AFTER, Page, PageError, Refusal, redirect, signed_in
 from web.progress.forms import FIELDS, OTHER_ROWS, OUTPUT, STATUSES, Typed
 
 router = APIRouter(include_in_schema=False)
 WHO = "người đọc được nhiệm vụ (API trả 404 ngoài cây đơn vị); biểu mẫu chỉ hiện khi API cho báo cáo"
 ROLES = {"lead": "Chủ trì", "coordinating": "Phối hợp"}
+HISTORY_PAGE = 20  # older reports shown at a time, as many as the assignment's latest
 
 
 async def task_of(page: Page, assignment: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
@@ -51,19 +54,34 @@ def product_kinds(task: dict[str, Any], typed: Typed) -> list[dict[str, Any]]:
     return [{"kind": k, "label": PRODUCT_KINDS.get(k, k), "target": targets.get(k)} for k in kinds]
 
 
-async def context(page: Page, assignment_id: uuid.UUID) -> dict[str, Any]:
-    """Everything the page shows but the form's values (404/403 page if the API refuses the read)."""
+def history_of(page: Page, assignment: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]:
+    """The reports the history section shows, newest first, each with its number (lần): the latest
+    ones that come with the assignment, or a page of older ones (`older`, read after `sau`); how
+    many there are in all, and the address of the reports before those shown."""
+    latest = assignment.get("pages", {}).get("history", {})
+    shown = older["items"] if older is not None else list(reversed(assignment.get("history") or []))
+    cursor = older["next_cursor"] if older is not None else latest.get("next_cursor")
+    earlier = f"{page.request.url.path}?{urlencode({AFTER: cursor})}#lich-su" if cursor else None
+    return {"shown": shown, "total": latest.get("total", len(shown)), "earlier": earlier, "later": older is not None}
+
+
+async def context(page: Page, assignment_id: uuid.UUID, sau: str | None = None) -> dict[str, Any]:
+    """Everything the page shows but the form's values (404/403 page if the API refuses the read);
+    `sau`: the history section shows the reports before that cursor."""
     assignment = await page.api.json(f"/api/assignments/{assignment_id}")
     files = await page.api.whole(f"/api/assignments/{assignment_id}/evidence")
     plan, task = await task_of(page, assignment)
-    history = list(reversed(assignment.get("history") or []))  # newest first: the first one counts
+    older = None
+    if sau:
+        older = await page.api.json(f"/api/assignments/{assignment_id}/history", limit=HISTORY_PAGE, cursor=sau)
     return {
         "a": assignment,
         "plan": plan,
         "task": task,
         "occurrences": await occurrences(page, assignment),
         "returned": await returned(page, assignment),
-        "history": history,
+        "history": list(reversed(assignment.get("history") or [])),  # newest first: the first one counts
+        "reports": history_of(page, assignment, older),
         "files": files["items"],
         "limits": files["limits"],
         "active": "home",
@@ -93,8 +111,13 @@ def render(
 
 
 @router.get("/assignments/{assignment_id}")
-async def show(assignment_id: uuid.UUID, saved: bool = False, page: Page = Depends(signed_in(WHO))) -> HTMLResponse:
-    room = await context(page, assignment_id)
+async def show(
+    assignment_id: uuid.UUID,
+    saved: bool = False,
+    sau: str | None = Query(None, max_length=1000, description="các lần báo cáo trước: `next_cursor` của API"),
+    page: Page = Depends(signed_in(WHO)),
+) -> HTMLResponse:
+    room = await context(page, assignment_id, sau or None)
     counting = room["history"][0] if room["history"] else None
     return render(page, room, Typed.of_report(counting, period=room["a"]["period"]), saved=saved)
 

@@ -56,6 +56,7 @@ async def cases(world: World) -> list[Case]:
             note="a commune asking for its province: 403",
         ),
         Case("GET", one, f"/api/assignments/{aid}", allowed(*UNIT_READERS, otherwise=404)),
+        Case("GET", one + "/history", f"/api/assignments/{aid}/history", allowed(*UNIT_READERS, otherwise=404)),
         Case(
             "POST",
             one + "/progress",

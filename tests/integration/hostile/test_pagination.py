@@ -2,18 +2,23 @@
 a page of at most `limit` items (at most 500) and a `next_cursor` to the next page; walking the
 pages gives every row once, in order, even while rows are written between two fetches; a
 `limit` past 500 or a cursor not made by the list is refused with 422 naming the parameter, in
-Vietnamese; the periodic report gives its tasks and notes a page at a time too."""
+Vietnamese; the periodic report gives its tasks and notes a page at a time too, and an assignment
+its latest reports, the older corrections at …/history."""
 
 from __future__ import annotations
 
 import base64
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from services.tasks.evidence import FILES
 from shared.text import normalize
 from tests.integration.conftest import System
-from tests.integration.plans_data import QUARTERLY_PLAN
+from tests.integration.plans_data import ONE_COMMUNE_PLAN, QUARTERLY_PLAN
+from tests.integration.steps import q1_assignment
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +171,54 @@ async def test_the_report_gives_its_tasks_and_notes_a_page_at_a_time(system: Sys
     crossed = await system.get("/api/reports/52/2026-Q1/highlights/notes", params={"cursor": tasks_cursor})
     assert crossed.status_code == 422 and crossed.json()["detail"][0]["field"] == "cursor"
     assert (await system.get("/api/reports/52/2026-Q1.xlsx")).status_code == 200  # the document: whole
+
+
+async def an_assignment(system: System) -> str:
+    """The address of Vĩnh Sơn's assignment of a plan just issued."""
+    await system.post("/api/units/load", json={"provinces": ["52"]})
+    plan_id = (await system.post("/api/plans", json=ONE_COMMUNE_PLAN)).json()["id"]
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+    return f"/api/assignments/{(await q1_assignment(system, VINH_SON))['id']}"
+
+
+async def test_an_assignment_shows_its_latest_reports_and_pages_back_through_every_correction(system: System) -> None:
+    url = await an_assignment(system)
+
+    async def correct(note: str) -> str:
+        sent = await system.post(url + "/progress", json={"period": "2026-Q1", "status": "in_progress", "note": note})
+        assert sent.status_code == 201, sent.text
+        return str(sent.json()["id"])
+
+    sent = [await correct(f"Lần {n}") for n in range(1, 28)]  # a report and 26 corrections
+
+    detail = (await system.get(url)).json()
+    shown = detail["history"]  # the latest 20, oldest first: the one that counts last
+    assert [h["id"] for h in shown] == sent[-20:] and [h["number"] for h in shown] == list(range(8, 28))
+    assert shown[-1]["note"] == "Lần 27" and detail["pages"]["history"]["total"] == 27
+    older = (await system.get(url + "/history", params={"cursor": detail["pages"]["history"]["next_cursor"]})).json()
+    assert [h["id"] for h in older["items"]] == sent[6::-1] and older["next_cursor"] is None and older["total"] == 27
+
+    late: list[str] = []
+
+    async def another_correction() -> None:  # newer than every report walked: before page one
+        late.append(await correct(f"Lần sau {len(late) + 1}"))
+
+    walked = await walk(system, url + "/history", 6, another_correction)
+    assert [h["id"] for h in walked] == sent[::-1] and len(late) == 4  # the newest first, each once; 5 pages
+    assert [h["number"] for h in walked] == list(range(27, 0, -1))
+
+
+async def test_the_history_of_an_assignment_refuses_a_page_over_500_and_a_forged_cursor(system: System) -> None:
+    url = await an_assignment(system) + "/history"
+    too_many = await system.get(url, params={"limit": 501})
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["detail"][0]["field"] == "limit"
+    nothing_yet = {"items": [], "count": 0, "next_cursor": None, "total": 0}
+    assert (await system.get(url, params={"limit": 500})).json() == nothing_yet
+    forged = base64.urlsafe_b64encode(b'["assignment-history","2099-01-01T00:00:00+00:00","x"]').decode() + ".AAAA"
+    files_cursor = FILES.encode([datetime.now(UTC), uuid.uuid4()])  # the same sort key, another list's
+    for cursor in ("không-phải-con-trỏ", forged, files_cursor):
+        answer = await system.get(url, params={"cursor": cursor})
+        assert answer.status_code == 422, answer.text
+        [problem] = answer.json()["detail"]
+        assert problem["field"] == "cursor" and "con trỏ trang không hợp lệ" in problem["msg"]
