@@ -183,6 +183,7 @@ def create_gateway(
                 services[name] = {
                     "status": "ok" if result.status_code == 200 else "unavailable",
                     "reason": body.get("reason", result.reason_phrase),
+                    "waiting": body.get("waiting", []),  # event families its relay holds back
                 }
         down = {n: s["reason"] for n, s in services.items() if s["status"] != "ok"}
         body = {"status": "ok" if not down else "unavailable", "services": services}

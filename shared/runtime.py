@@ -218,8 +218,11 @@ class Service:
         @app.get("/healthz", include_in_schema=False, dependencies=[Depends(auth.public("sức khỏe dịch vụ"))])
         async def healthz() -> JSONResponse:
             ok, reason = await self.health()
+            # event families the relay holds back (their stream full or refusing): still serving,
+            # but an operator must look (the events wait in the outbox)
+            waiting = sorted(self.relay.held) if ok else []
             return JSONResponse(
-                {"service": self.name, "status": "ok" if ok else "unavailable", "reason": reason},
+                {"service": self.name, "status": "ok" if ok else "unavailable", "reason": reason, "waiting": waiting},
                 status_code=200 if ok else 503,
             )
 

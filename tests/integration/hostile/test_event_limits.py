@@ -133,6 +133,8 @@ async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system:
 
         await system.eventually(unit_published, timeout=30)  # not stuck behind the plan family's
         assert await outbox_rows(system, family="plan", waiting=True) == waiting
+        health = await system.clients["plans"].get("/healthz")  # still serving, and says what waits
+        assert health.status_code == 200 and health.json()["waiting"] == ["plan"]
         assert (await js.stream_info(stream)).state.messages == info.state.messages
 
         roomy = copy.copy(info.config)
@@ -143,6 +145,7 @@ async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system:
             return await outbox_rows(system, family="plan", waiting=True) == 0
 
         await system.eventually(plan_published, timeout=60)
+        assert (await system.clients["plans"].get("/healthz")).json()["waiting"] == []
         assert (await js.stream_info(stream)).state.messages == info.state.messages + waiting
     finally:
         await client.close()
