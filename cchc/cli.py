@@ -47,10 +47,24 @@ DataDirOption = Annotated[Path, typer.Option(help="Thư mục dữ liệu (NATS,
 DATA_DIR = Path(platformdirs.user_data_dir("cchc"))
 
 
+DurableOption = Annotated[
+    bool,
+    typer.Option(
+        "--durable",
+        help="NATS nhúng ghi đĩa (fsync) từng sự kiện trước khi xác nhận: không mất sự kiện khi mất điện, chậm hơn",
+    ),
+]
+
+
 @app.command()
-def up(port: PortOption = 8000, host: HostOption = "127.0.0.1", data_dir: DataDirOption = DATA_DIR) -> None:
+def up(
+    port: PortOption = 8000,
+    host: HostOption = "127.0.0.1",
+    data_dir: DataDirOption = DATA_DIR,
+    durable: DurableOption = False,
+) -> None:
     """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
-    run_system(port=port, host=host, data_dir=data_dir)
+    run_system(port=port, host=host, data_dir=data_dir, durable=durable)
 
 
 @app.command()
@@ -63,7 +77,12 @@ def demo(port: PortOption = 8000, host: HostOption = "127.0.0.1", data_dir: Data
 
 
 def run_system(
-    *, port: int, host: str, data_dir: Path, when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None
+    *,
+    port: int,
+    host: str,
+    data_dir: Path,
+    durable: bool = False,
+    when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """The whole system until Ctrl-C or SIGTERM, then everything it started is stopped. With
     `when_serving`, that coroutine runs beside the gateway once it listens, given the base URL
@@ -84,7 +103,7 @@ def run_system(
         if not nats_url:
             # a user per service and an operator, passwords in <data>/secrets/nats (cchc/nats_users.py)
             nats_auth = nats_users.prepare_embedded(data_dir, settings)
-            nats = EmbeddedNats(data_dir, config=nats_auth.config)
+            nats = EmbeddedNats(data_dir, config=nats_auth.config, durable=durable)
             started.append(nats)  # before start(): a signal mid-start still stops it
             nats_url = nats.start()
         if not database_url:
@@ -140,7 +159,16 @@ def run_system(
         gateway_settings = settings.model_copy(
             update={"public_url": public_url, "gateway_secret_file": str(auth_files.gateway_secret)}
         )
-        asyncio.run(_serve(supervisor, host=host, port=port, settings=gateway_settings, when_serving=when_serving))
+        asyncio.run(
+            _serve(
+                supervisor,
+                host=host,
+                port=port,
+                settings=gateway_settings,
+                servers=list(started),
+                when_serving=when_serving,
+            )
+        )
     except KeyboardInterrupt:
         typer.echo("Đang dừng các dịch vụ…")
     except ServerError as exc:
@@ -212,15 +240,18 @@ async def _serve(
     host: str,
     port: int,
     settings: Settings,
+    servers: list[EmbeddedNats | EmbeddedPostgres] | None = None,
     when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     from cchc.gateway import create_gateway
-    from cchc.supervisor import Supervisor
+    from cchc.supervisor import Supervisor, keep_up
 
     assert isinstance(supervisor, Supervisor)
     gateway = create_gateway({name: child.url for name, child in supervisor.children.items()}, settings)
     server = uvicorn.Server(uvicorn.Config(gateway, host=host, port=port, log_level="warning"))
     watcher = asyncio.create_task(supervisor.watch())
+    # the embedded nats-server and PostgreSQL are supervised too: one that dies comes back
+    keeper = asyncio.create_task(keep_up(list(servers or []), stopping=lambda: supervisor.stopping))
     try:
         serving = asyncio.create_task(server.serve())  # returns on SIGINT / SIGTERM
         if when_serving is not None:
@@ -229,6 +260,7 @@ async def _serve(
     finally:
         supervisor.stopping = True
         watcher.cancel()
+        keeper.cancel()
 
 
 async def _beside(server: uvicorn.Server, serving: asyncio.Task[None], work: Coroutine[Any, Any, None]) -> None:

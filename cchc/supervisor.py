@@ -1,4 +1,5 @@
-"""Runs the four services as separate OS processes, restarts one that dies, stops them all."""
+"""Runs the four services as separate OS processes, restarts one that dies, stops them all; and
+restarts the embedded nats-server or PostgreSQL `cchc up` started when one of them dies."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import psutil
 
@@ -144,3 +146,35 @@ class Supervisor:
             if child._log:
                 child._log.close()
         (self.run_dir / "services.json").unlink(missing_ok=True)
+
+
+class Server(Protocol):
+    """An embedded server (shared/servers.py): started on its data folder and its port."""
+
+    def alive(self) -> bool: ...
+
+    def start(self) -> str: ...
+
+
+async def keep_up(servers: list[Server], *, stopping: Callable[[], bool], every: float = 1.0) -> None:
+    """Restart an embedded server that died (killed, crashed) on the same data and the same port,
+    so the services, which reconnect by themselves, find it where it was; with a growing pause
+    (at most 30 s) while it will not start."""
+    failures = [0] * len(servers)
+    while not stopping():
+        for index, server in enumerate(servers):
+            if stopping() or server.alive():
+                continue
+            what = type(server).__name__.replace("Embedded", "")
+            print(f"{what} nhúng đã dừng; đang khởi động lại trên cùng dữ liệu và cổng", file=sys.stderr, flush=True)
+            try:
+                await asyncio.to_thread(server.start)
+            except Exception as exc:  # noqa: BLE001 - said, then tried again later
+                failures[index] += 1
+                delay = min(2 ** min(failures[index], 5), 30)
+                print(f"{what} chưa khởi động lại được ({exc}); thử lại sau {delay} giây", file=sys.stderr, flush=True)
+                await asyncio.sleep(delay)
+            else:
+                failures[index] = 0
+                print(f"{what} nhúng đã chạy lại", file=sys.stderr, flush=True)
+        await asyncio.sleep(every)

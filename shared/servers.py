@@ -80,6 +80,7 @@ class EmbeddedNats:
     host: str = "127.0.0.1"
     port: int = 0
     config: Path | None = None  # e.g. the authorization file of shared/nats_security.py
+    durable: bool = False  # `cchc up --durable`: JetStream syncs every write to disk before its ack
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -112,12 +113,18 @@ class EmbeddedNats:
         (self.data_dir / "nats.url").write_text(self.url)  # for `cchc nats credentials` while it runs
         return self.url
 
+    def alive(self) -> bool:
+        """The server this object started is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
     def server_config(self) -> Path:
         """The server's own settings (8 MB messages, as compose's deploy/nats.conf: the largest
         event family's limit must fit, see CCHC_EVENT_MAX_BYTES), including the users' file if
         any; nats-server resolves an include relative to the including file."""
         path = self.data_dir / "nats-server.conf"
         lines = ["max_payload: 8MB"]
+        if self.durable:  # fsync every write before acking it (costs throughput: bench/README.md)
+            lines.append("jetstream { sync_interval: always }")
         if self.config:
             lines.append(f'include "{os.path.relpath(self.config, self.data_dir)}"')
         path.write_text("\n".join(lines) + "\n")
@@ -216,6 +223,18 @@ class EmbeddedPostgres:
             raise ServerError(f"PostgreSQL không khởi động được: {exc}; xem {self.pgdata / 'server.log'}") from exc
         self._create_database()
         return self.url
+
+    def alive(self) -> bool:
+        """The postmaster of this data folder is running (pg_ctl started it detached: its pid file
+        says which process it is)."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def _create_database(self) -> None:
         import asyncio

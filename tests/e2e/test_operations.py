@@ -20,9 +20,9 @@ from tests.e2e.steps import THIS_YEAR, eventually, issue, quarterly_plan
 pytestmark = pytest.mark.e2e
 
 
-async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict, *, tries: int = 200) -> httpx.Response:
     """What a real client does while a service restarts: retry on 5xx and dropped connections."""
-    for _ in range(200):
+    for _ in range(tries):
         try:
             response = await client.post(url, json=body)
         except httpx.TransportError:
@@ -193,3 +193,45 @@ def test_a_hard_killed_up_takes_its_services_down_and_the_next_up_recovers(
         assert httpx.get(f"{second.base_url}/healthz", timeout=5).status_code == 200
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("server", ["nats", "postgres"])
+async def test_a_killed_embedded_server_is_started_again_and_the_system_goes_on(
+    system_up: Running, server: str
+) -> None:
+    """`cchc up` supervises the nats-server and PostgreSQL it started, not only the services: one
+    killed with SIGKILL comes back on the same data and port, and events flow again end to end."""
+    if not (system_up.data_dir / "nats.pid").exists():
+        pytest.skip("the servers are external (CCHC_NATS_URL / CCHC_DATABASE_URL): cchc up started none")
+    year = THIS_YEAR + 1
+    async with await operated(system_up.base_url) as api:
+        await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
+        pidfile = system_up.data_dir / ("nats.pid" if server == "nats" else "postgres/postmaster.pid")
+        killed = int(pidfile.read_text().split("\n", 1)[0])
+        os.kill(killed, signal.SIGKILL)
+
+        def restarted() -> bool:
+            try:
+                pid = int(pidfile.read_text().split("\n", 1)[0])
+            except (OSError, ValueError):
+                return False
+            return pid != killed and psutil.pid_exists(pid)
+
+        deadline = time.monotonic() + 60
+        while not restarted():
+            assert time.monotonic() < deadline, f"{server} was not started again:\n{system_up.output.read_text()}"
+            await asyncio.sleep(0.2)
+
+        # a plan issued after the restart reaches tasks (its assignments) and reports (the roll-up)
+        created = await post_until_accepted(api, "/api/plans", quarterly_plan(year, "31/KH-UBND"), tries=900)
+        assert created.status_code == 201, created.text
+        issued = await post_until_accepted(api, f"/api/plans/{created.json()['id']}/issue", {}, tries=900)
+        assert issued.status_code == 200, issued.text
+
+        async def rolled_up() -> dict | None:
+            answer = await api.get("/api/reports/rollup", params={"unit": "52", "period": f"{year}-Q2"})
+            body = answer.json() if answer.status_code == 200 else {}
+            return body if body.get("expected") == 135 else None
+
+        await eventually(rolled_up, timeout=90)
+    assert "khởi động lại" in system_up.output.read_text()
