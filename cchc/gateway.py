@@ -27,7 +27,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from cchc.routes import service_for_path
-from shared.http_limits import BodyLimit, RouteLimit, TrustedHosts, allowed_hosts, upload_routes
+from shared.http_limits import BodyLimit, RouteLimit, TrustedHosts, allowed_hosts, refusal, upload_routes
 from shared.settings import Settings
 from shared.uploads import FORM_OVERHEAD, PLAN_DOCUMENT_MAX_BYTES
 from web import app as web
@@ -330,12 +330,10 @@ async def _steady(stream: AsyncIterator[bytes], idle: float) -> AsyncIterator[by
         yield chunk
 
 
-def _too_slow(seconds: float) -> JSONResponse:
+def _too_slow(seconds: float) -> Response:
     message = f"gửi dữ liệu quá chậm: không nhận đủ nội dung yêu cầu trong {seconds:g} giây, hãy gửi lại"
-    return JSONResponse(
-        {"detail": [{"field": "body", "msg": message}], "message": f"body: {message}"},
-        status_code=408,
-        headers={"Connection": "close"},
+    return Response(
+        refusal(408, "body", message), status_code=408, media_type="application/json", headers={"Connection": "close"}
     )
 
 

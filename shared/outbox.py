@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.errors import FieldProblem, InputError
 from shared.events import Envelope, stream_name, subject
 from shared.settings import Settings
+from shared.uploads import megabytes
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,6 @@ def inbox_table(metadata: MetaData) -> Table:
 HEADERS_ROOM = 16 * 1024
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.2f}".replace(".", ",") + " MB"
-
-
 class EventTooLarge(InputError):
     """An event over its family's size limit. Refused where it is written, in the write's own
     transaction (413 at the API, nothing stored; the dead-letter stream for a handler's event),
@@ -85,8 +82,8 @@ class EventTooLarge(InputError):
 
     def __init__(self, event_type: str, size: int, limit: int) -> None:
         message = (
-            f"dữ liệu quá lớn: sự kiện {event_type} sẽ nặng {_megabytes(size)}, vượt giới hạn "
-            f"{_megabytes(limit)} của hệ thống (CCHC_EVENT_MAX_BYTES); hãy chia nhỏ nội dung"
+            f"dữ liệu quá lớn: sự kiện {event_type} sẽ nặng {megabytes(size)}, vượt giới hạn "
+            f"{megabytes(limit)} của hệ thống (CCHC_EVENT_MAX_BYTES); hãy chia nhỏ nội dung"
         )
         super().__init__([FieldProblem("body", message)], status=413)
         self.event_type, self.size, self.limit = event_type, size, limit
