@@ -6,7 +6,7 @@ started, nothing is stored).
   importer   `parse_plan` (read + resolve, as POST /api/plans/parse does in its worker) on generated
              hostile plans: a table laid out with spaces, 30 rows × 3,000 columns; a tab-separated
              plan of 48 KB and of ~1 MB (bench/importer_speed.py's generator); 20,000 numbered list
-             items; a Word table with a cell merged down 2,000 rows (tests/unit/test_importer_linear.py)
+             items; a Word table with a cell merged down 2,000 rows (tests/fixtures/hostile.py)
   in_process shared/bounded.py: the first call (starts the forkserver, which imports PRELOAD), then
              min / p50 / max of 20 calls of a trivial function (a fresh worker each)
   documents  `docx_bytes` / `xlsx_bytes` of a synthetic province report: 135 communes, 1,000 tasks
@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import resource
 import statistics
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -56,30 +54,6 @@ def timed(work: Callable[[], Any], runs: int) -> tuple[float, Any]:
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def docx_bomb(megabytes: int = 200) -> bytes:
-    """A .docx whose document part unpacks to `megabytes` MB of spaces (as in the import tests)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        with z.open("word/document.xml", "w", force_zip64=True) as part:
-            for _ in range(megabytes):
-                part.write(b" " * (1024 * 1024))
-    return out.getvalue()
-
-
-def wide_plan(rows: int, columns: int) -> bytes:
-    """`pdftotext -layout` text: a header of `columns` extra columns of 10 characters, rows as wide."""
-    from tests.unit.test_importer_linear import HEAD, HEADERS
-
-    def laid(cells: list[str]) -> str:
-        return "".join(cell.ljust(10) for cell in cells)
-
-    extra = [f"c{i}" for i in range(columns)]
-    task = ["Tuyên truyền", "Phòng VHXH", "Các thôn", "Quý II/2026", "Tin, bài"]
-    lines = [laid(HEADERS + extra)] + [laid([str(n), *task, *extra]) for n in range(1, rows + 1)]
-    return (HEAD + "\n".join(lines)).encode()
 
 
 def tab_plan(size: int) -> bytes:
@@ -159,6 +133,7 @@ def bomb_row() -> list[list[str]]:
 
     from shared.containers import ZipLimits, check_zip
     from shared.errors import InputError
+    from tests.fixtures.hostile import docx_bomb
 
     bomb = docx_bomb()
     me = psutil.Process()
@@ -180,10 +155,10 @@ def bomb_row() -> list[list[str]]:
 
 def importer_rows(runs: int) -> list[list[str]]:
     from services.plans.importer import parse_plan
-    from tests.unit.test_importer_linear import merged_down, numbered_items
+    from tests.fixtures.hostile import laid_out_plan, merged_down, numbered_items
 
     cases: list[tuple[str, bytes, str]] = [
-        ("wide table 30 × 3,000 columns", wide_plan(30, 3_000), "ke-hoach.txt"),
+        ("wide table 30 × 3,000 columns", laid_out_plan(30, 3_000, width=10), "ke-hoach.txt"),
         ("tab-separated ~48 KB", tab_plan(48 * 1024), "ke-hoach.txt"),
         ("tab-separated ~1 MB", tab_plan(1024 * 1024), "ke-hoach.txt"),
         ("20,000 numbered items", numbered_items(20_000)[0], "ke-hoach.txt"),

@@ -9,8 +9,8 @@ import asyncio
 
 import pytest
 
+from tests.fixtures.hostile import docx_bomb
 from tests.integration.conftest import System
-from tests.integration.hostile.test_import_limits import docx_bomb
 from tests.integration.tasks.test_evidence import PDF, issued_assignment, upload
 
 pytestmark = pytest.mark.integration
