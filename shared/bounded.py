@@ -120,20 +120,19 @@ def _wait(
 ) -> tuple[bool, Any] | None:
     """The worker's answer, or None when the limit passed (then the worker is killed)."""
     answer: tuple[bool, Any] | None = None
+    died = False
     try:
         if conn.poll(seconds):
             try:
                 answer = conn.recv()
             except EOFError:  # the worker died without answering (killed, out of memory)
-                answer = (False, None)
+                died = True
     finally:
         if process.is_alive():
             process.kill()
         process.join()
         conn.close()
-    if answer == (False, None):
-        return (False, WorkerDied(process.exitcode))
-    return answer
+    return (False, WorkerDied(process.exitcode)) if died else answer
 
 
 class WorkerDied(Exception):

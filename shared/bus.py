@@ -162,13 +162,12 @@ DAY = 24 * 3600.0
 TRANSIENT_FAMILIES = frozenset({"audit"})
 
 
-def stream_configs(prefix: str, settings: Settings | None = None) -> list[StreamConfig]:
+def stream_configs(prefix: str, settings: Settings) -> list[StreamConfig]:
     """Each family's stream and the dead-letter stream, with their limits: a message size per
     family (what the producer checks before writing, plus room for headers), bytes and age. A
     family stream refuses new events when full (its history is what the read models are rebuilt
     from; the relay holds back that family alone); the audit and dead-letter streams drop their
     oldest."""
-    settings = settings or Settings()
     limits = outbox.EventLimits.from_settings(settings)
     families = [
         StreamConfig(
@@ -200,7 +199,7 @@ class StreamLimitsRefused(RuntimeError):
     """The nats-server cannot reserve the streams' limits (its store is smaller than their sum)."""
 
 
-async def ensure_streams(js: JetStreamContext, prefix: str, settings: Settings | None = None) -> None:
+async def ensure_streams(js: JetStreamContext, prefix: str, settings: Settings) -> None:
     for config in stream_configs(prefix, settings):
         try:
             try:

@@ -92,17 +92,24 @@ class BodyLimit:
         self.app = app
         self.default = default
         self.routes = list(routes)
+        # each limit's refusal made once, not for every request
+        self._refusals = [self._refusal(route) for route in self.routes]
+        self._default_refusal = refusal(413, "body", f"nội dung yêu cầu quá lớn: tối đa {megabytes(default)}")
+
+    @staticmethod
+    def _refusal(route: RouteLimit) -> bytes:
+        if route.field == "file":  # the words of shared/uploads.py's own refusal
+            message = f"tệp quá lớn: tối đa {megabytes(route.shown or route.max_bytes)}"
+        else:
+            message = f"nội dung yêu cầu quá lớn: tối đa {megabytes(route.max_bytes)}"
+        return refusal(413, route.field, message)
 
     def limit_of(self, path: str) -> tuple[int, bytes]:
         """The route's limit and its refusal."""
-        for route in self.routes:
+        for route, refused in zip(self.routes, self._refusals, strict=True):
             if route.pattern.fullmatch(path):
-                if route.field == "file":  # the words of shared/uploads.py's own refusal
-                    message = f"tệp quá lớn: tối đa {megabytes(route.shown or route.max_bytes)}"
-                else:
-                    message = f"nội dung yêu cầu quá lớn: tối đa {megabytes(route.max_bytes)}"
-                return route.max_bytes, refusal(413, route.field, message)
-        return self.default, refusal(413, "body", f"nội dung yêu cầu quá lớn: tối đa {megabytes(self.default)}")
+                return route.max_bytes, refused
+        return self.default, self._default_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -142,15 +142,11 @@ class Directory:
 
     # built once per plan checked, so that each lead of each task is found in constant time
     @cached_property
-    def _first_by_code(self) -> dict[str, Unit]:
+    def _candidates(self) -> dict[str, Unit]:
         first: dict[str, Unit] = {}
         for u in (*self.bodies, *self.children):
             first.setdefault(u.code, u)
         return first
-
-    @cached_property
-    def _candidates(self) -> dict[str, Unit]:
-        return {u.code: u for u in (*self.bodies, *self.children)}
 
     @cached_property
     def _names(self) -> NameIndex:
@@ -162,7 +158,7 @@ class Directory:
         return {child.code: child.ref() for child in self.children}
 
     def by_code(self, code: str) -> Unit | None:
-        return self.units.get(code) or self._first_by_code.get(code)
+        return self.units.get(code) or self._candidates.get(code)
 
     def by_name(self, text: str) -> Unit | None:
         found = self._names.match(text)

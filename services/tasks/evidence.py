@@ -111,8 +111,8 @@ async def store(
     upload: Upload,
     accepted: list[str],
     now: datetime,
-    zip_limits: ZipLimits = ZipLimits(),
-    quota: int | None = None,
+    zip_limits: ZipLimits,
+    quota: int,
 ) -> Any:
     """Store a file the caller uploads for an open assignment it may report on, once per content:
     the same file uploaded twice is the same evidence. The form's `unit`, if sent, must be the
@@ -147,7 +147,7 @@ async def store(
     ).first()
     if stored is None:  # the same content was uploaded before: it is the same evidence
         stored = (await session.execute(select(*LISTED).where(f.c.assignment_id == row.id, f.c.sha256 == digest))).one()
-    elif quota is not None:
+    else:
         await _count_against_quota(session, unit=row.unit_code, size=len(upload.data), quota=quota)
     return stored
 

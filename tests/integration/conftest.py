@@ -363,17 +363,27 @@ async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Set
     )
 
 
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, roles: DatabaseRoles, *names: str, **changes: Any
+) -> AsyncIterator[System]:
+    """The services `names` (all four by default) on the test's servers and database, with
+    `changes` to their settings; stopped, and the test's own connections closed, at the end."""
+    system = System(settings.model_copy(update=changes) if changes else settings, roles=roles)
+    try:
+        for name in names or FACTORIES:
+            await system.start(name)
+        yield system
+    finally:
+        for name in list(system.stacks):
+            await system.stop(name)
+        if system.admin is not None:
+            await system.admin.close()
+        if system.nats is not None:
+            await system.nats.close()
+
+
 @pytest.fixture
 async def system(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
-    running = System(settings, roles=database_roles)
-    for name in FACTORIES:
-        await running.start(name)
-    try:
-        yield running
-    finally:
-        for name in list(running.stacks):
-            await running.stop(name)
-        if running.admin is not None:
-            await running.admin.close()
-        if running.nats is not None:
-            await running.nats.close()
+    async with running(settings, database_roles) as started:
+        yield started

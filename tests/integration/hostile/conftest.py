@@ -1,30 +1,12 @@
-"""What the hostile-input tests share: the services started with one of their limits changed, and
-what a service left in its outbox (a refusal must leave nothing there)."""
+"""What the hostile-input tests share: what a service left in its outbox (a refusal must leave
+nothing there). Services with one of their limits changed: tests.integration.conftest.running."""
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 from sqlalchemy import func, select
 
 from shared.db import system_scope
-from shared.settings import Settings
-from tests.integration.conftest import DatabaseRoles, System
-
-
-@contextlib.asynccontextmanager
-async def started(settings: Settings, roles: DatabaseRoles, *names: str, **changes: Any) -> AsyncIterator[System]:
-    """The services `names`, on the test's servers and database, with `changes` to their settings."""
-    running = System(settings.model_copy(update=changes), roles=roles)
-    try:
-        for name in names:
-            await running.start(name)
-        yield running
-    finally:
-        for name in list(running.stacks):
-            await running.stop(name)
+from tests.integration.conftest import System
 
 
 async def outbox_rows(

@@ -12,8 +12,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from shared.settings import Settings
-from tests.integration.conftest import DatabaseRoles, System
-from tests.integration.hostile.conftest import started
+from tests.integration.conftest import DatabaseRoles, System, running
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +47,8 @@ async def test_the_documents_made_in_a_worker_process_download_and_open(system: 
 @pytest.fixture
 async def slow_documents(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """Plans and reports, the reports' documents limited to a millisecond."""
-    async with started(settings, database_roles, "plans", "reports", document_time_limit_seconds=0.001) as running:
-        yield running
+    async with running(settings, database_roles, "plans", "reports", document_time_limit_seconds=0.001) as system:
+        yield system
 
 
 async def test_a_document_past_the_time_limit_is_refused_naming_the_setting(slow_documents: System) -> None:

@@ -20,8 +20,8 @@ from shared.db import system_scope
 from shared.events import DEAD_LETTER, FAMILIES, PlanClosed, UnitRef, make_event, stream_name
 from shared.outbox import EventLimits
 from shared.settings import Settings
-from tests.integration.conftest import OPERATOR, DatabaseRoles, System
-from tests.integration.hostile.conftest import outbox_rows, started
+from tests.integration.conftest import OPERATOR, DatabaseRoles, System, running
+from tests.integration.hostile.conftest import outbox_rows
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
 
 pytestmark = pytest.mark.integration
@@ -71,8 +71,8 @@ async def test_a_message_over_its_streams_size_is_refused_by_the_server(system: 
 @pytest.fixture
 async def small_events(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """The plans service with plan events limited to 64 KB."""
-    async with started(settings, database_roles, "plans", event_max_bytes={"plan": 64 * 1024}) as running:
-        yield running
+    async with running(settings, database_roles, "plans", event_max_bytes={"plan": 64 * 1024}) as system:
+        yield system
 
 
 async def test_a_write_whose_event_is_over_the_limit_is_refused_with_nothing_stored(small_events: System) -> None:

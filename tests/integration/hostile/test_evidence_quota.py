@@ -25,31 +25,29 @@ async def files_of(system: System, assignment_id: str) -> list[str]:
     return [f["name"] for f in (await system.get(f"/api/assignments/{assignment_id}/evidence")).json()["items"]]
 
 
-async def test_uploads_past_the_units_quota_are_refused_and_two_at_once_cannot_both_fit(system: System) -> None:
+async def test_uploads_past_the_units_quota_are_refused_and_two_at_once_cannot_both_fit(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
     aid = (await issued_assignment(system))["id"]
-    settings = system.services["tasks"].settings
-    settings.evidence_quota_bytes_per_unit = 5_000
-    try:
-        first = await upload(system, aid, "bao-cao.pdf", pdf_of(2_000, "a"))
-        assert first.status_code == 201, first.text
-        again = await upload(system, aid, "ban-sao.pdf", pdf_of(2_000, "a"))  # the same content: no more bytes
-        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    monkeypatch.setattr(system.services["tasks"].settings, "evidence_quota_bytes_per_unit", 5_000)
+    first = await upload(system, aid, "bao-cao.pdf", pdf_of(2_000, "a"))
+    assert first.status_code == 201, first.text
+    again = await upload(system, aid, "ban-sao.pdf", pdf_of(2_000, "a"))  # the same content: no more bytes
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
 
-        over = await upload(system, aid, "qua-lon.pdf", pdf_of(3_500, "b"))
-        assert over.status_code == 413, over.text
-        problem = over.json()["detail"][0]
-        assert problem["field"] == "file" and "hạn mức minh chứng" in problem["msg"]
-        assert "CCHC_EVIDENCE_QUOTA_BYTES_PER_UNIT" in problem["msg"]
-        assert await files_of(system, aid) == ["bao-cao.pdf"]
+    over = await upload(system, aid, "qua-lon.pdf", pdf_of(3_500, "b"))
+    assert over.status_code == 413, over.text
+    problem = over.json()["detail"][0]
+    assert problem["field"] == "file" and "hạn mức minh chứng" in problem["msg"]
+    assert "CCHC_EVIDENCE_QUOTA_BYTES_PER_UNIT" in problem["msg"]
+    assert await files_of(system, aid) == ["bao-cao.pdf"]
 
-        # 3,000 bytes left: two uploads of 2,000 at once, only one fits
-        both = await asyncio.gather(
-            upload(system, aid, "mot.pdf", pdf_of(2_000, "c")), upload(system, aid, "hai.pdf", pdf_of(2_000, "d"))
-        )
-        assert sorted(r.status_code for r in both) == [201, 413], [r.text for r in both]
-        assert len(await files_of(system, aid)) == 2
-    finally:
-        settings.evidence_quota_bytes_per_unit = 2 * 1024**3
+    # 3,000 bytes left: two uploads of 2,000 at once, only one fits
+    both = await asyncio.gather(
+        upload(system, aid, "mot.pdf", pdf_of(2_000, "c")), upload(system, aid, "hai.pdf", pdf_of(2_000, "d"))
+    )
+    assert sorted(r.status_code for r in both) == [201, 413], [r.text for r in both]
+    assert len(await files_of(system, aid)) == 2
 
 
 async def test_an_office_zip_bomb_as_evidence_is_refused_before_it_is_opened(system: System) -> None:

@@ -47,14 +47,12 @@ async def test_documents_that_took_the_old_importer_minutes_are_read_within_the_
     assert [t["ref"] for t in wide.json()["draft"]["tasks"]] == [str(n) for n in range(1, 13)]
 
 
-async def test_reading_past_the_time_limit_is_refused_naming_the_setting_and_nothing_is_stored(system: System) -> None:
-    plans = system.services["plans"].settings
+async def test_reading_past_the_time_limit_is_refused_naming_the_setting_and_nothing_is_stored(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = await plan_count(system)
-    plans.import_time_limit_seconds = 0.001
-    try:
-        response = await parse(system, "ke-hoach.txt", laid_out_plan(5, 10, width=10), mime="text/plain", save="true")
-    finally:
-        plans.import_time_limit_seconds = 20.0
+    monkeypatch.setattr(system.services["plans"].settings, "import_time_limit_seconds", 0.001)
+    response = await parse(system, "ke-hoach.txt", laid_out_plan(5, 10, width=10), mime="text/plain", save="true")
     assert response.status_code == 503, response.text
     problem = response.json()["detail"][0]
     assert problem["field"] == "file" and "CCHC_IMPORT_TIME_LIMIT_SECONDS" in problem["msg"]

@@ -11,8 +11,8 @@ import pytest
 
 from shared.access import Role
 from shared.settings import Settings
-from tests.integration.conftest import DatabaseRoles, Identity, System
-from tests.integration.hostile.conftest import outbox_rows, started
+from tests.integration.conftest import DatabaseRoles, Identity, System, running
+from tests.integration.hostile.conftest import outbox_rows
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def slow_load(settings: Settings, database_roles: DatabaseRoles) -> AsyncIterator[System]:
     """The plans service with a load of units limited to a millisecond."""
-    async with started(settings, database_roles, "plans", units_load_time_limit_seconds=0.001) as running:
-        yield running
+    async with running(settings, database_roles, "plans", units_load_time_limit_seconds=0.001) as system:
+        yield system
 
 
 @pytest.mark.parametrize("source", ["vietnam-provinces", "vietnamadminunits"])
