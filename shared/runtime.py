@@ -74,6 +74,10 @@ class Service:
             middlewares=[NatsTelemetryMiddleware()],
             max_reconnect_attempts=-1,  # reconnect forever; /healthz says when we are cut off
             reconnect_time_wait=1,
+            # a link that goes silent (a frozen server, a dropped route) is noticed within 30 s,
+            # not nats-py's default 4 minutes of unanswered pings
+            ping_interval=10,
+            max_outstanding_pings=3,
             logger=logging.getLogger(f"cchc.{self.name}.bus"),
             **nats_security.broker_options(self.settings),  # its own NATS user, if configured
         )
