@@ -56,15 +56,27 @@ DurableOption = Annotated[
 ]
 
 
+ReplicasOption = Annotated[
+    int,
+    typer.Option(
+        "--replicas",
+        min=1,
+        max=8,
+        help="Số tiến trình của mỗi dịch vụ, cùng nhận sự kiện (durable consumer chung); cổng chung chia yêu cầu",
+    ),
+]
+
+
 @app.command()
 def up(
     port: PortOption = 8000,
     host: HostOption = "127.0.0.1",
     data_dir: DataDirOption = DATA_DIR,
     durable: DurableOption = False,
+    replicas: ReplicasOption = 1,
 ) -> None:
     """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
-    run_system(port=port, host=host, data_dir=data_dir, durable=durable)
+    run_system(port=port, host=host, data_dir=data_dir, durable=durable, replicas=replicas)
 
 
 @app.command()
@@ -82,6 +94,7 @@ def run_system(
     host: str,
     data_dir: Path,
     durable: bool = False,
+    replicas: int = 1,
     when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """The whole system until Ctrl-C or SIGTERM, then everything it started is stopped. With
@@ -127,7 +140,12 @@ def run_system(
         public_url = f"http://{host}:{port}"
         supervisor = Supervisor(
             names=list(SERVICES),
-            ports={name: free_port() for name in SERVICES},
+            ports={
+                name if index == 0 else f"{name}-{index + 1}": free_port()
+                for name in SERVICES
+                for index in range(replicas)
+            },
+            replicas=replicas,
             env={
                 "CCHC_NATS_URL": nats_url,
                 "CCHC_PUBLIC_URL": public_url,
@@ -247,7 +265,7 @@ async def _serve(
     from cchc.supervisor import Supervisor, keep_up
 
     assert isinstance(supervisor, Supervisor)
-    gateway = create_gateway({name: child.url for name, child in supervisor.children.items()}, settings)
+    gateway = create_gateway(supervisor.upstreams(), settings)
     server = uvicorn.Server(uvicorn.Config(gateway, host=host, port=port, log_level="warning"))
     watcher = asyncio.create_task(supervisor.watch())
     # the embedded nats-server and PostgreSQL are supervised too: one that dies comes back
@@ -326,15 +344,15 @@ def gateway(
     host: Annotated[str, typer.Option()] = "0.0.0.0",  # noqa: S104 - inside a container
 ) -> None:
     """Chạy cổng chung: /healthz, /docs, /openapi.json, /asyncapi.json và chuyển tiếp /api
-    (địa chỉ dịch vụ: CCHC_UPSTREAM_PLANS, _TASKS, _NOTIFY, _REPORTS)."""
+    (địa chỉ dịch vụ: CCHC_UPSTREAM_PLANS, _TASKS, _NOTIFY, _REPORTS; nhiều bản sao: cách nhau bởi dấu phẩy)."""
     from cchc.gateway import create_gateway
 
     upstreams = {}
     for name in SERVICES:
-        url = os.environ.get(f"CCHC_UPSTREAM_{name.upper()}")
-        if not url:
+        urls = [u.strip().rstrip("/") for u in os.environ.get(f"CCHC_UPSTREAM_{name.upper()}", "").split(",")]
+        if not any(urls):
             raise fail(f"CCHC_UPSTREAM_{name.upper()} chưa được đặt")
-        upstreams[name] = url.rstrip("/")
+        upstreams[name] = [u for u in urls if u]  # several replicas: URLs separated by commas
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvicorn.run(create_gateway(upstreams), host=host, port=port, log_level="warning")
 

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,10 +103,54 @@ def _merge(documents: list[dict[str, Any]], keys: list[str], base: dict[str, Any
     return merged
 
 
+class Upstreams:
+    """Each service's replicas (one URL or several), taken in turn; a replica that refuses the
+    connection (killed, restarting) is passed over for the next, since nothing reached it."""
+
+    def __init__(self, urls: Mapping[str, str | Sequence[str]]) -> None:
+        self.replicas = {name: [u] if isinstance(u, str) else list(u) for name, u in urls.items()}
+        self._turn = dict.fromkeys(self.replicas, 0)
+
+    def __getitem__(self, service: str) -> str:
+        """The first replica of `service` (for documents every replica serves alike)."""
+        return self.replicas[service][0]
+
+    def named(self) -> dict[str, str]:
+        """Every replica by name: "tasks", then "tasks-2", "tasks-3" …"""
+        return {
+            name if index == 0 else f"{name}-{index + 1}": url
+            for name, urls in self.replicas.items()
+            for index, url in enumerate(urls)
+        }
+
+    def in_turn(self, service: str) -> list[str]:
+        """The replicas of `service`, starting with the next one's turn."""
+        urls = self.replicas[service]
+        start = self._turn[service] = (self._turn[service] + 1) % len(urls)
+        return urls[start:] + urls[:start]
+
+    async def send(
+        self, client: httpx.AsyncClient, service: str, build: Callable[[str], httpx.Request]
+    ) -> httpx.Response:
+        """Send to one replica after another while the connection is refused; the last refusal
+        (or any other error) is raised."""
+        urls = self.in_turn(service)
+        for url in urls[:-1]:
+            try:
+                return await client.send(build(url), stream=True)
+            except httpx.ConnectError:
+                continue
+        return await client.send(build(urls[-1]), stream=True)
+
+
 def create_gateway(
-    upstreams: dict[str, str], settings: Settings | None = None, *, client: httpx.AsyncClient | None = None
+    upstreams: Mapping[str, str | Sequence[str]],
+    settings: Settings | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
+    replicas = Upstreams(upstreams)
     # Forwarding and the credential exchange use separate pools: uploads and downloads in flight
     # (which hold a connection as long as a slow phone takes) never starve logins and exchanges.
     exchanger = client or httpx.AsyncClient(
@@ -127,12 +171,18 @@ def create_gateway(
         if not secret:
             return _denied(401, "cổng chung chưa được cấu hình để xác thực (CCHC_GATEWAY_SECRET)")
         try:
-            answer = await exchanger.post(
-                f"{upstreams['plans']}/internal/auth/exchange",
-                json={"credential": credential},
-                headers={"x-cchc-gateway": secret},
-                timeout=10.0,
+            answer = await replicas.send(
+                exchanger,
+                "plans",
+                lambda url: exchanger.build_request(
+                    "POST",
+                    f"{url}/internal/auth/exchange",
+                    json={"credential": credential},
+                    headers={"x-cchc-gateway": secret},
+                    timeout=10.0,
+                ),
             )
+            await answer.aread()
         except httpx.HTTPError:
             return _denied(
                 503, "Dịch vụ xác thực (plans) tạm thời không phản hồi, vui lòng thử lại", **{"Retry-After": "2"}
@@ -158,8 +208,9 @@ def create_gateway(
             except httpx.HTTPError as exc:
                 return exc
 
-        results = await asyncio.gather(*(one(url) for url in upstreams.values()))
-        return dict(zip(upstreams, results, strict=True))
+        named = replicas.named()  # every replica answers for itself
+        results = await asyncio.gather(*(one(url) for url in named.values()))
+        return dict(zip(named, results, strict=True))
 
     @app.get("/api", include_in_schema=False)
     async def index() -> dict[str, Any]:
@@ -276,15 +327,14 @@ def create_gateway(
                     content = await request.body()
             except TimeoutError:
                 return _too_slow(settings.body_idle_seconds * 4)
-        sent = client.build_request(
-            request.method,
-            f"{upstreams[service]}/api/{path}",
-            params=request.query_params,
-            content=content,
-            headers=headers,
-        )
+
+        def build(url: str) -> httpx.Request:
+            return client.build_request(
+                request.method, f"{url}/api/{path}", params=request.query_params, content=content, headers=headers
+            )
+
         try:
-            upstream = await client.send(sent, stream=True)
+            upstream = await replicas.send(client, service, build)
         except (TimeoutError, SlowSender):
             return _too_slow(settings.body_idle_seconds)
         except httpx.HTTPError:

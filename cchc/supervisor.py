@@ -29,9 +29,10 @@ def _die_with_parent() -> None:
 
 @dataclass
 class ServiceProcess:
-    name: str
+    name: str  # the replica's name: "tasks", then "tasks-2" …
     port: int
     log_path: Path
+    service: str = ""  # which service it runs (its name when empty)
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -50,13 +51,27 @@ class Supervisor:
         env: dict[str, str],
         run_dir: Path,
         child_env: dict[str, dict[str, str]] | None = None,
+        replicas: int = 1,
     ) -> None:
+        """`names` are services; each runs `replicas` processes on the same durable consumers,
+        the first on `ports[name]`, the others on ports of their own (`ports["tasks-2"]` …)."""
         self.env = env
         self.child_env = child_env or {}  # what only one service gets (its own credentials)
         self.run_dir = run_dir
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.children = {name: ServiceProcess(name, ports[name], run_dir / "logs" / f"{name}.log") for name in names}
+        self.children = {}
+        for name in names:
+            for index in range(replicas):
+                key = name if index == 0 else f"{name}-{index + 1}"
+                self.children[key] = ServiceProcess(key, ports[key], run_dir / "logs" / f"{key}.log", name)
         self.stopping = False
+
+    def upstreams(self) -> dict[str, list[str]]:
+        """Each service's replicas' URLs, for the gateway."""
+        found: dict[str, list[str]] = {}
+        for child in self.children.values():
+            found.setdefault(child.service or child.name, []).append(child.url)
+        return found
 
     def _kill_leftovers(self) -> None:
         """Service processes of a `cchc up` that was killed hard: stop them before starting anew."""
@@ -67,7 +82,7 @@ class Supervisor:
             for name, info in json.loads(state_file.read_text()).items():
                 with contextlib.suppress(psutil.Error, TypeError):
                     proc = psutil.Process(info["pid"])
-                    if f"services.{name}" in " ".join(proc.cmdline()):
+                    if f"services.{info.get('service', name)}" in " ".join(proc.cmdline()):
                         proc.terminate()
                         proc.wait(10)
         state_file.unlink(missing_ok=True)
@@ -77,12 +92,12 @@ class Supervisor:
         env = {
             **os.environ,
             **self.env,
-            **self.child_env.get(child.name, {}),
+            **self.child_env.get(child.service or child.name, {}),
             "CCHC_SERVICE_PORT": str(child.port),
             "PYTHONUNBUFFERED": "1",
         }
         child.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{child.name}"],
+            [sys.executable, "-m", f"services.{child.service or child.name}"],
             env=env,
             stdout=child._log,
             stderr=subprocess.STDOUT,
@@ -94,6 +109,7 @@ class Supervisor:
     def _write_state(self) -> None:
         state = {
             c.name: {
+                "service": c.service or c.name,
                 "pid": c.proc.pid if c.proc else None,
                 "port": c.port,
                 "log": str(c.log_path),

@@ -28,7 +28,7 @@ from services.notify import models as m
 from services.notify.channels import DeliveryError, email_message, send_email, send_webhook, webhook_body
 from services.notify.contacts import usable
 from services.notify.rendering import Templates
-from shared import sealing
+from shared import failpoints, sealing
 from shared.events import NotificationFailed
 from shared.runtime import Service
 from shared.units import unit_ref
@@ -249,6 +249,7 @@ def delivery_job(templates: Templates) -> Any:
                         ok, detail, permanent, answered = False, "lỗi không lường trước", False, False
                     else:
                         ok, permanent = True, False
+                        failpoints.hit("notify.sent")  # a crash here: sent again, same Message-ID / key
                     # how long an unanswered attempt took would tell a closed port from a silent one
                     took_ms = int((time.monotonic() - started) * 1000) if answered else 0
                     await record(service, row, ok=ok, detail=detail, permanent=permanent, took_ms=took_ms)

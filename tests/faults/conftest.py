@@ -1,0 +1,39 @@
+"""One deployment per test module (its own servers, `cchc up --replicas 2`), with the world the
+load works on; every test's figures go to build/reliability.json for the README's table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.checker import Verdict
+from tests.faults.deployment import Deployment, deployment
+from tests.faults.load import World, build_world
+
+FIGURES = Path(__file__).resolve().parents[2] / "build" / "reliability.json"
+
+
+@pytest.fixture(scope="module")
+async def broken(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
+    async with deployment(tmp_path_factory.mktemp("deployment")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+async def world(broken: Deployment) -> World:
+    async with broken.client(timeout=60) as client:
+        made = await build_world(client)
+    await broken.settled()
+    return made
+
+
+def record(name: str, verdict: Verdict, **figures: Any) -> None:
+    """Keep the test's figures (requests, ok, failed, unknown, lost, doubled, recovery …)."""
+    FIGURES.parent.mkdir(exist_ok=True)
+    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    known[name] = {**verdict.row(), **figures, "problems": verdict.problems[:10]}
+    FIGURES.write_text(json.dumps(known, indent=2, ensure_ascii=False))

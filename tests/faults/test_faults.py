@@ -1,0 +1,142 @@
+"""Faults a province deployment meets, each under load on one deployment (its own nats-server and
+PostgreSQL, every service running twice on the same durable consumers), each checked by
+tests/faults/checker.py: nothing acknowledged lost, nothing applied twice, every view agreeing,
+nothing left in flight. The figures of each go to build/reliability.json (README, "Reliability")."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from tests.faults.conftest import record
+from tests.faults.deployment import Deployment
+from tests.faults.faults import health_while, inject_poison, republish, under_load
+from tests.faults.load import Load, World
+
+pytestmark = pytest.mark.faults
+
+# Longer than nats-py's default reconnect budget (60 attempts 2 s apart): a client that gave up
+# would never come back by itself.
+NATS_CUT_SECONDS = float(os.environ.get("CCHC_FAULT_NATS_CUT_SECONDS", "130"))
+POSTGRES_AWAY_SECONDS = float(os.environ.get("CCHC_FAULT_POSTGRES_AWAY_SECONDS", "180"))
+IDLE_CPU_PERCENT = 30.0  # of one core, per process, while a server is away: a spinning loop takes 100
+
+
+def clean(name: str, run: object) -> None:
+    from tests.faults.faults import Run
+
+    assert isinstance(run, Run)
+    record(name, run.verdict, **run.figures)
+    assert run.verdict.problems == [], run.verdict.problems
+    assert run.verdict.lost == 0 and run.verdict.doubled == 0
+    assert run.verdict.ok > 0
+
+
+async def test_without_faults_the_checker_finds_nothing(broken: Deployment, world: World) -> None:
+    """The checker's baseline, with a rebuild of the read model from the streams, poison
+    messages dead-lettered once per consumer and events published again three times."""
+
+    async def duplicates_and_poison(_: Load) -> dict[str, int]:
+        await inject_poison(broken, world, 3)
+        return {"republished": await republish(broken)}
+
+    run = await under_load(broken, world, duplicates_and_poison, seed=1, rebuild=True)
+    clean("no fault (duplicates ×3, poison)", run)
+    assert run.figures["republished"] > 0
+
+
+async def test_nats_server_killed_mid_stream_and_started_again_on_its_store(broken: Deployment, world: World) -> None:
+    async def kill(_: Load) -> dict[str, float]:
+        await asyncio.to_thread(broken.kill_nats)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(broken.start_nats)
+        return {}
+
+    clean("nats-server SIGKILL", await under_load(broken, world, kill, seed=2))
+
+
+async def test_postgres_stopped_hard_under_load_and_started_again(broken: Deployment, world: World) -> None:
+    async def crash(_: Load) -> dict[str, float]:
+        await asyncio.to_thread(broken.stop_postgres_hard)
+        await asyncio.sleep(5)
+        await asyncio.to_thread(broken.start_postgres)
+        return {}
+
+    clean("PostgreSQL immediate stop", await under_load(broken, world, crash, seed=3))
+
+
+async def test_every_service_killed_mid_work_and_at_the_crash_windows(broken: Deployment, world: World) -> None:
+    """A replica of each service SIGKILLed mid-handler, mid-batch (reports), mid-request; and
+    crashes placed exactly between the relay's publish and its mark, and between a mail sent
+    and its record (fail points, shared/failpoints.py)."""
+
+    async def kill_each(_: Load) -> dict[str, int]:
+        broken.arm("outbox.published")
+        broken.arm("notify.sent")
+        for name in ("reports", "tasks-2", "plans", "notify-2", "reports-2", "tasks"):
+            await asyncio.to_thread(broken.kill_replica, name)
+            await asyncio.sleep(2.5)
+        return {}
+
+    run = await under_load(broken, world, kill_each, seed=4, after=15)
+    run.figures["fail_points_fired"] = broken.fired("outbox.published") + broken.fired("notify.sent")
+    clean("each service SIGKILL + crash windows", run)
+    assert broken.fired("outbox.published") == 1
+    restarts = {name: info["restarts"] for name, info in broken.processes().items()}
+    assert all(restarts[name] >= 1 for name in ("reports", "tasks-2", "plans", "notify-2", "reports-2", "tasks"))
+
+
+async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: Deployment, world: World) -> None:
+    """The network to NATS cut for over two minutes: every service says so on /healthz (503 with
+    the reason), none spins, and all recover by themselves when it comes back."""
+    seen: dict[str, object] = {}
+
+    async def cut(load: Load) -> dict[str, float]:
+        started = time.monotonic()
+        broken.proxy.cut()
+        seen["health"] = await health_while(broken, 45)  # a silent link is noticed within 30 s
+        load.going.clear()  # the clients pause: the services have nothing to do but wait
+        await asyncio.sleep(5)
+        seen["cpu"] = await asyncio.to_thread(broken.cpu_percent, 5.0)
+        load.going.set()
+        await asyncio.sleep(max(0.0, NATS_CUT_SECONDS - (time.monotonic() - started)))
+        broken.faults.append(f"NATS cut {NATS_CUT_SECONDS:.0f} s")
+        broken.proxy.heal()
+        return {"outage_s": round(time.monotonic() - started)}
+
+    run = await under_load(broken, world, cut, seed=5)
+    clean("NATS unreachable > 2 min", run)
+    health = seen["health"]
+    assert isinstance(health, list)
+    assert any(status == 503 and "NATS" in reason for status, reason in health), health
+    cpu = seen["cpu"]
+    assert isinstance(cpu, dict)
+    assert max(cpu.values()) < IDLE_CPU_PERCENT, cpu
+
+
+async def test_postgres_away_for_three_minutes(broken: Deployment, world: World) -> None:
+    seen: dict[str, object] = {}
+
+    async def away(load: Load) -> dict[str, float]:
+        started = time.monotonic()
+        await asyncio.to_thread(broken.stop_postgres_hard)
+        seen["health"] = await health_while(broken, 30)
+        load.going.clear()
+        await asyncio.sleep(5)
+        seen["cpu"] = await asyncio.to_thread(broken.cpu_percent, 5.0)
+        load.going.set()
+        await asyncio.sleep(max(0.0, POSTGRES_AWAY_SECONDS - (time.monotonic() - started)))
+        await asyncio.to_thread(broken.start_postgres)
+        return {"outage_s": round(time.monotonic() - started)}
+
+    run = await under_load(broken, world, away, seed=6)
+    clean("PostgreSQL away 3 min", run)
+    health = seen["health"]
+    assert isinstance(health, list)
+    assert any(status == 503 and "PostgreSQL" in reason for status, reason in health), health
+    cpu = seen["cpu"]
+    assert isinstance(cpu, dict)
+    assert max(cpu.values()) < IDLE_CPU_PERCENT, cpu
