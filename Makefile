@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint clean demo
+.PHONY: run test lint clean demo faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not faults"
+
+# The fault-injection suite (tests/faults: a deployment of its own broken under load, outages of
+# minutes; issue 17, not yet part of `make test`).
+faults: $(STAMP)
+	$(BIN)/pytest -m faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services cchc web tests bench

@@ -95,10 +95,13 @@ def _plan_step(state: tuple[str, int] | None, op: Op) -> tuple[str, int] | None:
     return None
 
 
-async def check(deployment: Any, world: World, history: History, *, poison: int = 0, rebuild: bool = True) -> Verdict:
+async def check(deployment: Any, world: World, *, since: int = 0, poison: int = 0, rebuild: bool = True) -> Verdict:
+    """Check everything the world's history allows; the request counts are those from operation
+    `since` on (this run's)."""
     verdict = Verdict()
-    outcomes = history.outcomes()
-    verdict.requests, verdict.ok = len(history.ops), outcomes["ok"]
+    history = world.history
+    outcomes = History(history.ops[since:]).outcomes()
+    verdict.requests, verdict.ok = len(history.ops) - since, outcomes["ok"]
     verdict.failed, verdict.unknown = outcomes["failed"], outcomes["unknown"]
     async with deployment.client(timeout=60) as client:
         await _progress(client, world, history, verdict)
@@ -188,7 +191,7 @@ async def _submissions(client: Any, history: History, verdict: Verdict) -> None:
         if last not in allowed_states:
             verdict.problem(
                 f"submissions of {unit}: {last}, allowed {allowed_states}",
-                lost=last is None or (last[0] < max(s[0] for s in allowed_states if s)),
+                lost=last is None or (last[0] < max((s[0] for s in allowed_states if s), default=0)),
                 doubled=last is not None and last[0] > max((s[0] for s in allowed_states if s), default=0),
             )
     verdict.figures["submissions_checked"] = len(by_key)

@@ -13,12 +13,11 @@ from typing import Any
 from shared.events import stream_name
 from tests.faults.checker import Verdict, check
 from tests.faults.deployment import PREFIX, Deployment
-from tests.faults.load import History, Load, World
+from tests.faults.load import Load, World
 
 
 @dataclass
 class Run:
-    history: History
     verdict: Verdict
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -36,8 +35,8 @@ async def under_load(
     """The load for `before` seconds, then the fault (given the load, to pause it; it returns its
     own figures, e.g. how long it lasted), the load for `after` more seconds, then the system left to go idle and
     checked. Figures: the seconds to healthy again after the fault, and to idle after the load."""
-    history = History()
-    load = Load(deployment, world, history, seed=seed)
+    since, faults_before = len(world.history.ops), len(deployment.faults)
+    load = Load(deployment, world, seed=seed)
     running = asyncio.create_task(load.run())
     await asyncio.sleep(before)
     figures = dict(await fault(load) or {})
@@ -48,9 +47,9 @@ async def under_load(
     load.stop.set()
     await running
     figures["idle_after_s"] = round(await deployment.settled(), 1)
-    verdict = await check(deployment, world, history, poison=deployment.poisoned, rebuild=rebuild)
-    figures["faults"] = len(deployment.faults)
-    return Run(history, verdict, figures)
+    verdict = await check(deployment, world, since=since, poison=deployment.poisoned, rebuild=rebuild)
+    figures["faults"] = len(deployment.faults) - faults_before
+    return Run(verdict, figures)
 
 
 async def health_while(deployment: Deployment, seconds: float) -> list[tuple[int, str]]:

@@ -101,6 +101,9 @@ class World:
     plan_id: str
     assignments: dict[str, str]  # commune code → assignment id (PERIOD)
     communes: list[str]
+    # every operation on this world so far, across runs: the checker needs each key's whole story
+    history: History = field(default_factory=History)
+    reports: Counter[str] = field(default_factory=Counter)  # reports sent per assignment so far
 
 
 async def build_world(client: httpx.AsyncClient, number: str = "01/KH-SC") -> World:
@@ -168,14 +171,14 @@ class Load:
     and accepts its share of the communes' periodic reports, one creates, issues and amends
     plans."""
 
-    def __init__(self, deployment: Any, world: World, history: History, *, seed: int, reporters: int = 4) -> None:
-        self.deployment, self.world, self.history = deployment, world, history
+    def __init__(self, deployment: Any, world: World, *, seed: int, reporters: int = 4) -> None:
+        self.deployment, self.world, self.history = deployment, world, world.history
         self.rng = random.Random(seed)
         self.reporters = reporters
         self.stop = asyncio.Event()
         self.going = asyncio.Event()  # cleared: the clients pause (to see the system idle mid-fault)
         self.going.set()
-        self.counter: Counter[str] = Counter()
+        self.counter = world.reports
         self.plans = 0
 
     async def run(self, seconds: float | None = None) -> None:

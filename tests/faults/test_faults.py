@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 
 import pytest
@@ -140,3 +141,54 @@ async def test_postgres_away_for_three_minutes(broken: Deployment, world: World)
     cpu = seen["cpu"]
     assert isinstance(cpu, dict)
     assert max(cpu.values()) < IDLE_CPU_PERCENT, cpu
+
+
+SOAK_SECONDS = float(os.environ.get("CCHC_SOAK_SECONDS", "120"))
+
+
+async def test_soak_every_fault_at_random_under_load(broken: Deployment, world: World) -> None:
+    """All of the above together, at random, for CCHC_SOAK_SECONDS (120 in CI; the README gives
+    the command for an hour), then one check with a rebuild of the read model from the streams."""
+    rng = random.Random(7)
+    replicas = list(broken.processes())
+
+    async def kill_nats() -> None:
+        await asyncio.to_thread(broken.kill_nats)
+        await asyncio.sleep(rng.uniform(1, 4))
+        await asyncio.to_thread(broken.start_nats)
+
+    async def crash_postgres() -> None:
+        await asyncio.to_thread(broken.stop_postgres_hard)
+        await asyncio.sleep(rng.uniform(1, 5))
+        await asyncio.to_thread(broken.start_postgres)
+
+    async def cut_nats() -> None:
+        broken.proxy.cut()
+        broken.faults.append("NATS cut")
+        await asyncio.sleep(rng.uniform(5, 20))
+        broken.proxy.heal()
+
+    async def kill_replica() -> None:
+        await asyncio.to_thread(broken.kill_replica, rng.choice(replicas))
+
+    async def crash_window() -> None:
+        broken.arm(rng.choice(["outbox.published", "notify.sent"]))
+
+    async def poison() -> None:
+        await inject_poison(broken, world, 1)
+
+    async def duplicates() -> None:
+        await republish(broken)
+        broken.faults.append("events published again ×3")
+
+    faults = [kill_nats, crash_postgres, cut_nats, kill_replica, kill_replica, crash_window, poison, duplicates]
+
+    async def at_random(_: Load) -> dict[str, float]:
+        deadline = time.monotonic() + SOAK_SECONDS
+        while time.monotonic() < deadline:
+            await rng.choice(faults)()
+            await asyncio.sleep(rng.uniform(5, 15))
+        return {"soak_s": SOAK_SECONDS}
+
+    run = await under_load(broken, world, at_random, seed=8, before=3, rebuild=True)
+    clean(f"soak {SOAK_SECONDS:.0f} s, every fault at random", run)
