@@ -37,6 +37,7 @@ from shared.events import (
     DEAD_LETTER,
     EVENT_TYPES,
     FAMILIES,
+    READABLE_SCHEMA_VERSIONS,
     Envelope,
     Event,
     Meta,
@@ -86,6 +87,8 @@ def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
     model = EVENT_TYPES.get(envelope.type)
     if model is None:
         return f"unknown event type {envelope.type!r}"
+    if envelope.version not in READABLE_SCHEMA_VERSIONS:  # a newer producer's: its fields may mean something else
+        return f"unknown schema version {envelope.version} of {envelope.type}"
     # The server does not authenticate publishers: only the family's owner publishes it (its
     # NATS user alone may), the unit comes from the subject, and the envelope must agree with it.
     wrong_producer = provenance.producer_problem(envelope.type, envelope.producer)

@@ -17,7 +17,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 from shared.deadlines import DueRules, UnitLevel
 from shared.timelines import Schedule
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # what this code writes in the envelopes it makes
+# The envelope versions this code can read: an event from a newer producer is parked on the
+# dead-letter stream (shared.bus.decode), never applied as if it were one of these.
+READABLE_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
 
 
 class Actor(BaseModel):

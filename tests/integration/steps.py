@@ -11,6 +11,7 @@ import nats
 from sqlalchemy import func, select
 
 from services.notify import models as notify_models
+from services.reports import models as reports_models
 from shared.clock import FixedClock
 from shared.db import system_scope
 from shared.events import AssignmentCreated, UnitRef, make_event, stream_name
@@ -58,6 +59,16 @@ async def notifications_for(system: System, assignment_id: uuid.UUID) -> int:
                 (
                     await session.execute(select(func.count()).select_from(n).where(n.c.subject_id == assignment_id))
                 ).scalar_one()
+            )
+
+
+async def assignments_in_reports(system: System, assignment_id: uuid.UUID) -> int:
+    """Rows of the reports read model for one assignment (0 or 1)."""
+    with system_scope():
+        async with system.services["reports"].sessions() as session:
+            a = reports_models.assignments
+            return int(
+                (await session.execute(select(func.count()).select_from(a).where(a.c.id == assignment_id))).scalar_one()
             )
 
 

@@ -1,8 +1,10 @@
 """Events are never lost and never applied twice: inbox de-dup, retries of transient failures,
-dead-lettering of what can never be handled — on a real nats-server and PostgreSQL."""
+dead-lettering of what can never be handled (an unreadable body, an envelope of a schema version
+this code does not know) — on a real nats-server and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import asyncpg
@@ -12,21 +14,29 @@ import pytest
 from shared.db import plain_url
 from shared.events import stream_name, subject
 from tests.integration.conftest import System
-from tests.integration.steps import assignment_event, dead_letters, notifications_for
+from tests.integration.steps import assignment_event, assignments_in_reports, dead_letters, notifications_for
 
 pytestmark = pytest.mark.integration
 
 
-async def publish(system: System, body: bytes, unit_path: str, *, msg_id: str, json_label: bool = False) -> bool:
+async def publish(
+    system: System,
+    body: bytes,
+    unit_path: str,
+    *,
+    msg_id: str,
+    json_label: bool = False,
+    event_type: str = "assignment.created",
+) -> bool:
     """Publish as another system would; returns True if JetStream saw it as a duplicate."""
     client = await nats.connect(system.settings.nats_url)
     try:
         prefix = system.settings.nats_prefix
         headers = {"Nats-Msg-Id": msg_id} | ({"content-type": "application/json"} if json_label else {})
         ack = await client.jetstream().publish(
-            subject(prefix, "assignment.created", unit_path),
+            subject(prefix, event_type, unit_path),
             body,
-            stream=stream_name(prefix, "assignment"),
+            stream=stream_name(prefix, event_type.split(".", 1)[0]),
             headers=headers,
         )
         return bool(ack.duplicate)
@@ -138,3 +148,34 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_after_the_last_deliv
         await admin.close()
     await system.settled()
     assert await notifications_for(system, assignment_id) == 0  # parked, not half-applied
+
+
+async def test_an_event_of_a_schema_version_this_code_does_not_know_is_dead_lettered_and_the_flow_goes_on(
+    system: System,
+) -> None:
+    """From a producer newer than its consumers: its fields may mean something else than they do
+    in version 1, so it is parked with the reason, not applied as if it were version 1."""
+    body, assignment_id, path = assignment_event()
+    newer = json.loads(body) | {"version": 7}
+    newer_body = json.dumps(newer).encode()
+    await publish(system, newer_body, path, msg_id=str(uuid.uuid4()))
+    current, current_id, _ = assignment_event()
+    await publish(system, current, path, msg_id=str(uuid.uuid4()))
+    assert await system.eventually(lambda: notifications_for(system, current_id)) == 1
+    assert await system.eventually(lambda: assignments_in_reports(system, current_id)) == 1
+
+    async def reasons() -> dict[str, str] | None:
+        prefix = system.settings.nats_prefix
+        found = {
+            m.subject.removeprefix(f"{prefix}.dlq.").split(".")[0]: m.headers["Cchc-Error"]
+            for m in await dead_letters(system)
+            if m.data == newer_body
+        }
+        return found if {"notify", "reports"} <= set(found) else None
+
+    reason = "unknown schema version 7 of assignment.created"
+    assert await system.eventually(reasons) == {"notify": reason, "reports": reason}
+    await system.settled()
+    assert await notifications_for(system, assignment_id) == 0
+    assert await assignments_in_reports(system, assignment_id) == 0
+
