@@ -20,7 +20,7 @@ import platformdirs
 import typer
 import uvicorn
 
-from cchc import accounts_cli, nats_users
+from cchc import accounts_cli, dead_letters_cli, nats_users
 from cchc.client import api, every, fail
 from shared.db_roles import provision
 from shared.migrations import SERVICES
@@ -381,6 +381,7 @@ accounts_cli.install(app)
 deliveries = typer.Typer(help="Thông báo gửi ra ngoài (email, webhook): danh sách gửi hỏng và gửi lại.")
 app.add_typer(deliveries, name="deliveries")
 app.add_typer(nats_users.commands, name="nats")
+app.add_typer(dead_letters_cli.commands, name="dead-letters")
 UrlOption = Annotated[str | None, typer.Option("--url", help="Địa chỉ chung của hệ thống (mặc định CCHC_PUBLIC_URL)")]
 
 

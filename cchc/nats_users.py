@@ -185,3 +185,16 @@ def _running_server(data_dir: Path, settings: Settings) -> str | None:
     if (data_dir / "nats.pid").exists() and url_file.exists():
         return url_file.read_text().strip()
     return None
+
+
+def operator_settings(data_dir: Path, settings: Settings) -> Settings | None:
+    """How a command reaches the system's NATS as its operator: CCHC_NATS_URL as CCHC_NATS_USER
+    (`cchc migrate`'s way), else the embedded server of a `cchc up` running on `data_dir` with the
+    operator's password file; None when neither is there."""
+    if settings.nats_url:
+        return settings
+    running = _running_server(data_dir, settings)
+    if running is None:
+        return None
+    folder = auth_dir(data_dir)
+    return EmbeddedAuth(folder, folder.config).operator(settings, running)

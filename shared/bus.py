@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import nats_security, outbox, provenance
 from shared.db import system_scope
+from shared.dead_letters import DELIVERIES, ERROR, ORIGINAL_SUBJECT
 from shared.events import (
     DEAD_LETTER,
     EVENT_TYPES,
@@ -275,9 +276,9 @@ async def dead_letter(broker: NatsBroker, *, prefix: str, service: str, msg: Any
         msg.data,
         f"{prefix}.{DEAD_LETTER}.{service}.{original}",
         headers={
-            "Cchc-Original-Subject": original,
-            "Cchc-Error": reason[:500],
-            "Cchc-Deliveries": str(msg.metadata.num_delivered),
+            ORIGINAL_SUBJECT: original,
+            ERROR: reason[:500],
+            DELIVERIES: str(msg.metadata.num_delivered),
         },
         stream=stream_name(prefix, DEAD_LETTER),
     )

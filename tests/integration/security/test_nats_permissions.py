@@ -263,3 +263,43 @@ async def test_the_tasks_service_runs_with_its_own_nats_user(secured: SecuredNat
     finally:
         await system.stop("tasks")
     assert "Violation" not in secured.log()[log_before:]
+
+
+async def test_the_operator_lists_dead_letters_but_may_not_redrive_one_and_the_letter_stays(
+    secured: SecuredNats,
+) -> None:
+    """The operator user may use the JetStream API only (`$JS.API.>`): it reads and deletes dead
+    letters, but the server refuses it the publish on the event's own subject that a re-drive is,
+    so `cchc dead-letters redrive` says so at once and keeps the letter."""
+    original = f"{secured.prefix}.assignment.created.52.21787"
+    notify = await secured.connect("notify")
+    parked = await notify.jetstream().publish(
+        f"{secured.prefix}.dlq.notify.{original}",
+        b'{"type": "assignment.created"}',
+        stream=secured.stream("dlq"),
+        headers={"Cchc-Original-Subject": original, "Cchc-Error": "relation does not exist", "Cchc-Deliveries": "6"},
+        timeout=5,
+    )
+    data_dir = ["--data-dir", str(secured.data_dir)]  # the embedded server's URL and operator password
+
+    listed = await asyncio.to_thread(
+        run_cli, ["dead-letters", "list", "--service", "notify", *data_dir], prefix=secured.prefix
+    )
+    assert listed.exit_code == 0, listed.output
+    assert any(
+        line.split()[:1] == [str(parked.seq)] and "assignment.created" in line and "relation does not exist" in line
+        for line in listed.output.splitlines()
+    ), listed.output
+
+    log_before = len(secured.log())
+    refused = await asyncio.to_thread(
+        run_cli, ["dead-letters", "redrive", str(parked.seq), *data_dir], prefix=secured.prefix
+    )
+    assert refused.exit_code == 1, refused.output
+    assert f"Lỗi: NATS không cho người dùng 'operator' đưa lại sự kiện số {parked.seq}" in refused.output
+    assert "permissions violation for publish" in refused.output.lower(), refused.output
+    assert "sự kiện vẫn nằm trong hàng dead-letter" in refused.output
+    assert f'"$G/user:operator" - Publish Violation - Subject "{original}"' in secured.log()[log_before:]
+    operator = await secured.connect(nats_security.OPERATOR)
+    kept = await operator.jetstream().get_msg(secured.stream("dlq"), parked.seq)
+    assert kept.data == b'{"type": "assignment.created"}'
