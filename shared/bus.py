@@ -270,12 +270,21 @@ async def reconcile_consumers(
         )
 
 
+def dead_letter_id(service: str, msg: Any) -> str:
+    """The dead letter's message id: one per consuming service and stored message, so a message
+    parked again after its ack was lost (a nats-server restarted before it kept the ack, a
+    service killed between the park and the ack) is dropped by JetStream's de-dup window
+    instead of being dead-lettered twice (found by tests/faults)."""
+    return f"dlq-{service}-{msg.metadata.stream}-{msg.metadata.sequence.stream}"
+
+
 async def dead_letter(broker: NatsBroker, *, prefix: str, service: str, msg: Any, reason: str) -> None:
     original = msg.subject
     await broker.publish(
         msg.data,
         f"{prefix}.{DEAD_LETTER}.{service}.{original}",
         headers={
+            "Nats-Msg-Id": dead_letter_id(service, msg),
             ORIGINAL_SUBJECT: original,
             ERROR: reason[:500],
             DELIVERIES: str(msg.metadata.num_delivered),
