@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import nats_security, outbox, provenance
+from shared import drain, nats_security, outbox, provenance
 from shared.db import system_scope
 from shared.dead_letters import DELIVERIES, ERROR, ORIGINAL_SUBJECT
 from shared.events import (
@@ -318,6 +318,7 @@ def attach(
     """Register a pull subscriber whose effect, inbox claim and outbox rows commit together:
     per event, or (`batched`, for hot consumers) per fetched batch."""
     prefix = settings.nats_prefix
+    gate = drain.of(broker)  # on SIGTERM: what runs finishes, what was fetched is nak'd (shared/drain.py)
 
     async def park(raw: Any, reason: str) -> None:
         """Dead-letter, then ack; if the dead-letter publish fails, nak so nothing is dropped."""
@@ -373,6 +374,11 @@ def attach(
 
     async def on_message(message: NatsMessage) -> None:
         raw = message.raw_message
+        if not await gate.admit([raw]):
+            return
+        await gate.run([raw], handle_raw(raw))
+
+    async def handle_raw(raw: Any) -> None:
         decoded = read(raw)
         if isinstance(decoded, str):
             await park(raw, decoded)
@@ -380,11 +386,17 @@ def attach(
         await handle_one(raw, decoded)
 
     async def on_batch(message: NatsBatchMessage) -> None:
+        raws = message.raw_message
+        if not await gate.admit(raws):
+            return
+        await gate.run(raws, handle_batch(raws))
+
+    async def handle_batch(raws: list[Any]) -> None:
         """A fetched batch in one transaction (one inbox insert, one commit), acked after the
         commit. If anything in it fails, each event is handled on its own, as in on_message,
         so one bad event costs the others a retry, never their effect."""
         good: list[tuple[Any, Decoded]] = []
-        for raw in message.raw_message:
+        for raw in raws:
             decoded = read(raw)
             if isinstance(decoded, str):
                 await park(raw, decoded)

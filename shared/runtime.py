@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit, auth, bounded, bus, http_limits, limits, nats_security, outbox, validation
+from shared import audit, auth, bounded, bus, drain, http_limits, limits, nats_security, outbox, validation
 from shared.clock import Clock
 from shared.db import make_engine, make_sessions, system_scope
 from shared.db_roles import with_password
@@ -184,20 +184,47 @@ class Service:
         try:
             yield
         finally:
+            # A stop (SIGTERM), once uvicorn has let the requests in flight finish, phase by phase
+            # within STOP_SECONDS: the events being handled finish and are acked, the ones fetched
+            # and not started are nak'd (redelivered at once, not after ack_wait); the relay
+            # publishes what they and the requests committed; the connections close.
             self.ready = False
             self.problem = "đang dừng (stopping)"
-            # Stop taking messages (unacked ones are redelivered), let the relay publish what was
-            # committed, then close the connection.
-            for subscriber in self.broker.subscribers:
-                with contextlib.suppress(Exception):
-                    await subscriber.stop()
+            began = asyncio.get_running_loop().time()
+            drained = await drain.of(self.broker).stop(self.broker.subscribers, seconds=EVENT_DRAIN_SECONDS)
             self.relay.stop()
-            await asyncio.wait(tasks[:1], timeout=5)
-            await self.broker.stop()
+            published = self.relay.published
+            try:
+                async with asyncio.timeout(RELAY_FLUSH_SECONDS):
+                    await asyncio.gather(tasks[0], return_exceptions=True)  # its pass under way
+                    while await self.relay.publish_pending():
+                        pass
+            except Exception as exc:  # noqa: BLE001 — the rows stay in the outbox: the next start publishes them
+                log.warning(
+                    "%s: outbox not emptied before stopping (%r); it is published at the next start", self.name, exc
+                )
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.engine.dispose()
+            try:
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    for close in (self.broker.stop, self.engine.dispose):  # NATS drained and closed, then the pool
+                        try:
+                            await close()
+                        except Exception as exc:  # noqa: BLE001 — the process ends anyway
+                            log.warning("%s: %r while closing", self.name, exc)
+            except TimeoutError:
+                log.warning("%s: connections not closed within %.1f s", self.name, CLOSE_SECONDS)
+            log.info(
+                "%s stopped in %.1f s after its requests: %d events finished, %d returned to the stream (nak), "
+                "%d overran and were returned; %d outbox events published",
+                self.name,
+                asyncio.get_running_loop().time() - began,
+                drained.finished,
+                drained.returned,
+                drained.overran,
+                self.relay.published - published,
+            )
 
     def build_app(self) -> FastAPI:
         app = FastAPI(title=f"CCHC {self.name}", lifespan=self.lifespan)
@@ -339,16 +366,49 @@ def service_of(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
+# How long a stop (SIGTERM) may take, phase by phase: the requests in flight finish (then are
+# cancelled); the events being handled finish, commit and ack (then are nak'd and cancelled, plus
+# shared.drain.CLEANUP_SECONDS); the relay publishes what was committed; the NATS connection, the
+# periodic jobs and the database pool close. Whoever stops a service must wait longer than
+# STOP_SECONDS before killing it: compose's stop_grace_period, the supervisor of `cchc up`.
+HTTP_DRAIN_SECONDS = 5  # uvicorn takes whole seconds
+EVENT_DRAIN_SECONDS = 3.0
+RELAY_FLUSH_SECONDS = 2.0
+CLOSE_SECONDS = 1.5
+STOP_SECONDS = HTTP_DRAIN_SECONDS + EVENT_DRAIN_SECONDS + drain.CLEANUP_SECONDS + RELAY_FLUSH_SECONDS + CLOSE_SECONDS
+
+
 def serve(service: Service) -> None:
-    """Run one service process: tracing, HTTP on CCHC_SERVICE_PORT, graceful stop on SIGTERM."""
+    """Run one service process: tracing, HTTP on CCHC_SERVICE_PORT, and on SIGTERM (or Ctrl-C) a
+    drained stop within STOP_SECONDS, after which the process exits 0."""
+    import signal
+    from collections.abc import Iterator
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn raises the signal again once it has shut down, so the process would die of
+            # it (-15) after a clean drain: a stop that was asked for and done is a clean exit
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service.name} %(levelname)s %(name)s: %(message)s")
     setup_tracing(service.name, service.settings)
-    uvicorn.run(
-        service.build_app(),
-        host=service.settings.service_host,
-        port=service.settings.service_port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
+    server = Server(
+        uvicorn.Config(
+            service.build_app(),
+            host=service.settings.service_host,
+            port=service.settings.service_port,
+            log_level="warning",
+            timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
+        )
     )
+    server.run()
+    if not server.started:  # as uvicorn.run: a service that could not start exits non-zero
+        raise SystemExit(3)

@@ -3,6 +3,7 @@ file is checked, not run): services, commands, environment, ports, routes and th
 
 from __future__ import annotations
 
+import inspect
 import re
 import tomllib
 from pathlib import Path
@@ -15,7 +16,9 @@ from typer.main import get_command
 
 from cchc.cli import app as cli
 from cchc.routes import ROUTES
+from cchc.supervisor import Supervisor
 from shared.migrations import SERVICES
+from shared.runtime import STOP_SECONDS
 from shared.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -36,6 +39,25 @@ def test_the_four_services_run_from_the_project_image_with_existing_commands() -
         command = service.get("command") or []
         if command[:1] == ["cchc"]:
             assert command[1] in CLI_COMMANDS, f"{name}: `cchc {command[1]}` does not exist"
+
+
+def duration_seconds(text: str) -> float:
+    """A compose duration: "20s", "1m30s", "1500ms"."""
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_a_stopped_service_is_given_longer_than_its_drain_before_it_is_killed() -> None:
+    """SIGTERM drains a service within shared.runtime.STOP_SECONDS (events being handled finish and
+    are acked, the others nak'd, the outbox published); killed sooner, what it held waits ack_wait."""
+    assert duration_seconds("1m30s") == 90 and duration_seconds("20s") == 20
+    for name in SERVICES:
+        grace = duration_seconds(str(SERVICES_IN_COMPOSE[name]["stop_grace_period"]))
+        assert grace > STOP_SECONDS, f"{name}: stop_grace_period {grace:g} s, drain up to {STOP_SECONDS:g} s"
+    waits = inspect.signature(Supervisor.stop).parameters["timeout"].default  # `cchc up` stopping
+    assert waits > STOP_SECONDS
 
 
 def test_official_nats_with_jetstream_and_postgres_images_with_volumes_and_health_checks() -> None:
