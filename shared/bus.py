@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import drain, nats_security, outbox, provenance
+from shared import drain, failpoints, nats_security, outbox, provenance
 from shared.db import system_scope
 from shared.dead_letters import DELIVERIES, ERROR, ORIGINAL_SUBJECT
 from shared.events import (
@@ -353,6 +353,7 @@ def attach(
                         if await outbox.claim(session, inbox, decoded.meta.id, raw.subject):
                             caused = await apply(sub, session, decoded, service=service)
                             await outbox.add(session, outbox_, caused, prefix=prefix, limits=limits)
+                            failpoints.hit("consumer.applied")  # a crash here: rolled back, redelivered
         except (PermanentEventError, ValidationError, outbox.EventTooLarge) as exc:  # retrying cannot help: park it
             await park(raw, str(exc))
             return
@@ -425,6 +426,7 @@ def attach(
                                 fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
                                 caused += await apply(sub, session, decoded, service=service)
                         await outbox.add(session, outbox_, caused, prefix=prefix, limits=limits)
+                        failpoints.hit("consumer.batch_applied")  # a crash here: the whole batch again
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below
             if is_outage(exc):  # the database or the bus is away: the whole batch waits for it
                 log.warning("%s: batch of %d %s waits for an outage: %r", service, len(good), sub.event_type, exc)
