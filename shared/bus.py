@@ -191,7 +191,9 @@ def stream_configs(prefix: str, settings: Settings) -> list[StreamConfig]:
         subjects=[f"{prefix}.{DEAD_LETTER}.>"],
         storage=StorageType.FILE,
         duplicate_window=120.0,
-        max_msg_size=limits.largest() + outbox.HEADERS_ROOM,
+        # a letter is a family's message (headers included) plus the letter's own headers: one
+        # refused here could not be parked and would be redelivered for ever
+        max_msg_size=limits.largest() + 2 * outbox.HEADERS_ROOM,
         max_bytes=settings.dead_letter_max_bytes,
         max_age=settings.dead_letter_max_age_days * DAY,
         discard=DiscardPolicy.OLD,

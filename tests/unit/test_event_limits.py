@@ -43,4 +43,5 @@ def test_every_stream_is_declared_with_its_limits() -> None:
     assert configs[stream_name("t", "progress")].discard == DiscardPolicy.NEW
     assert configs[stream_name("t", "audit")].discard == DiscardPolicy.OLD
     assert configs[stream_name("t", DEAD_LETTER)].discard == DiscardPolicy.OLD
-    assert configs[stream_name("t", DEAD_LETTER)].max_msg_size == 2_000_000 + HEADERS_ROOM
+    # the largest message of the largest family, with its headers and the dead letter's
+    assert configs[stream_name("t", DEAD_LETTER)].max_msg_size == 2_000_000 + 2 * HEADERS_ROOM
