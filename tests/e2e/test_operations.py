@@ -15,67 +15,36 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import CCHC, Running, operated, start
-from tests.e2e.steps import THIS_YEAR, eventually, issue, quarterly_plan
+from tests.e2e.steps import (
+    THIS_YEAR,
+    all_rolled_up,
+    burst_outputs,
+    eventually,
+    issue,
+    post_until_accepted,
+    province_assignments,
+    quarterly_plan,
+    report_burst,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict, *, tries: int = 200) -> httpx.Response:
-    """What a real client does while a service restarts: retry on 5xx and dropped connections."""
-    for _ in range(tries):
-        try:
-            response = await client.post(url, json=body)
-        except httpx.TransportError:
-            await asyncio.sleep(0.1)
-            continue
-        if response.status_code < 500:
-            return response
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never accepted")
 
 
 async def test_killing_the_tasks_process_while_reports_flow_loses_no_report(system_up: Running) -> None:
     year = THIS_YEAR + 1
     async with await operated(system_up.base_url) as api:
-        await api.post("/api/units/load", json={"source": "vietnam-provinces", "provinces": ["52"]})
-        await issue(api, quarterly_plan(year, "21/KH-UBND"))
-        communes = [c["code"] for c in (await api.get("/api/units", params={"parent": "52"})).json()["items"]]
-
-        async def assignment_of(code: str) -> str | None:
-            items = (await api.get("/api/assignments", params={"unit": code, "period": f"{year}-Q2"})).json()["items"]
-            return items[0]["id"] if items else None
-
-        await eventually(lambda: assignment_of(communes[-1]))
-        targets = {code: await assignment_of(code) for code in communes}
+        targets = await province_assignments(api, year, "21/KH-UBND")
         tasks_pid = system_up.services()["tasks"]["pid"]
-        gate = asyncio.Semaphore(8)
-        accepted: list[str] = []
 
-        async def report(code: str, index: int) -> None:
-            async with gate:
-                response = await post_until_accepted(
-                    api,
-                    f"/api/assignments/{targets[code]}/progress",
-                    {"period": f"{year}-Q2", "status": "done", "outputs": {"article": 1, "video": index % 2}},
-                )
-                assert response.status_code == 201, response.text
-                accepted.append(code)
-
-        async def kill_midway() -> None:
-            while len(accepted) < 40:  # noqa: ASYNC110 - polling the shared list is the point
-                await asyncio.sleep(0.01)
+        async def kill() -> None:
             os.kill(tasks_pid, signal.SIGKILL)
 
-        await asyncio.gather(kill_midway(), *(report(code, i) for i, code in enumerate(communes)))
+        await report_burst(api, targets, year, midway=kill)
         assert system_up.services()["tasks"]["pid"] != tasks_pid  # the supervisor restarted it
 
-        async def all_reported() -> dict | None:
-            body = (await api.get("/api/reports/rollup", params={"unit": "52", "period": f"{year}-Q2"})).json()
-            return body if body.get("reported") == 135 else None
-
-        body = await eventually(all_reported, timeout=60)
-        assert body["outputs"] == {"article": 135, "video": sum(i % 2 for i in range(135))}
-        for code in communes[::27]:
+        body = await eventually(lambda: all_rolled_up(api, year), timeout=60)
+        assert body["outputs"] == burst_outputs(len(targets))
+        for code in list(targets)[::27]:
             detail = (await api.get(f"/api/assignments/{targets[code]}")).json()
             assert detail["status"] == "done_on_time" and len(detail["history"]) >= 1
 
