@@ -15,6 +15,7 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import faststream.nats.subscriber.usecases.stream_pull_subscriber as _pull_subscriber
@@ -251,6 +252,22 @@ def is_outage(exc: BaseException) -> bool:
     )
 
 
+def waits_for_its_owner(exc: BaseException, raw: Any, settings: Settings) -> bool:
+    """A Premature event keeps being retried (every 30 s at most) until it is
+    CCHC_PREMATURE_WAIT_SECONDS old, whatever its deliveries: what it needs may still sit in its
+    owner's outbox, held back by an outage of the owner's database or of NATS and published in a
+    burst, in any order, when it ends. Counting deliveries alone parked such events after 15 s
+    (found by tests/faults: a plan.amended and a report.returned dead-lettered after NATS was
+    cut for two minutes)."""
+    if not isinstance(exc, Premature):
+        return False
+    stored = getattr(raw.metadata, "timestamp", None)
+    if stored is None:
+        return False
+    age = (datetime.now(UTC) - stored).total_seconds()
+    return age < settings.premature_wait_seconds
+
+
 def consumer_config(sub: Subscription, *, service: str, settings: Settings) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=sub.durable(service),
@@ -364,7 +381,7 @@ def attach(
             if is_outage(exc):  # the database or the bus is away: wait for it, however long
                 log.warning("%s: %s waits for an outage (delivery %d): %r", service, raw.subject, deliveries, exc)
                 await raw.nak(delay=min(0.5 * 2 ** min(deliveries - 1, 6), settings.ack_wait_seconds))
-            elif deliveries >= settings.max_deliver:
+            elif deliveries >= settings.max_deliver and not waits_for_its_owner(exc, raw, settings):
                 await park(raw, str(exc) if isinstance(exc, Premature) else repr(exc))
             else:
                 log.warning(

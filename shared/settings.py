@@ -57,6 +57,9 @@ class Settings(BaseSettings):
 
     # JetStream consumer settings, reconciled at start-up (see shared.bus).
     max_deliver: int = 6
+    # An event that needs one its owner has not published yet (shared.bus.Premature) is retried
+    # until it is this old, not only max_deliver times: an outage holds the owner's events back.
+    premature_wait_seconds: float = 3600.0
     ack_wait_seconds: float = 30.0
     fetch_batch: int = 32
     consumer_workers: int = 8  # messages handled concurrently per subscriber

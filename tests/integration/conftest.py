@@ -355,6 +355,7 @@ async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Set
         outbox_poll_seconds=0.2,
         ack_wait_seconds=5,
         max_deliver=4,
+        premature_wait_seconds=0,  # an event waiting for its owner's is parked after the last delivery
         # the services' roles are not superusers: they cannot use the reserved connection slots
         database_pool_size=3,
         auth_signing_key=auth.signing_pem(SIGNING_KEY),
