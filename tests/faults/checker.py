@@ -80,10 +80,11 @@ def _report_step(_: Any, op: Op) -> Any:
 def _submission_step(state: tuple[int, str] | None, op: Op) -> tuple[int, str] | None:
     version, status = state or (0, "")
     if op.kind == "submit":
-        return (version + 1, "submitted") if status in ("", "returned") else None
-    if status != "submitted":
-        return None
-    return (version, "accepted" if op.kind == "accept" else "returned")
+        return (version + 1, "submitted") if status in ("", "returned", "reopened") else None
+    if op.kind == "accept":
+        return (version, "accepted") if status == "submitted" else None
+    # a return takes back a submitted report, or reopens an accepted one (services/reports/submissions.py)
+    return (version, "returned") if status in ("submitted", "accepted") else None
 
 
 def _plan_step(state: tuple[str, int] | None, op: Op) -> tuple[str, int] | None:
