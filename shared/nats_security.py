@@ -177,8 +177,13 @@ def _pull(c: Consumer) -> list[str]:
     return [f"$JS.API.CONSUMER.MSG.NEXT.{c.stream}.{c.durable}", f"$JS.ACK.{c.stream}.{c.durable}.>"]
 
 
-def operator_permissions() -> dict[str, Any]:
-    return {"publish": {"allow": ["$JS.API.>"]}, "subscribe": {"allow": [f"{inbox_prefix(OPERATOR)}.>"]}}
+def operator_permissions(prefix: str) -> dict[str, Any]:
+    """The JetStream API (streams, consumers, dead letters), and the event families' subjects:
+    re-driving a dead letter (`cchc dead-letters redrive`) publishes the event again on its own
+    subject. The bytes are the original's, and consumers still check its producer and unit
+    against the subject (shared/provenance.py); the dead-letter subjects stay the services' own."""
+    publish = ["$JS.API.>", *(f"{prefix}.{family}.>" for family in FAMILIES)]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": [f"{inbox_prefix(OPERATOR)}.>"]}}
 
 
 # --- the folder of credentials and the server's authorization file ------------------------------
@@ -222,7 +227,7 @@ class AuthDir:
     def write_config(self, services: list[ServiceAccess], *, prefix: str) -> Path:
         """The `authorization` block for every user: the operator, the services, the readers."""
         self.ensure()
-        users = [{"user": OPERATOR, "password": self.password(OPERATOR), "permissions": operator_permissions()}]
+        users = [{"user": OPERATOR, "password": self.password(OPERATOR), "permissions": operator_permissions(prefix)}]
         users += [
             {"user": s.name, "password": self.password(s.name), "permissions": s.permissions(prefix)} for s in services
         ]

@@ -16,6 +16,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.api import ConsumerConfig
+from nats.js.errors import NotFoundError
 from typer.testing import CliRunner
 
 from cchc.cli import app as cli
@@ -265,12 +266,10 @@ async def test_the_tasks_service_runs_with_its_own_nats_user(secured: SecuredNat
     assert "Violation" not in secured.log()[log_before:]
 
 
-async def test_the_operator_lists_dead_letters_but_may_not_redrive_one_and_the_letter_stays(
-    secured: SecuredNats,
-) -> None:
-    """The operator user may use the JetStream API only (`$JS.API.>`): it reads and deletes dead
-    letters, but the server refuses it the publish on the event's own subject that a re-drive is,
-    so `cchc dead-letters redrive` says so at once and keeps the letter."""
+async def test_the_operator_lists_and_redrives_a_dead_letter_but_may_not_forge_one(secured: SecuredNats) -> None:
+    """The operator user may use the JetStream API and publish on the event families' subjects (a
+    re-drive is a publish of the event on its own subject), not on the dead-letter subjects,
+    which stay the services' own: on a server with users, `cchc dead-letters redrive` works."""
     original = f"{secured.prefix}.assignment.created.52.21787"
     notify = await secured.connect("notify")
     parked = await notify.jetstream().publish(
@@ -292,14 +291,23 @@ async def test_the_operator_lists_dead_letters_but_may_not_redrive_one_and_the_l
     ), listed.output
 
     log_before = len(secured.log())
-    refused = await asyncio.to_thread(
+    redriven = await asyncio.to_thread(
         run_cli, ["dead-letters", "redrive", str(parked.seq), *data_dir], prefix=secured.prefix
     )
-    assert refused.exit_code == 1, refused.output
-    assert f"Lỗi: NATS không cho người dùng 'operator' đưa lại sự kiện số {parked.seq}" in refused.output
-    assert "permissions violation for publish" in refused.output.lower(), refused.output
-    assert "sự kiện vẫn nằm trong hàng dead-letter" in refused.output
-    assert f'"$G/user:operator" - Publish Violation - Subject "{original}"' in secured.log()[log_before:]
+    assert redriven.exit_code == 0, redriven.output
+    assert "Violation" not in secured.log()[log_before:]
     operator = await secured.connect(nats_security.OPERATOR)
-    kept = await operator.jetstream().get_msg(secured.stream("dlq"), parked.seq)
-    assert kept.data == b'{"type": "assignment.created"}'
+    js = operator.jetstream()
+    again = await js.get_last_msg(secured.stream("assignment"), original)
+    assert again.data == b'{"type": "assignment.created"}'  # the original bytes, on their own subject
+    with pytest.raises(NotFoundError):
+        await js.get_msg(secured.stream("dlq"), parked.seq)  # re-driven once: the letter is gone
+
+    await operator.publish(f"{secured.prefix}.dlq.notify.{original}", b"forged letter")
+    await operator.flush()
+    refusal = f'"$G/user:operator" - Publish Violation - Subject "{secured.prefix}.dlq.notify.{original}"'
+    for _ in range(100):  # the server says it in its log, asynchronously
+        if refusal in secured.log()[log_before:]:
+            break
+        await asyncio.sleep(0.05)
+    assert refusal in secured.log()[log_before:]
