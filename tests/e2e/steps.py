@@ -34,7 +34,7 @@ def quarterly_plan(year: int, number: str) -> dict[str, Any]:
     }
 
 
-async def eventually(check: Any, timeout: float = 30.0) -> Any:  # noqa: ASYNC109 - a polling deadline
+async def eventually(check: Any, timeout: float = 120.0) -> Any:  # noqa: ASYNC109 - a polling deadline
     deadline = asyncio.get_running_loop().time() + timeout
     last = None
     while asyncio.get_running_loop().time() < deadline:

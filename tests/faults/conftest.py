@@ -4,6 +4,8 @@ load works on; every test's figures go to build/reliability.json for the README'
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,15 @@ FIGURES = Path(__file__).resolve().parents[2] / "build" / "reliability.json"
 
 
 @pytest.fixture(scope="module")
-async def broken(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
-    async with deployment(tmp_path_factory.mktemp("deployment")) as made:
-        yield made
+async def broken() -> AsyncIterator[Deployment]:
+    # a folder of its own, not pytest's: pytest prunes old sessions' folders, and PostgreSQL (run
+    # as its own system user when the tests run as root) needs every parent folder traversable
+    root = Path(tempfile.mkdtemp(prefix="cchc-faults-"))
+    try:
+        async with deployment(root / "deployment") as made:
+            yield made
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
