@@ -25,21 +25,13 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cchc demo
 
-# The fault-injection suite (tests/faults: a deployment of its own broken under load, outages of
-# minutes) runs beside the others, since most of its time is spent waiting for an outage to end;
-# its output comes at the end (and stays in build/faults.log).
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	@mkdir -p build; \
-	$(BIN)/pytest -m faults > build/faults.log 2>&1 & faults=$$!; \
-	$(BIN)/pytest -m "not faults"; main=$$?; \
-	wait $$faults; broken=$$?; \
-	echo "==== tests/faults, run beside the others (whole output: build/faults.log) ===="; \
-	tail -n 40 build/faults.log; \
-	test $$main -eq 0 -a $$broken -eq 0
+	$(BIN)/pytest -m "not faults"
 
-# The fault-injection suite alone; a longer soak: CCHC_SOAK_SECONDS=3600 make faults
+# The fault-injection suite (tests/faults, 18 minutes alone on 2 cores; not yet within make test's
+# budget beside the 16 minutes of the others). A longer soak: CCHC_SOAK_SECONDS=3600 make faults
 faults: $(STAMP)
 	$(BIN)/pytest -m faults
 
