@@ -54,18 +54,23 @@ async def issue(api: httpx.AsyncClient, plan: dict[str, Any]) -> str:
     return plan_id
 
 
-async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict, *, tries: int = 200) -> httpx.Response:
-    """What a real client does while a service restarts: retry on 5xx and dropped connections."""
+async def until_answered(request: Any, *, tries: int, pause: float) -> httpx.Response:
+    """What a real client does while a service restarts or a server is away: make the request
+    again on 5xx and dropped connections, `pause` seconds apart."""
     for _ in range(tries):
         try:
-            response = await client.post(url, json=body)
+            response = await request()
         except httpx.TransportError:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(pause)
             continue
         if response.status_code < 500:
             return response
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never accepted")
+        await asyncio.sleep(pause)
+    raise AssertionError(f"never answered after {tries} tries")
+
+
+async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict, *, tries: int = 200) -> httpx.Response:
+    return await until_answered(lambda: client.post(url, json=body), tries=tries, pause=0.1)
 
 
 async def province_assignments(api: httpx.AsyncClient, year: int, number: str) -> dict[str, str]:

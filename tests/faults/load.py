@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.steps import THIS_YEAR
+from tests.e2e.steps import THIS_YEAR, until_answered
 
 YEAR = THIS_YEAR  # the base plan's year: the load reports on its last quarter
 PERIOD = f"{YEAR}-Q4"
@@ -137,17 +137,8 @@ async def build_world(client: httpx.AsyncClient, number: str = "01/KH-SC") -> Wo
     return World(plan_id, assignments, communes)
 
 
-async def retry(request: Any, tries: int = 60) -> httpx.Response:
-    for _ in range(tries):
-        try:
-            answer = await request()
-        except httpx.TransportError:
-            await asyncio.sleep(1)
-            continue
-        if answer.status_code < 500:
-            return answer
-        await asyncio.sleep(1)
-    raise AssertionError("the system never answered")
+async def retry(request: Any) -> httpx.Response:
+    return await until_answered(request, tries=60, pause=1.0)
 
 
 async def all_items(client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
