@@ -111,3 +111,30 @@ async def republish(deployment: Deployment, times: int = 3) -> int:
                     )
                     sent += 1
     return sent
+
+
+@dataclass
+class Outage:
+    """A server out of reach for `seconds` under load: /healthz is watched for the first
+    `noticed_within` seconds, then the clients pause and, once their last work is done (20 s),
+    the services' CPU is measured for 10 s while they only wait; then the server comes back."""
+
+    deployment: Deployment
+    begin: Callable[[], Awaitable[None]]
+    end: Callable[[], Awaitable[None]]
+    seconds: float
+    noticed_within: float
+    health: list[tuple[int, str]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    async def __call__(self, load: Load) -> dict[str, float]:
+        started = time.monotonic()
+        await self.begin()
+        self.health = await health_while(self.deployment, self.noticed_within)
+        load.going.clear()
+        await asyncio.sleep(20)
+        self.cpu = await asyncio.to_thread(self.deployment.cpu_percent, 10.0)
+        load.going.set()
+        await asyncio.sleep(max(0.0, self.seconds - (time.monotonic() - started)))
+        await self.end()
+        return {"outage_s": round(time.monotonic() - started), "idle_cpu_max_percent": max(self.cpu.values())}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.faults.conftest import record
 from tests.faults.deployment import Deployment
-from tests.faults.faults import health_while, inject_poison, republish, under_load
+from tests.faults.faults import Outage, inject_poison, republish, under_load
 from tests.faults.load import Load, World
 
 pytestmark = pytest.mark.faults
@@ -95,58 +95,35 @@ async def test_every_service_killed_mid_work_and_at_the_crash_windows(broken: De
 async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: Deployment, world: World) -> None:
     """The network to NATS cut for over two minutes: every service says so on /healthz (503 with
     the reason), none spins, and all recover by themselves when it comes back."""
-    seen: dict[str, object] = {}
 
-    async def cut(load: Load) -> dict[str, float]:
-        started = time.monotonic()
+    async def cut() -> None:
         broken.proxy.cut()
-        seen["health"] = await health_while(broken, 45)  # a silent link is noticed within 30 s
-        load.going.clear()  # the clients pause: once their work is done the services only wait
-        await asyncio.sleep(20)
-        seen["cpu"] = await asyncio.to_thread(broken.cpu_percent, 10.0)
-        load.going.set()
-        await asyncio.sleep(max(0.0, NATS_CUT_SECONDS - (time.monotonic() - started)))
+
+    async def heal() -> None:
         broken.faults.append(f"NATS cut {NATS_CUT_SECONDS:.0f} s")
         broken.proxy.heal()
-        cpu = seen["cpu"]
-        assert isinstance(cpu, dict)
-        return {"outage_s": round(time.monotonic() - started), "idle_cpu_max_percent": max(cpu.values())}
 
-    run = await under_load(broken, world, cut, seed=5)
-    clean("NATS unreachable > 2 min", run)
-    health = seen["health"]
-    assert isinstance(health, list)
-    assert any(status == 503 and "NATS" in reason for status, reason in health), health
-    cpu = seen["cpu"]
-    assert isinstance(cpu, dict)
-    assert max(cpu.values()) < IDLE_CPU_PERCENT, cpu
+    outage = Outage(broken, cut, heal, NATS_CUT_SECONDS, noticed_within=45)  # a silent link: within 30 s
+    clean("NATS unreachable > 2 min", await under_load(broken, world, outage, seed=5))
+    reported_and_idle(outage, "NATS")
 
 
 async def test_postgres_away_for_three_minutes(broken: Deployment, world: World) -> None:
-    seen: dict[str, object] = {}
-
-    async def away(load: Load) -> dict[str, float]:
-        started = time.monotonic()
+    async def stop() -> None:
         await asyncio.to_thread(broken.stop_postgres_hard)
-        seen["health"] = await health_while(broken, 30)
-        load.going.clear()
-        await asyncio.sleep(20)
-        seen["cpu"] = await asyncio.to_thread(broken.cpu_percent, 10.0)
-        load.going.set()
-        await asyncio.sleep(max(0.0, POSTGRES_AWAY_SECONDS - (time.monotonic() - started)))
-        await asyncio.to_thread(broken.start_postgres)
-        cpu = seen["cpu"]
-        assert isinstance(cpu, dict)
-        return {"outage_s": round(time.monotonic() - started), "idle_cpu_max_percent": max(cpu.values())}
 
-    run = await under_load(broken, world, away, seed=6)
-    clean("PostgreSQL away 3 min", run)
-    health = seen["health"]
-    assert isinstance(health, list)
-    assert any(status == 503 and "PostgreSQL" in reason for status, reason in health), health
-    cpu = seen["cpu"]
-    assert isinstance(cpu, dict)
-    assert max(cpu.values()) < IDLE_CPU_PERCENT, cpu
+    async def start() -> None:
+        await asyncio.to_thread(broken.start_postgres)
+
+    outage = Outage(broken, stop, start, POSTGRES_AWAY_SECONDS, noticed_within=30)
+    clean("PostgreSQL away 3 min", await under_load(broken, world, outage, seed=6))
+    reported_and_idle(outage, "PostgreSQL")
+
+
+def reported_and_idle(outage: Outage, server: str) -> None:
+    """While the server was away /healthz said 503 naming it, and no service spun."""
+    assert any(status == 503 and server in reason for status, reason in outage.health), outage.health
+    assert max(outage.cpu.values()) < IDLE_CPU_PERCENT, outage.cpu
 
 
 SOAK_SECONDS = float(os.environ.get("CCHC_SOAK_SECONDS", "120"))

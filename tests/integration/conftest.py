@@ -365,9 +365,7 @@ async def settings(servers: Servers, database_url: str, nats_prefix: str) -> Set
 
 
 @contextlib.asynccontextmanager
-async def running(
-    settings: Settings, roles: DatabaseRoles, *names: str, **changes: Any
-) -> AsyncIterator[System]:
+async def running(settings: Settings, roles: DatabaseRoles, *names: str, **changes: Any) -> AsyncIterator[System]:
     """The services `names` (all four by default) on the test's servers and database, with
     `changes` to their settings; stopped, and the test's own connections closed, at the end."""
     system = System(settings.model_copy(update=changes) if changes else settings, roles=roles)

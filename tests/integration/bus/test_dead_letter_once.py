@@ -16,9 +16,7 @@ from tests.servers import Servers
 pytestmark = pytest.mark.integration
 
 
-async def test_a_message_dead_lettered_again_after_a_lost_ack_is_one_letter(
-    servers: Servers, nats_prefix: str
-) -> None:
+async def test_a_message_dead_lettered_again_after_a_lost_ack_is_one_letter(servers: Servers, nats_prefix: str) -> None:
     settings = Settings(nats_url=servers.nats_url, nats_prefix=nats_prefix)
     client = await nats.connect(servers.nats_url)
     broker = NatsBroker(servers.nats_url)

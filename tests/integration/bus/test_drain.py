@@ -110,6 +110,19 @@ async def publish(js: JetStreamContext, name: str) -> None:
         await js.publish(f"{name}.{index}", str(index).encode())
 
 
+async def stopped_at_work(one: Consumer, *, handlers: int, seconds: float) -> tuple[drain.Drained, float]:
+    """Start the consumer, stop it (a drain bounded by `seconds`) once `handlers` messages are at
+    work; what the drain did and how long it took."""
+    await one.broker.start()
+    while len(one.started) < handlers:  # noqa: ASYNC110 - waiting for the handlers is the point
+        await asyncio.sleep(0.01)
+    began = asyncio.get_running_loop().time()
+    drained = await drain.of(one.broker).stop(one.broker.subscribers, seconds=seconds)
+    took = asyncio.get_running_loop().time() - began
+    await one.broker.stop()
+    return drained, took
+
+
 @pytest.mark.parametrize("batched", [False, True], ids=["concurrent", "batched"])
 async def test_a_stop_lets_running_handlers_commit_and_gives_back_what_was_fetched_at_once(
     servers: Servers, stream: tuple[JetStreamContext, str], batched: bool
@@ -117,12 +130,7 @@ async def test_a_stop_lets_running_handlers_commit_and_gives_back_what_was_fetch
     js, name = stream
     await publish(js, name)
     one = consumer(servers.nats_url, name, batched=batched, work=lambda: asyncio.sleep(0.5))
-    await one.broker.start()
-    while not one.started:  # noqa: ASYNC110 - waiting for the first handler is the point
-        await asyncio.sleep(0.01)
-
-    drained = await drain.of(one.broker).stop(one.broker.subscribers, seconds=10)
-    await one.broker.stop()
+    drained, _ = await stopped_at_work(one, handlers=1, seconds=10)
 
     assert one.acked == one.started and drained.overran == 0  # every handler that began, finished
     assert drained.finished > 0 and (batched or drained.returned > 0)  # concurrent: 32 fetched, 8 at work
@@ -137,14 +145,7 @@ async def test_handlers_overrunning_the_drain_are_cancelled_and_their_messages_a
     js, name = stream
     await publish(js, name)
     one = consumer(servers.nats_url, name, batched=batched, work=lambda: asyncio.sleep(600))
-    await one.broker.start()
-    while len(one.started) < (50 if batched else 8):  # noqa: ASYNC110 - waiting for the handlers is the point
-        await asyncio.sleep(0.01)
-
-    began = asyncio.get_running_loop().time()
-    drained = await drain.of(one.broker).stop(one.broker.subscribers, seconds=0.5)
-    took = asyncio.get_running_loop().time() - began
-    await one.broker.stop()
+    drained, took = await stopped_at_work(one, handlers=50 if batched else 8, seconds=0.5)
 
     assert took < 0.5 + drain.CLEANUP_SECONDS + 2  # the bound is the behaviour: a stop that overran it hangs
     assert drained.overran == len(one.started) and not one.acked
