@@ -1,0 +1,753 @@
+"""Benchmark: the raw limits of NATS JetStream and PostgreSQL beside the project's own paths, in
+the same run and on the same servers (not a timed test).
+
+Starts a real `cchc up` (embedded NATS and PostgreSQL, or CCHC_NATS_URL + CCHC_DATABASE_URL with a
+fresh database and subject prefix) and takes N progress events of the national data set
+(bench/national.py: 34 provinces, 3,321 communes, reports then corrections, reported_at rising).
+
+Raw (nats-py and asyncpg alone, no service code; a stream and a schema of the bench's own):
+  publish   the N events into a stream like the project's (file storage, 2-minute de-dup
+            window), async publish with at most 2,000 PubAcks outstanding: events/s
+  apply     a durable pull consumer from the start of that stream, fetch B (1 and 100); per batch
+            one transaction: the inbox insert (ON CONFLICT DO NOTHING RETURNING, as
+            shared/outbox.py claims), the upsert of the progress rows (the reports handler's
+            newest-wins upsert, one set-based statement), commit, then an ack per message: events/s
+  read      a point read of one progress row by its key: latency
+
+The project (the services as `cchc up` runs them), on the same data:
+  setup     the 34 provinces through POST /api/units/load; the plans, their tasks and the
+            assignments of the data set written into schema `reports` with COPY (bench/rollup_queries.py's
+            row builders, checked there against the event path by its canary)
+  publish   the N events into the project's progress stream as the tasks service's NATS user,
+            while the reports and notify services are paused (SIGSTOP): events/s
+  apply     the reports service resumed on that full stream until its progress consumers have
+            acked everything: events/s. Notify stays paused (its progress consumers only settle
+            escalations), so the reports service has the machine to itself, as the raw pipeline
+            had. Runs after the first: reports paused, its progress rows, their inbox rows and
+            its two progress consumers reset, then resumed
+  rollup    GET /api/reports/rollup of the largest province for the year: latency
+  rebuild   `cchc rebuild-reports` (services/reports/rebuild.py) with reports paused, then the
+            service killed and restarted by `cchc up`: every event of the streams applied again,
+            events/s from the kill until its consumers have acked everything
+
+Prints path, raw figure, project figure and project/raw; each figure is the median of the runs.
+Writes build/raw_limits.json with the machine, the commit and the date.
+
+    .venv/bin/python bench/raw_limits.py [--events N] [--batch1-events M] [--runs R] [--project-events P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import psutil
+from national import Dataset, Summary, publish
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from rollup_queries import (
+    ASSIGNMENT_COLUMNS,
+    PLAN_COLUMNS,
+    PLAN_TASK_COLUMNS,
+    assignment_row,
+    plan_row,
+    plan_task_rows,
+)
+
+from cchc.nats_users import operator_settings
+from services.reports.handlers import subscriptions
+from services.reports.rebuild import rebuild
+from shared.bus import reconcile_consumers
+from shared.db import plain_url
+from shared.nats_security import reload_server
+from shared.settings import Settings
+
+from common import Up, auth_headers, cchc_up, healthy, nats_connect, print_rows, until
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_USER = "bench-raw"
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def quantile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return head.stdout.strip() or "unknown"
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+@dataclass
+class Figure:
+    """One row of the table: a raw figure, the project's figure of the same thing, and the runs."""
+
+    path: str
+    unit: str
+    raw: list[float] = field(default_factory=list)
+    project: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def ratio(self) -> float | None:
+        if not self.raw or not self.project:
+            return None
+        return median(self.project) / median(self.raw)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "unit": self.unit,
+            "raw_median": median(self.raw) if self.raw else None,
+            "project_median": median(self.project) if self.project else None,
+            "ratio": self.ratio(),
+            "raw_runs": self.raw,
+            "project_runs": self.project,
+            "load_1min": self.loads,
+            "note": self.note,
+        }
+
+
+def shown(values: list[float], unit: str) -> str:
+    if not values:
+        return "—"
+    value = median(values)
+    return f"{value:,.2f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+
+
+# --- the raw pipeline ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Raw:
+    """The bench's own stream, subjects and schema on the project's servers."""
+
+    tag: str  # e.g. raw1a2b3c4d
+
+    @property
+    def stream(self) -> str:
+        return self.tag.upper()
+
+    @property
+    def prefix(self) -> str:
+        return self.tag
+
+    @property
+    def schema(self) -> str:
+        return self.tag
+
+
+async def raw_connection(up: Up, raw: Raw) -> Any:
+    """A NATS connection that may use the bench's stream. The embedded server has users (the
+    services may touch only their own subjects): a user of the bench's own is added to its
+    authorization file and the server reloads it, as `cchc nats grant-reader` does for readers.
+    External servers are used as they are (anonymous)."""
+    auth = up.data_dir / "secrets" / "nats" / "auth.conf"
+    if os.environ.get("CCHC_NATS_URL") or not auth.exists():
+        return await nats.connect(up.nats_url)
+    password = uuid.uuid4().hex
+    head, _, body = auth.read_text().partition("authorization: ")
+    config = json.loads(body)
+    config["users"] = [u for u in config["users"] if u["user"] != RAW_USER] + [
+        {
+            "user": RAW_USER,
+            "password": password,
+            "permissions": {
+                "publish": {"allow": [f"{raw.prefix}.>", "$JS.API.>", f"$JS.ACK.{raw.stream}.>"]},
+                "subscribe": {"allow": [f"_INBOX_{RAW_USER}.>"]},
+            },
+        }
+    ]
+    auth.write_text(f"{head}authorization: {json.dumps(config, indent=2)}\n")
+    if not reload_server(up.data_dir / "nats.pid"):
+        raise RuntimeError("could not reload the embedded nats-server")
+
+    async def connected() -> Any:
+        try:
+            return await nats.connect(
+                up.nats_url,
+                user=RAW_USER,
+                password=password,
+                inbox_prefix=f"_INBOX_{RAW_USER}".encode(),
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+            )
+        except Exception:  # noqa: BLE001 - not reloaded yet
+            return None
+
+    return await until(connected, 30, 0.2)
+
+
+DDL = """
+CREATE SCHEMA {s};
+CREATE TABLE {s}.inbox (LIKE reports.inbox INCLUDING ALL);
+CREATE TABLE {s}.progress (LIKE reports.progress INCLUDING ALL);
+"""
+
+CLAIM = """
+INSERT INTO {s}.inbox (event_id, subject)
+SELECT * FROM unnest($1::uuid[], $2::text[])
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+# services/reports/handlers.py progress_reported, as one statement for the batch
+UPSERT = """
+INSERT INTO {s}.progress AS p
+  (assignment_id, report_id, status, outputs, first_reported_at, last_reported_at, done_at, note, reason, good_model)
+SELECT a, r, st, o::jsonb, f, l, d, n, re, g
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+            $7::timestamptz[], $8::text[], $9::text[], $10::text[]) AS t(a, r, st, o, f, l, d, n, re, g)
+ON CONFLICT (assignment_id) DO UPDATE SET
+  report_id = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.report_id ELSE p.report_id END,
+  status = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.status ELSE p.status END,
+  outputs = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.outputs ELSE p.outputs END,
+  note = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.note ELSE p.note END,
+  reason = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.reason ELSE p.reason END,
+  good_model = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.good_model
+                    ELSE p.good_model END,
+  done_at = CASE WHEN excluded.last_reported_at > p.last_reported_at THEN excluded.done_at ELSE p.done_at END,
+  last_reported_at = greatest(p.last_reported_at, excluded.last_reported_at),
+  first_reported_at = least(p.first_reported_at, excluded.first_reported_at)
+"""
+
+
+def rows_of(messages: list[Any]) -> tuple[list[str], list[str], dict[str, list[Any]]]:
+    """Event ids, subjects and each event's progress row (json.loads, no validation)."""
+    ids, subjects, rows = [], [], {}
+    for msg in messages:
+        envelope = json.loads(msg.data)
+        p = envelope["payload"]
+        at = datetime.fromisoformat(p["reported_at"])
+        done = (datetime.fromisoformat(p["done_at"]) if p.get("done_at") else at) if p["status"] == "done" else None
+        ids.append(envelope["id"])
+        subjects.append(msg.subject)
+        rows[envelope["id"]] = [
+            p["assignment_id"],
+            p["report_id"],
+            p["status"],
+            json.dumps(p["outputs"]),
+            at,
+            at,
+            done,
+            p.get("note", ""),
+            p.get("reason", ""),
+            p.get("good_model", ""),
+        ]
+    return ids, subjects, rows
+
+
+def merged(rows: list[list[Any]]) -> list[list[Any]]:
+    """One row per assignment (a statement may not upsert a row twice): the newest report's
+    columns, the earliest first_reported_at, as applying them one after another would leave."""
+    by_assignment: dict[str, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: r[5]):
+        held = by_assignment.get(row[0])
+        by_assignment[row[0]] = row if held is None else [*row[:4], min(held[4], row[4]), *row[5:]]
+    return list(by_assignment.values())
+
+
+async def apply_raw(
+    nc: Any, db: asyncpg.Connection, raw: Raw, *, batch: int, count: int, durable: str
+) -> tuple[float, int]:
+    """Fetch `count` events from the start of the raw stream, `batch` at a time, apply each
+    batch in one transaction and ack; returns (seconds, progress rows)."""
+    js = nc.jetstream()
+    await db.execute(f"TRUNCATE {raw.schema}.inbox, {raw.schema}.progress")
+    config = ConsumerConfig(
+        durable_name=durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=30.0,
+        max_ack_pending=1000,  # as the project's consumers
+        filter_subject=f"{raw.prefix}.progress.>",
+    )
+    sub = await js.pull_subscribe(f"{raw.prefix}.progress.>", durable=durable, stream=raw.stream, config=config)
+    claim, upsert = CLAIM.format(s=raw.schema), UPSERT.format(s=raw.schema)
+    done = 0
+    start = time.perf_counter()
+    try:
+        while done < count:
+            messages = await sub.fetch(min(batch, count - done), timeout=10)
+            ids, subjects, rows = rows_of(messages)
+            async with db.transaction():
+                fresh = {str(r["event_id"]) for r in await db.fetch(claim, ids, subjects)}
+                wanted = merged([rows[i] for i in ids if i in fresh])
+                if wanted:
+                    await db.execute(upsert, *map(list, zip(*wanted, strict=True)))
+            for msg in messages:
+                await msg.ack()
+            done += len(messages)
+        await nc.flush()
+        seconds = time.perf_counter() - start
+    finally:
+        await sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await js.delete_consumer(raw.stream, durable)
+    stored = await db.fetchval(f"SELECT count(*) FROM {raw.schema}.progress")
+    claimed = await db.fetchval(f"SELECT count(*) FROM {raw.schema}.inbox")
+    if claimed != count:
+        raise RuntimeError(f"raw apply: {claimed} inbox rows for {count} events")
+    return seconds, stored
+
+
+async def raw_part(
+    args: argparse.Namespace, up: Up, messages: list[tuple[str, bytes, dict[str, str]]], figures: dict[str, Figure]
+) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    raw = Raw(f"raw{uuid.uuid4().hex[:8]}")
+    nc = await raw_connection(up, raw)
+    db = await asyncpg.connect(plain_url(up.db_url))
+    js = nc.jetstream(publish_async_max_pending=args.in_flight)
+    try:
+        await db.execute(DDL.format(s=raw.schema))
+        await js.add_stream(
+            StreamConfig(
+                name=raw.stream,
+                subjects=[f"{raw.prefix}.>"],
+                storage=StorageType.FILE,
+                duplicate_window=120.0,  # as the project's streams
+            )
+        )
+        # publish: each run into the emptied stream, with ids of its own (the de-dup window
+        # would drop a message id seen in the last two minutes)
+        for run in range(args.runs):
+            await js.purge_stream(raw.stream)
+            batch = (
+                (f"{raw.prefix}{rest}", body, {**headers, "Nats-Msg-Id": f"{headers['Nats-Msg-Id']}.{run}"})
+                for rest, body, headers in messages
+            )
+            figures["publish"].loads.append(load())
+            sent = await publish(js, batch, in_flight=args.in_flight)
+            if sent.errors or sent.duplicates:
+                raise RuntimeError(f"raw publish: {sent.errors[:3]}, {sent.duplicates} duplicates")
+            figures["publish"].raw.append(sent.count / sent.seconds)
+        rows["raw publish"] = (
+            f"{len(messages):,} events × {args.runs}: "
+            + ", ".join(f"{r:,.0f}" for r in figures["publish"].raw)
+            + " events/s"
+        )
+        for batch_size, key, count in ((100, "apply100", len(messages)), (1, "apply1", args.batch1_events)):
+            count = min(count, len(messages))
+            rates = []
+            for run in range(args.runs):
+                figures[key].loads.append(load())
+                seconds, stored = await apply_raw(
+                    nc, db, raw, batch=batch_size, count=count, durable=f"{raw.tag}-b{batch_size}-{run}"
+                )
+                rates.append(count / seconds)
+            figures[key].raw = rates
+            rows[f"raw b{batch_size}"] = (
+                f"{count:,} events, batch {batch_size}: " + ", ".join(f"{r:,.0f}" for r in rates) + " events/s"
+                f" ({stored:,} progress rows)"
+            )
+        # point reads of one progress row (the rows of the last batch-1 run)
+        keys = [r["assignment_id"] for r in await db.fetch(f"SELECT assignment_id FROM {raw.schema}.progress")]
+        statement = await db.prepare(f"SELECT status, outputs FROM {raw.schema}.progress WHERE assignment_id = $1")
+        for run in range(args.runs):
+            figures["read"].loads.append(load())
+            latencies = []
+            for i in range(args.reads):
+                begun = time.perf_counter()
+                await statement.fetchrow(keys[(i * 7919 + run) % len(keys)])
+                latencies.append(time.perf_counter() - begun)
+            figures["read"].raw.append(quantile(latencies, 50) * 1e3)
+            figures["read p95"].raw.append(quantile(latencies, 95) * 1e3)
+        rows["raw read"] = (
+            f"{args.reads} point reads × {args.runs}: p50 "
+            + ", ".join(f"{v:.3f}" for v in figures["read"].raw)
+            + " ms, p95 "
+            + ", ".join(f"{v:.3f}" for v in figures["read p95"].raw)
+            + " ms"
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(raw.stream)
+        await nc.close()
+        await db.execute(f"DROP SCHEMA IF EXISTS {raw.schema} CASCADE")
+        await db.close()
+    return rows
+
+
+# --- the project's paths ---------------------------------------------------------------------
+
+
+def service_pid(up: Up, name: str) -> int:
+    return int(json.loads((up.data_dir / "services.json").read_text())[name]["pid"])
+
+
+@contextlib.contextmanager
+def paused(up: Up, *names: str) -> Iterator[None]:
+    """SIGSTOP the services, SIGCONT them at the end (a stopped process also ignores SIGTERM)."""
+    pids = [service_pid(up, name) for name in names]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+async def consumers_left(js: Any, durables: list[tuple[str, str]]) -> int:
+    """Messages not yet acked by the given durable consumers ((stream, durable))."""
+    left = 0
+    for stream, durable in durables:
+        info = await js.consumer_info(stream, durable)
+        left += (info.num_pending or 0) + (info.num_ack_pending or 0)
+    return left
+
+
+async def seed_plans(db: asyncpg.Connection, data: Dataset) -> int:
+    """The data set's plans, tasks and assignments in schema reports (as plan.issued and
+    assignment.created would leave them)."""
+    at = datetime(data.year, 1, 5, 2, 0, tzinfo=UTC)
+    plans, tasks, assignments = [], [], []
+    for plan in data.plans:
+        plans.append(plan_row(plan.plan_id, plan.number, plan.title, plan.issuer, plan.period))
+        tasks += plan_task_rows(plan.plan_id, plan.tasks)
+        assignments += [assignment_row(a, plan.plan_id, plan.number, at) for a in data.assignments(plan)]
+    async with db.transaction():
+        for table, columns, records in (
+            ("plans", PLAN_COLUMNS, plans),
+            ("plan_tasks", PLAN_TASK_COLUMNS, tasks),
+            ("assignments", ASSIGNMENT_COLUMNS, assignments),
+        ):
+            await db.copy_records_to_table(table, schema_name="reports", columns=columns, records=records)
+    await db.execute("VACUUM (ANALYZE) reports.assignments, reports.plans, reports.plan_tasks")
+    return len(assignments)
+
+
+async def project_part(
+    args: argparse.Namespace,
+    up: Up,
+    data: Dataset,
+    summary: Summary,
+    messages: list[tuple[str, bytes, dict[str, str]]],
+    figures: dict[str, Figure],
+) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    n = len(messages)
+    settings = Settings(nats_url=up.nats_url, database_url=up.db_url, nats_prefix=up.prefix)
+    progress_subs = [s for s in subscriptions(settings) if s.event_type.startswith("progress.")]
+    progress_durables = [(s.stream(up.prefix), s.durable("reports")) for s in progress_subs]
+    all_durables = list(dict.fromkeys((s.stream(up.prefix), s.durable("reports")) for s in subscriptions(settings)))
+    db = await asyncpg.connect(plain_url(up.db_url))
+    operator = await nats_connect(up.nats_url)
+    ojs = operator.jetstream()
+    headers = auth_headers(up.base_url)
+    try:
+        async with httpx.AsyncClient(base_url=up.base_url, timeout=600, headers=headers) as api:
+            await until(lambda: healthy(api), 180, 0.3)
+            t0 = time.monotonic()
+            provinces = sorted({p.issuer.code for p in data.plans})
+            loaded = (await api.post("/api/units/load", json={"provinces": provinces})).raise_for_status().json()
+
+            async def units_in_reports() -> bool:
+                return await db.fetchval("SELECT count(*) FROM reports.units") >= loaded["loaded"]
+
+            await until(units_in_reports, args.timeout, 0.5)
+            await until(lambda: consumers_idle(ojs, all_durables), args.timeout, 0.5)
+            t1 = time.monotonic()
+            assignments = await seed_plans(db, data)
+            rows["setup"] = (
+                f"{len(provinces)} provinces, {loaded['loaded']:,} units loaded and in reports {t1 - t0:.1f} s;"
+                f" {len(data.plans)} plans × {data.tasks_per_plan} monthly tasks, {assignments:,} assignments"
+                f" COPY + ANALYZE {time.monotonic() - t1:.1f} s"
+            )
+
+            # publish into the project's stream as tasks would, reports and notify paused
+            cpu_before = up.cpu()
+            rates: list[float] = []
+            with paused(up, "notify"):
+                with paused(up, "reports"):
+                    nc = await nats_connect(up.nats_url, "tasks")
+                    try:
+                        figures["publish"].loads.append(load())
+                        sent = await publish(
+                            nc.jetstream(publish_async_max_pending=args.in_flight),
+                            ((f"{up.prefix}{rest}", body, headers) for rest, body, headers in messages),
+                            in_flight=args.in_flight,
+                        )
+                    finally:
+                        await nc.close()
+                    if sent.errors or sent.duplicates:
+                        raise RuntimeError(f"project publish: {sent.errors[:3]}, {sent.duplicates} duplicates")
+                    figures["publish"].project.append(sent.count / sent.seconds)
+                    rows["publish"] = (
+                        f"{n:,} events into {up.prefix.upper()}_PROGRESS: {sent.count / sent.seconds:,.0f}/s"
+                    )
+                    figures["apply100"].loads.append(load())
+                    begun = time.monotonic()
+                # reports resumed on the full stream
+                await until(lambda: consumers_idle(ojs, progress_durables), args.timeout, 0.1)
+                rates.append(n / (time.monotonic() - begun))
+                cpu_after = up.cpu()
+                for _ in range(1, args.runs):
+                    with paused(up, "reports"):
+                        await reset_progress(ojs, db, settings, progress_subs, progress_durables, up.prefix)
+                        figures["apply100"].loads.append(load())
+                        begun = time.monotonic()
+                    await until(lambda: consumers_idle(ojs, progress_durables), args.timeout, 0.1)
+                    rates.append(n / (time.monotonic() - begun))
+                figures["apply100"].project = rates
+                spent = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
+                rows["apply"] = (
+                    f"{n:,} events, reports alone: " + ", ".join(f"{r:,.0f}" for r in rates) + " events/s; CPU-s"
+                    " of the first run with its publish: "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.5)
+                )
+                rows["checks"] = await check_read_model(db, summary)
+
+                # the roll-up of the largest province, the year
+                largest = max(data.units, key=lambda pc: len(pc[1]))[0].code
+                params = {"unit": largest, "period": str(data.year)}
+                for _ in range(args.warmup):
+                    (await api.get("/api/reports/rollup", params=params)).raise_for_status()
+                body: dict[str, Any] = {}
+                for _ in range(args.runs):
+                    figures["read"].loads.append(load())
+                    latencies = []
+                    for _ in range(args.query_runs):
+                        begun_q = time.perf_counter()
+                        reply = (await api.get("/api/reports/rollup", params=params)).raise_for_status()
+                        latencies.append(time.perf_counter() - begun_q)
+                        body = reply.json()
+                    figures["read"].project.append(quantile(latencies, 50) * 1e3)
+                    figures["read p95"].project.append(quantile(latencies, 95) * 1e3)
+                rows["rollup"] = (
+                    f"province {largest}, {data.year}: expected {body.get('expected'):,}, reported"
+                    f" {body.get('reported'):,}; p50 "
+                    + ", ".join(f"{v:.0f}" for v in figures["read"].project)
+                    + " ms, p95 "
+                    + ", ".join(f"{v:.0f}" for v in figures["read p95"].project)
+                    + " ms"
+                )
+
+                if args.rebuild_runs:
+                    rebuilt = []
+                    for _ in range(args.rebuild_runs):
+                        figures["rebuild"].loads.append(load())
+                        with paused(up, "reports"):
+                            operator_view = settings  # external servers: anonymous
+                            if not os.environ.get("CCHC_NATS_URL"):  # the embedded one: as its operator
+                                embedded = settings.model_copy(update={"nats_url": None})
+                                operator_view = operator_settings(up.data_dir, embedded) or settings
+                            removed = await rebuild(operator_view)
+                            pid = service_pid(up, "reports")
+                            begun = time.monotonic()
+                            os.kill(pid, signal.SIGKILL)
+                        await until(lambda: consumers_idle(ojs, all_durables, at_least=1), args.timeout, 0.2)
+                        seconds = time.monotonic() - begun
+                        replayed = await db.fetchval("SELECT count(*) FROM reports.inbox")
+                        rebuilt.append(replayed / seconds)
+                        rows["rebuild"] = (
+                            f"{removed.get('inbox', 0):,} events handled before, {replayed:,} applied again in"
+                            f" {seconds:.1f} s from the kill (restart included); progress rows"
+                            f" {await db.fetchval('SELECT count(*) FROM reports.progress'):,}"
+                        )
+                    figures["rebuild"].project = rebuilt
+                    figures["rebuild"].raw = figures["apply100"].raw
+                    rows["rebuild"] += ": " + ", ".join(f"{r:,.0f}" for r in rebuilt) + " events/s"
+    finally:
+        await operator.close()
+        await db.close()
+    return rows
+
+
+async def consumers_idle(js: Any, durables: list[tuple[str, str]], at_least: int = 0) -> bool:
+    """Every message delivered to these consumers acked (and, with `at_least`, that many delivered)."""
+    delivered = 0
+    for stream, durable in durables:
+        try:
+            info = await js.consumer_info(stream, durable)
+        except Exception:  # noqa: BLE001 - not declared yet (a service starting again)
+            return False
+        if (info.num_pending or 0) + (info.num_ack_pending or 0):
+            return False
+        delivered += info.delivered.stream_seq if info.delivered else 0
+    return delivered >= at_least
+
+
+async def reset_progress(
+    js: Any, db: asyncpg.Connection, settings: Settings, subs: list[Any], durables: list[tuple[str, str]], prefix: str
+) -> None:
+    """With reports paused: its progress rows and their inbox rows gone, its progress consumers
+    back at the start of the stream (deleted and declared again, as services/reports/rebuild.py does)."""
+
+    async def no_pull_waiting() -> bool:  # a paused service's pull requests expire
+        return not any([(await js.consumer_info(s, d)).num_waiting for s, d in durables])
+
+    await until(no_pull_waiting, 30, 0.2)
+    for stream, durable in durables:
+        await js.delete_consumer(stream, durable)
+    await db.execute("TRUNCATE reports.progress")
+    await db.execute("DELETE FROM reports.inbox WHERE subject LIKE $1", f"{prefix}.progress.%")
+    await reconcile_consumers(js, subs, service="reports", settings=settings)
+
+
+async def check_read_model(db: asyncpg.Connection, summary: Summary) -> str:
+    """The read model the events should leave: one progress row per assignment reported, the
+    newest report's status and outputs."""
+    stored = await db.fetchval("SELECT count(*) FROM reports.progress")
+    statuses = dict(await db.fetch("SELECT status, count(*) FROM reports.progress GROUP BY status"))
+    outputs = dict(
+        await db.fetch("SELECT key, sum(value::bigint) FROM reports.progress, jsonb_each_text(outputs) GROUP BY key")
+    )
+    want_statuses = {k: v for k, v in summary.statuses.items() if v}
+    want_outputs = {k: v for k, v in summary.outputs.items() if v}
+    problems = []
+    if stored != summary.reported:
+        problems.append(f"{stored:,} progress rows, {summary.reported:,} expected")
+    if statuses != want_statuses:
+        problems.append(f"statuses {statuses} != {want_statuses}")
+    if outputs != want_outputs:
+        problems.append(f"outputs {outputs} != {want_outputs}")
+    if problems:
+        raise RuntimeError("the read model is not what the events say: " + "; ".join(problems))
+    return f"{stored:,} progress rows = assignments reported; statuses {statuses}; outputs = the newest reports'"
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def table(figures: dict[str, Figure]) -> str:
+    lines = [f"{'path':<58} {'raw':>16} {'project':>16} {'project/raw':>12}", "-" * 105]
+    for f in figures.values():
+        ratio = f.ratio()
+        lines.append(
+            f"{f.path:<58} {shown(f.raw, f.unit):>16} {shown(f.project, f.unit):>16}"
+            f" {'—' if ratio is None else f'{ratio:.3f}':>12}"
+        )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, up: Up, figures: dict[str, Figure]) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    t0 = time.perf_counter()
+    data = Dataset(events=args.events, seed=args.seed, year=args.year, provinces=args.provinces)
+    summary = Summary()
+    messages = list(data.envelopes("", summary))
+    rows["data"] = (
+        f"{len(data.units)} provinces, {data.communes:,} communes, {len(data.plans)} plans × {data.tasks_per_plan}"
+        f" monthly tasks; {summary.events:,} events {dict(summary.types)}, {summary.reported:,} assignments reported,"
+        f" {sum(len(b) for _, b, _ in messages) / 2**20:.0f} MB; generated in {time.perf_counter() - t0:.1f} s"
+    )
+    async with httpx.AsyncClient(base_url=up.base_url, timeout=60) as api:
+        await until(lambda: healthy(api), 180, 0.3)
+    rows |= await raw_part(args, up, messages, figures)
+    project = messages[: args.project_events] if args.project_events else messages
+    if len(project) < len(messages):  # the read model to expect from the first P events
+        summary = Summary()
+        for _ in data.reports(summary):
+            if summary.events >= len(project):
+                break
+    rows |= await project_part(args, up, data, summary, project, figures)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="progress events of the data set (N)")
+    parser.add_argument("--batch1-events", type=int, default=5_000, help="events applied one by one (raw, batch 1)")
+    parser.add_argument("--project-events", type=int, default=0, help="events the reports service applies (0 = N)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each figure (the median is shown)")
+    parser.add_argument("--rebuild-runs", type=int, default=1, help="runs of the rebuild (0 = skip)")
+    parser.add_argument("--reads", type=int, default=2000, help="raw point reads per run")
+    parser.add_argument("--query-runs", type=int, default=20, help="roll-up requests per run")
+    parser.add_argument("--warmup", type=int, default=2, help="roll-up requests before measuring")
+    parser.add_argument("--in-flight", type=int, default=2000, help="PubAcks outstanding while publishing")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--year", type=int, default=2026)
+    parser.add_argument("--provinces", type=lambda s: tuple(s.split(",")), default=None, help="codes, default all 34")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each step")
+    parser.add_argument("--json", type=Path, default=ROOT / "build" / "raw_limits.json", help="where the figures go")
+    args = parser.parse_args()
+    if args.project_events and args.project_events > args.events:
+        parser.error("--project-events must not exceed --events")
+
+    figures = {
+        "publish": Figure("publish to JetStream, async, ≤ 2,000 PubAcks outstanding", "ev/s"),
+        "apply100": Figure("progress events applied, batch 100 (raw) / reports service", "ev/s"),
+        "apply1": Figure("progress events applied, batch 1 (raw)", "ev/s"),
+        "rebuild": Figure("rebuild of the read model (project) / raw batch 100", "ev/s"),
+        "read": Figure("read, p50: progress row by key (raw) / province roll-up", "ms"),
+        "read p95": Figure("read, p95: progress row by key (raw) / province roll-up", "ms"),
+    }
+    started, date, load_before = time.monotonic(), datetime.now(UTC), load()
+    with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}, logs_on_error=("reports",)) as up:
+        try:
+            rows = asyncio.run(run(args, up, figures))
+        finally:
+            with contextlib.suppress(Exception):  # whatever was paused goes on (and can be stopped)
+                for name in ("reports", "notify"):
+                    os.kill(service_pid(up, name), signal.SIGCONT)
+        rows["services"] = f"{up.services_row()} (reports restarted by each rebuild)"
+    seconds = time.monotonic() - started
+    rows["took"] = f"{seconds:.0f} s (load average before {load_before:.2f}, after {load():.2f})"
+    print_rows(rows, 11)
+    print(f"\n{table(figures)}")
+    found = {
+        "date": date.isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "seconds": round(seconds, 1),
+        "load_before": load_before,
+        "figures": [f.json() for f in figures.values()],
+        "rows": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{args.json} · commit {found['commit']} · {found['date']} · {found['machine']['cpu']}")
+
+
+if __name__ == "__main__":
+    main()
