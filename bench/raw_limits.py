@@ -79,7 +79,7 @@ from shared.db import plain_url
 from shared.nats_security import reload_server
 from shared.settings import Settings
 
-from common import Up, auth_headers, cchc_up, healthy, nats_connect, print_rows, until
+from common import Up, auth_headers, bus_state, cchc_up, healthy, nats_connect, print_rows, until
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW_USER = "bench-raw"
@@ -617,6 +617,12 @@ async def project_part(
                     figures["rebuild"].project = rebuilt
                     figures["rebuild"].raw = figures["apply100"].raw
                     rows["rebuild"] += ": " + ", ".join(f"{r:,.0f}" for r in rebuilt) + " events/s"
+        pending, dead = await bus_state(up.nats_url, up.prefix)
+        log = (up.data_dir / "logs" / "reports.log").read_text(errors="replace")
+        rows["bus"] = (
+            f"{dead} dead-lettered, {pending:,} unacked (notify's, paused); reports log: batches handled one by one"
+            f" {log.count('handling them one by one')}, dead-lettered {log.count('dead-lettered')}"
+        )
     finally:
         await operator.close()
         await db.close()
