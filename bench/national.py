@@ -9,7 +9,9 @@ next month), never all in memory.
 
     from national import Dataset, publish
     data = Dataset(events=1_000_000)
-    for subject, body, headers in data.envelopes("cchc"): ...
+    data.units, data.plans, data.assignments(plan)      # the directory, the plans, their assignments
+    data.plan_envelopes("cchc"), data.assignment_envelopes("cchc")   # plan.issued, assignment.created
+    for subject, body, headers in data.envelopes("cchc"): ...        # the progress events
     await publish(js, data.envelopes("cchc"))          # as the tasks service's NATS user
 
     .venv/bin/python bench/national.py --events 1000000      # generation rate and the shape
@@ -31,13 +33,14 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from pydantic import BaseModel
 from rollup_queries import GOOD_MODELS, MONTHLY, NOTES, QUARTERLY, REASONS, Task, plan_tasks_of, vn_moment
 
 from services.plans.directory import PROVINCES, official_units
 from services.tasks.domain import NewAssignment, assignments_for
 from shared.clock import VN
 from shared.deadlines import DueRules
-from shared.events import Actor, Envelope, PlanIssued, ProgressReported, UnitRef, subject
+from shared.events import Actor, AssignmentCreated, Envelope, PlanIssued, ProgressReported, UnitRef, subject
 from shared.followup import done_since, on_time
 from shared.periods import Period
 from shared.workdays import WorkingCalendar
@@ -295,6 +298,50 @@ class Dataset:
                 if summary.events >= self.events:
                     return
 
+    def _official(self, unit: UnitRef) -> Actor:
+        """The official whose write an event of `unit` comes from."""
+        return Actor(subject=f"user:{self._id('user', unit.code)}", unit=unit.path, name=f"Cán bộ {unit.name}")
+
+    def issued_at(self, plan: Plan) -> datetime:
+        """When a province issues its plan: early January, office hours."""
+        index = [p.plan_id for p in self.plans].index(plan.plan_id)
+        return datetime(self.year, 1, 5 + index % 10, 2, 0, tzinfo=UTC)
+
+    def plan_envelopes(self, prefix: str) -> Iterator[tuple[str, bytes, dict[str, str]]]:
+        """plan.issued of every plan, as the plans service publishes it."""
+        rng = random.Random(f"{self.seed}/{self.year}/plans")
+        for plan in self.plans:
+            yield _wire(
+                prefix,
+                "plan.issued",
+                plan.issued(),
+                plan.issuer.path,
+                "plans",
+                self._official(plan.issuer),
+                self.issued_at(plan),
+                rng,
+            )
+
+    def assignment_envelopes(self, prefix: str) -> Iterator[tuple[str, bytes, dict[str, str]]]:
+        """assignment.created of every assignment, as the tasks service publishes them when it
+        handles plan.issued (services/tasks/handlers.py, the actor of the plan's issuer)."""
+        rng = random.Random(f"{self.seed}/{self.year}/assignments")
+        for plan in self.plans:
+            actor, at = self._official(plan.issuer), self.issued_at(plan) + timedelta(seconds=1)
+            for a in self.assignments(plan):
+                payload = AssignmentCreated(
+                    assignment_id=a.id,
+                    plan_id=plan.plan_id,
+                    plan_number=plan.number,
+                    task_ref=a.task_ref,
+                    task_title=a.task_title,
+                    unit=a.unit,
+                    role=a.role,  # type: ignore[arg-type]
+                    period=a.period.code,
+                    due=a.due,
+                )
+                yield _wire(prefix, "assignment.created", payload, a.unit.path, "tasks", actor, at, rng)
+
     def envelopes(self, prefix: str, summary: Summary | None = None) -> Iterator[tuple[str, bytes, dict[str, str]]]:
         """(subject, body, headers) of every progress event, as the tasks service's outbox relay
         publishes it: the envelope of producer `tasks` with the reporting official as its actor,
@@ -304,20 +351,33 @@ class Dataset:
         for kind, payload in self.reports(summary):
             unit = payload.unit
             if (actor := actors.get(unit.code)) is None:
-                actor = actors[unit.code] = Actor(
-                    subject=f"user:{self._id('user', unit.code)}", unit=unit.path, name=f"Cán bộ {unit.name}"
-                )
-            envelope = Envelope(
-                id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                type=kind,
-                occurred_at=payload.reported_at,
-                unit=unit.path,
-                producer="tasks",
-                actor=actor,
-                payload=payload.model_dump(mode="json"),
-            )
-            headers = {"Nats-Msg-Id": str(envelope.id), "content-type": "application/json"}
-            yield subject(prefix, kind, unit.path), envelope.model_dump_json().encode(), headers
+                actor = actors[unit.code] = self._official(unit)
+            yield _wire(prefix, kind, payload, unit.path, "tasks", actor, payload.reported_at, rng)
+
+
+def _wire(
+    prefix: str,
+    kind: str,
+    payload: BaseModel,
+    unit_path: str,
+    producer: str,
+    actor: Actor,
+    at: datetime,
+    rng: random.Random,
+) -> tuple[str, bytes, dict[str, str]]:
+    """(subject, body, headers) as an outbox relay publishes an event (shared/events.py's
+    envelope, shared/outbox.py's subject and headers), its id drawn from `rng`."""
+    envelope = Envelope(
+        id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        type=kind,
+        occurred_at=at,
+        unit=unit_path,
+        producer=producer,
+        actor=actor,
+        payload=payload.model_dump(mode="json"),
+    )
+    headers = {"Nats-Msg-Id": str(envelope.id), "content-type": "application/json"}
+    return subject(prefix, kind, unit_path), envelope.model_dump_json().encode(), headers
 
 
 @dataclass

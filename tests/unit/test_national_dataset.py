@@ -119,3 +119,16 @@ def test_the_summary_is_the_read_model_the_events_leave(small: national.Dataset)
     for p in newest.values():
         outputs.update(p.outputs)  # type: ignore[attr-defined]
     assert +summary.outputs == outputs
+
+
+def test_plans_and_assignments_are_what_the_bus_takes_from_their_owners(small: national.Dataset) -> None:
+    plans = list(small.plan_envelopes("cchc"))
+    assignments = list(small.assignment_envelopes("cchc"))
+    assert len(plans) == 1 and len(assignments) == 135 * 12 * small.tasks_per_plan
+    for subject, body, headers in plans + assignments:
+        decoded = decode(body, subject_=subject, prefix="cchc")
+        assert isinstance(decoded, Decoded), decoded
+        assert headers["Nats-Msg-Id"] == str(decoded.meta.id)
+    reported = {json.loads(body)["payload"]["assignment_id"] for _, body, _ in small.envelopes("cchc")}
+    created = {json.loads(body)["payload"]["assignment_id"] for _, body, _ in assignments}
+    assert reported <= created  # every report is on an assignment the data set created
