@@ -27,9 +27,11 @@ The project (the services as `cchc up` runs them), on the same data:
             had. Runs after the first: reports paused, its progress rows, their inbox rows and
             its two progress consumers reset, then resumed
   rollup    GET /api/reports/rollup of the largest province for the year: latency
-  rebuild   `cchc rebuild-reports` (services/reports/rebuild.py) with reports paused, then the
-            service killed and restarted by `cchc up`: every event of the streams applied again,
-            events/s from the kill until its consumers have acked everything
+  rebuild   the assignments' assignment.created published too (reports paused), then
+            `cchc rebuild-reports` (services/reports/rebuild.py) with reports paused, the service
+            killed and restarted by `cchc up`: every event of the streams applied again (units,
+            assignments, progress, audit), events/s from the kill until its consumers have acked
+            everything; the units, assignments and progress rows are checked afterwards
 
 Prints path, raw figure, project figure and project/raw; each figure is the median of the runs.
 Writes build/raw_limits.json with the machine, the commit and the date.
@@ -597,10 +599,24 @@ async def project_part(
                 )
 
                 if args.rebuild_runs:
+                    # The assignments were written with COPY: put their assignment.created in the
+                    # stream too (as tasks publishes them), so the rebuild makes the whole read model.
                     rebuilt = []
-                    for _ in range(args.rebuild_runs):
+                    for run in range(args.rebuild_runs):
                         figures["rebuild"].loads.append(load())
                         with paused(up, "reports"):
+                            if run == 0:  # reports is paused: it takes them in the rebuild only
+                                nc = await nats_connect(up.nats_url, "tasks")
+                                try:
+                                    sent = await publish(
+                                        nc.jetstream(publish_async_max_pending=args.in_flight),
+                                        list(data.assignment_envelopes(up.prefix)),
+                                        in_flight=args.in_flight,
+                                    )
+                                finally:
+                                    await nc.close()
+                                if sent.errors:
+                                    raise RuntimeError(f"assignment.created publish: {sent.errors[:3]}")
                             operator_view = settings  # external servers: anonymous
                             if not os.environ.get("CCHC_NATS_URL"):  # the embedded one: as its operator
                                 embedded = settings.model_copy(update={"nats_url": None})
@@ -613,11 +629,18 @@ async def project_part(
                         seconds = time.monotonic() - begun
                         replayed = await db.fetchval("SELECT count(*) FROM reports.inbox")
                         rebuilt.append(replayed / seconds)
+                        counts = await db.fetchrow(
+                            "SELECT (SELECT count(*) FROM reports.units) units,"
+                            " (SELECT count(*) FROM reports.assignments) assignments,"
+                            " (SELECT count(*) FROM reports.progress) progress"
+                        )
                         rows["rebuild"] = (
                             f"{removed.get('inbox', 0):,} events handled before, {replayed:,} applied again in"
-                            f" {seconds:.1f} s from the kill (restart included); progress rows"
-                            f" {await db.fetchval('SELECT count(*) FROM reports.progress'):,}"
+                            f" {seconds:.1f} s from the kill (restart included); read model after: {counts['units']:,}"
+                            f" units, {counts['assignments']:,} assignments, {counts['progress']:,} progress rows"
                         )
+                        if (counts["assignments"], counts["progress"]) != (assignments, summary.reported):
+                            raise RuntimeError(f"rebuild: {dict(counts)}, not {assignments} / {summary.reported}")
                     figures["rebuild"].project = rebuilt
                     figures["rebuild"].raw = figures["apply100"].raw
                     rows["rebuild"] += ": " + ", ".join(f"{r:,.0f}" for r in rebuilt) + " events/s"
