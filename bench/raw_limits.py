@@ -12,7 +12,8 @@ Raw (nats-py and asyncpg alone, no service code; a stream and a schema of the be
             one transaction: the inbox insert (ON CONFLICT DO NOTHING RETURNING, as
             shared/outbox.py claims), the upsert of the progress rows (the reports handler's
             newest-wins upsert: one set-based statement, or, as the bus calls the handler once
-            per event of a batch, one per event), commit, then an ack per message: events/s
+            per event of a batch, one per event; and that again with each message through the
+            bus's decode, pydantic and provenance checks), commit, then an ack per message: events/s
   read      a point read of one progress row by its key: latency
 
 The project (the services as `cchc up` runs them), on the same data:
@@ -80,7 +81,7 @@ from rollup_queries import (
 from cchc.nats_users import operator_settings
 from services.reports.handlers import subscriptions
 from services.reports.rebuild import rebuild
-from shared.bus import reconcile_consumers
+from shared.bus import decode, reconcile_consumers
 from shared.db import plain_url
 from shared.nats_security import reload_server
 from shared.settings import Settings
@@ -308,11 +309,21 @@ def merged(rows: list[list[Any]]) -> list[list[Any]]:
 
 
 async def apply_raw(
-    nc: Any, db: asyncpg.Connection, raw: Raw, *, batch: int, count: int, durable: str, per_event: bool = False
+    nc: Any,
+    db: asyncpg.Connection,
+    raw: Raw,
+    *,
+    batch: int,
+    count: int,
+    durable: str,
+    per_event: bool = False,
+    decoded: bool = False,
 ) -> tuple[float, int]:
     """Fetch `count` events from the start of the raw stream, `batch` at a time, apply each
     batch in one transaction (the claim in one statement; the upsert in one statement, or with
-    `per_event` one per event) and ack; returns (seconds, progress rows)."""
+    `per_event` one per event) and ack; returns (seconds, progress rows). With `decoded`, each
+    message also goes through the bus's own checks first (shared.bus.decode: the envelope and
+    payload validated by pydantic, producer and unit against the subject)."""
     js = nc.jetstream()
     await db.execute(f"TRUNCATE {raw.schema}.inbox, {raw.schema}.progress")
     config = ConsumerConfig(
@@ -332,6 +343,10 @@ async def apply_raw(
     try:
         while done < count:
             messages = await sub.fetch(min(batch, count - done), timeout=10)
+            if decoded:
+                for msg in messages:
+                    if isinstance(why := decode(msg.data, subject_=msg.subject, prefix=raw.prefix), str):
+                        raise RuntimeError(why)
             ids, subjects, rows = rows_of(messages)
             async with db.transaction():
                 fresh = {str(r["event_id"]) for r in await db.fetch(claim, ids, subjects)}
@@ -394,10 +409,11 @@ async def raw_part(
             + ", ".join(f"{r:,.0f}" for r in figures["publish"].raw)
             + " events/s"
         )
-        for batch_size, key, count, per_event in (
-            (100, "apply100", len(messages), False),
-            (100, "apply100e", len(messages), True),
-            (1, "apply1", args.batch1_events, False),
+        for batch_size, key, count, per_event, checked in (
+            (100, "apply100", len(messages), False, False),
+            (100, "apply100e", len(messages), True, False),
+            (100, "apply100d", len(messages), True, True),
+            (1, "apply1", args.batch1_events, False, False),
         ):
             count = min(count, len(messages))
             rates = []
@@ -405,12 +421,13 @@ async def raw_part(
                 figures[key].loads.append(load())
                 durable = f"{raw.tag}-{key}-{run}"
                 seconds, stored = await apply_raw(
-                    nc, db, raw, batch=batch_size, count=count, durable=durable, per_event=per_event
+                    nc, db, raw, batch=batch_size, count=count, durable=durable, per_event=per_event, decoded=checked
                 )
                 rates.append(count / seconds)
             figures[key].raw = rates
             rows[f"raw {key}"] = (
-                f"{count:,} events, batch {batch_size}{', an upsert per event' if per_event else ''}: "
+                f"{count:,} events, batch {batch_size}{', an upsert per event' if per_event else ''}"
+                f"{', shared.bus.decode' if checked else ''}: "
                 + ", ".join(f"{r:,.0f}" for r in rates)
                 + f" events/s ({stored:,} progress rows)"
             )
@@ -565,6 +582,7 @@ async def project_part(
                     rates.append(n / (time.monotonic() - begun))
                 figures["apply100"].project = rates
                 figures["apply100e"].project = rates
+                figures["apply100d"].project = rates
                 spent = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
                 rows["apply"] = (
                     f"{n:,} events, reports alone: " + ", ".join(f"{r:,.0f}" for r in rates) + " events/s; CPU-s"
@@ -789,6 +807,11 @@ def main() -> None:
             "progress events applied, batch 100, upsert per event (raw) / reports",
             "ev/s",
             note="raw: the claim in one statement, then the upsert once per event, as the bus calls the handler",
+        ),
+        "apply100d": Figure(
+            "… and each event through shared.bus.decode (raw) / reports",
+            "ev/s",
+            note="raw per event as above, plus the bus's pydantic decode and provenance checks of each message",
         ),
         "apply1": Figure("progress events applied, batch 1 (raw)", "ev/s", note="no project counterpart"),
         "rebuild": Figure(
