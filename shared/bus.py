@@ -5,7 +5,9 @@ errors, dead-letter after the last delivery or for a message that can never be h
 Handlers are typed: the bus decodes the payload by the event's type and calls
 `handle(session, event, meta)` inside the transaction that claims the event in the inbox;
 the handler returns the events it causes and the bus puts them, with their envelopes, in the
-outbox of the same transaction.
+outbox of the same transaction. A hot consumer's subscription may also declare
+`many(session, [(event, meta), …])`, the same effect for all of a fetched batch's fresh events
+with set-based statements; the bus falls back to `handle`, one event at a time, when a batch fails.
 """
 
 from __future__ import annotations
@@ -56,11 +58,15 @@ log = logging.getLogger(__name__)
 # consume task and log an error. The builtin is a base class of both, so suppress that.
 _pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
 tracer = trace.get_tracer("cchc.bus")
+MAX_LINKS = 100  # a batch's span links the traces of at most this many of its other events
 NatsBatchMessage = Annotated[_NatsBatchMessage, Context("message")]  # a fetched batch, in batch mode
 
 # A handler applies one decoded event inside the caller's transaction and returns the events
 # it causes: `async def handle(session, event: PlanIssued, meta: Meta) -> list[Event]`.
 Handler = Callable[[AsyncSession, Any, Meta], Awaitable[Sequence[Event]]]
+# A batch handler applies the fresh events of a fetched batch, in arrival order, as `Handler` would
+# one after another: `async def handle_many(session, events: list[tuple[ProgressReported, Meta]])`.
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, Meta]]], Awaitable[Sequence[Event]]]
 
 
 class PermanentEventError(Exception):
@@ -128,6 +134,7 @@ class Subscription:
 
     event_type: str  # e.g. "plan.issued"
     handle: Handler
+    many: BatchHandler | None = None  # the same effect for a batch's events at once (batched consumers)
 
     def __post_init__(self) -> None:
         # Wiring is checked when the service is built: the handler must accept this payload.
@@ -145,9 +152,10 @@ class Subscription:
         return stream_name(prefix, self.event_type.split(".", 1)[0])
 
 
-def on(handle: Handler, *event_types: str) -> list[Subscription]:
-    """`handle` for each of `event_types`: how every service declares what it consumes."""
-    return [Subscription(event_type, handle) for event_type in event_types]
+def on(handle: Handler, *event_types: str, many: BatchHandler | None = None) -> list[Subscription]:
+    """`handle` (and `many` for a batch) for each of `event_types`: how every service declares
+    what it consumes."""
+    return [Subscription(event_type, handle, many) for event_type in event_types]
 
 
 async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, service: str) -> list[Envelope]:
@@ -157,6 +165,22 @@ async def apply(sub: Subscription, session: AsyncSession, decoded: Decoded, *, s
     try:
         caused = await sub.handle(session, decoded.event, decoded.meta)
         return [event.envelope(service) for event in caused]
+    finally:
+        current_actor.reset(token)
+
+
+async def apply_many(sub: Subscription, session: AsyncSession, batch: list[Decoded], *, service: str) -> list[Envelope]:
+    """Run the batch handler (or the handler, event by event, if the subscription has none). What
+    a batch handler causes carries the actor its events share, or none if they do not."""
+    if sub.many is None:
+        caused: list[Envelope] = []
+        for decoded in batch:
+            caused += await apply(sub, session, decoded, service=service)
+        return caused
+    actor = batch[0].meta.actor
+    token = current_actor.set(actor if all(d.meta.actor == actor for d in batch) else None)
+    try:
+        return [event.envelope(service) for event in await sub.many(session, [(d.event, d.meta) for d in batch])]
     finally:
         current_actor.reset(token)
 
@@ -412,9 +436,10 @@ def attach(
         await gate.run(raws, handle_batch(raws))
 
     async def handle_batch(raws: list[Any]) -> None:
-        """A fetched batch in one transaction (one inbox insert, one commit), acked after the
-        commit. If anything in it fails, each event is handled on its own, as in on_message,
-        so one bad event costs the others a retry, never their effect."""
+        """A fetched batch in one transaction (one inbox insert, the batch handler's set-based
+        statements, one commit), acked after the commit. If anything in it fails, each event is
+        handled on its own, as in on_message, so one bad event costs the others a retry, never
+        their effect."""
         good: list[tuple[Any, Decoded]] = []
         for raw in raws:
             decoded = read(raw)
@@ -425,25 +450,27 @@ def attach(
         if not good:
             return
         try:
-            # The batch continues the trace of its first event and links the others' traces.
-            parents = [propagate.extract(raw.headers or {}) for raw, _ in good]
+            # The batch continues the trace of its first event and links the others' traces (up
+            # to MAX_LINKS: the span is per batch, nothing is traced per event).
+            parents = [propagate.extract(raw.headers or {}) for raw, _ in good[: MAX_LINKS + 1]]
             links = [
                 trace.Link(c) for c in (trace.get_current_span(p).get_span_context() for p in parents[1:]) if c.is_valid
             ]
             with tracer.start_as_current_span(
                 f"{service} handle {sub.event_type} ×{len(good)}",
                 context=parents[0],
-                links=links[:100],
+                links=links,
                 attributes={"cchc.service": service, "cchc.batch": len(good)},
             ):
                 with system_scope():
                     async with sessions() as session, session.begin():
                         fresh = await outbox.claim_many(session, inbox, [(d.meta.id, raw.subject) for raw, d in good])
-                        caused: list[Envelope] = []
+                        todo: list[Decoded] = []
                         for _, decoded in good:
                             if decoded.meta.id in fresh:
                                 fresh.discard(decoded.meta.id)  # the same event twice in one batch: once
-                                caused += await apply(sub, session, decoded, service=service)
+                                todo.append(decoded)
+                        caused = await apply_many(sub, session, todo, service=service) if todo else []
                         await outbox.add(session, outbox_, caused, prefix=prefix, limits=limits)
                         failpoints.hit("consumer.batch_applied")  # a crash here: the whole batch again
         except Exception as exc:  # noqa: BLE001 — sorted out one by one below

@@ -9,6 +9,7 @@ so a redelivered or duplicated event is acknowledged without being applied twice
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -28,13 +29,15 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared import failpoints
 from shared.errors import FieldProblem, InputError
@@ -155,9 +158,22 @@ async def claim_many(session: AsyncSession, inbox: Table, events: list[tuple[uui
     """The ids among `events` not handled before, claimed in one statement."""
     if not events:
         return set()
-    rows = [{"event_id": event_id, "subject": subject_} for event_id, subject_ in dict(events).items()]
-    result = await session.execute(insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id))
+    claimed = dict(events)
+    result = await session.execute(_claim_many(inbox), {"event_ids": list(claimed), "subjects": list(claimed.values())})
     return set(result.scalars().all())
+
+
+@functools.cache
+def _claim_many(inbox: Table) -> ReturningInsert[uuid.UUID]:
+    """INSERT … SELECT FROM unnest(ids, subjects): one text whatever the batch's size, compiled
+    and prepared once (a multi-row VALUES was compiled anew for each batch: 20 ms for 200)."""
+    rows = (
+        func.unnest(bindparam("event_ids", type_=ARRAY(Uuid)), bindparam("subjects", type_=ARRAY(Text)))
+        .table_valued("event_id", "subject")
+        .render_derived(name="claimed")
+    )
+    statement = insert(inbox).from_select(["event_id", "subject"], select(rows.c.event_id, rows.c.subject))
+    return statement.on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
 class OutboxRelay:
@@ -227,8 +243,12 @@ class OutboxRelay:
         for family, error in failed.items():
             backoff = min(self.held.get(family, (0.0, 0.5))[1] * 2, 10.0)
             self.held[family] = (time.monotonic() + backoff, backoff)
-            log.error("outbox relay: %s events not published (stream full or away?), retry in %.0f s: %r",
-                      family, backoff, error)
+            log.error(
+                "outbox relay: %s events not published (stream full or away?), retry in %.0f s: %r",
+                family,
+                backoff,
+                error,
+            )
         self.published += len(done)
         return len(done)
 

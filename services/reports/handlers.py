@@ -10,11 +10,14 @@ further on waits for those between, and a plan keeps its issuer."""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, false, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, Table, TableValuedAlias, bindparam, case, false, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import audit
@@ -38,7 +41,7 @@ from shared.followup import done_since
 from shared.periods import Period
 from shared.provenance import Succession, succession
 from shared.settings import Settings
-from shared.units import ancestors, taken_over, under_any
+from shared.units import ancestors, path_segments, taken_over, under_any
 
 
 async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
@@ -129,115 +132,239 @@ async def unit_succeeded(session: AsyncSession, link: UnitSucceeded, meta: Meta)
     return []
 
 
-def _assignment_row(event: AssignmentCreated | AssignmentCancelled, meta: Meta, **state: Any) -> dict[str, Any]:
-    """The read-model row of an assignment event; `state` is what the event type decides."""
+# --- assignments and progress: the hot events, applied a fetched batch at a time -------------
+# A batch is one statement per round (below) of a fixed text, whatever its size: the rows go in as
+# one array per column and come out of unnest(), so SQLAlchemy compiles it and PostgreSQL prepares
+# it once. The one-event handlers are the batch of one: the same rules, said once.
+
+
+def _from_arrays(table: Table, columns: tuple[str, ...]) -> TableValuedAlias:
+    """unnest(:c1, :c2, …) AS rows(c1, c2, …): a batch's rows, one bound array per column."""
+    arrays = (bindparam(c, type_=ARRAY(table.c[c].type)) for c in columns)  # typed: asyncpg binds $n::uuid[]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="batch")
+
+
+def _arrays(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> dict[str, list[Any]]:
+    return {c: [row[c] for row in rows] for c in columns}
+
+
+def rounds(events: Iterable[tuple[Any, Meta]], key: Callable[[Any], Any]) -> list[list[tuple[Any, Meta]]]:
+    """The events split into rounds that touch each key at most once, in arrival order per key:
+    PostgreSQL refuses to update one row twice in an INSERT … ON CONFLICT. A batch is nearly
+    always one round; a second one holds what repeats an assignment of the first."""
+    split: list[list[tuple[Any, Meta]]] = []
+    seen: Counter[Any] = Counter()
+    for item in events:
+        turn = seen[key(item[0])]
+        seen[key(item[0])] += 1
+        if turn == len(split):
+            split.append([])
+        split[turn].append(item)
+    return split
+
+
+_ASSIGNMENT_COLUMNS = ("id", "plan_id", "unit_code", "unit_path", "period", "period_start", "period_end", "state_at")
+_CREATED_COLUMNS = (*_ASSIGNMENT_COLUMNS, "task_ref", "task_title", "plan_number", "due", "role")
+_CANCELLED_COLUMNS = (*_ASSIGNMENT_COLUMNS, "due")
+
+
+def _assignment_rows(columns: tuple[str, ...], **constant: Any) -> Select[Any]:
+    """The rows of an assignment batch, with `ancestors` cut from the path (as
+    shared.units.ancestors does) and the columns the event type decides."""
+    rows = _from_arrays(m.assignments, columns)
+    return select(
+        *(rows.c[c] for c in columns),
+        path_segments(rows.c.unit_path).label("ancestors"),
+        *(literal(value, m.assignments.c[name].type).label(name) for name, value in constant.items()),
+    )
+
+
+def _created(*, revives: bool) -> Insert:
+    """assignment.created (`revives`) and assignment.updated: the newest state wins, whatever the order."""
+    a = m.assignments
+    statement = insert(a).from_select(
+        [*_CREATED_COLUMNS, "ancestors", "cancelled"], _assignment_rows(_CREATED_COLUMNS, cancelled=False)
+    )
+    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
+    # a newer assignment.created revives one an earlier amendment cancelled; an update does not
+    revived = newer if revives else false()
+    return statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "task_ref": statement.excluded.task_ref,
+            "task_title": case((newer, statement.excluded.task_title), else_=a.c.task_title),
+            "plan_number": case((newer, statement.excluded.plan_number), else_=a.c.plan_number),
+            "role": statement.excluded.role,
+            "due": case((or_(newer, a.c.task_ref == ""), statement.excluded.due), else_=a.c.due),
+            "cancelled": case((revived, False), else_=a.c.cancelled),
+            "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
+        },
+    )
+
+
+def _cancelled() -> Insert:
+    """May arrive before the assignment it cancels: a placeholder row keeps the cancellation."""
+    a = m.assignments
+    statement = insert(a).from_select(
+        [*_CANCELLED_COLUMNS, "ancestors", "task_ref", "cancelled"],
+        _assignment_rows(_CANCELLED_COLUMNS, task_ref="", cancelled=True),
+    )
+    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
+    return statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "cancelled": case((newer, True), else_=a.c.cancelled),
+            "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
+        },
+    )
+
+
+_UPSERT_ASSIGNMENTS = {
+    "assignment.created": _created(revives=True),
+    "assignment.updated": _created(revives=False),
+    "assignment.cancelled": _cancelled(),
+}
+
+
+def _assignment_row(event: AssignmentCreated | AssignmentCancelled, meta: Meta) -> dict[str, Any]:
+    """The read-model row of an assignment event (what its type decides besides: `_created`, `_cancelled`)."""
     period = Period.parse(event.period)
-    return {
+    row = {
         "id": event.assignment_id,
         "plan_id": event.plan_id,
         "unit_code": event.unit.code,
         "unit_path": event.unit.path,
-        "ancestors": ancestors(event.unit.path),
         "period": period.code,
         "period_start": period.start,
         "period_end": period.end,
         "state_at": meta.occurred_at,
-        **state,
     }
+    if isinstance(event, AssignmentCreated):
+        return row | {
+            "task_ref": event.task_ref,
+            "task_title": event.task_title,
+            "plan_number": event.plan_number,
+            "due": event.due,
+            "role": event.role,
+        }
+    return row | {"due": period.end}
+
+
+async def assignments_changed(
+    session: AsyncSession, events: list[tuple[AssignmentCreated | AssignmentCancelled, Meta]]
+) -> list[Event]:
+    """assignment.created, .updated and .cancelled of a batch: one statement per round and event
+    type, rows in id order (concurrent batches of the three types lock them in the same order)."""
+    for turn in rounds(events, key=lambda event: event.assignment_id):
+        for event_type, statement in _UPSERT_ASSIGNMENTS.items():
+            rows = sorted(
+                (_assignment_row(event, meta) for event, meta in turn if meta.type == event_type),
+                key=lambda row: row["id"],
+            )
+            if rows:
+                columns = _CANCELLED_COLUMNS if event_type == "assignment.cancelled" else _CREATED_COLUMNS
+                await session.execute(statement, _arrays(rows, columns))
+    return []
 
 
 async def assignment_created(session: AsyncSession, event: AssignmentCreated, meta: Meta) -> list[Event]:
     """assignment.created and assignment.updated: the newest state wins, whatever the order."""
-    a = m.assignments
-    statement = insert(a).values(
-        _assignment_row(
-            event,
-            meta,
-            task_ref=event.task_ref,
-            task_title=event.task_title,
-            plan_number=event.plan_number,
-            due=event.due,
-            role=event.role,
-            cancelled=False,
-        )
-    )
-    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
-    # a newer assignment.created revives one an earlier amendment cancelled; an update does not
-    revived = newer if meta.type == "assignment.created" else false()
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "task_ref": statement.excluded.task_ref,
-                "task_title": case((newer, statement.excluded.task_title), else_=a.c.task_title),
-                "plan_number": case((newer, statement.excluded.plan_number), else_=a.c.plan_number),
-                "role": statement.excluded.role,
-                "due": case((or_(newer, a.c.task_ref == ""), statement.excluded.due), else_=a.c.due),
-                "cancelled": case((revived, False), else_=a.c.cancelled),
-                "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
-            },
-        )
-    )
-    return []
+    return await assignments_changed(session, [(event, meta)])
 
 
 async def assignment_cancelled(session: AsyncSession, event: AssignmentCancelled, meta: Meta) -> list[Event]:
     """May arrive before the assignment it cancels: a placeholder row keeps the cancellation."""
-    a = m.assignments
-    statement = insert(a).values(
-        _assignment_row(event, meta, task_ref="", due=Period.parse(event.period).end, cancelled=True)
-    )
-    newer = or_(a.c.state_at.is_(None), statement.excluded.state_at > a.c.state_at)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "cancelled": case((newer, True), else_=a.c.cancelled),
-                "state_at": func.greatest(a.c.state_at, statement.excluded.state_at),
-            },
-        )
-    )
-    return []
+    return await assignments_changed(session, [(event, meta)])
 
 
-async def progress_reported(session: AsyncSession, event: ProgressReported, meta: Meta) -> list[Event]:
+_PROGRESS_COLUMNS = (
+    "assignment_id",
+    "report_id",
+    "status",
+    "outputs",
+    "first_reported_at",
+    "last_reported_at",
+    "done_at",
+    "note",
+    "reason",
+    "good_model",
+)
+
+
+def _newest_report_wins() -> Insert:
     """progress.reported and progress.corrected: the newest report (by reported_at) counts."""
     p = m.progress
-    statement = insert(p).values(
-        assignment_id=event.assignment_id,
-        report_id=event.report_id,
-        status=event.status,
-        outputs=event.outputs,
-        first_reported_at=event.reported_at,
-        last_reported_at=event.reported_at,
-        # as tasks decided it; events from before `done_at` was carried: the one rule again
-        done_at=done_since(status=event.status, previous=event.done_at, at=event.reported_at),
-        note=event.note,
-        reason=event.reason,
-        good_model=event.good_model,
-    )
+    rows = _from_arrays(p, _PROGRESS_COLUMNS)
+    statement = insert(p).from_select(_PROGRESS_COLUMNS, select(*(rows.c[c] for c in _PROGRESS_COLUMNS)))
     newer = statement.excluded.last_reported_at > p.c.last_reported_at
 
     def newest(column: str) -> Any:
         return case((newer, statement.excluded[column]), else_=p.c[column])
 
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["assignment_id"],
-            set_={
-                "report_id": newest("report_id"),
-                "status": newest("status"),
-                "outputs": newest("outputs"),
-                "note": newest("note"),
-                "reason": newest("reason"),
-                "good_model": newest("good_model"),
-                "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
-                "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
-                "done_at": newest("done_at"),  # as tasks counts it: since when the newest report says done
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["assignment_id"],
+        set_={
+            "report_id": newest("report_id"),
+            "status": newest("status"),
+            "outputs": newest("outputs"),
+            "note": newest("note"),
+            "reason": newest("reason"),
+            "good_model": newest("good_model"),
+            "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
+            "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
+            "done_at": newest("done_at"),  # as tasks counts it: since when the newest report says done
+        },
     )
+
+
+_UPSERT_PROGRESS = _newest_report_wins()
+
+
+def progress_row(event: ProgressReported) -> dict[str, Any]:
+    """The read-model row one progress report leaves when it is the first."""
+    return {
+        "assignment_id": event.assignment_id,
+        "report_id": event.report_id,
+        "status": event.status,
+        "outputs": event.outputs,
+        "first_reported_at": event.reported_at,
+        "last_reported_at": event.reported_at,
+        # as tasks decided it; events from before `done_at` was carried: the one rule again
+        "done_at": done_since(status=event.status, previous=event.done_at, at=event.reported_at),
+        "note": event.note,
+        "reason": event.reason,
+        "good_model": event.good_model,
+    }
+
+
+def newest_reports(events: Iterable[ProgressReported]) -> list[dict[str, Any]]:
+    """One row per assignment for a batch of reports, as `_newest_report_wins` would leave it
+    after taking them one by one in this order: the newest report's fields (the first to arrive
+    of equally new ones), the first and last reported_at of them all. In assignment order."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for event in events:
+        row = progress_row(event)
+        held = rows.get(event.assignment_id)
+        if held is not None:
+            newest = row if row["last_reported_at"] > held["last_reported_at"] else held
+            row = newest | {
+                "first_reported_at": min(held["first_reported_at"], row["first_reported_at"]),
+                "last_reported_at": max(held["last_reported_at"], row["last_reported_at"]),
+            }
+        rows[event.assignment_id] = row
+    return [rows[key] for key in sorted(rows)]
+
+
+async def progress_reported_many(session: AsyncSession, events: list[tuple[ProgressReported, Meta]]) -> list[Event]:
+    """progress.reported and progress.corrected of a batch: reduced to one row per assignment
+    here, then one statement."""
+    await session.execute(_UPSERT_PROGRESS, _arrays(newest_reports(event for event, _ in events), _PROGRESS_COLUMNS))
     return []
+
+
+async def progress_reported(session: AsyncSession, event: ProgressReported, meta: Meta) -> list[Event]:
+    """progress.reported and progress.corrected: the newest report (by reported_at) counts."""
+    return await progress_reported_many(session, [(event, meta)])
 
 
 async def plan_version(session: AsyncSession, event: PlanIssued | PlanAmended, meta: Meta) -> list[Event]:
@@ -316,8 +443,9 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         *on(plan_closed, "plan.closed"),
         *on(unit_changed, "unit.created", "unit.renamed"),
         *on(unit_succeeded, "unit.succeeded"),
-        *on(assignment_created, "assignment.created", "assignment.updated"),
-        *on(assignment_cancelled, "assignment.cancelled"),
-        *on(progress_reported, "progress.reported", "progress.corrected"),
+        # the hot ones: a fetched batch in one set-based statement (shared/bus.py `attach`)
+        *on(assignment_created, "assignment.created", "assignment.updated", many=assignments_changed),
+        *on(assignment_cancelled, "assignment.cancelled", many=assignments_changed),
+        *on(progress_reported, "progress.reported", "progress.corrected", many=progress_reported_many),
         *on(audit.record, "audit.recorded"),
     ]

@@ -16,7 +16,17 @@ from services.reports import handlers as reports
 from services.tasks import handlers as tasks
 from services.tasks.domain import Current, NewAssignment, amendment
 from shared.bus import Decoded, Subscription, decode, on
-from shared.events import EVENT_TYPES, Event, Meta, PlanClosed, PlanIssued, UnitRef, make_event, subject
+from shared.events import (
+    EVENT_TYPES,
+    Event,
+    Meta,
+    PlanClosed,
+    PlanIssued,
+    ProgressReported,
+    UnitRef,
+    make_event,
+    subject,
+)
 from shared.periods import Period
 from shared.settings import Settings
 
@@ -149,3 +159,56 @@ def test_an_amendment_changes_what_was_reworded_and_reschedules_what_moved() -> 
     renumbered = amendment([_wanted("Tin bài", date(2026, 3, 31))], was, number="8/KH-UBND")
     assert len(renumbered.changed) == 1
     assert amendment([_wanted("Tin bài", date(2026, 3, 31))], {}, number="7/KH-UBND").changed == []  # a new one
+
+
+def _report(assignment: int, minute: int, status: str = "done", **changes: object) -> ProgressReported:
+    at = datetime(2026, 2, 10, 1, minute, tzinfo=UTC)
+    fields: dict[str, object] = {
+        "report_id": uuid.uuid4(),
+        "assignment_id": uuid.UUID(int=assignment),
+        "plan_id": uuid.UUID(int=99),
+        "unit": ISSUER,
+        "period": "2026-Q1",
+        "due": date(2026, 3, 31),
+        "status": status,
+        "outputs": {"article": minute},
+        "reported_at": at,
+        "on_time": True,
+        "done_at": at if status == "done" else None,
+    }
+    return ProgressReported.model_validate(fields | changes)
+
+
+def test_a_batchs_reports_of_one_assignment_reduce_to_the_newest_between_the_first_and_last_times() -> None:
+    late, first, newest, other = _report(1, 20), _report(1, 5, "in_progress"), _report(1, 40), _report(2, 1)
+    rows = reports.newest_reports([late, first, newest, other])
+    assert [row["assignment_id"] for row in rows] == [uuid.UUID(int=1), uuid.UUID(int=2)]  # in assignment order
+    one = rows[0]
+    assert (one["report_id"], one["outputs"], one["done_at"]) == (newest.report_id, {"article": 40}, newest.reported_at)
+    assert (one["first_reported_at"], one["last_reported_at"]) == (first.reported_at, newest.reported_at)
+    # as one by one: of two equally new reports the first to arrive stays
+    twin = _report(1, 40, "cannot_do")
+    assert reports.newest_reports([newest, twin])[0]["report_id"] == newest.report_id
+    assert reports.newest_reports([twin, newest])[0]["report_id"] == twin.report_id
+
+
+def test_a_batch_is_split_into_rounds_that_touch_each_assignment_once_in_arrival_order() -> None:
+    a, b, c = (_report(1, 1), None), (_report(2, 2), None), (_report(1, 3), None)
+    d = (_report(1, 4), None)
+    split = reports.rounds([a, b, c, d], key=lambda event: event.assignment_id)  # type: ignore[list-item]
+    assert split == [[a, b], [c], [d]]
+    assert reports.rounds([], key=lambda event: event) == []
+
+
+def test_the_reports_hot_subscriptions_apply_a_batch_at_once() -> None:
+    many = {s.event_type: s.many for s in reports.subscriptions(SETTINGS)}
+    hot = {t for t in many if t.startswith(("assignment.", "progress."))}
+    assert hot == {
+        "assignment.created",
+        "assignment.updated",
+        "assignment.cancelled",
+        "progress.reported",
+        "progress.corrected",
+    }
+    assert all(many[t] is not None for t in hot)
+    assert many["plan.issued"] is None  # rare events stay one at a time, inside the batch's transaction
