@@ -11,8 +11,8 @@ Raw (nats-py and asyncpg alone, no service code; a stream and a schema of the be
   apply     a durable pull consumer from the start of that stream, fetch B (1 and 100); per batch
             one transaction: the inbox insert (ON CONFLICT DO NOTHING RETURNING, as
             shared/outbox.py claims), the upsert of the progress rows (the reports handler's
-            newest-wins upsert: one set-based statement, or, as the bus calls the handler once
-            per event of a batch, one per event; and that again with each message through the
+            newest-wins upsert: one set-based statement, or, as a one-event handler does, one
+            per event; and that again with each message through the
             bus's decode, pydantic and provenance checks), commit, then an ack per message: events/s
   read      a point read of one progress row by its key: latency
 
@@ -248,7 +248,7 @@ RETURNING event_id
 """
 
 # services/reports/handlers.py progress_reported: one statement for the batch (ROWS), or one
-# per event (VALUES), as the handler runs once per event of a batch
+# per event (VALUES), as a one-event handler does
 ROWS = """
 SELECT a, r, st, o::jsonb, f, l, d, n, re, g
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
@@ -806,7 +806,7 @@ def main() -> None:
         "apply100e": Figure(
             "progress events applied, batch 100, upsert per event (raw) / reports",
             "ev/s",
-            note="raw: the claim in one statement, then the upsert once per event, as the bus calls the handler",
+            note="raw: the claim in one statement, then the upsert once per event, as a one-event handler does",
         ),
         "apply100d": Figure(
             "… and each event through shared.bus.decode (raw) / reports",
