@@ -12,8 +12,8 @@ Raw (nats-py and asyncpg alone, no service code; a stream and a schema of the be
             one transaction: the inbox insert (ON CONFLICT DO NOTHING RETURNING, as
             shared/outbox.py claims), the upsert of the progress rows (the reports handler's
             newest-wins upsert: one set-based statement, or, as a one-event handler does, one
-            per event; and that again with each message through the
-            bus's decode, pydantic and provenance checks), commit, then an ack per message: events/s
+            per event; and that again with each message through the bus's decode, pydantic
+            and provenance checks), commit, then an ack per message: events/s
   read      a point read of one progress row by its key: latency
 
 The project (the services as `cchc up` runs them), on the same data:
