@@ -11,13 +11,19 @@ JetStream, as the tasks service's sweep would, and measures:
   publish   N occurrence.due_soon published to JetStream (each PubAck awaited)
   in-app    first publish until notify.notifications holds N due_soon rows: the notify consumer
   email     first publish until the SMTP server has received N x K messages: consumer, then the
-            delivery worker (woken every CCHC_SWEEP_INTERVAL_SECONDS) sending over SMTP
+            delivery worker (woken as the notifications commit, and polled every
+            CCHC_DELIVERY_POLL_SECONDS) sending over CCHC_SMTP_SESSIONS SMTP sessions
 
 Then checks: exactly N x K mails, one per contact, distinct Message-IDs; no delivery failed or
 still pending; nothing unacked or dead-lettered on the bus; no service restarted. CPU seconds
 per process over the measured window say where the time went.
 
     .venv/bin/python bench/notify_due_soon.py [--communes N] [--contacts-per-unit K] [--concurrency C]
+        [--smtp-sessions S] [--py-spy FILE]
+
+--py-spy FILE samples the notify process over the in-app/email window with py-spy (installed
+apart: `.venv/bin/pip install py-spy`; not a dependency of the project) and writes its
+collapsed stacks to FILE, with the heaviest functions printed (self and total).
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import shutil
+import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -36,6 +46,7 @@ from email.policy import compat32
 from email.policy import default as default_policy
 from functools import partial
 from itertools import zip_longest
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -67,9 +78,11 @@ class Mailbox:
     def __init__(self) -> None:
         self.received: list[tuple[float, list[str], bytes]] = []
         self.sessions: set[Any] = set()  # aiosmtpd makes one session object per connection
+        self.by_connection: list[int] = []  # which connection each message came over
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 — aiosmtpd's name
         self.sessions.add(session)
+        self.by_connection.append(id(session))
         self.received.append((time.monotonic(), list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
@@ -93,6 +106,46 @@ def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) ->
     return subject(prefix, "occurrence.due_soon", path), event.model_dump_json().encode(), headers
 
 
+def start_py_spy(data_dir: Path, out: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the notify process (collapsed stacks to `out`), if py-spy is installed."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("py-spy not installed: no profile", file=sys.stderr)
+        return None
+    pid = json.loads((data_dir / "services.json").read_text())["notify"]["pid"]
+    command = [spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", out, "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(spy: subprocess.Popen[bytes] | None, out: str, top: int = 25) -> str:
+    """Stop the sampler (it writes its file on SIGINT) and summarise: the functions where the
+    samples were (self) and those on the stack (total), as shares of all samples."""
+    if spy is None:
+        return "n/a"
+    spy.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        spy.wait(30)
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    total = 0
+    with contextlib.suppress(OSError):
+        for line in Path(out).read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            n, frames = int(count), stack.split(";")[1:]  # the first frame is the thread
+            total += n
+            if frames:
+                own[frames[-1]] += n
+            for frame in set(frames):
+                under[frame] += n
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples in {out}; self:"]
+    lines += [f"    {100 * c / total:5.1f} %  {f}" for f, c in own.most_common(top)]
+    lines += ["  total (on the stack):"]
+    lines += [f"    {100 * c / total:5.1f} %  {f}" for f, c in under.most_common(top)]
+    return "\n".join(lines)
+
+
 async def _at_least(value: Awaitable[int], wanted: int) -> bool:
     return await value >= wanted
 
@@ -109,6 +162,7 @@ async def run(
     prefix: str,
     box: Mailbox,
     cpu: Callable[[], dict[str, float]],
+    data_dir: Path,
 ) -> dict[str, str]:
     n, k, rows = args.communes, args.contacts_per_unit, {}
     expected_mails = n * k
@@ -182,6 +236,7 @@ async def run(
             due = datetime.now(VN).date() + timedelta(days=LEAD_DAYS)
             plan_id = uuid.uuid4()
             events = [due_soon(prefix, u, plan_id, due) for u in communes]
+            spy = start_py_spy(data_dir, args.py_spy) if args.py_spy else None
             cpu_before = cpu()
             nc = await nats_connect(nats_url, "tasks")
             try:
@@ -219,6 +274,8 @@ async def run(
                 await asyncio.sleep(0.2)
             cpu_after = cpu()
             t_end = time.monotonic()
+            if args.py_spy:
+                rows["profile"] = stop_py_spy(spy, args.py_spy)
             if t_inapp is None:
                 count = await notified()
                 s = t_end - t_first
@@ -291,8 +348,10 @@ async def run(
             recipients = Counter(r for _, rcpt, _ in box.received for r in rcpt)
             wanted = {email_of(u["code"], i) for u in communes for i in range(k)}
             final = await notified()
+            per_connection = Counter(box.by_connection)
             rows["mail check"] = (
-                f"{len(box.received)} mails (expected {expected_mails}) over {len(box.sessions)} SMTP connections,"
+                f"{len(box.received)} mails (expected {expected_mails}) over {len(box.sessions)} SMTP connections"
+                f" (at most {max(per_connection.values(), default=0)} over one),"
                 f" {len(recipients)} recipients, "
                 f"{len({h['Message-ID'] for h in headers})} distinct Message-IDs, "
                 f"{len({h['X-CCHC-Idempotency-Key'] for h in headers})} distinct idempotency keys"
@@ -319,6 +378,8 @@ def main() -> None:
         "--sweep-interval", type=float, default=5.0, help="CCHC_SWEEP_INTERVAL_SECONDS: also the delivery worker's"
     )
     parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for each set-up/catch-up step")
+    parser.add_argument("--smtp-sessions", type=int, default=None, help="CCHC_SMTP_SESSIONS (default: the setting's)")
+    parser.add_argument("--py-spy", metavar="FILE", help="sample notify with py-spy over the window, stacks to FILE")
     args = parser.parse_args()
     box, smtp_port = Mailbox(), free_port()
     env = {
@@ -327,11 +388,13 @@ def main() -> None:
         "CCHC_SMTP_STARTTLS": "false",
         "CCHC_SWEEP_INTERVAL_SECONDS": str(args.sweep_interval),
     }
+    if args.smtp_sessions is not None:
+        env["CCHC_SMTP_SESSIONS"] = str(args.smtp_sessions)
     controller = Controller(box, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
         with cchc_up(env, logs_on_error=("notify",)) as up:
-            rows = asyncio.run(run(args, up.base_url, up.nats_url, up.db_url, up.prefix, box, up.cpu))
+            rows = asyncio.run(run(args, up.base_url, up.nats_url, up.db_url, up.prefix, box, up.cpu, up.data_dir))
             rows["services"] = up.services_row()
             levels = Counter(
                 level

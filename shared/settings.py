@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str = "He thong CCHC <cchc@localhost>"
     smtp_timeout_seconds: float = 20.0
+    # SMTP connections each notify process keeps open while it sends, each carrying mail after
+    # mail: more hide a distant relay's round trips; a relay may cap connections per client.
+    smtp_sessions: int = 8
     webhook_timeout_seconds: float = 10.0
     webhook_max_response_bytes: int = 64 * 1024
     # Where webhooks may go (services/notify/destinations.py): https to public addresses only,

@@ -4,6 +4,10 @@ A send either returns a short description of what the peer answered, or raises D
 which says whether trying again can help (a timeout, a 5xx, a 4xx from SMTP) or not (a 4xx from
 the receiver, a mailbox that does not exist).
 
+Mail goes over `MailSession`s: one SMTP connection carries mail after mail (the message itself is
+written by mail.py), so a burst of reminders does not pay a connection, an EHLO and a login per
+message.
+
 Webhook signature: `X-CCHC-Signature: sha256=<hex>` where hex = HMAC-SHA256(secret,
 f"{X-CCHC-Timestamp}." + raw body); receivers reject old timestamps and compare in constant time.
 `Idempotency-Key` is stable across retries and re-drives: a receiver that saw it already must
@@ -18,15 +22,15 @@ port from an open one; the detail goes to the server log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import logging
+import socket
+import ssl
 import time
-from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +49,7 @@ RETRYABLE_HTTP = {408, 425, 429}
 NOT_ALLOWED = "không gửi được: địa chỉ không được phép"
 UNREACHABLE = "không kết nối được"
 TIMED_OUT = "hết thời gian chờ"
+MAILS_PER_SESSION = 100
 
 
 class DeliveryError(Exception):
@@ -120,48 +125,126 @@ async def send_webhook(
     raise DeliveryError(detail, permanent=not (status >= 500 or status in RETRYABLE_HTTP), answered=True)
 
 
-def email_message(
-    settings: Settings, *, to_name: str, to_email: str, subject: str, text: str, key: str
-) -> EmailMessage:
-    message = EmailMessage()
-    name, address = parseaddr(settings.smtp_from)
-    local, _, domain = address.partition("@")
-    message["From"] = Address(display_name=name, username=local, domain=domain or "localhost")
-    to_local, _, to_domain = to_email.partition("@")
-    message["To"] = Address(display_name=to_name, username=to_local, domain=to_domain)
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    # Stable across retries and re-drives: a mail system that has seen it may drop the copy. The
-    # digest of the key (not the 79-character key, which no header line can hold unfolded).
-    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    message["Message-ID"] = f"<{digest}@{domain or 'cchc'}>"
-    message["X-CCHC-Idempotency-Key"] = digest
-    message.set_content(text, charset="utf-8")
-    return message
+class MailSession:
+    """One SMTP connection, opened when the first mail needs it and kept for the next ones (at
+    most MAILS_PER_SESSION, then a new one: relays limit messages per connection). Closed after a
+    failure that leaves its state unknown; the next send opens a new one.
 
+    `send` raises DeliveryError as a single send would; `Unreachable` (a DeliveryError) when the
+    session could not be opened at all: nothing was sent."""
 
-async def send_email(settings: Settings, message: EmailMessage) -> str:
-    if not settings.smtp_host:
-        raise DeliveryError("chưa cấu hình máy chủ thư (CCHC_SMTP_HOST)", permanent=True)
-    try:
-        errors, response = await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            use_tls=settings.smtp_ssl,
-            start_tls=settings.smtp_starttls if not settings.smtp_ssl else False,
-            timeout=settings.smtp_timeout_seconds,
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.sent = 0  # over this connection
+        self.connections = 0
+
+    @property
+    def open(self) -> bool:
+        return self.smtp is not None and self.smtp.is_connected
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        if not s.smtp_host:
+            raise Unreachable("chưa cấu hình máy chủ thư (CCHC_SMTP_HOST)", permanent=True)
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            use_tls=s.smtp_ssl,
+            start_tls=s.smtp_starttls if not s.smtp_ssl else False,
+            timeout=s.smtp_timeout_seconds,
+            local_hostname=await local_hostname(),
+            tls_context=tls_context() if s.smtp_ssl or s.smtp_starttls else None,
         )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        codes = [r.code for r in exc.recipients]
-        raise DeliveryError(
-            f"máy chủ thư từ chối người nhận: {codes}", permanent=all(c >= 500 for c in codes), answered=True
-        ) from None
-    except aiosmtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500, answered=True) from None
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        log.info("notify: mail server %s:%s: %r", settings.smtp_host, settings.smtp_port, exc)
-        raise DeliveryError(f"không gửi được thư: {UNREACHABLE} máy chủ thư", permanent=False) from None
-    return f"SMTP {response}"
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPResponseException as exc:  # refused at the greeting, EHLO or login
+            raise Unreachable(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500, answered=True) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            log.info("notify: mail server %s:%s: %r", s.smtp_host, s.smtp_port, exc)
+            raise Unreachable(f"không gửi được thư: {UNREACHABLE} máy chủ thư", permanent=False) from None
+        self.connections += 1
+        self.sent = 0
+        return smtp
+
+    async def send(self, sender: str, recipient: str, message: bytes, *, utf8: bool = False) -> str:
+        if self.smtp is not None and (not self.smtp.is_connected or self.sent >= MAILS_PER_SESSION):
+            await self.close()
+        s, connecting = self.settings, self.smtp is None
+        try:
+            async with asyncio.timeout(2 * s.smtp_timeout_seconds):  # all of it; each command has its own, too
+                if self.smtp is None:
+                    self.smtp = await self._connect()
+                connecting = False
+                return await self._send(self.smtp, sender, recipient, message, utf8=utf8)
+        except TimeoutError:
+            log.info(
+                "notify: mail server %s:%s: no answer within %g s", s.smtp_host, s.smtp_port, 2 * s.smtp_timeout_seconds
+            )
+            self.drop()
+            failure = Unreachable if connecting else DeliveryError
+            raise failure(f"không gửi được thư: {UNREACHABLE} máy chủ thư", permanent=False) from None
+
+    async def _send(self, smtp: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, *, utf8: bool) -> str:
+        s = self.settings
+        if utf8 and not smtp.supports_extension("smtputf8"):
+            raise DeliveryError("máy chủ thư không nhận địa chỉ có dấu (thiếu SMTPUTF8)", permanent=True)
+        try:
+            _, response = await smtp.sendmail(sender, [recipient], message, mail_options=["SMTPUTF8"] if utf8 else [])
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise DeliveryError(
+                f"máy chủ thư từ chối người nhận: {codes}", permanent=all(c >= 500 for c in codes), answered=True
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:  # aiosmtplib has reset the envelope (RSET)
+            if exc.code == 421:  # the server is closing the session
+                self.drop()
+            raise DeliveryError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500, answered=True) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # cut off mid-mail: whether the server kept it is unknown; it is sent again (same Message-ID)
+            log.info("notify: mail server %s:%s: %r", s.smtp_host, s.smtp_port, exc)
+            self.drop()
+            raise DeliveryError(f"không gửi được thư: {UNREACHABLE} máy chủ thư", permanent=False) from None
+        self.sent += 1
+        return f"SMTP {response}"
+
+    def drop(self) -> None:
+        """Close the connection without a word (its state is unknown)."""
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
+    async def close(self) -> None:
+        """QUIT politely if the session is open, else just drop it."""
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        if smtp.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await smtp.quit(timeout=min(self.settings.smtp_timeout_seconds, 5.0))
+        smtp.close()
+
+
+class Unreachable(DeliveryError):
+    """The mail server could not be reached, or refused the session (greeting, TLS, login)."""
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate-checking TLS context of every session (aiosmtplib would build one, reading
+    the system's CA certificates, for every connection)."""
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+
+
+_local_hostname: str | None = None
+
+
+async def local_hostname() -> str:
+    """This host's name for EHLO, looked up once (aiosmtplib would ask the resolver, in a
+    thread, at every connection)."""
+    global _local_hostname
+    if _local_hostname is None:
+        _local_hostname = await asyncio.to_thread(socket.getfqdn)
+    return _local_hostname

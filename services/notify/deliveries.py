@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
 from services.notify import units
+from services.notify.delivery import note_redriven
 from shared import pages
 from shared.access import Caller, Right
 from shared.errors import Conflict, FieldProblem, Forbidden, InputError, NotFound
@@ -118,4 +119,7 @@ async def redrive(session: AsyncSession, *, caller: Caller, body: RedriveIn) -> 
     if body.ids:
         query = query.where(d.c.id.in_(body.ids))
     again = query.values(status="pending", attempts=0, next_attempt_at=func.now(), locked_until=None)
-    return list((await session.execute(again.returning(d.c.id))).scalars().all())
+    redriven = list((await session.execute(again.returning(d.c.id))).scalars().all())
+    if redriven:
+        note_redriven(session)  # sent as soon as this commits, not at the next poll
+    return redriven
