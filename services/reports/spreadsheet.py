@@ -12,6 +12,7 @@ stays what was typed), and lose the characters XML cannot hold.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ SHEET_END = (
 )
 DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 TEXT_ENTITIES = {"\r": "&#13;"}  # a carriage return kept as typed (a parser would drop a bare one)
+MARKUP = re.compile("[&<>\r]")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class Sheet:
 
 def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+    # the fastest deflate: the national file is 1.06 MB instead of 0.87 MB at the default level,
+    # in a quarter of the time (0.2 s instead of 0.6 s on a busy machine)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for name, text in _package_parts(sheets):
             package.writestr(name, DECLARATION + text)
         package.writestr("xl/theme/theme1.xml", theme_xml)
@@ -118,7 +122,7 @@ def _row(n: int, values: list[Any], letters: list[str], style: int) -> str:
             cells.append(f'<c r="{letter}{n}" s="{style}"/>')  # empty, still boxed
         elif isinstance(value, str):
             space = ' xml:space="preserve"' if value != value.strip() else ""
-            text = escape(value, TEXT_ENTITIES)
+            text = escape(value, TEXT_ENTITIES) if MARKUP.search(value) else value  # most texts have none
             cells.append(f'<c r="{letter}{n}" s="{style}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
         elif isinstance(value, int | float) and not isinstance(value, bool):
             cells.append(f'<c r="{letter}{n}" s="{style}" t="n"><v>{value!r}</v></c>')
