@@ -39,8 +39,9 @@ Writes build/raw_limits.json with the machine, the commit and the date.
 
     .venv/bin/python bench/raw_limits.py [--events N] [--batch1-events M] [--project-events P] [--runs R]
 
-Defaults: N = 100,000, M = 3,000, P = 20,000 (the reports service is far slower than the raw
-pipeline: P keeps a run of three within ten minutes), R = 3, one rebuild.
+Defaults: N = 100,000, M = 2,000, P = 20,000, R = 3, one rebuild; the raw per-event and decode
+variants on the first 10,000 events (--variant-events). On 2 shared cores, --events 30000
+--project-events 0 keeps a run within ten minutes.
 """
 
 from __future__ import annotations
@@ -132,6 +133,11 @@ def commit() -> str:
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def say(what: str) -> None:
+    """Where the run is (stderr, as it goes)."""
+    print(f"{datetime.now(UTC):%H:%M:%S} {what} (load {load():.1f})", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -391,6 +397,7 @@ async def raw_part(
                 duplicate_window=120.0,  # as the project's streams
             )
         )
+        say(f"raw publish: {len(messages):,} events × {args.runs}")
         # publish: each run into the emptied stream, with ids of its own (the de-dup window
         # would drop a message id seen in the last two minutes)
         for run in range(args.runs):
@@ -411,11 +418,12 @@ async def raw_part(
         )
         for batch_size, key, count, per_event, checked in (
             (100, "apply100", len(messages), False, False),
-            (100, "apply100e", len(messages), True, False),
-            (100, "apply100d", len(messages), True, True),
+            (100, "apply100e", args.variant_events, True, False),
+            (100, "apply100d", args.variant_events, True, True),
             (1, "apply1", args.batch1_events, False, False),
         ):
             count = min(count, len(messages))
+            say(f"raw {key}: {count:,} events × {args.runs}")
             rates = []
             for run in range(args.runs):
                 figures[key].loads.append(load())
@@ -537,9 +545,11 @@ async def project_part(
             async def units_in_reports() -> bool:
                 return await db.fetchval("SELECT count(*) FROM reports.units") >= loaded["loaded"]
 
+            say(f"project: {loaded['loaded']:,} units loaded")
             await until(units_in_reports, args.timeout, 0.5)
             await until(lambda: consumers_idle(ojs, all_durables), args.timeout, 0.5)
             t1 = time.monotonic()
+            say("project: seeding plans and assignments")
             assignments = await seed_plans(db, data)
             rows["setup"] = (
                 f"{len(provinces)} provinces, {loaded['loaded']:,} units loaded and in reports {t1 - t0:.1f} s;"
@@ -569,11 +579,13 @@ async def project_part(
                     )
                     figures["apply100"].loads.append(load())
                     begun = time.monotonic()
+                say(f"project: {n:,} events published, reports resumed")
                 # reports resumed on the full stream
                 await until(lambda: consumers_idle(ojs, progress_durables), args.timeout, 0.1)
                 rates.append(n / (time.monotonic() - begun))
                 cpu_after = up.cpu()
-                for _ in range(1, args.runs):
+                for run in range(1, args.runs):
+                    say(f"project: apply run {run + 1}")
                     with paused(up, "reports"):
                         await reset_progress(ojs, db, settings, progress_subs, progress_durables, up.prefix)
                         figures["apply100"].loads.append(load())
@@ -589,6 +601,7 @@ async def project_part(
                     " of the first run with its publish: "
                     + ", ".join(f"{k} {v:.0f}" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.5)
                 )
+                say("project: applied; checks and roll-up")
                 rows["checks"] = await check_read_model(db, summary)
 
                 # the roll-up of the largest province, the year
@@ -639,6 +652,7 @@ async def project_part(
                             if not os.environ.get("CCHC_NATS_URL"):  # the embedded one: as its operator
                                 embedded = settings.model_copy(update={"nats_url": None})
                                 operator_view = operator_settings(up.data_dir, embedded) or settings
+                            say("project: rebuild")
                             removed = await rebuild(operator_view)
                             pid = service_pid(up, "reports")
                             begun = time.monotonic()
@@ -773,7 +787,10 @@ async def run(args: argparse.Namespace, up: Up, figures: dict[str, Figure]) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="progress events of the data set (N)")
-    parser.add_argument("--batch1-events", type=int, default=3_000, help="events applied one by one (raw, batch 1)")
+    parser.add_argument("--batch1-events", type=int, default=2_000, help="events applied one by one (raw, batch 1)")
+    parser.add_argument(
+        "--variant-events", type=int, default=10_000, help="events of the raw per-event and decode variants"
+    )
     parser.add_argument(
         "--project-events", type=int, default=20_000, help="the first P of them applied by the reports service (0 = N)"
     )
