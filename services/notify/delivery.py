@@ -57,6 +57,7 @@ SEND_MARGIN_SECONDS = 10.0  # of a lease, kept for recording what was sent
 CLAIM_GAP_SECONDS = 0.05  # while notifications stream in, claim at most this often …
 RECORD_GAP_SECONDS = 0.05  # … and record at most this often (fewer, larger transactions)
 RECORD_AT_ONCE = 200  # unless this many outcomes are waiting
+LINGER_SECONDS = 1.0  # open SMTP sessions wait this long for more mail before they close
 DOWN_SECONDS = 5.0  # a mail server that took no session is not asked again before this
 d, n, c = m.deliveries, m.notifications, m.contacts
 
@@ -344,6 +345,9 @@ class Round:
                         # all due is under way: wait for it, or for more to be committed, or for
                         # what comes due by the clock (retries) while a slow peer holds the round
                         await self._until(lambda: self.postman.fresh or not self._busy(), timeout=self.poll)
+                        if not self.postman.fresh and not self._busy() and any(s.open for s in self.sessions):
+                            # keep the sessions a moment for mail that follows (a burst of notifications)
+                            await self._until(lambda: self.postman.fresh, timeout=LINGER_SECONDS)
                         if not self.postman.fresh and not self._busy():
                             return total
                     if not self.service.ready:  # stopping: finish what is under way, claim no more
