@@ -9,9 +9,16 @@ whose k monthly tasks are led by "children" (135 x 12 x k assignments, at least 
   visible   K single reports, two a second (normal load): from the POST's answer until the province
             roll-up counts it (tasks → outbox → JetStream → reports, batched)
   consumer  M corrections published straight to JetStream until the roll-up's outputs show them
-            (the reports consumer alone, without the tasks service and its outbox relay)
+            (the reports consumer alone, without the tasks service and its outbox relay); with M > N
+            the assignments past the N reported get their first report (article 2) this way
+  assigned  F assignment.created published straight to JetStream (new assignments of the communes,
+            as tasks publishes them when a plan is issued) until the roll-up expects them: the
+            reports consumer alone on a fan-out
 
     .venv/bin/python bench/ingest_progress.py [--reports N] [--concurrency C] [--corrections M] [--visibility K]
+        [--fanout F]
+
+`--reports 0 --visibility 0 --corrections M --fanout F` measures the reports consumer alone.
 """
 
 from __future__ import annotations
@@ -23,14 +30,14 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
 import httpx
 
 from shared.clock import VN
-from shared.events import ProgressReported, UnitRef, make_event, subject
+from shared.events import AssignmentCreated, ProgressReported, UnitRef, make_event, subject
 
 from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
 
@@ -48,6 +55,38 @@ def plan(year: int, tasks: int) -> dict[str, Any]:
     }
 
 
+def assignment(prefix: str, year: int, n: int, communes: list[str]) -> tuple[str, bytes, dict[str, str]]:
+    """A new monthly assignment of a commune, as the tasks service publishes it when a plan is issued."""
+    code, month = communes[n % len(communes)], n // len(communes) % MONTHS + 1
+    path, now = f"{PROVINCE}.{code}", datetime.now(UTC)
+    payload = AssignmentCreated(
+        assignment_id=uuid.uuid4(),
+        plan_id=uuid.uuid4(),
+        plan_number="100/KH-UBND",
+        task_ref=str(n // (len(communes) * MONTHS) + 1),
+        task_title="Tin bài CCHC (benchmark, straight to JetStream)",
+        unit=UnitRef(code=code, path=path),
+        role="lead",
+        period=f"{year}-{month:02d}",
+        due=date(year, month, 28),
+    )
+    event = make_event("assignment.created", unit_path=path, producer="tasks", payload=payload, at=now)
+    headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
+    return subject(prefix, "assignment.created", path), event.model_dump_json().encode(), headers
+
+
+async def published(nats_url: str, messages: list[tuple[str, bytes, dict[str, str]]]) -> float:
+    """Publish as the tasks service's NATS user, 500 PubAcks outstanding at most; when done."""
+    nc = await nats_connect(nats_url, "tasks")
+    try:
+        js = nc.jetstream()
+        for start in range(0, len(messages), 500):
+            await asyncio.gather(*(js.publish(s, data, headers=h) for s, data, h in messages[start : start + 500]))
+        return time.monotonic()
+    finally:
+        await nc.close()
+
+
 def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
     """A later progress.reported for an assignment (article 1 -> 2), as the tasks service would publish it."""
     path, now = f"{PROVINCE}.{a['unit']}", datetime.now(UTC)
@@ -61,7 +100,8 @@ def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, st
 
 
 async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: str) -> dict[str, str]:
-    year, tasks = datetime.now(VN).year + 1, math.ceil((args.reports + args.visibility) / (COMMUNES * MONTHS))
+    year = datetime.now(VN).year + 1
+    tasks = max(1, math.ceil(max(args.reports + args.visibility, args.corrections) / (COMMUNES * MONTHS)))
     n, total, rows = args.reports, COMMUNES * MONTHS * tasks, {}
     limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
     headers = auth_headers(base_url)
@@ -98,7 +138,8 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
         rows["fan-out"] = f"{total} assignments: stored {t_stored - t0:.1f} s, in the roll-up {t_rolled - t0:.1f} s"
         per_unit = await assigned(communes)
         assert per_unit is not None
-        chosen = [a for month in zip(*per_unit, strict=True) for a in month][: n + args.visibility]  # spread out
+        spread = [a for month in zip(*per_unit, strict=True) for a in month]  # spread out
+        chosen = spread[: max(n + args.visibility, args.corrections)]
 
         latencies: list[float] = []
         errors: dict[int, int] = {}
@@ -119,17 +160,21 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
             await until(lambda: rollup("reported", lambda: n - sum(errors.values())), 3600)
             return time.monotonic()
 
-        t_first = time.monotonic()
-        caught_up = asyncio.create_task(events_applied())
-        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-        t_api = time.monotonic()
-        t_events = await caught_up
-        q, api_s, ev_s = statistics.quantiles(latencies, n=100), t_api - t_first, t_events - t_first
-        rows["api"] = (
-            f"{n} reports, C={args.concurrency}: {api_s:.1f} s, {n / api_s:.0f} reports/s, p50 {q[49] * 1e3:.0f} ms,"
-            f" p95 {q[94] * 1e3:.0f} ms, max {max(latencies) * 1e3:.0f} ms, errors {errors or 0}"
-        )
-        rows["events"] = f"reported == {n} after {ev_s:.1f} s: {n / ev_s:.0f} events/s (lag {t_events - t_api:.1f} s)"
+        if n:
+            t_first = time.monotonic()
+            caught_up = asyncio.create_task(events_applied())
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            t_api = time.monotonic()
+            t_events = await caught_up
+            q, api_s, ev_s = statistics.quantiles(latencies, n=100), t_api - t_first, t_events - t_first
+            rows["api"] = (
+                f"{n} reports, C={args.concurrency}: {api_s:.1f} s, {n / api_s:.0f} reports/s,"
+                f" p50 {q[49] * 1e3:.0f} ms, p95 {q[94] * 1e3:.0f} ms, max {max(latencies) * 1e3:.0f} ms,"
+                f" errors {errors or 0}"
+            )
+            rows["events"] = (
+                f"reported == {n} after {ev_s:.1f} s: {n / ev_s:.0f} events/s (lag {t_events - t_api:.1f} s)"
+            )
 
         if k := min(args.visibility, len(chosen) - n):
             # Normal load: one report at a time, two a second; how long until the province sees it.
@@ -154,22 +199,27 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
             )
             n += k
 
-        if m := min(args.corrections, n):
+        if m := min(args.corrections, len(chosen)):
             await until(idle, args.timeout, 0.5)
             articles = int((await province())["outputs"].get("article", 0))
-            nc = await nats_connect(nats_url, "tasks")
-            try:
-                js, t_pub = nc.jetstream(), time.monotonic()
-                for start in range(0, m, 500):
-                    batch = [correction(prefix, a) for a in chosen[start : min(start + 500, m)]]
-                    await asyncio.gather(*(js.publish(s, data, headers=h) for s, data, h in batch))
-                t_published = time.monotonic()
-            finally:
-                await nc.close()
-            await until(lambda: rollup("article", lambda: articles + m), args.timeout)
+            grows = m + max(0, m - n)  # a reported article 1 becomes 2; one not reported yet comes as 2
+            messages = [correction(prefix, a) for a in chosen[:m]]
+            t_pub = time.monotonic()
+            t_published = await published(nats_url, messages)
+            await until(lambda: rollup("article", lambda: articles + grows), args.timeout)
             t_applied = time.monotonic()
             c_s = t_applied - t_pub
             rows["consumer"] = f"{m} published in {t_published - t_pub:.1f} s, applied {c_s:.1f} s: {m / c_s:.0f}/s"
+
+        if f := args.fanout:
+            await until(idle, args.timeout, 0.5)
+            expected = int((await province())["expected"])
+            messages = [assignment(prefix, year, i, communes) for i in range(f)]
+            t_pub = time.monotonic()
+            t_published = await published(nats_url, messages)
+            await until(lambda: rollup("expected", lambda: expected + f), args.timeout)
+            a_s = time.monotonic() - t_pub
+            rows["assigned"] = f"{f} published in {t_published - t_pub:.1f} s, applied {a_s:.1f} s: {f / a_s:.0f}/s"
     rows["bus"] = await bus_row(nats_url, prefix)
     return rows
 
@@ -178,7 +228,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=5000, help="progress reports to POST (N)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP workers (C)")
-    parser.add_argument("--corrections", type=int, default=5000, help="events published directly (M <= N, 0 = skip)")
+    parser.add_argument("--corrections", type=int, default=5000, help="progress events published directly (0 = skip)")
+    parser.add_argument("--fanout", type=int, default=0, help="assignment.created published directly (F, 0 = skip)")
     parser.add_argument("--visibility", type=int, default=100, help="single reports timed until the roll-up shows them")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up/catch-up step")
     args = parser.parse_args()

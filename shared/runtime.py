@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
@@ -71,7 +70,7 @@ class Service:
         )
         self.broker = NatsBroker(
             self.settings.nats_url or "nats://127.0.0.1:4222",
-            middlewares=[NatsTelemetryMiddleware()],
+            middlewares=[bus.telemetry()],  # a fetched batch is traced by the bus, per batch
             max_reconnect_attempts=-1,  # reconnect forever; /healthz says when we are cut off
             reconnect_time_wait=1,
             # a link that goes silent (a frozen server, a dropped route) is noticed within 30 s,

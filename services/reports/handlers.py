@@ -156,7 +156,7 @@ def rounds(events: Iterable[tuple[Any, Meta]], key: Callable[[Any], Any]) -> lis
     seen: Counter[Any] = Counter()
     for item in events:
         turn = seen[key(item[0])]
-        seen[key(item[0])] += 1
+        seen[key(item[0])] = turn + 1
         if turn == len(split):
             split.append([])
         split[turn].append(item)

@@ -297,3 +297,21 @@ async def test_a_poison_event_inside_a_batch_is_parked_alone_and_the_others_appl
         assert await progress_rows(system) == notes(good)
         # the batch failed as a whole: each of the others was then applied in a transaction of its own
         assert await handled_together(system, [e.id for e in good]) == len(good)
+
+
+async def test_stopping_the_batched_consumer_mid_stream_leaves_nothing_unacked_and_loses_nothing(
+    settings: Settings, database_roles: DatabaseRoles
+) -> None:
+    """One batch is handled while the next is fetched: a stop lets the one under way commit and
+    ack, and returns the fetched one (nak: redelivered at once). With ack_wait at ten minutes, a
+    message left unacked would not come back within the test, which would not settle."""
+    async with running(settings, database_roles, "reports", ack_wait_seconds=600) as system:
+        await system.stop("reports")
+        reports = [report(f"báo cáo {n}", at=START + timedelta(seconds=n)) for n in range(3000)]
+        await publish(system, reports)
+        await system.start("reports")
+        await system.eventually(lambda: progress_rows(system))  # under way
+        await system.stop("reports")
+        await system.start("reports")
+        await system.settled()
+        assert await progress_rows(system) == notes(reports)
