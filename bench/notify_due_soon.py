@@ -200,15 +200,26 @@ async def run(
         async def worker() -> None:
             for unit, i in todo:
                 start = time.perf_counter()
-                reply = await api.post(
-                    "/api/notifications/contacts",
-                    json={
-                        "unit": unit["code"],
-                        "name": f"Văn phòng {unit['name']} {i + 1}",
-                        "email": email_of(unit["code"], i),
-                        "channels": ["email"],
-                    },
-                )
+                body = {
+                    "unit": unit["code"],
+                    "name": f"Văn phòng {unit['name']} {i + 1}",
+                    "email": email_of(unit["code"], i),
+                    "channels": ["email"],
+                }
+                for attempt in range(4):
+                    try:
+                        reply = await api.post("/api/notifications/contacts", json=body)
+                    except httpx.RemoteProtocolError:
+                        # a kept-alive connection the gateway closed as the request left (idle since
+                        # the units were loaded): nothing was read of it; the mail check counts any duplicate
+                        if attempt == 3:
+                            raise
+                        continue
+                    if reply.status_code != 503 or attempt == 3:
+                        break
+                    # on a loaded machine the gateway's token exchange with plans may time out: 503,
+                    # the request not passed on (Retry-After)
+                    await asyncio.sleep(float(reply.headers.get("retry-after", "1")))
                 latencies.append(time.perf_counter() - start)
                 if reply.status_code != 201:
                     errors[reply.status_code] += 1
