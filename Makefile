@@ -28,10 +28,11 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not faults"
+	$(BIN)/pytest -m "not outage"
 
-# The fault-injection suite (tests/faults, 18 minutes alone on 2 cores; not yet within make test's
-# budget beside the 16 minutes of the others). A longer soak: CCHC_SOAK_SECONDS=3600 make faults
+# The whole fault-injection suite (tests/faults), with the two outages of minutes (NATS cut for
+# 130 s, PostgreSQL away for 180 s) that make test leaves out. A longer soak:
+# CCHC_SOAK_SECONDS=3600 make faults
 faults: $(STAMP)
 	$(BIN)/pytest -m faults
 

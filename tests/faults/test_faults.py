@@ -92,6 +92,7 @@ async def test_every_service_killed_mid_work_and_at_the_crash_windows(broken: De
     assert all(restarts[name] >= 1 for name in ("reports", "tasks-2", "plans", "notify-2", "reports-2", "tasks"))
 
 
+@pytest.mark.outage
 async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: Deployment, world: World) -> None:
     """The network to NATS cut for over two minutes: every service says so on /healthz (503 with
     the reason), none spins, and all recover by themselves when it comes back."""
@@ -108,6 +109,7 @@ async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: 
     reported_and_idle(outage, "NATS")
 
 
+@pytest.mark.outage
 async def test_postgres_away_for_three_minutes(broken: Deployment, world: World) -> None:
     async def stop() -> None:
         await asyncio.to_thread(broken.stop_postgres_hard)
