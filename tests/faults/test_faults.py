@@ -36,6 +36,7 @@ def clean(name: str, run: object) -> None:
     assert run.verdict.ok > 0
 
 
+@pytest.mark.every_run
 async def test_without_faults_the_checker_finds_nothing(broken: Deployment, world: World) -> None:
     """The checker's baseline, with a rebuild of the read model from the streams, poison
     messages dead-lettered once per consumer and events published again three times."""
@@ -69,6 +70,7 @@ async def test_postgres_stopped_hard_under_load_and_started_again(broken: Deploy
     clean("PostgreSQL immediate stop", await under_load(broken, world, crash, seed=3))
 
 
+@pytest.mark.every_run
 async def test_every_service_killed_mid_work_and_at_the_crash_windows(broken: Deployment, world: World) -> None:
     """A replica of each service SIGKILLed mid-handler, mid-batch (reports), mid-request; and
     crashes placed exactly between the relay's publish and its mark, and between a mail sent
@@ -92,7 +94,6 @@ async def test_every_service_killed_mid_work_and_at_the_crash_windows(broken: De
     assert all(restarts[name] >= 1 for name in ("reports", "tasks-2", "plans", "notify-2", "reports-2", "tasks"))
 
 
-@pytest.mark.outage
 async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: Deployment, world: World) -> None:
     """The network to NATS cut for over two minutes: every service says so on /healthz (503 with
     the reason), none spins, and all recover by themselves when it comes back."""
@@ -109,7 +110,6 @@ async def test_nats_unreachable_longer_than_the_client_reconnect_budget(broken: 
     reported_and_idle(outage, "NATS")
 
 
-@pytest.mark.outage
 async def test_postgres_away_for_three_minutes(broken: Deployment, world: World) -> None:
     async def stop() -> None:
         await asyncio.to_thread(broken.stop_postgres_hard)
@@ -131,6 +131,7 @@ def reported_and_idle(outage: Outage, server: str) -> None:
 SOAK_SECONDS = float(os.environ.get("CCHC_SOAK_SECONDS", "120"))
 
 
+@pytest.mark.every_run
 async def test_soak_every_fault_at_random_under_load(broken: Deployment, world: World) -> None:
     """All of the above together, at random, for CCHC_SOAK_SECONDS (120 in CI; the README gives
     the command for an hour), then one check with a rebuild of the read model from the streams."""
@@ -175,5 +176,8 @@ async def test_soak_every_fault_at_random_under_load(broken: Deployment, world: 
             await asyncio.sleep(rng.uniform(5, 15))
         return {"soak_s": SOAK_SECONDS}
 
+    before = len(broken.faults)
     run = await under_load(broken, world, at_random, seed=8, before=3, rebuild=True)
     clean(f"soak {SOAK_SECONDS:.0f} s, every fault at random", run)
+    if SOAK_SECONDS >= 60:  # seed 7 kills nats-server and stops PostgreSQL hard within the first minute
+        assert {"SIGKILL nats-server", "PostgreSQL immediate stop"} <= set(broken.faults[before:]), broken.faults
