@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint clean demo faults
+.PHONY: run test lint clean demo faults faults-ci
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,15 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	$(BIN)/pytest -m "not faults or every_run"
+	$(BIN)/pytest -m "not faults"
 
-# The whole fault-injection suite (tests/faults, 18 minutes alone on 2 cores). make test runs three
-# of its tests (marker every_run: no fault, every service killed with the crash windows, the soak
-# of every fault at random) and leaves to it the nats-server SIGKILL and PostgreSQL immediate stop
-# on their own (the soak does both) and the two outages of minutes (NATS cut 130 s, PostgreSQL
-# away 180 s). A longer soak: CCHC_SOAK_SECONDS=3600 make faults
+# The whole fault-injection suite (tests/faults, 18 minutes alone on 2 cores). Its CI subset
+# (marker every_run: no fault, every service killed with the crash windows, the 120 s soak; about
+# 8 minutes) joins make test once the rest leaves room in the 30 minutes (07/12/2026 the rest took
+# about 30 minutes on its own): make faults-ci. A longer soak: CCHC_SOAK_SECONDS=3600 make faults
+faults-ci: $(STAMP)
+	$(BIN)/pytest -m every_run
+
 faults: $(STAMP)
 	$(BIN)/pytest -m faults
 
