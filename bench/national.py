@@ -40,7 +40,7 @@ from services.plans.directory import PROVINCES, official_units
 from services.tasks.domain import NewAssignment, assignments_for
 from shared.clock import VN
 from shared.deadlines import DueRules
-from shared.events import Actor, AssignmentCreated, Envelope, PlanIssued, ProgressReported, UnitRef, subject
+from shared.events import Actor, Envelope, PlanIssued, ProgressReported, UnitRef, subject
 from shared.followup import done_since, on_time
 from shared.periods import Period
 from shared.workdays import WorkingCalendar
@@ -329,17 +329,7 @@ class Dataset:
         for plan in self.plans:
             actor, at = self._official(plan.issuer), self.issued_at(plan) + timedelta(seconds=1)
             for a in self.assignments(plan):
-                payload = AssignmentCreated(
-                    assignment_id=a.id,
-                    plan_id=plan.plan_id,
-                    plan_number=plan.number,
-                    task_ref=a.task_ref,
-                    task_title=a.task_title,
-                    unit=a.unit,
-                    role=a.role,  # type: ignore[arg-type]
-                    period=a.period.code,
-                    due=a.due,
-                )
+                payload = a.announced(plan_id=plan.plan_id, number=plan.number)
                 yield _wire(prefix, "assignment.created", payload, a.unit.path, "tasks", actor, at, rng)
 
     def envelopes(self, prefix: str, summary: Summary | None = None) -> Iterator[tuple[str, bytes, dict[str, str]]]:

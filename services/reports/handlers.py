@@ -277,18 +277,7 @@ async def assignment_cancelled(session: AsyncSession, event: AssignmentCancelled
     return await assignments_changed(session, [(event, meta)])
 
 
-_PROGRESS_COLUMNS = (
-    "assignment_id",
-    "report_id",
-    "status",
-    "outputs",
-    "first_reported_at",
-    "last_reported_at",
-    "done_at",
-    "note",
-    "reason",
-    "good_model",
-)
+_PROGRESS_COLUMNS = tuple(m.progress.c.keys())  # every column of the read model's row
 
 
 def _newest_report_wins() -> Insert:

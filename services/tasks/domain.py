@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from shared.deadlines import DueRules
-from shared.events import PlanTask, UnitRef
+from shared.events import AssignmentCreated, PlanTask, UnitRef
 from shared.periods import Period
 from shared.timelines import occurrences
 from shared.workdays import WorkingCalendar
@@ -25,6 +25,20 @@ class NewAssignment:
     role: str
     period: Period
     due: date
+
+    def announced(self, *, plan_id: uuid.UUID, number: str) -> AssignmentCreated:
+        """The payload of its assignment.created (or .updated): the assignment as it now stands."""
+        return AssignmentCreated(
+            assignment_id=self.id,
+            plan_id=plan_id,
+            plan_number=number,
+            task_ref=self.task_ref,
+            task_title=self.task_title,
+            unit=self.unit,
+            role=self.role,  # type: ignore[arg-type]
+            period=self.period.code,
+            due=self.due,
+        )
 
 
 def assignments_for(

@@ -25,7 +25,6 @@ from shared.db import chunks
 from shared.deadlines import DueRules
 from shared.events import (
     AssignmentCancelled,
-    AssignmentCreated,
     Event,
     Meta,
     PlanAmended,
@@ -74,17 +73,7 @@ def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: 
         event_type,
         unit_path=a.unit.path,
         at=at,
-        payload=AssignmentCreated(
-            assignment_id=a.id,
-            plan_id=plan_id,
-            plan_number=number,
-            task_ref=a.task_ref,
-            task_title=a.task_title,
-            unit=a.unit,
-            role=a.role,  # type: ignore[arg-type]
-            period=a.period.code,
-            due=a.due,
-        ),
+        payload=a.announced(plan_id=plan_id, number=number),
     )
 
 
