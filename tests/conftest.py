@@ -36,3 +36,13 @@ async def nats_prefix(servers: Servers) -> AsyncIterator[str]:
         except Exception:  # noqa: BLE001 - a stream the test never created
             pass
     await client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (make test runs two workers), the tests that share a session's
+    deployment stay on one worker: the browser tests share one `cchc up` and its world, the
+    fault tests one deployment per module."""
+    for item in items:
+        for layer in ("browser", "faults"):
+            if layer in item.nodeid.split("/")[:2]:
+                item.add_marker(pytest.mark.xdist_group(layer))

@@ -269,6 +269,11 @@ async def test_children_after_a_merge_count_the_merged_commune_once_for_its_succ
             json={"period": "2026-Q1", "status": "done", "outputs": {"broadcast": 1}, "reporter": {"unit": "21787"}},
         )
         assert sent.status_code == 201
+
+    async def counted() -> bool:  # the report is in before the merge: the merge restates it
+        return (await rollup(system))["reported"] == 1
+
+    await system.eventually(counted)
     merged = await system.post("/api/units/merge", json={"old": ["21787"], "into": "21583", "on": "2027-01-01"})
     assert merged.status_code == 200, merged.text
 
