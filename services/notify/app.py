@@ -22,4 +22,7 @@ def create_service(settings: Settings, *, clock: Clock | None = None) -> Service
         settings=settings,
         clock=clock or Clock(),
         periodic=[escalation_job(templates), digest_job(templates), delivery_job(templates)],
+        # a sweep's reminders and a national plan's assignments come by the thousand: one
+        # transaction per fetched batch (handlers.py says which events have a set-based path)
+        batched=True,
     )

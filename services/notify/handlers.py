@@ -8,19 +8,21 @@ date settles them — that record of settled occurrences is kept here."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Date, Text, Uuid, bindparam, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
 from services.notify import models as m
-from services.notify.notifications import store
+from services.notify.notifications import Pending, store_many
 from services.notify.rendering import Templates
-from services.notify.rules import rules_for
+from services.notify.rules import RuleKey, rule_key, rules_for, rules_for_many
 from shared.bus import Subscription, on
 from shared.clock import vn_date
 from shared.events import (
@@ -32,6 +34,7 @@ from shared.events import (
     OccurrenceOverdue,
     ProgressReported,
     ReportReviewed,
+    UnitRef,
 )
 from shared.settings import Settings
 
@@ -63,9 +66,76 @@ def is_settled(assignment_id: Any, due: Any) -> Any:
     )
 
 
+def escalation(
+    event: OccurrenceOverdue, supervisor: UnitRef, note: domain.NewNotification, escalate_on: dt.date
+) -> dict[str, Any]:
+    """The row of an overdue occurrence waiting for the supervising unit to be told."""
+    return {
+        "assignment_id": event.assignment_id,
+        "due": event.due,
+        "unit_code": event.unit.code,
+        "unit_path": event.unit.path,
+        "parent_code": supervisor.code,
+        "parent_path": supervisor.path,
+        "plan_id": event.plan_id,
+        "context": json.dumps(note.context),
+        "escalate_on": escalate_on,
+    }
+
+
+async def wait_to_escalate(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Pending escalations, in one statement: one per occurrence (the first of a batch, or the one
+    stored before: a redelivery), none for an occurrence done or cancelled before the overdue event
+    arrived (the job checks again)."""
+    first: dict[tuple[uuid.UUID, dt.date], dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault((row["assignment_id"], row["due"]), row)
+    if first:
+        ordered = [first[key] for key in sorted(first)]
+        await session.execute(_WAIT_TO_ESCALATE, {name: [row[name] for row in ordered] for name in _ESCALATION_COLUMNS})
+
+
+_ESCALATION_COLUMNS: dict[str, Any] = {
+    "assignment_id": Uuid,
+    "due": Date,
+    "unit_code": Text,
+    "unit_path": Text,
+    "parent_code": Text,
+    "parent_path": Text,
+    "plan_id": Uuid,
+    "context": Text,  # JSON text, cast below
+    "escalate_on": Date,
+}
+
+
+def _wait_to_escalate() -> Any:
+    """INSERT … SELECT FROM unnest(arrays): one text whatever the batch's size."""
+    arrays = (bindparam(name, type_=ARRAY(type_)) for name, type_ in _ESCALATION_COLUMNS.items())
+    batch = func.unnest(*arrays).table_valued(*_ESCALATION_COLUMNS).render_derived(name="batch")
+    values = [cast(batch.c[name], JSONB) if name == "context" else batch.c[name] for name in _ESCALATION_COLUMNS]
+    rows = select(*values, literal("pending").label("status")).where(
+        is_settled(batch.c.assignment_id, batch.c.due).is_(None)
+    )
+    statement = insert(m.escalations).from_select([*_ESCALATION_COLUMNS, "status"], rows)
+    return statement.on_conflict_do_nothing()
+
+
+_WAIT_TO_ESCALATE = _wait_to_escalate()
+
+
+Many = list[tuple[Any, Meta]]  # a fetched batch's fresh events, in arrival order
+
+
+def for_unit(unit: UnitRef, plan_id: uuid.UUID | None) -> RuleKey:
+    return rule_key(unit.code, plan_id, unit.path)
+
+
 @dataclass(frozen=True)
 class Notifier:
-    """The event subscribers: which rule fires, for whom, under the rules in force."""
+    """The event subscribers: which rule fires, for whom, under the rules in force. The hot ones
+    (assignments, due-soon and overdue occurrences: a national plan's fan-out, a sweep's) take a
+    fetched batch at once — the rules read once, the notifications, deliveries and escalations
+    written set-based —; their one-event handlers are the batch of one."""
 
     settings: Settings
     templates: Templates
@@ -74,28 +144,32 @@ class Notifier:
     def base_url(self) -> str:
         return self.settings.public_url.rstrip("/")
 
-    async def _store(
-        self, session: AsyncSession, note: domain.NewNotification, rules: domain.Rules, event_id: uuid.UUID
-    ) -> uuid.UUID | None:
-        return await store(
-            session, note, event_id=event_id, templates=self.templates, settings=self.settings, digest=rules.digest
-        )
+    async def _rules(self, session: AsyncSession, wanted: Iterable[RuleKey]) -> dict[RuleKey, domain.Rules]:
+        return await rules_for_many(session, self.settings, wanted)
+
+    async def _store(self, session: AsyncSession, pending: list[Pending]) -> None:
+        await store_many(session, pending, templates=self.templates, settings=self.settings)
 
     async def assignment(self, session: AsyncSession, event: AssignmentCreated, meta: Meta) -> list[Event]:
+        return await self.assignments(session, [(event, meta)])
+
+    async def assignments(self, session: AsyncSession, events: Many) -> list[Event]:
         """assignment.created and assignment.updated."""
-        created = meta.type == "assignment.created"
-        if not created:
-            await self._follow(session, event)
-        rules = await rules_for(
-            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
-        )
-        if rules.tells(event.role, "assigned"):
-            note = (
-                domain.assigned(event, base_url=self.base_url)
-                if created
-                else domain.changed(event, base_url=self.base_url)
-            )
-            await self._store(session, note, rules, meta.id)
+        for event, meta in events:
+            if meta.type != "assignment.created":
+                await self._follow(session, event)
+        rules = await self._rules(session, (for_unit(event.unit, event.plan_id) for event, _ in events))
+        pending = []
+        for event, meta in events:
+            in_force = rules[for_unit(event.unit, event.plan_id)]
+            if in_force.tells(event.role, "assigned"):
+                note = (
+                    domain.assigned(event, base_url=self.base_url)
+                    if meta.type == "assignment.created"
+                    else domain.changed(event, base_url=self.base_url)
+                )
+                pending.append(Pending(note, meta.id, in_force.digest))
+        await self._store(session, pending)
         return []
 
     async def _follow(self, session: AsyncSession, event: AssignmentCreated) -> None:
@@ -127,48 +201,61 @@ class Notifier:
             )
 
     async def due_soon(self, session: AsyncSession, event: OccurrenceDueSoon, meta: Meta) -> list[Event]:
-        rules = await rules_for(
-            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
-        )
-        if rules.tells(event.role, "due_soon") and event.lead_days in rules.due_soon_days:
-            await self._store(session, domain.due_soon(event, base_url=self.base_url), rules, meta.id)
+        return await self.due_soons(session, [(event, meta)])
+
+    async def due_soons(self, session: AsyncSession, events: Many) -> list[Event]:
+        """occurrence.due_soon: a reminder on the days the rules in force remind."""
+        rules = await self._rules(session, (for_unit(event.unit, event.plan_id) for event, _ in events))
+        pending = []
+        for event, meta in events:
+            in_force = rules[for_unit(event.unit, event.plan_id)]
+            if in_force.tells(event.role, "due_soon") and event.lead_days in in_force.due_soon_days:
+                pending.append(Pending(domain.due_soon(event, base_url=self.base_url), meta.id, in_force.digest))
+        await self._store(session, pending)
         return []
 
     async def overdue(self, session: AsyncSession, event: OccurrenceOverdue, meta: Meta) -> list[Event]:
-        rules = await rules_for(
-            session, self.settings, unit_code=event.unit.code, plan_id=event.plan_id, unit_path=event.unit.path
+        return await self.overdues(session, [(event, meta)])
+
+    async def overdues(self, session: AsyncSession, events: Many) -> list[Event]:
+        """occurrence.overdue: the late unit is told; a lead unit's occurrence waits, as an
+        escalation to the supervising unit, for its grace period."""
+        # only the lead's report is expected; a province has no supervisor here
+        supervisors = {
+            meta.id: parent
+            for event, meta in events
+            if event.role == "lead" and (parent := domain.supervisor(event.unit.path)) is not None
+        }
+        rules = await self._rules(
+            session,
+            [
+                *(for_unit(event.unit, event.plan_id) for event, _ in events),
+                *(for_unit(supervisors[meta.id], event.plan_id) for event, meta in events if meta.id in supervisors),
+            ],
         )
-        note = domain.overdue(event, base_url=self.base_url)
-        if rules.tells(event.role, "overdue"):
-            await self._store(session, note, rules, meta.id)
-        supervisor = domain.supervisor(event.unit.path)
-        if event.role != "lead" or supervisor is None:
-            return []  # only the lead's report is expected; a province has no supervisor here
-        # Whether and when the supervisor hears is the supervisor's rule (and the plan's), not
-        # the late unit's: a commune cannot switch off its own escalation.
-        above = await rules_for(
-            session, self.settings, unit_code=supervisor.code, plan_id=event.plan_id, unit_path=supervisor.path
-        )
-        if not above.escalate:
-            return []
-        if (await session.execute(select(is_settled(event.assignment_id, event.due)))).scalar() is not None:
-            return []  # done or cancelled before the overdue event arrived (the job checks again)
-        await session.execute(
-            insert(m.escalations)
-            .values(
-                assignment_id=event.assignment_id,
-                due=event.due,
-                unit_code=event.unit.code,
-                unit_path=event.unit.path,
-                parent_code=supervisor.code,
-                parent_path=supervisor.path,
-                plan_id=event.plan_id,
-                context=note.context,
-                escalate_on=domain.escalate_on(event.due, above.escalate_after_days, noticed=vn_date(meta.occurred_at)),
-                status="pending",
-            )
-            .on_conflict_do_nothing()
-        )
+        pending, waiting = [], []
+        for event, meta in events:
+            note = domain.overdue(event, base_url=self.base_url)
+            in_force = rules[for_unit(event.unit, event.plan_id)]
+            if in_force.tells(event.role, "overdue"):
+                pending.append(Pending(note, meta.id, in_force.digest))
+            if (supervisor := supervisors.get(meta.id)) is None:
+                continue
+            # Whether and when the supervisor hears is the supervisor's rule (and the plan's), not
+            # the late unit's: a commune cannot switch off its own escalation.
+            above = rules[for_unit(supervisor, event.plan_id)]
+            if above.escalate:
+                noticed = vn_date(meta.occurred_at)
+                waiting.append(
+                    escalation(
+                        event,
+                        supervisor,
+                        note,
+                        domain.escalate_on(event.due, above.escalate_after_days, noticed=noticed),
+                    )
+                )
+        await self._store(session, pending)
+        await wait_to_escalate(session, waiting)
         return []
 
     async def progress(self, session: AsyncSession, event: ProgressReported, meta: Meta) -> list[Event]:
@@ -187,7 +274,7 @@ class Notifier:
             session, self.settings, unit_code=event.unit.code, plan_id=None, unit_path=event.unit.path
         )
         note = domain.reviewed(event, accepted=meta.type == "report.accepted", base_url=self.base_url)
-        await self._store(session, note, rules, meta.id)
+        await self._store(session, [Pending(note, meta.id, rules.digest)])
         return []
 
 
@@ -195,10 +282,11 @@ def subscriptions(settings: Settings, templates: Templates | None = None) -> lis
     """`templates`: the service's, already loaded and checked (else loaded from the settings)."""
     notifier = Notifier(settings, templates or Templates(settings.templates_dir))
     return [
-        *on(notifier.assignment, "assignment.created", "assignment.updated"),
+        # the hot ones take a fetched batch at once (the service consumes batched: app.py)
+        *on(notifier.assignment, "assignment.created", "assignment.updated", many=notifier.assignments),
         *on(notifier.cancelled, "assignment.cancelled"),
-        *on(notifier.due_soon, "occurrence.due_soon"),
-        *on(notifier.overdue, "occurrence.overdue"),
+        *on(notifier.due_soon, "occurrence.due_soon", many=notifier.due_soons),
+        *on(notifier.overdue, "occurrence.overdue", many=notifier.overdues),
         *on(notifier.progress, "progress.reported", "progress.corrected"),
         *on(notifier.reviewed, "report.accepted", "report.returned"),
     ]

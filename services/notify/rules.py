@@ -11,10 +11,11 @@ its line (above it, and below it: the units that implement the plan)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, and_, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain, units
@@ -32,25 +33,55 @@ def defaults(settings: Settings) -> domain.Rules:
     return domain.Rules(due_soon_days=tuple(sorted(settings.due_soon_days, reverse=True)))
 
 
+# Whose rules: a unit (its code, and its path when known) under a plan (None: a rule of no plan).
+RuleKey = tuple[str, uuid.UUID | None, str | None]
+
+
+def rule_key(unit_code: str, plan_id: uuid.UUID | None, unit_path: str | None) -> RuleKey:
+    return (unit_code, plan_id, unit_path)
+
+
 async def stored_rules(
     session: AsyncSession, *, unit_code: str | None, plan_id: uuid.UUID | None, unit_path: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """The rules a unit and a plan set themselves, by scope ("unit", "plan"); one indexed lookup.
     A plan's rules reach only the units in the subtree of the unit that set them (`unit_path`
     given): a commune cannot mute a plan's reminders for its siblings."""
-    wanted = []
-    if unit_code:
-        wanted.append(and_(r.c.scope == "unit", r.c.key == unit_code))
-    if plan_id is not None:
-        wanted.append(and_(r.c.scope == "plan", r.c.key == str(plan_id)))
-    if not wanted:
-        return {}
-    rows = (await session.execute(select(r.c.scope, r.c.settings, r.c.owner_path).where(or_(*wanted)))).all()
-    return {
-        row.scope: row.settings
-        for row in rows
-        if row.scope == "unit" or unit_path is None or not row.owner_path or within(unit_path, row.owner_path)
-    }
+    key = rule_key(unit_code or "", plan_id, unit_path)
+    return (await stored_rules_many(session, [key]))[key]
+
+
+async def stored_rules_many(
+    session: AsyncSession, wanted: Iterable[RuleKey]
+) -> dict[RuleKey, dict[str, dict[str, Any]]]:
+    """`stored_rules` for each of `wanted`, in one statement whatever their number (a batch of
+    events reads the rules once)."""
+    wanted = set(wanted)
+    codes = sorted({code for code, _, _ in wanted if code})
+    plans = sorted({str(plan_id) for _, plan_id, _ in wanted if plan_id is not None})
+    rows = (await session.execute(_STORED, {"codes": codes, "plans": plans})).all() if codes or plans else []
+    of_unit = {row.key: row.settings for row in rows if row.scope == "unit"}
+    of_plan = {row.key: row for row in rows if row.scope == "plan"}
+    found: dict[RuleKey, dict[str, dict[str, Any]]] = {}
+    for key in wanted:
+        code, plan_id, path = key
+        stored = {}
+        plan = of_plan.get(str(plan_id)) if plan_id is not None else None
+        if plan is not None and (path is None or not plan.owner_path or within(path, plan.owner_path)):
+            stored["plan"] = plan.settings
+        if code and code in of_unit:
+            stored["unit"] = of_unit[code]
+        found[key] = stored
+    return found
+
+
+# one text whatever the number of units and plans: compiled and prepared once
+_STORED = select(r.c.scope, r.c.key, r.c.settings, r.c.owner_path).where(
+    or_(
+        and_(r.c.scope == "unit", r.c.key == any_(bindparam("codes", type_=ARRAY(Text)))),
+        and_(r.c.scope == "plan", r.c.key == any_(bindparam("plans", type_=ARRAY(Text)))),
+    )
+)
 
 
 def in_force(settings: Settings, stored: dict[str, dict[str, Any]]) -> domain.Rules:
@@ -62,8 +93,24 @@ async def rules_for(
     session: AsyncSession, settings: Settings, *, unit_code: str, plan_id: uuid.UUID | None, unit_path: str | None
 ) -> domain.Rules:
     """The rules in force for a unit (its code and path) and plan."""
-    stored = await stored_rules(session, unit_code=unit_code, plan_id=plan_id, unit_path=unit_path)
-    return in_force(settings, stored)
+    key = rule_key(unit_code, plan_id, unit_path)
+    return (await rules_for_many(session, settings, [key]))[key]
+
+
+async def rules_for_many(
+    session: AsyncSession, settings: Settings, wanted: Iterable[RuleKey]
+) -> dict[RuleKey, domain.Rules]:
+    """The rules in force for each of `wanted` (unit code, plan, unit path), read in one statement;
+    units with the same stored layers share one merge (most units of a batch have none of their own)."""
+    merged: dict[tuple[uuid.UUID | None, str | None], domain.Rules] = {}
+    found: dict[RuleKey, domain.Rules] = {}
+    for key, stored in (await stored_rules_many(session, wanted)).items():
+        code, plan_id, _ = key
+        layers = (plan_id if "plan" in stored else None, code if "unit" in stored else None)  # the rows that apply
+        if layers not in merged:
+            merged[layers] = in_force(settings, stored)
+        found[key] = merged[layers]
+    return found
 
 
 def rules_json(rules: domain.Rules) -> dict[str, Any]:

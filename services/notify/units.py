@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, exists, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Text, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models as m
@@ -23,10 +23,29 @@ u = m.units
 async def heard(session: AsyncSession, *, code: str, path: str) -> None:
     """Remember where a unit is (a merge or a move may give a code a new path). Writes, and
     locks, only when that is news: this is on the path of every notification stored."""
-    known = exists().where(u.c.code == code, u.c.path == path)
-    news = select(literal(code, Text), literal(path, Text)).where(~known)
-    stmt = insert(u).from_select(["code", "path"], news)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_={"path": stmt.excluded.path}))
+    await heard_many(session, {code: path})
+
+
+async def heard_many(session: AsyncSession, paths: dict[str, str]) -> None:
+    """`heard` for each unit code → path, in one statement whatever their number (codes in order:
+    concurrent transactions lock the rows they change in the same order)."""
+    if paths:
+        codes = sorted(paths)
+        await session.execute(_HEARD, {"codes": codes, "paths": [paths[code] for code in codes]})
+
+
+def _heard() -> Any:
+    told = (
+        func.unnest(bindparam("codes", type_=ARRAY(Text)), bindparam("paths", type_=ARRAY(Text)))
+        .table_valued("code", "path")
+        .render_derived(name="told")
+    )
+    known = exists().where(u.c.code == told.c.code, u.c.path == told.c.path)
+    stmt = insert(u).from_select(["code", "path"], select(told.c.code, told.c.path).where(~known))
+    return stmt.on_conflict_do_update(index_elements=["code"], set_={"path": stmt.excluded.path})
+
+
+_HEARD = _heard()  # one text whatever the number of units: compiled and prepared once
 
 
 def _from_credential(caller: Caller, code: str) -> str | None:
