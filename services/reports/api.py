@@ -104,7 +104,8 @@ async def rollup(
 
     `view=current` (mặc định) tính lại theo cơ cấu hiện hành: kết quả của xã cũ đã sáp nhập được
     cộng cho xã mới; `view=as_reported` giữ cây đơn vị như tại thời điểm báo cáo. Lọc theo `plan`,
-    `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm)."""
+    `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm).
+    `unit=VN`: cả nước (chỉ tài khoản có phạm vi toàn quốc); đơn vị trực thuộc của nó là các tỉnh."""
     today = service.clock.today_vn()
     async with snapshot(service) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name

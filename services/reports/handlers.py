@@ -20,7 +20,7 @@ from sqlalchemy import Select, Table, TableValuedAlias, bindparam, case, false, 
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reports import audit
+from services.reports import aggregates, audit
 from services.reports import models as m
 from services.reports.domain import rollup_to
 from shared.bus import PermanentEventError, Premature, Subscription, on
@@ -91,6 +91,7 @@ async def refresh_rollup_paths(session: AsyncSession, seeds: set[str]) -> None:
 
 async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, at: datetime, what: str) -> None:
     u = m.units
+    before = await aggregates.units_before(session, {unit.code})  # its level and roll-up count in the aggregates
     known = (await session.execute(select(u.c.parent, u.c.path).where(u.c.code == unit.code).with_for_update())).first()
     if known is not None and (known.parent, known.path) != (unit.parent, unit.path):
         # the directory never moves a unit (a reorganisation is a new unit and a succession)
@@ -114,6 +115,7 @@ async def _upsert_unit(session: AsyncSession, unit: UnitCreated | UnitRenamed, a
         )
     )
     await refresh_rollup_paths(session, {unit.code})
+    await aggregates.restate(session, before)
 
 
 async def unit_changed(session: AsyncSession, unit: UnitCreated | UnitRenamed, meta: Meta) -> list[Event]:
@@ -123,12 +125,14 @@ async def unit_changed(session: AsyncSession, unit: UnitCreated | UnitRenamed, m
 
 
 async def unit_succeeded(session: AsyncSession, link: UnitSucceeded, meta: Meta) -> list[Event]:
+    before = await aggregates.units_before(session, {link.old})  # today's structure moves the current view
     await session.execute(
         insert(m.successors)
         .values(old_code=link.old, new_code=link.new, is_default=link.default)
         .on_conflict_do_nothing()
     )
     await refresh_rollup_paths(session, {link.old})
+    await aggregates.restate(session, before)
     return []
 
 
@@ -255,15 +259,16 @@ async def assignments_changed(
 ) -> list[Event]:
     """assignment.created, .updated and .cancelled of a batch: one statement per round and event
     type, rows in id order (concurrent batches of the three types lock them in the same order)."""
-    for turn in rounds(events, key=lambda event: event.assignment_id):
-        for event_type, statement in _UPSERT_ASSIGNMENTS.items():
-            rows = sorted(
-                (_assignment_row(event, meta) for event, meta in turn if meta.type == event_type),
-                key=lambda row: row["id"],
-            )
-            if rows:
-                columns = _CANCELLED_COLUMNS if event_type == "assignment.cancelled" else _CREATED_COLUMNS
-                await session.execute(statement, _arrays(rows, columns))
+    async with aggregates.tracking(session, {event.assignment_id for event, _ in events}):
+        for turn in rounds(events, key=lambda event: event.assignment_id):
+            for event_type, statement in _UPSERT_ASSIGNMENTS.items():
+                rows = sorted(
+                    (_assignment_row(event, meta) for event, meta in turn if meta.type == event_type),
+                    key=lambda row: row["id"],
+                )
+                if rows:
+                    columns = _CANCELLED_COLUMNS if event_type == "assignment.cancelled" else _CREATED_COLUMNS
+                    await session.execute(statement, _arrays(rows, columns))
     return []
 
 
@@ -346,8 +351,10 @@ def newest_reports(events: Iterable[ProgressReported]) -> list[dict[str, Any]]:
 
 async def progress_reported_many(session: AsyncSession, events: list[tuple[ProgressReported, Meta]]) -> list[Event]:
     """progress.reported and progress.corrected of a batch: reduced to one row per assignment
-    here, then one statement."""
-    await session.execute(_UPSERT_PROGRESS, _arrays(newest_reports(event for event, _ in events), _PROGRESS_COLUMNS))
+    here, then one statement; the roll-ups' aggregates follow in the same transaction."""
+    rows = newest_reports(event for event, _ in events)
+    async with aggregates.tracking(session, [row["assignment_id"] for row in rows]):
+        await session.execute(_UPSERT_PROGRESS, _arrays(rows, _PROGRESS_COLUMNS))
     return []
 
 

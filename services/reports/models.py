@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, MetaData, Table, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.outbox import inbox_table, outbox_table
@@ -95,6 +108,47 @@ progress = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("reason", Text, nullable=False, server_default=""),  # why it cannot be done
     Column("good_model", Text, nullable=False, server_default=""),  # a practice worth spreading
+)
+
+# The roll-ups' maintained aggregates (aggregates.py keeps them in the transaction that changes
+# the facts; queries.py reads them). A fact — an assignment with its latest progress — counts for
+# every unit on its own path and for the nation ("VN"): `restated` false, both views; and, in
+# today's structure only, for the units its unit's `rollup_to` adds (merges): `restated` true. The
+# grain is the task, so a plan amendment that changes a task's area or channels moves nothing
+# (they are joined from plan_tasks when read); the due date and the period's start stay in the
+# key because overdue / not due / in progress depend on the day the figures are read.
+rollup_counts = Table(
+    "rollup_counts",
+    metadata,
+    Column("unit", Text, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, primary_key=True),
+    Column("plan_id", Uuid, primary_key=True),
+    Column("task_ref", Text, primary_key=True),
+    Column("due", Date, primary_key=True),
+    Column("level", Text, primary_key=True),  # of the reporting unit; "unknown" until its unit.created
+    Column("restated", Boolean, primary_key=True),
+    # lead assignments only, as the roll-ups count them
+    Column("expected", Integer, nullable=False),
+    Column("reported", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),  # first report on or before the due date
+    Column("done_on_time", Integer, nullable=False),
+    Column("done_late", Integer, nullable=False),
+)
+
+rollup_outputs = Table(
+    "rollup_outputs",
+    metadata,
+    Column("unit", Text, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, primary_key=True),
+    Column("plan_id", Uuid, primary_key=True),
+    Column("task_ref", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("restated", Boolean, primary_key=True),
+    # every role's latest report: how many name the kind (a kind reported as 0 still shows) and their sum
+    Column("reports", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
 )
 
 # A unit's periodic report submitted to its parent: each submission is a version; the parent

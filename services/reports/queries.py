@@ -1,9 +1,15 @@
 """Aggregations over the reports read model, shared by the HTTP API and the documents.
 
-Every figure is counted from the assignment and progress rows in scope, never stored: rates
-are recomputed from counts. Completeness counts the lead units' reports (coordinating units
-add outputs only); "expected" counts only assignments that exist, i.e. units that existed and
-had the obligation in the period, so it never exceeds 100 % around a reorganisation.
+The roll-ups' figures (`totals`, `by_level`, `by_quarter`, `outputs`, `children`) are read from
+the maintained aggregates (models.rollup_counts / rollup_outputs, kept by aggregates.py in the
+transaction that changes the facts): a province's year is a few hundred rows, not its facts.
+What lists units or tasks (`lagging`, `tasks`, `highlights`) is counted from the facts, within
+the scope; services/reports/direct.py counts the roll-ups from the facts too, the oracle the
+tests hold the aggregates to. Rates are recomputed from counts. Completeness counts the lead
+units' reports (coordinating units add outputs only); "expected" counts only assignments that
+exist, i.e. units that existed and had the obligation in the period, so it never exceeds 100 %
+around a reorganisation. The unit `NATION` ("VN") is the country: every fact counts for it, and
+its children are the provinces.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import models as m
+from services.reports.aggregates import NATION
 from shared import pages, units
-from shared.access import Caller, Right
-from shared.errors import NotFound
-from shared.followup import STATES, is_state, reported_on_time
+from shared.access import EVERYWHERE, Caller, Right
+from shared.errors import Forbidden, NotFound
+from shared.followup import STATES, FollowUp, is_state, reported_on_time
 from shared.periods import Period
 from shared.text import natural_key
 
@@ -57,7 +64,9 @@ class Scope:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         under: ColumnElement[bool] = units.under(a.c.ancestors, self.unit)
-        if self.view == "current":
+        if self.unit == NATION:
+            under = true()
+        elif self.view == "current":
             # `= ANY(ARRAY(subquery))`, not `IN (subquery)`: the list is computed once, so the
             # OR becomes a bitmap OR of the unit_code and ancestors indexes, not a full scan.
             restated = select(u.c.code).where(u.c.rollup_to.contains([self.unit])).scalar_subquery()
@@ -81,7 +90,17 @@ class Scope:
 async def get_unit_or_raise(session: AsyncSession, code: str, *, caller: Caller | None = None) -> Any:
     """The read model's row of a unit; 404 naming the code if there is none. With a caller, the
     unit is one it reads about: 403 unless it lies in the caller's subtree (a unit code is no
-    secret, the directory lists them; its figures are)."""
+    secret, the directory lists them; its figures are). The nation ("VN") is read only by a
+    caller whose scope is the whole country."""
+    if code == NATION:
+        if caller is not None:
+            caller.require_right(Right.read)
+            if not caller.national:
+                raise Forbidden(
+                    f"Số liệu cả nước (mã {NATION}) chỉ dành cho tài khoản có phạm vi toàn quốc; "
+                    f"tài khoản này thuộc đơn vị {caller.unit_code}"
+                )
+        return SimpleNamespace(code=NATION, name="Cả nước", level="country", parent=None, path=EVERYWHERE)
     row = (await session.execute(select(u).where(u.c.code == code))).first()
     if row is None:
         raise NotFound(f"không có đơn vị mã {code!r}")
@@ -122,45 +141,7 @@ def figures(row: Any) -> dict[str, Any]:
     }
 
 
-async def totals(session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
-    row = (await session.execute(select(*counts(today)).select_from(scope.source()).where(*scope.conditions()))).one()
-    return figures(row)
-
-
-async def by_quarter(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
-    """The figures of each quarter of the scope's year, in one query: every assignment whose
-    period lies within one quarter counts for that quarter, as `totals` of the quarter would count it."""
-    year = Period("year", scope.period.year)
-    quarter = func.extract("quarter", a.c.period_start)
-    in_year = replace(scope, period=year)
-    rows = {
-        int(row.quarter): row
-        for row in (
-            await session.execute(
-                select(quarter.label("quarter"), *counts(today))
-                .select_from(in_year.source())
-                .where(*in_year.conditions(), quarter == func.extract("quarter", a.c.period_end))
-                .group_by(literal_column("quarter"))
-            )
-        ).all()
-    }
-    return [{"period": q.code, "label": q.label_vi()} | figures(rows.get(q.index) or NOTHING) for q in year.quarters()]
-
-
-async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str, dict[str, Any]]:
-    """The same figures per level of the reporting unit (province, commune, body …)."""
-    rows = (
-        await session.execute(
-            select(func.coalesce(u.c.level, "unknown").label("unit_level"), *counts(today))
-            .select_from(scope.source().outerjoin(u, u.c.code == a.c.unit_code))
-            .where(*scope.conditions())
-            .group_by(literal_column("unit_level"))
-        )
-    ).all()
-    return {row.unit_level: figures(row) for row in rows if row.expected or row.reported}
-
-
-def _product_sums(scope: Scope, *group: Any, also: Any = None) -> tuple[Any, Any]:
+def product_sums(scope: Scope, *group: Any, also: Any = None) -> tuple[Any, Any]:
     """SELECT *group, product kind, sum of the latest reports' counts in scope, grouped so;
     `also` is one more lateral source (the channels of the task). Returns it and the kind column."""
     kv = func.jsonb_each_text(p.c.outputs).table_valued("key", "value").lateral()
@@ -178,17 +159,123 @@ def _product_sums(scope: Scope, *group: Any, also: Any = None) -> tuple[Any, Any
     return query, kv.c.key
 
 
+def merged_away(unit: FromClause) -> ColumnElement[bool]:
+    """The unit is the old side of a default succession: merged into another (an anti-join,
+    which the planner hashes once, where `NOT IN (subquery)` was re-checked per row)."""
+    succ = m.successors
+    return exists().where(succ.c.old_code == unit.c.code, succ.c.is_default)
+
+
+# --- the roll-ups, read from the maintained aggregates ---------------------------------------
+
+c, o = m.rollup_counts, m.rollup_outputs
+
+
+def _rows(table: Any, scope: Scope, *, tasks: bool = False) -> tuple[FromClause, list[ColumnElement[bool]]]:
+    """The aggregate rows of the scope's period and view, narrowed by plan, area and channel
+    (joined from the plan's tasks: `tasks` for grouping by them), for every unit: the caller
+    adds which. As `Scope.conditions` counts the facts."""
+    wanted = [table.c.period_start >= scope.period.start, table.c.period_end <= scope.period.end]
+    if scope.view == "as_reported":  # the facts' own paths; the rows today's structure adds are restated
+        wanted.append(~table.c.restated)
+    if scope.plan is not None:
+        wanted.append(table.c.plan_id == scope.plan)
+    source: FromClause = table
+    if tasks or scope.area is not None or scope.channel is not None:
+        source = table.outerjoin(t, and_(t.c.plan_id == table.c.plan_id, t.c.ref == table.c.task_ref))
+    if scope.area is not None:
+        wanted.append(t.c.area == scope.area)
+    if scope.channel is not None:
+        wanted.append(t.c.channels.any_() == scope.channel)
+    return source, wanted
+
+
+def summed(today: date) -> list[Any]:
+    """`counts` over aggregate rows: the stored counters summed, and the three states that depend
+    on the day (overdue, not due, in progress) decided now from each row's due date and period."""
+    not_done = c.c.expected - c.c.done_on_time - c.c.done_late
+    not_overdue = c.c.due >= today
+
+    def total(column: Any, name: str, *when: ColumnElement[bool]) -> Any:
+        added = func.sum(column)
+        return func.coalesce(added.filter(*when) if when else added, 0).label(name)
+
+    return [
+        total(c.c.expected, "expected"),
+        total(c.c.reported, "reported"),
+        total(c.c.on_time, "on_time"),
+        total(c.c.done_on_time, FollowUp.DONE_ON_TIME.value),
+        total(c.c.done_late, FollowUp.DONE_LATE.value),
+        total(not_done, FollowUp.OVERDUE.value, c.c.due < today),
+        total(not_done, FollowUp.NOT_DUE.value, not_overdue, c.c.period_start > today),
+        total(not_done, FollowUp.IN_PROGRESS.value, not_overdue, c.c.period_start <= today),
+    ]
+
+
+async def totals(session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
+    source, wanted = _rows(c, scope)
+    row = (
+        await session.execute(select(*summed(today)).select_from(source).where(c.c.unit == scope.unit, *wanted))
+    ).one()
+    return figures(row)
+
+
+async def by_quarter(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """The figures of each quarter of the scope's year, in one query: every assignment whose
+    period lies within one quarter counts for that quarter, as `totals` of the quarter would count it."""
+    year = Period("year", scope.period.year)
+    quarter = func.extract("quarter", c.c.period_start)
+    source, wanted = _rows(c, replace(scope, period=year))
+    rows = {
+        int(row.quarter): row
+        for row in (
+            await session.execute(
+                select(quarter.label("quarter"), *summed(today))
+                .select_from(source)
+                .where(c.c.unit == scope.unit, *wanted, quarter == func.extract("quarter", c.c.period_end))
+                .group_by(literal_column("quarter"))
+            )
+        ).all()
+    }
+    return [{"period": q.code, "label": q.label_vi()} | figures(rows.get(q.index) or NOTHING) for q in year.quarters()]
+
+
+async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str, dict[str, Any]]:
+    """The same figures per level of the reporting unit (province, commune, body …; "unknown"
+    while the read model has no unit.created for it)."""
+    source, wanted = _rows(c, scope)
+    rows = (
+        await session.execute(
+            select(c.c.level.label("unit_level"), *summed(today))
+            .select_from(source)
+            .where(c.c.unit == scope.unit, *wanted)
+            .group_by(c.c.level)
+        )
+    ).all()
+    return {row.unit_level: figures(row) for row in rows if row.expected or row.reported}
+
+
 async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area", "channel"] = "") -> Any:
     """Products reported: {kind: n}, or {area: {kind: n}}, or {channel: {kind: n}}."""
+    source, wanted = _rows(o, scope, tasks=bool(by))
     group: list[Any] = []
-    channel = None
     if by == "area":
         group = [func.coalesce(t.c.area, "").label("group")]
     elif by == "channel":
         channel = func.unnest(t.c.channels).table_valued("name").lateral()
+        source = source.join(channel, true())
         group = [channel.c.name.label("group")]
-    query, kind = _product_sums(scope, *group, also=channel)
-    rows = (await session.execute(query.order_by(*group, kind))).all()
+    if scope.kind is not None:
+        wanted.append(o.c.kind == scope.kind)
+    query = (
+        select(*group, o.c.kind, func.sum(o.c.amount))
+        .select_from(source)
+        .where(o.c.unit == scope.unit, *wanted)
+        .group_by(*group, o.c.kind)
+        .having(func.sum(o.c.reports) > 0)  # a kind reported as 0 shows; one no report names any more does not
+        .order_by(*group, o.c.kind)
+    )
+    rows = (await session.execute(query)).all()
     if not by:
         return {row[0]: int(row[1]) for row in rows}
     grouped: dict[str, dict[str, int]] = {}
@@ -197,54 +284,29 @@ async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area"
     return grouped
 
 
-def merged_away(unit: FromClause) -> ColumnElement[bool]:
-    """The unit is the old side of a default succession: merged into another (an anti-join,
-    which the planner hashes once, where `NOT IN (subquery)` was re-checked per row)."""
-    succ = m.successors
-    return exists().where(succ.c.old_code == unit.c.code, succ.c.is_default)
-
-
 async def children(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
     """One row per child unit with its own subtree's figures; children without assignments too.
-    In the current view a merged unit's facts count for the child that took it over."""
+    In the current view a merged unit's facts count for the child that took it over (its
+    restated rows), and a unit merged away is no child: its facts count there, once."""
     child = u.alias("child")
-    # A unit merged away (the old side of a default succession) is no child in today's
-    # structure: its facts count for the unit that took it over, once.
-    source: FromClause
-    key: ColumnElement[Any]
-    if scope.view == "current":
-        own = u.alias("own")
-        source = scope.source().join(own, own.c.code == a.c.unit_code)
-        source = source.join(
-            child,
-            and_(child.c.parent == scope.unit, child.c.code == own.c.rollup_to.any_(), ~merged_away(child)),
-        )
-        key = child.c.code
-    else:
-        source = scope.source()
-        key = a.c.ancestors[func.array_position(a.c.ancestors, scope.unit) + 1]
+
+    def is_child(unit: FromClause) -> ColumnElement[bool]:
+        below = unit.c.parent.is_(None) if scope.unit == NATION else unit.c.parent == scope.unit
+        return and_(below, ~merged_away(unit)) if scope.view == "current" else below
+
+    source, wanted = _rows(c, scope)
     rows = {
         row.child_code: row
         for row in (
             await session.execute(
-                select(key.label("child_code"), *counts(today))
-                .select_from(source)
-                .where(*scope.conditions())
-                .group_by(literal_column("child_code"))
+                select(c.c.unit.label("child_code"), *summed(today))
+                .select_from(source.join(child, child.c.code == c.c.unit))
+                .where(is_child(child), *wanted)
+                .group_by(c.c.unit)
             )
         ).all()
-        if row.child_code is not None
     }
-    units = (
-        await session.execute(
-            select(u.c.code, u.c.name, u.c.level).where(
-                or_(
-                    and_(u.c.parent == scope.unit, ~merged_away(u) if scope.view == "current" else true()),
-                    u.c.code.in_(list(rows)),
-                )
-            )
-        )
-    ).all()
+    units = (await session.execute(select(u.c.code, u.c.name, u.c.level).where(is_child(u)))).all()
     result = []
     for unit in units:
         row = rows.get(unit.code)
@@ -252,6 +314,9 @@ async def children(session: AsyncSession, scope: Scope, today: date) -> list[dic
         result.append({"unit": unit.code, "name": unit.name, "level": unit.level, **numbers})
     result.sort(key=lambda r: (r["completeness"] is None, r["completeness"] or 0, r["name"]))
     return result
+
+
+# --- lists of units and tasks, counted from the facts in scope --------------------------------
 
 
 async def lagging(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
@@ -316,7 +381,7 @@ async def tasks(session: AsyncSession, scope: Scope, today: date) -> list[dict[s
         )
     ).all()
     produced: dict[tuple[uuid.UUID, str], dict[str, int]] = {}
-    query, _ = _product_sums(scope, a.c.plan_id, a.c.task_ref)
+    query, _ = product_sums(scope, a.c.plan_id, a.c.task_ref)
     for plan_id, ref, key, total in (await session.execute(query)).all():
         produced.setdefault((plan_id, ref), {})[key] = int(total)
     titles = dict(

@@ -23,7 +23,17 @@ from shared.bus import reconcile_consumers
 from shared.db import make_engine
 from shared.settings import Settings
 
-DERIVED = (m.units, m.successors, m.plans, m.plan_tasks, m.assignments, m.progress, m.inbox)
+DERIVED = (
+    m.units,
+    m.successors,
+    m.plans,
+    m.plan_tasks,
+    m.assignments,
+    m.progress,
+    m.rollup_counts,  # the roll-ups' aggregates: the replay fills them again through the same handlers
+    m.rollup_outputs,
+    m.inbox,
+)
 
 
 class ServiceRunning(RuntimeError):
