@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -248,6 +249,7 @@ async def run(
             plan_id = uuid.uuid4()
             events = [due_soon(prefix, u, plan_id, due) for u in communes]
             spy = start_py_spy(data_dir, args.py_spy) if args.py_spy else None
+            load_before = os.getloadavg()
             cpu_before = cpu()
             nc = await nats_connect(nats_url, "tasks")
             try:
@@ -284,6 +286,7 @@ async def run(
                     )
                 await asyncio.sleep(0.2)
             cpu_after = cpu()
+            load_after = os.getloadavg()
             t_end = time.monotonic()
             if args.py_spy:
                 rows["profile"] = stop_py_spy(spy, args.py_spy)
@@ -309,6 +312,12 @@ async def run(
                     f" {first - t_first:.1f} s, {expected_mails / max(t_mail - first, 1e-9):.1f}/s from the first;"
                     f" last mail {t_mail - (t_inapp or t_end):+.1f} s after the last notification"
                 )
+            rows["load"] = (
+                "load average (1, 5, 15 min) at the first publish "
+                + ", ".join(f"{x:.2f}" for x in load_before)
+                + "; at the end "
+                + ", ".join(f"{x:.2f}" for x in load_after)
+            )
             window = t_end - t_first
             spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
             rows["cpu"] = (

@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Text, Uuid, bindparam, cast, func, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy import Date, Text, Uuid, cast, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
 from services.notify import models as m
-from services.notify.notifications import Pending, store_many
+from services.notify.notifications import Pending, arrays_of, store_many, unnested
 from services.notify.rendering import Templates
 from services.notify.rules import RuleKey, rule_key, rules_for, rules_for_many
 from shared.bus import Subscription, on
@@ -92,7 +92,7 @@ async def wait_to_escalate(session: AsyncSession, rows: list[dict[str, Any]]) ->
         first.setdefault((row["assignment_id"], row["due"]), row)
     if first:
         ordered = [first[key] for key in sorted(first)]
-        await session.execute(_WAIT_TO_ESCALATE, {name: [row[name] for row in ordered] for name in _ESCALATION_COLUMNS})
+        await session.execute(_WAIT_TO_ESCALATE, arrays_of(ordered, _ESCALATION_COLUMNS))
 
 
 _ESCALATION_COLUMNS: dict[str, Any] = {
@@ -110,8 +110,7 @@ _ESCALATION_COLUMNS: dict[str, Any] = {
 
 def _wait_to_escalate() -> Any:
     """INSERT … SELECT FROM unnest(arrays): one text whatever the batch's size."""
-    arrays = (bindparam(name, type_=ARRAY(type_)) for name, type_ in _ESCALATION_COLUMNS.items())
-    batch = func.unnest(*arrays).table_valued(*_ESCALATION_COLUMNS).render_derived(name="batch")
+    batch = unnested(_ESCALATION_COLUMNS)
     values = [cast(batch.c[name], JSONB) if name == "context" else batch.c[name] for name in _ESCALATION_COLUMNS]
     rows = select(*values, literal("pending").label("status")).where(
         is_settled(batch.c.assignment_id, batch.c.due).is_(None)

@@ -68,7 +68,7 @@ async def store_many(
     if not first:
         return {}
     rows = sorted((_row(item, templates) for item in first.values()), key=lambda row: row["dedup_key"])
-    inserted = set((await session.execute(_INSERT_NOTIFICATIONS, _arrays(rows, _NOTIFICATION_COLUMNS))).scalars())
+    inserted = set((await session.execute(_INSERT_NOTIFICATIONS, arrays_of(rows, _NOTIFICATION_COLUMNS))).scalars())
     created = {row["dedup_key"]: row["id"] for row in rows if row["id"] in inserted}
     made = [item for key, item in first.items() if key in created]  # arrival order
     # the last word on a unit's place wins, as when the events are handled one by one
@@ -135,18 +135,18 @@ async def _first_deliveries(
             )
     if rows:
         rows.sort(key=lambda row: row["idempotency_key"])
-        await session.execute(_INSERT_DELIVERIES, _arrays(rows, _DELIVERY_COLUMNS))
+        await session.execute(_INSERT_DELIVERIES, arrays_of(rows, _DELIVERY_COLUMNS))
 
 
 # The batch statements: the rows go in as one array per column and come out of unnest(), so each
 # is one text whatever the batch's size, compiled by SQLAlchemy and prepared by PostgreSQL once.
-def _from_arrays(columns: dict[str, Any]) -> Any:
+def unnested(columns: dict[str, Any]) -> Any:
     """unnest(:c1, :c2, …) AS batch(c1, c2, …), one bound array per column, typed."""
     arrays = (bindparam(name, type_=ARRAY(type_)) for name, type_ in columns.items())
     return func.unnest(*arrays).table_valued(*columns).render_derived(name="batch")
 
 
-def _arrays(rows: list[dict[str, Any]], columns: dict[str, Any]) -> dict[str, list[Any]]:
+def arrays_of(rows: list[dict[str, Any]], columns: dict[str, Any]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in columns}
 
 
@@ -168,7 +168,7 @@ _NOTIFICATION_COLUMNS: dict[str, Any] = {
 
 
 def _insert_notifications() -> Any:
-    batch = _from_arrays(_NOTIFICATION_COLUMNS)
+    batch = unnested(_NOTIFICATION_COLUMNS)
     values = [cast(batch.c[name], JSONB) if name == "context" else batch.c[name] for name in _NOTIFICATION_COLUMNS]
     statement = insert(n).from_select(list(_NOTIFICATION_COLUMNS), select(*values))
     return statement.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(n.c.id)
@@ -186,7 +186,7 @@ _DELIVERY_COLUMNS: dict[str, Any] = {
 
 
 def _insert_deliveries() -> Any:
-    batch = _from_arrays(_DELIVERY_COLUMNS)
+    batch = unnested(_DELIVERY_COLUMNS)
     statement = insert(m.deliveries).from_select(list(_DELIVERY_COLUMNS), select(*batch.c))
     return statement.on_conflict_do_nothing()
 
