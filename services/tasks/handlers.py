@@ -9,13 +9,31 @@ dead-lettered if it never comes, so a forged huge version cannot lock anything."
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Date, Text, Uuid, and_, column, delete, func, or_, select, update, values
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
@@ -77,40 +95,93 @@ def _announce(event_type: str, a: NewAssignment, *, plan_id: uuid.UUID, number: 
     )
 
 
-async def _create(
-    session: AsyncSession, *, plan_id: uuid.UUID, number: str, new: Sequence[NewAssignment], at: datetime
-) -> list[Event]:
-    if not new:
-        return []
-    rows = [
-        {
-            "id": a.id,
-            "plan_id": plan_id,
-            "plan_number": number,
-            "task_ref": a.task_ref,
-            "task_title": a.task_title,
-            "unit_code": a.unit.code,
-            "unit_path": a.unit.path,
-            "unit_name": a.unit.name,
-            "role": a.role,
-            "period": a.period.code,
-            "period_start": a.period.start,
-            "due": a.due,
-        }
-        for a in new
-    ]
-    inserted: set[uuid.UUID] = set()
-    for chunk in chunks(rows):
-        statement = (
-            insert(m.assignments)
-            .values(chunk)
-            .on_conflict_do_update(  # an amendment may bring back what an earlier one cancelled
-                index_elements=["id"], set_={"cancelled_at": None}, where=m.assignments.c.cancelled_at.is_not(None)
-            )
-            .returning(m.assignments.c.id)
+@dataclass(frozen=True)
+class Existing:
+    """An assignment of the plan as it stands before this version is applied."""
+
+    current: Current
+    cancelled: bool
+    reported: bool
+
+
+async def _existing(session: AsyncSession, plan_id: uuid.UUID) -> dict[uuid.UUID, Existing]:
+    """The plan's assignments already here (none at its first version: one indexed lookup)."""
+    a = m.assignments
+    rows = await session.execute(
+        select(a.c.id, a.c.task_title, a.c.due, a.c.plan_number, a.c.cancelled_at, a.c.last_reported_at).where(
+            a.c.plan_id == plan_id
         )
-        inserted.update((await session.execute(statement)).scalars().all())
-    return [_announce("assignment.created", a, plan_id=plan_id, number=number, at=at) for a in new if a.id in inserted]
+    )
+    return {
+        r.id: Existing(
+            current=Current(task_title=r.task_title, due=r.due, plan_number=r.plan_number),
+            cancelled=r.cancelled_at is not None,
+            reported=r.last_reported_at is not None,
+        )
+        for r in rows
+    }
+
+
+# The columns of a new assignment, in the order of the arrays _insert_assignments unnests.
+_NEW_COLUMNS = {
+    "id": Uuid,
+    "task_ref": Text,
+    "task_title": Text,
+    "unit_code": Text,
+    "unit_path": Text,
+    "unit_name": Text,
+    "role": Text,
+    "period": Text,
+    "period_start": Date,
+    "due": Date,
+}
+
+
+@functools.cache
+def _insert_assignments() -> Any:
+    """INSERT … SELECT :plan_id, :plan_number, unnest(one array per column): one statement,
+    prepared once, for a commune's plan as for a national one (a multi-row VALUES was compiled
+    anew for each thousand rows)."""
+    a = m.assignments
+    rows = (
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _NEW_COLUMNS.items()))
+        .table_valued(*_NEW_COLUMNS)
+        .render_derived(name="new")
+    )
+    plan = (bindparam("plan_id", type_=Uuid).label("plan_id"), bindparam("plan_number", type_=Text).label("plan_number"))
+    return (
+        insert(a)
+        .from_select(["plan_id", "plan_number", *_NEW_COLUMNS], select(*plan, *(rows.c[c] for c in _NEW_COLUMNS)))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(a.c.id)
+    )
+
+
+def _among(ids: Any, wanted: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """SQL: `ids` = ANY(one array parameter), whatever the number of ids (IN had one each)."""
+    return ids == any_(literal(list(wanted), type_=ARRAY(Uuid)))  # type: ignore[no-any-return]
+
+
+async def _create(
+    session: AsyncSession, *, plan_id: uuid.UUID, number: str, new: Sequence[NewAssignment]
+) -> set[uuid.UUID]:
+    """Store the new assignments in one statement; the ids stored."""
+    if not new:
+        return set()
+    arrays: dict[str, list[Any]] = {
+        "id": [a.id for a in new],
+        "task_ref": [a.task_ref for a in new],
+        "task_title": [a.task_title for a in new],
+        "unit_code": [a.unit.code for a in new],
+        "unit_path": [a.unit.path for a in new],
+        "unit_name": [a.unit.name for a in new],
+        "role": [a.role for a in new],
+        "period": [a.period.code for a in new],
+        "period_start": [a.period.start for a in new],
+        "due": [a.due for a in new],
+    }
+    stored = await session.execute(_insert_assignments(), {"plan_id": plan_id, "plan_number": number, **arrays})
+    return set(stored.scalars().all())
 
 
 async def _apply(
@@ -130,18 +201,31 @@ async def _apply(
         return []  # an older version arriving late changes nothing
     wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar, rules=rules)
     a = m.assignments
-    events = await _create(session, plan_id=plan_id, number=number, new=wanted, at=at)
-    keep = [w.id for w in wanted]
-    dropped = (
-        await session.execute(
-            update(a)
-            .where(
-                a.c.plan_id == plan_id, a.c.id.not_in(keep), a.c.cancelled_at.is_(None), a.c.last_reported_at.is_(None)
+    # What is here already is read once (the plan's row in tasks.plans is locked: no other version
+    # of this plan is applied meanwhile); the rest is set-based statements on arrays of ids.
+    existing = await _existing(session, plan_id)
+    stored = await _create(session, plan_id=plan_id, number=number, new=[w for w in wanted if w.id not in existing])
+    # an amendment may bring back what an earlier one cancelled
+    revived = [w.id for w in wanted if w.id in existing and existing[w.id].cancelled]
+    if revived:
+        await session.execute(update(a).where(_among(a.c.id, revived)).values(cancelled_at=None))
+    created = stored | set(revived)
+    events = [
+        _announce("assignment.created", w, plan_id=plan_id, number=number, at=at) for w in wanted if w.id in created
+    ]
+    keep = {w.id for w in wanted}
+    droppable = [i for i, e in existing.items() if i not in keep and not e.cancelled and not e.reported]
+    dropped: Sequence[Any] = []
+    if droppable:
+        dropped = (
+            await session.execute(
+                update(a)
+                # checked again here: a report may have come in since (it locks the row)
+                .where(_among(a.c.id, droppable), a.c.cancelled_at.is_(None), a.c.last_reported_at.is_(None))
+                .values(cancelled_at=at)
+                .returning(a)
             )
-            .values(cancelled_at=at)
-            .returning(a)
-        )
-    ).all()
+        ).all()
     events += [
         Event(
             "assignment.cancelled",
@@ -159,15 +243,7 @@ async def _apply(
     ]
     # A reworded or rescheduled task keeps its assignments and their reports; what changed is
     # announced as assignment.updated. A moved due date gets its reminders and overdue notice again.
-    current = {
-        r.id: Current(task_title=r.task_title, due=r.due, plan_number=r.plan_number)
-        for r in (
-            await session.execute(
-                select(a.c.id, a.c.task_title, a.c.due, a.c.plan_number).where(a.c.plan_id == plan_id)
-            )
-        ).all()
-    }
-    diff = amendment(wanted, current, number=number)
+    diff = amendment(wanted, {i: e.current for i, e in existing.items()}, number=number)
     for chunk in chunks(diff.changed):
         new = values(column("id", Uuid), column("title", Text), column("due", Date), name="new").data(
             [(w.id, w.task_title, w.due) for w in chunk]
@@ -175,10 +251,9 @@ async def _apply(
         await session.execute(
             update(a).where(a.c.id == new.c.id).values(task_title=new.c.title, due=new.c.due, plan_number=number)
         )
-    for chunk in chunks(diff.rescheduled):
-        ids = [w.id for w in chunk]
-        await session.execute(update(a).where(a.c.id.in_(ids)).values(overdue_emitted_at=None))
-        await session.execute(delete(m.reminders).where(m.reminders.c.assignment_id.in_(ids)))
+    if rescheduled := [w.id for w in diff.rescheduled]:
+        await session.execute(update(a).where(_among(a.c.id, rescheduled)).values(overdue_emitted_at=None))
+        await session.execute(delete(m.reminders).where(_among(m.reminders.c.assignment_id, rescheduled)))
     events += [_announce("assignment.updated", w, plan_id=plan_id, number=number, at=at) for w in diff.changed]
     return events
 
