@@ -43,7 +43,8 @@ from shared.events import (
 from shared.periods import Period
 from shared.settings import Settings
 from shared.timelines import parse_timeline
-from tests.integration.conftest import DatabaseRoles
+from tests.integration.conftest import DatabaseRoles, System, head, officer
+from tests.integration.plans_data import AREAS_PLAN
 
 pytestmark = pytest.mark.integration
 
@@ -327,3 +328,31 @@ async def test_after_a_randomised_history_the_aggregates_answer_what_a_count_of_
             elsewhere = await q.totals(session, replace(scope, unit="48"), DAYS[1])
             assert elsewhere["expected"] == 0
             assert (await q.totals(session, replace(scope, unit=NATION), DAYS[1]))["expected"] == 0
+
+
+async def test_the_nation_is_read_by_a_national_caller_only_and_its_children_are_the_provinces(system: System) -> None:
+    await system.post("/api/units/load", json={"provinces": ["52", "48"]})
+    plan_id = (await system.post("/api/plans", json=AREAS_PLAN)).json()["id"]  # Gia Lai's, every commune leads
+    assert (await system.post(f"/api/plans/{plan_id}/issue")).status_code == 200
+    asked = {"unit": NATION, "period": "2026-Q1"}
+
+    async def assigned() -> dict[str, Any] | None:
+        body = (await system.get("/api/reports/rollup", params=asked)).json()
+        province = (await system.get("/api/reports/rollup", params=asked | {"unit": "52"})).json()
+        return body if body.get("expected") == province.get("expected") == 270 else None
+
+    nation = await system.eventually(assigned)
+    assert nation["unit_name"] == "Cả nước" and nation["by_level"]["commune"]["expected"] == 270
+    children = (await system.get("/api/reports/children", params=asked)).json()
+    assert {row["unit"] for row in children["items"]} == {"52", "48"}
+    assert {row["unit"]: row["expected"] for row in children["items"]} == {"52": 270, "48": 0}
+    trend = (await system.get("/api/reports/trend", params=asked)).json()
+    assert [row["expected"] for row in trend["items"]] == [270] * 4  # a quarterly task all year
+
+    refused = await system.as_(head("52")).get("/api/reports/rollup", params=asked)
+    assert refused.status_code == 403 and "phạm vi toàn quốc" in refused.text, refused.text
+    refused = await system.as_(officer("52.21787")).get("/api/reports/children", params=asked)
+    assert refused.status_code == 403 and "đơn vị 21787" in refused.text, refused.text
+    own = await system.as_(head("52")).get("/api/reports/rollup", params=asked | {"unit": "52"})
+    assert own.status_code == 200 and own.json()["expected"] == 270
+    assert (await system.get("/api/reports/rollup", params=asked | {"unit": "VNX"})).status_code == 404

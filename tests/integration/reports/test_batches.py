@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.reports import handlers
+from services.reports import aggregates, handlers
 from services.reports import models as m
 from shared.bus import Subscription
 from shared.db import make_engine, make_sessions, system_scope
@@ -143,16 +143,19 @@ async def sessions(database_url: str, database_roles: DatabaseRoles) -> AsyncIte
 SUBSCRIPTIONS: dict[str, Subscription] = {s.event_type: s for s in handlers.subscriptions(Settings())}
 
 
-async def read_model(sessions: async_sessionmaker[AsyncSession]) -> dict[str, list[Any]]:
-    """Every row of the tables these events feed; then emptied for the next way of applying them."""
+async def read_model(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    """Every row of the tables these events feed (the roll-ups' aggregates too, which must be
+    what a recount from the facts gives); then emptied for the next way of applying them."""
     with system_scope():
         async with sessions() as session, session.begin():
             found = {
                 "assignments": [tuple(r) for r in (await session.execute(select(m.assignments).order_by("id"))).all()],
                 "progress": [tuple(r) for r in (await session.execute(select(m.progress).order_by("assignment_id")))],
+                "aggregates": await aggregates.held(session),
             }
-            await session.execute(delete(m.progress))
-            await session.execute(delete(m.assignments))
+            assert found["aggregates"] == await aggregates.recounted(session)
+            for table in (m.progress, m.assignments, m.rollup_counts, m.rollup_outputs):
+                await session.execute(delete(table))
     return found
 
 
