@@ -27,6 +27,7 @@ from shared.migrations import SERVICES
 from shared.nats_security import redact
 from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_port, port_is_free
 from shared.settings import Settings
+from shared.text import grouped
 
 app = typer.Typer(add_completion=False, help="CCHC: kế hoạch tuyên truyền cải cách hành chính.")
 
@@ -358,22 +359,78 @@ def gateway(
 
 
 @app.command("rebuild-reports")
-def rebuild_reports() -> None:
+def rebuild_reports(
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Không xóa gì: theo dõi lần dựng lại đang chạy (thanh tiến độ) đến khi xong; "
+            "dừng giữa chừng rồi chạy lại vẫn tiếp tục từ chỗ đã đến",
+        ),
+    ] = False,
+) -> None:
     """Dựng lại số liệu tổng hợp từ luồng sự kiện (dừng dịch vụ reports trước; cần CCHC_NATS_URL và
-    CCHC_DATABASE_URL). Khi reports chạy lại, mọi sự kiện được áp dụng lại từ đầu."""
-    from services.reports.rebuild import rebuild
+    CCHC_DATABASE_URL). Khi reports chạy lại, mọi sự kiện được áp dụng lại từ đầu; nếu reports
+    dừng giữa chừng, lần chạy sau tiếp tục từ sự kiện đã xác nhận cuối cùng."""
+    from services.reports.rebuild import ServiceRunning, rebuild
 
     settings = Settings()
     if not settings.nats_url or not settings.database_url:
         raise fail("cần CCHC_NATS_URL và CCHC_DATABASE_URL (hệ thống nhúng: dừng cchc up, đặt hai biến này)")
-    from services.reports.rebuild import ServiceRunning
-
+    if watch:
+        asyncio.run(_watch_rebuild(settings))
+        return
     try:
         removed = asyncio.run(rebuild(settings))
     except ServiceRunning as exc:
         raise fail(str(exc)) from None
     typer.echo("Đã xóa số liệu dẫn xuất: " + ", ".join(f"{name} {count}" for name, count in removed.items()))
-    typer.echo("Khởi động lại dịch vụ reports để áp dụng lại các sự kiện từ đầu luồng.")
+    typer.echo("Khởi động lại dịch vụ reports để áp dụng lại các sự kiện từ đầu luồng;")
+    typer.echo("theo dõi tiến độ: cchc rebuild-reports --watch")
+
+
+async def _watch_rebuild(settings: Settings) -> None:
+    """The replay as a progress bar: events applied of those in the streams, the rate, the time
+    left; the rate of the whole replay at the end (from the first event applied to the last)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from services.reports.rebuild import watch
+
+    first: tuple[float, int] | None = None
+    last = None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sự kiện · {task.fields[rate]} sự kiện/giây"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("Chờ dịch vụ reports khởi động lại", total=None, rate="—")
+        async with contextlib.aclosing(watch(settings)) as updates:
+            async for now in updates:
+                last = now
+                moment = asyncio.get_running_loop().time()
+                if now.started and first is None:
+                    first = (moment, now.applied)
+                rate = ""
+                if first is not None and moment > first[0]:
+                    rate = grouped((now.applied - first[1]) / (moment - first[0]))
+                bar.update(
+                    task,
+                    description="Dựng lại số liệu" if now.started else "Chờ dịch vụ reports khởi động lại",
+                    total=now.total if now.started else None,
+                    completed=now.applied,
+                    rate=rate or "—",
+                )
+    if last is not None and first is not None:
+        seconds = asyncio.get_running_loop().time() - first[0]
+        applied = last.applied - first[1]
+        rate = grouped(applied / seconds) if seconds > 0 else "—"
+        typer.echo(
+            f"Xong: {grouped(last.applied)} sự kiện đã áp dụng; lần theo dõi này {grouped(applied)} sự kiện"
+            f" trong {grouped(seconds, 1)} giây ({rate} sự kiện/giây)"
+        )
 
 
 accounts_cli.install(app)

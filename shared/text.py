@@ -31,3 +31,10 @@ def printable(text: str) -> str:
     """`text` without what a Word or Excel file cannot store: one stray control character typed
     into a note must not make every ancestor's report fail to export."""
     return NOT_XML.sub("", text)
+
+
+def grouped(amount: float, digits: int = 0) -> str:
+    """A number the Vietnamese way: 1.234.567 and 1.234,5 (dot between thousands, comma before
+    decimals)."""
+    text = f"{amount:,.{digits}f}"
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")

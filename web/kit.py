@@ -29,6 +29,7 @@ from shared.access import RIGHT_LABELS, ROLE_LABELS, Right, Role
 from shared.followup import LABELS as FOLLOW_UP_LABELS
 from shared.followup import FollowUp
 from shared.periods import Period, PeriodError
+from shared.text import grouped
 
 HERE = Path(__file__).parent
 ROOMS = ("session", "dashboard", "plans", "imports", "progress", "reports", "inbox", "admin")
@@ -82,8 +83,7 @@ def number(value: Any, digits: int = 0) -> str:
         return str(value)
     if math.isnan(amount):
         return ""
-    text = f"{amount:,.{digits}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    return grouped(amount, digits)
 
 
 def percent(value: Any, digits: int = 0) -> str:

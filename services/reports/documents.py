@@ -31,7 +31,7 @@ from docx.table import Table
 from services.reports.spreadsheet import Sheet
 from services.reports.spreadsheet import xlsx_bytes as spreadsheet_bytes
 from shared.periods import Period
-from shared.text import printable
+from shared.text import grouped, printable
 from shared.vocabularies import CONTENT_AREAS, PRODUCT_KINDS
 
 FONT = "Times New Roman"
@@ -127,7 +127,7 @@ def percent(value: float | None) -> str:
 
 def number(n: int) -> str:
     """1.234: the Vietnamese thousands separator."""
-    return f"{n:,}".replace(",", ".")
+    return grouped(n)
 
 
 def products(outputs: dict[str, int]) -> str:

@@ -6,15 +6,23 @@ the service starts again it declares its consumers anew; a new durable consumer 
 stream from the first message, so every event is applied again, in batches, and the numbers
 come out the same (effects are idempotent and order-tolerant). Submissions are the service's
 own records, not derived from events: they are kept, and so is the outbox.
+
+The replay's checkpoint is the consumers' own: a batch is acked after its transaction commits,
+and a durable consumer keeps its ack floor on the server. A replay interrupted (the service
+stopped, killed, the machine restarted) resumes where it stopped when the service starts again;
+what was applied and not yet acked comes again and the inbox skips it. `progress()` says how far
+the replay is (`cchc rebuild-reports --watch` draws it as a bar).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from nats.js.errors import NotFoundError
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from services.reports import models as m
 from services.reports.handlers import subscriptions
@@ -79,3 +87,62 @@ async def rebuild(settings: Settings, *, wait: float = 5.0) -> dict[str, int]:
     finally:
         await engine.dispose()
     return removed
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the replay is: the events applied since the read model was emptied (the inbox's
+    rows) and the messages its consumers have still to deliver or to see acked."""
+
+    applied: int
+    remaining: int
+    consumers: int  # declared so far (0 until the service has started again)
+    expected_consumers: int
+
+    @property
+    def started(self) -> bool:
+        return self.consumers > 0
+
+    @property
+    def total(self) -> int:
+        return self.applied + self.remaining
+
+    @property
+    def done(self) -> bool:
+        return self.consumers == self.expected_consumers and self.remaining == 0
+
+
+async def watch(settings: Settings, *, every: float = 1.0) -> AsyncIterator[Progress]:
+    """Where the replay stands, every `every` seconds until it is done (the last one yielded is
+    done), read from the consumers and the inbox; the service runs meanwhile, or not yet."""
+    _, database_url = settings.require_urls()
+    subs = subscriptions(settings)
+    client = await nats_security.connect(settings)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        js = client.jetstream()
+        while True:
+            remaining = consumers = 0
+            for sub in subs:
+                with contextlib.suppress(NotFoundError):
+                    info = await js.consumer_info(sub.stream(settings.nats_prefix), sub.durable("reports"))
+                    consumers += 1
+                    remaining += (info.num_pending or 0) + (info.num_ack_pending or 0)
+            async with engine.connect() as connection:
+                applied = (await connection.execute(select(func.count()).select_from(m.inbox))).scalar_one()
+            now = Progress(applied=int(applied), remaining=remaining, consumers=consumers, expected_consumers=len(subs))
+            yield now
+            if now.done:
+                return
+            await asyncio.sleep(every)
+    finally:
+        await client.close()
+        await engine.dispose()
+
+
+async def progress(settings: Settings) -> Progress:
+    """Where the replay stands now."""
+    async with contextlib.aclosing(watch(settings)) as updates:
+        async for now in updates:
+            return now
+    raise AssertionError("watch yields at least once")
