@@ -31,8 +31,9 @@ The project (the services as `cchc up` runs them), on the same data:
   rebuild   the assignments' assignment.created published too (reports paused), then
             `cchc rebuild-reports` (services/reports/rebuild.py) with reports paused, the service
             killed and restarted by `cchc up`: every event of the streams applied again (units,
-            assignments, progress, audit), events/s from the kill until its consumers have acked
-            everything; the units, assignments and progress rows are checked afterwards
+            assignments, progress, audit), events/s from the first event applied to the last, as
+            `cchc rebuild-reports --watch` follows it (and from the kill, the restart included);
+            the units, assignments and progress rows are checked afterwards
 
 Prints path, raw figure, project figure and project/raw; each figure is the median of the runs.
 Writes build/raw_limits.json with the machine, the commit and the date.
@@ -84,7 +85,7 @@ from rollup_queries import (
 
 from cchc.nats_users import operator_settings
 from services.reports.handlers import subscriptions
-from services.reports.rebuild import rebuild
+from services.reports.rebuild import rebuild, watch
 from shared.bus import decode, reconcile_consumers
 from shared.db import plain_url
 from shared.nats_security import reload_server
@@ -635,7 +636,7 @@ async def project_part(
                 if args.rebuild_runs:
                     # The assignments were written with COPY: put their assignment.created in the
                     # stream too (as tasks publishes them), so the rebuild makes the whole read model.
-                    rebuilt = []
+                    rebuilt: list[float] = []
                     for run in range(args.rebuild_runs):
                         figures["rebuild"].loads.append(load())
                         with paused(up, "reports"):
@@ -660,10 +661,20 @@ async def project_part(
                             pid = service_pid(up, "reports")
                             begun = time.monotonic()
                             os.kill(pid, signal.SIGKILL)
+                        # as `cchc rebuild-reports --watch` follows it: from the first event applied
+                        # to the last (the restart apart), and from the kill
+                        first: tuple[float, int] | None = None
+                        async with contextlib.aclosing(watch(operator_view, every=0.2)) as updates:
+                            async for now in updates:
+                                if first is None and now.applied:
+                                    first = (time.monotonic(), now.applied)
+                        ended = time.monotonic()
                         await until(lambda: consumers_idle(ojs, all_durables, at_least=1), args.timeout, 0.2)
-                        seconds = time.monotonic() - begun
+                        seconds = ended - begun
                         replayed = await db.fetchval("SELECT count(*) FROM reports.inbox")
-                        rebuilt.append(replayed / seconds)
+                        assert first is not None
+                        replay_seconds = ended - first[0]
+                        rebuilt.append((replayed - first[1]) / replay_seconds)
                         counts = await db.fetchrow(
                             "SELECT (SELECT count(*) FROM reports.units) units,"
                             " (SELECT count(*) FROM reports.assignments) assignments,"
@@ -671,8 +682,10 @@ async def project_part(
                         )
                         rows["rebuild"] = (
                             f"{removed.get('inbox', 0):,} events handled before, {replayed:,} applied again in"
-                            f" {seconds:.1f} s from the kill (restart included); read model after: {counts['units']:,}"
-                            f" units, {counts['assignments']:,} assignments, {counts['progress']:,} progress rows"
+                            f" {replay_seconds:.1f} s from the first to the last ({seconds:.1f} s from the kill,"
+                            f" restart included: {replayed / seconds:,.0f} events/s); read model after:"
+                            f" {counts['units']:,} units, {counts['assignments']:,} assignments,"
+                            f" {counts['progress']:,} progress rows"
                         )
                         if (counts["assignments"], counts["progress"]) != (assignments, summary.reported):
                             raise RuntimeError(f"rebuild: {dict(counts)}, not {assignments} / {summary.reported}")
