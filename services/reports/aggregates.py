@@ -256,14 +256,44 @@ async def lock(session: AsyncSession) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(LOCK))))
 
 
+@dataclass
+class Tracked:
+    """The facts a block changes, as they were before it; and, when the block says what it wrote
+    (`reported`: the progress rows it upserted), no need to read them again after it."""
+
+    before: list[Fact]
+    written: dict[uuid.UUID, Any] | None = None
+
+    def reported(self, rows: Iterable[Any]) -> None:
+        """The block's progress rows as written (RETURNING assignment_id, first_reported_at,
+        done_at, outputs): the only change to these facts."""
+        self.written = {row.assignment_id: row for row in rows}
+
+    def after(self) -> list[Fact]:
+        assert self.written is not None
+        return [
+            replace(
+                fact,
+                reported=True,
+                first_reported_at=row.first_reported_at,
+                done_at=row.done_at,
+                outputs=row.outputs or {},
+            )
+            if (row := self.written.get(fact.assignment_id)) is not None
+            else fact
+            for fact in self.before
+        ]
+
+
 @contextlib.asynccontextmanager
-async def tracking(session: AsyncSession, ids: Collection[uuid.UUID]) -> AsyncIterator[None]:
+async def tracking(session: AsyncSession, ids: Collection[uuid.UUID]) -> AsyncIterator[Tracked]:
     """Keep the aggregates equal to the facts across the block, which changes the facts of the
     assignments `ids` (their rows, their progress) and nothing else they count on."""
     await lock(session)
-    before = await facts_of(session, ids)
-    yield
-    await apply(session, Delta().between(before, await facts_of(session, ids)))
+    tracked = Tracked(await facts_of(session, ids))
+    yield tracked
+    after = tracked.after() if tracked.written is not None else await facts_of(session, ids)
+    await apply(session, Delta().between(tracked.before, after))
 
 
 # --- unit events: a level, today's structure -------------------------------------------------

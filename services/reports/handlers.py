@@ -311,7 +311,10 @@ def _newest_report_wins() -> Insert:
     )
 
 
-_UPSERT_PROGRESS = _newest_report_wins()
+# what the roll-ups' aggregates need of the rows written (aggregates.Tracked.reported)
+_UPSERT_PROGRESS = _newest_report_wins().returning(
+    m.progress.c.assignment_id, m.progress.c.first_reported_at, m.progress.c.done_at, m.progress.c.outputs
+)
 
 
 def progress_row(event: ProgressReported) -> dict[str, Any]:
@@ -353,8 +356,8 @@ async def progress_reported_many(session: AsyncSession, events: list[tuple[Progr
     """progress.reported and progress.corrected of a batch: reduced to one row per assignment
     here, then one statement; the roll-ups' aggregates follow in the same transaction."""
     rows = newest_reports(event for event, _ in events)
-    async with aggregates.tracking(session, [row["assignment_id"] for row in rows]):
-        await session.execute(_UPSERT_PROGRESS, _arrays(rows, _PROGRESS_COLUMNS))
+    async with aggregates.tracking(session, [row["assignment_id"] for row in rows]) as tracked:
+        tracked.reported(await session.execute(_UPSERT_PROGRESS, _arrays(rows, _PROGRESS_COLUMNS)))
     return []
 
 
