@@ -23,6 +23,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.events import stream_name
+from tests.faults.deployment import PREFIX
 from tests.faults.load import PERIOD, PROVINCE, SUBMITTED_PERIOD, YEAR, History, Op, World, all_items, retry
 
 
@@ -290,4 +292,14 @@ async def rebuild_read_model(deployment: Any) -> float:
         await asyncio.sleep(0.5)
     await asyncio.to_thread(deployment.wait_healthy, timeout=120)
     await deployment.settled()
+    # the replay gives reports the poison of the progress stream again: dead-lettered again
+    async with deployment.bus() as client:
+        infos = await client.jetstream().consumers_info(stream_name(PREFIX, "progress"))
+    replayed_to = sum(
+        1
+        for c in infos
+        if (c.name or "").startswith("reports")
+        and (c.config.filter_subject or "").startswith(f"{PREFIX}.progress.reported.")
+    )
+    deployment.poisoned += deployment.poison_messages * replayed_to
     return time.monotonic() - started

@@ -204,7 +204,7 @@ class System(Verbs):
         for job in service.periodic:
             await service.run_job(job)
 
-    async def settled(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a polling deadline
+    async def settled(self, *, timeout: float = 180.0) -> None:  # noqa: ASYNC109 - a polling deadline (a loaded machine)
         """Wait until nothing is in flight: every running service's outbox is published, notify
         has no delivery due or being sent, no transaction is open on the test's database, and no
         consumer of the test's streams (a stopped service's too) has a message pending or

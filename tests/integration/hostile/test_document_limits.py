@@ -22,8 +22,9 @@ async def province_known_to_reports(system: System) -> None:
     loaded = await system.post("/api/units/load", json={"provinces": ["52"]})
     assert loaded.status_code == 200, loaded.text[:300]
 
-    async def known() -> bool:
-        return (await system.get("/api/reports/52/2026-Q1")).status_code == 200
+    async def known() -> bool:  # the province and every one of its 135 communes
+        children = await system.get("/api/reports/children", params={"unit": "52", "period": "2026-Q1"})
+        return children.status_code == 200 and children.json()["count"] == 135
 
     await system.eventually(known)
 
