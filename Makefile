@@ -28,7 +28,7 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not faults or every_run"
+	$(BIN)/pytest -n 2 -m "not faults or every_run"
 
 # The fault-injection suite (tests/faults). make test runs its CI subset (marker every_run: no
 # fault, every service killed with the crash windows, the 120 s soak); make faults-ci runs that

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import nats
 import pytest
@@ -38,11 +39,20 @@ async def nats_prefix(servers: Servers) -> AsyncIterator[str]:
     await client.close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (make test runs two workers), the tests that share a session's
-    deployment stay on one worker: the browser tests share one `cchc up` and its world, the
-    fault tests one deployment per module."""
-    for item in items:
-        for layer in ("browser", "faults"):
-            if layer in item.nodeid.split("/")[:2]:
-                item.add_marker(pytest.mark.xdist_group(layer))
+SHARED_LAYERS = ("browser", "faults")  # their tests share a deployment: one worker runs them all
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (make test runs two workers), the tests that share a session's or a
+    module's deployment stay on one worker: the browser tests share one `cchc up` and its world,
+    the fault tests one deployment. Every other test is a unit of work of its own (each has its
+    own database and NATS prefix). (xdist's `xdist_group` mark does the same but is ignored
+    under pytest 9: the node id it rewrites is no longer where the scheduler reads it.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Layers(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/")
+            return parts[1] if len(parts) > 2 and parts[1] in SHARED_LAYERS else nodeid
+
+    return Layers(config, log)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from nats.js.errors import NotFoundError
@@ -112,7 +112,7 @@ class Progress:
         return self.consumers == self.expected_consumers and self.remaining == 0
 
 
-async def watch(settings: Settings, *, every: float = 1.0) -> AsyncIterator[Progress]:
+async def watch(settings: Settings, *, every: float = 1.0) -> AsyncGenerator[Progress, None]:
     """Where the replay stands, every `every` seconds until it is done (the last one yielded is
     done), read from the consumers and the inbox; the service runs meanwhile, or not yet."""
     _, database_url = settings.require_urls()
