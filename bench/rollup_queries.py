@@ -11,20 +11,28 @@ fresh database and subject prefix), loads the 34 provinces (3,321 communes) thro
             COPY (the event path applies ~200 events/s: a year for the whole country would take
             half an hour; ingestion has its own benchmark). Every province issues two plans: 8
             quarterly tasks and 4 monthly tasks, each led by every commune (80 assignments per
-            commune); ids and due dates come from the tasks service's own rules
-  queries   each endpoint through the gateway, R runs after W warm-ups: p50 / p95 / max
-  country   the roll-up of every province, one call after another (there is no national unit),
-            and the same aggregation over all communes in one SQL statement (the roll-up's own
-            queries, without the subtree condition)
+            commune); ids and due dates come from the tasks service's own rules. The roll-ups'
+            aggregates are then filled from these facts (services/reports/aggregates.recount, what
+            the handlers keep up to date event by event) and province 52 checked against a direct
+            count of its facts (services/reports/direct.py)
+  queries   each endpoint through the gateway, R runs after W warm-ups: p50 / p95 / max; the nation
+            is unit VN (its children: the provinces)
+  ingest    the targets again (province roll-up and children, national roll-up and children, the
+            year) while progress.reported events for the seeded assignments are published straight
+            to JetStream at --ingest-rate a second (as the tasks service would publish them: the
+            reports consumer applies them and keeps the aggregates in the same transactions), L runs
+            each, the load average beside them; then the figures checked against the direct count
+  country   the roll-up of every province, one call after another, and the national roll-up's
+            queries in process against the direct count of every fact in the country
   documents the province's quarterly report as JSON, DOCX and XLSX: time, size, and the DOCX and XLSX
             opened again (python-docx, openpyxl) and checked against the JSON; how many good models,
             reasons and notes in scope the report quotes; a small query sent while a DOCX is rendered
   cpu       CPU seconds of each process over the measured window, and of the rest of the machine
-  explain   EXPLAIN (ANALYZE, BUFFERS) of the province roll-up's main count query
+  explain   EXPLAIN (ANALYZE, BUFFERS) of the province roll-up's and children's count queries
 
     .venv/bin/python bench/rollup_queries.py [--provinces 52,01] [--communes-per-province N] [--runs R]
 
-A smoke run: --provinces 52 --communes-per-province 10 --runs 3 --doc-runs 2 --country-runs 1 (~40 s).
+A smoke run: --provinces 52 --communes-per-province 10 --runs 3 --doc-runs 2 --country-runs 1 --load-runs 5 (~40 s).
 """
 
 from __future__ import annotations
@@ -33,13 +41,14 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import random
 import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -49,24 +58,24 @@ import httpx
 import psutil
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from vietnam_provinces import Province
 
+from services.reports import aggregates, direct
 from services.reports import queries as q
+from services.reports.aggregates import NATION
 from services.reports.domain import ancestors
 from services.tasks.domain import NewAssignment, assignments_for
 from shared.clock import VN
 from shared.db import async_url, plain_url
 from shared.deadlines import DueRules
-from shared.events import PlanTask, ProductTarget, UnitRef
+from shared.events import PlanTask, ProductTarget, ProgressReported, UnitRef, make_event, subject
 from shared.periods import Period
 from shared.timelines import parse_timeline
 from shared.workdays import WorkingCalendar
 
-from common import auth_headers, bus_row, cchc_up, healthy, print_rows, until
+from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
 
 PROVINCE = "52"  # Gia Lai, 135 communes
 
@@ -334,24 +343,102 @@ def ms(seconds: list[float]) -> str:
     return f"p50 {cuts[49] * 1e3:.0f} ms, p95 {cuts[94] * 1e3:.0f} ms, max {max(seconds) * 1e3:.0f} ms"
 
 
-class Explain(Executable, ClauseElement):
-    inherit_cache = False
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
+def load() -> str:
+    return "load " + " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
-@compiles(Explain, "postgresql")
-def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
-    return "EXPLAIN (ANALYZE, BUFFERS) " + compiler.process(element.statement, **kw)
+def report_message(prefix: str, a: tuple[Any, ...], rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+    """A progress.reported for a seeded assignment row (ASSIGNMENT_COLUMNS), reported now, as the
+    tasks service publishes it: a first report or a correction of the one seeded."""
+    now, unit = datetime.now(UTC), UnitRef(code=a[3], path=a[4])
+    status = rng.choice(("done", "done", "done", "in_progress", "cannot_do"))
+    payload = ProgressReported(
+        report_id=uuid.uuid4(),
+        assignment_id=a[0],
+        plan_id=a[1],
+        unit=unit,
+        period=a[6],
+        due=a[9],
+        status=status,
+        outputs={"broadcast": rng.randint(1, 9), "news": rng.randint(0, 5)} if status != "cannot_do" else {},
+        reported_at=now,
+        on_time=now.astimezone(VN).date() <= a[9],
+        reason="Chưa bố trí được kinh phí" if status == "cannot_do" else "",
+        done_at=now if status == "done" else None,
+    )
+    envelope = make_event("progress.reported", unit_path=unit.path, producer="tasks", payload=payload, at=now)
+    headers = {"Nats-Msg-Id": str(envelope.id), "content-type": "application/json"}
+    return subject(prefix, "progress.reported", unit.path), envelope.model_dump_json().encode(), headers
 
 
-@dataclass(frozen=True)
-class Country(q.Scope):
-    """Every unit in the read model: the roll-up's conditions without "under the unit"."""
+async def ingest(
+    nats_url: str, prefix: str, rows: list[tuple[Any, ...]], rate: float, stop: asyncio.Event, seed_value: int
+) -> tuple[int, float]:
+    """Publish reports for random seeded assignments at `rate` a second (as the tasks service's
+    NATS user, acked by JetStream) until `stop`; returns how many and over how long."""
+    rng = random.Random(seed_value)
+    nc = await nats_connect(nats_url, "tasks")
+    sent, begun = 0, time.monotonic()
+    try:
+        js = nc.jetstream()
+        while not stop.is_set():
+            due = int((time.monotonic() - begun) * rate) - sent
+            if due > 0:
+                batch = [report_message(prefix, rng.choice(rows), rng) for _ in range(min(due, 200))]
+                await asyncio.gather(*(js.publish(s, data, headers=h) for s, data, h in batch))
+                sent += len(batch)
+            await asyncio.sleep(0.02)
+    finally:
+        await nc.close()
+    return sent, time.monotonic() - begun
 
-    def conditions(self) -> list[Any]:
-        return super().conditions()[1:]
+
+Call = Callable[[AsyncSession, q.Scope, date], Awaitable[Any]]
+# what GET /api/reports/rollup and /children run (services/reports/api.py)
+ROLLUP: list[Call] = [
+    lambda s, sc, _: q.get_unit_or_raise(s, sc.unit),
+    q.totals,
+    q.by_level,
+    lambda s, sc, _: q.outputs(s, sc),
+    lambda s, sc, _: q.outputs(s, sc, by="area"),
+    lambda s, sc, _: q.outputs(s, sc, by="channel"),
+]
+CHILDREN: list[Call] = [lambda s, sc, _: q.get_unit_or_raise(s, sc.unit), q.children]
+
+
+async def in_process(
+    sessions: async_sessionmaker[AsyncSession], scope: q.Scope, today: date, calls: list[Call], warmup: int, runs: int
+) -> list[float]:
+    """Seconds of each run of `calls` on one read-only snapshot, as the API's `snapshot()` opens it."""
+    latencies = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        async with sessions() as session:
+            await session.connection(
+                execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            )
+            for call in calls:
+                await call(session, scope, today)
+        if i >= warmup:
+            latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+async def agree(session: AsyncSession, scope: q.Scope, today: date) -> list[str]:
+    """Where the roll-up read from the aggregates differs from the direct count of the facts."""
+    pairs = [
+        ("totals", q.totals(session, scope, today), direct.direct_totals(session, scope, today)),
+        ("outputs", q.outputs(session, scope), direct.direct_outputs(session, scope)),
+        ("by area", q.outputs(session, scope, by="area"), direct.direct_outputs(session, scope, by="area")),
+        ("by channel", q.outputs(session, scope, by="channel"), direct.direct_outputs(session, scope, by="channel")),
+        ("by level", q.by_level(session, scope, today), direct.direct_by_level(session, scope, today)),
+        ("children", q.children(session, scope, today), direct.direct_children(session, scope, today)),
+    ]
+    wrong = []
+    for name, ours, theirs in pairs:
+        if await ours != await theirs:
+            wrong.append(f"{scope.unit} {scope.period.code} {name}")
+    return wrong
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -537,6 +624,7 @@ async def seed(
         "copy_s": copied,
         "vacuum_s": vacuumed,
         "size_mb": (sizes["a"] / 2**20, sizes["p"] / 2**20),
+        "rows": assignments,
     }
 
 
@@ -598,6 +686,32 @@ async def run(
                 f" progress {facts['size_mb'][1]:.0f} MB with indexes"
             )
 
+            # the aggregates of these facts, as the handlers would have kept them; then one province
+            # checked against the direct count of its facts
+            t_agg = time.monotonic()
+            async with sessions() as session, session.begin():
+                written = await aggregates.recount(session)
+            recounted_s = time.monotonic() - t_agg
+            await db.execute("VACUUM (ANALYZE) reports.rollup_counts, reports.rollup_outputs")
+            sizes = await db.fetchrow(
+                "select pg_total_relation_size('reports.rollup_counts') c,"
+                " pg_total_relation_size('reports.rollup_outputs') o"
+            )
+            year_scope = q.Scope(unit=PROVINCE, period=Period.parse(str(year)))
+            async with sessions() as session:
+                t_direct = time.perf_counter()
+                await direct.direct_totals(session, year_scope, today)
+                direct_ms = (time.perf_counter() - t_direct) * 1e3
+                wrong = await agree(session, year_scope, today)
+                wrong += await agree(session, replace(year_scope, view="as_reported"), today)
+            assert not wrong, wrong
+            rows["aggregates"] = (
+                f"recount {written['rollup_counts']:,} count rows ({sizes['c'] / 2**20:.0f} MB),"
+                f" {written['rollup_outputs']:,} output rows ({sizes['o'] / 2**20:.0f} MB) in {recounted_s:.1f} s;"
+                f" province {PROVINCE} year, both views: totals, outputs (3 groupings), by level and children"
+                f" = the direct count (its totals alone {direct_ms:.0f} ms)"
+            )
+
             async def timed(
                 name: str, path: str, params: dict[str, str] | None = None, runs: int = 0
             ) -> httpx.Response:
@@ -634,6 +748,51 @@ async def run(
                 await timed("children 52 year", "/api/reports/children", {"unit": PROVINCE, "period": period_y})
             ).json()
             await timed("children 52 Q1", "/api/reports/children", {"unit": PROVINCE, "period": period_q})
+            await timed("rollup VN (nation) year", "/api/reports/rollup", {"unit": NATION, "period": period_y})
+            await timed(
+                "children VN (the provinces) year", "/api/reports/children", {"unit": NATION, "period": period_y}
+            )
+
+            # the targets again while progress events are applied (the reports consumer writes the
+            # aggregates the queries read, in the same rows: the province's, the nation's)
+            stop = asyncio.Event()
+            loads = [load()]
+            feeding = asyncio.create_task(
+                ingest(nats_url, prefix, facts["rows"], args.ingest_rate, stop, args.seed + 1)
+            )
+            await asyncio.sleep(3)  # under way
+            for name, path, params in (
+                ("ingest: rollup 52 year", "/api/reports/rollup", {"unit": PROVINCE, "period": period_y}),
+                ("ingest: children 52 year", "/api/reports/children", {"unit": PROVINCE, "period": period_y}),
+                ("ingest: rollup VN year", "/api/reports/rollup", {"unit": NATION, "period": period_y}),
+                ("ingest: children VN year", "/api/reports/children", {"unit": NATION, "period": period_y}),
+            ):
+                await timed(name, path, params, runs=args.load_runs)
+                loads.append(load())
+            # the same queries in process (the endpoints' own calls on one read-only snapshot, without
+            # HTTP, the gateway and the token check): what the database and SQLAlchemy take
+            for name, scope, calls in (
+                ("ingest, in process: rollup 52 year", year_scope, ROLLUP),
+                ("ingest, in process: children 52 year", year_scope, CHILDREN),
+                ("ingest, in process: rollup VN year", replace(year_scope, unit=NATION), ROLLUP),
+                ("ingest, in process: children VN year", replace(year_scope, unit=NATION), CHILDREN),
+            ):
+                results.append((name, ms(await in_process(sessions, scope, today, calls, args.warmup, args.load_runs))))
+            loads.append(load())
+            stop.set()
+            sent, seconds = await feeding
+            stopped = time.monotonic()
+            await until(lambda: bus_idle(nats_url, prefix), args.timeout, 0.2)
+            drained = time.monotonic() - stopped
+            async with sessions() as session:
+                wrong = await agree(session, year_scope, today)
+                wrong += await agree(session, replace(year_scope, unit=NATION), today)
+            assert not wrong, wrong
+            rows["ingest"] = (
+                f"{sent:,} progress.reported published in {seconds:.0f} s ({sent / seconds:,.0f}/s), all applied"
+                f" {drained:.1f} s after the last; loads {' · '.join(loads)};"
+                f" afterwards province {PROVINCE} and VN = the direct count"
+            )
             lagging = (
                 await timed("lagging 52 year", "/api/reports/lagging", {"unit": PROVINCE, "period": period_y})
             ).json()
@@ -745,7 +904,7 @@ async def run(
                     f"total {', '.join(f'{s:.1f} s' for s in sweeps)}; per call {ms(per_call)}",
                 )
             )
-            scope = Country(unit="", period=Period.parse(period_y))
+            scope = q.Scope(unit=NATION, period=Period.parse(period_y))
             parts: dict[str, list[float]] = {}
             national: dict[str, Any] = {}
             for i in range(args.warmup + args.country_runs):
@@ -764,7 +923,7 @@ async def run(
             whole = [sum(values) for values in zip(*parts.values(), strict=True)]
             results.append(
                 (
-                    "country: rollup's 5 queries over all communes (SQL, in process)",
+                    "country: rollup's 5 queries for VN (SQL, in process)",
                     f"total {ms(whole)}; "
                     + ", ".join(f"{k} {statistics.median(v) * 1e3:.0f}" for k, v in parts.items()),
                 )
@@ -775,10 +934,15 @@ async def run(
                 scope.period.start,
                 scope.period.end,
             )
+            async with sessions() as session:
+                t_direct = time.perf_counter()
+                counted = await direct.direct_totals(session, scope, today)
+                direct_ms = (time.perf_counter() - t_direct) * 1e3
+            assert national["totals"] == counted
             assert national["totals"]["expected"] == expected_total == seeded_country
             checks.append(
                 f"country expected {national['totals']['expected']:,} = sum of the provinces' {expected_total:,}"
-                f" = seeded {seeded_country:,}"
+                f" = seeded {seeded_country:,}; VN's totals = the direct count of every fact ({direct_ms:,.0f} ms)"
             )
             rows["checks"] = " · ".join(checks)
 
@@ -793,20 +957,30 @@ async def run(
                 + f"), other processes {max(0.0, machine - ours):.0f}"
             )
 
-            # EXPLAIN of the main count query of the province roll-up (current view, the year)
+            # EXPLAIN of the count queries of the province roll-up and its children (current view, the
+            # year), as the queries send them: caught on their way to the driver, then explained
             explain: dict[str, str] = {}
-            async with sessions() as session:
-                for label, sc in (
-                    ("province 52, Q1, view=current", q.Scope(unit=PROVINCE, period=Period.parse(period_q))),
-                    ("province 52, year, view=current", q.Scope(unit=PROVINCE, period=Period.parse(period_y))),
-                    (
-                        "province 52, year, view=as_reported",
-                        q.Scope(unit=PROVINCE, period=Period.parse(period_y), view="as_reported"),
-                    ),
-                ):
-                    statement = select(*q.counts(today)).select_from(sc.source()).where(*sc.conditions())
-                    plan = (await session.execute(Explain(statement))).scalars().all()
-                    explain[label] = "\n".join(plan)
+            sent_sql: list[tuple[str, Any]] = []
+
+            def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+                sent_sql.append((statement, parameters))
+
+            for label, call in (
+                ("province 52, year, totals", lambda s: q.totals(s, year_scope, today)),
+                ("province 52, year, children", lambda s: q.children(s, year_scope, today)),
+                ("VN, year, totals", lambda s: q.totals(s, replace(year_scope, unit=NATION), today)),
+            ):
+                async with sessions() as session:
+                    event.listen(engine.sync_engine, "before_cursor_execute", catch)
+                    try:
+                        sent_sql.clear()
+                        await call(session)
+                    finally:
+                        event.remove(engine.sync_engine, "before_cursor_execute", catch)
+                    statement, parameters = sent_sql[0]
+                    connection = await session.connection()
+                    plan = await connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                    explain[label] = "\n".join(row[0] for row in plan)
             rows["explain"] = "\n\n".join(f"-- {label}\n{text}" for label, text in explain.items())
         finally:
             await db.close()
@@ -826,6 +1000,8 @@ def main() -> None:
     parser.add_argument("--doc-runs", type=int, default=10, help="measured runs of each DOCX/XLSX")
     parser.add_argument("--country-runs", type=int, default=3, help="sweeps over all provinces")
     parser.add_argument("--warmup", type=int, default=2, help="runs before measuring")
+    parser.add_argument("--load-runs", type=int, default=100, help="measured runs of each query while ingest runs")
+    parser.add_argument("--ingest-rate", type=float, default=200, help="progress events a second while measuring")
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the generated progress")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up step")
     args = parser.parse_args()
