@@ -13,6 +13,8 @@ JetStream, as the tasks service's sweep would, and measures:
   email     first publish until the SMTP server has received N x K messages: consumer, then the
             delivery worker (woken as the notifications commit, and polled every
             CCHC_DELIVERY_POLL_SECONDS) sending over CCHC_SMTP_SESSIONS SMTP sessions
+  load      the machine's load average at the first publish and at the end (2 shared cores: say it
+            next to every figure)
 
 Then checks: exactly N x K mails, one per contact, distinct Message-IDs; no delivery failed or
 still pending; nothing unacked or dead-lettered on the bus; no service restarted. CPU seconds
