@@ -342,7 +342,8 @@ async def restate(session: AsyncSession, before: UnitsBefore) -> None:
 
 
 def _recount_sql() -> tuple[TextClause, TextClause]:
-    """SELECTs of every aggregate row from the facts (the rule of `Delta.add`, in SQL)."""
+    """SELECTs of every aggregate row from the facts (the rule of `Delta.add`, in SQL), in key
+    order: a recount writes each unit's rows side by side, as its roll-up reads them."""
     s = m.SCHEMA
     facts = f"""
     WITH facts AS (
@@ -375,6 +376,7 @@ def _recount_sql() -> tuple[TextClause, TextClause]:
                count(*) FILTER (WHERE {vn_day("done_at")} > due) AS done_late
         FROM counted WHERE role = 'lead'
         GROUP BY {", ".join(COUNT_KEY)}
+        ORDER BY {", ".join(COUNT_KEY)}
         """
     )
     outputs = text(
@@ -385,6 +387,7 @@ def _recount_sql() -> tuple[TextClause, TextClause]:
         FROM counted CROSS JOIN LATERAL jsonb_each_text(outputs) AS kv
         WHERE reported
         GROUP BY unit, period_start, period_end, plan_id, task_ref, kv.key, restated
+        ORDER BY unit, period_start, period_end, plan_id, task_ref, kv.key, restated
         """
     )
     return counts, outputs

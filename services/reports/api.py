@@ -109,12 +109,7 @@ async def rollup(
     today = service.clock.today_vn()
     async with snapshot(service) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
-        body = _head(scope, name) | await q.totals(session, scope, today)
-        body["by_level"] = await q.by_level(session, scope, today)
-        body["outputs"] = await q.outputs(session, scope)
-        body["outputs_by_area"] = await q.outputs(session, scope, by="area")
-        body["outputs_by_channel"] = await q.outputs(session, scope, by="channel")
-    return body
+        return _head(scope, name) | await q.rollup(session, scope, today)
 
 
 @router.get("/children")

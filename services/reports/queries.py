@@ -21,14 +21,17 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     FromClause,
     Integer,
     Numeric,
+    Text,
     and_,
     any_,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -284,29 +287,61 @@ async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area"
     return grouped
 
 
+COUNTED = ("expected", "reported", "on_time", *STATES)
+
+
+async def rollup(session: AsyncSession, scope: Scope, today: date) -> dict[str, Any]:
+    """What GET /api/reports/rollup shows — `totals`, `by_level` and the three `outputs` — in three
+    queries instead of five: the totals are the sum of the levels, the products by kind the sum of
+    the products by area (every count is additive)."""
+    source, wanted = _rows(c, scope)
+    levels = (
+        await session.execute(
+            select(c.c.level.label("unit_level"), *summed(today))
+            .select_from(source)
+            .where(c.c.unit == scope.unit, *wanted)
+            .group_by(c.c.level)
+        )
+    ).all()
+    whole = SimpleNamespace(**{name: sum(getattr(row, name) for row in levels) for name in COUNTED})
+    by_area = await outputs(session, scope, by="area")
+    kinds: dict[str, int] = {}
+    for products in by_area.values():
+        for kind, amount in products.items():
+            kinds[kind] = kinds.get(kind, 0) + amount
+    return figures(whole) | {
+        "by_level": {row.unit_level: figures(row) for row in levels if row.expected or row.reported},
+        "outputs": dict(sorted(kinds.items())),
+        "outputs_by_area": by_area,
+        "outputs_by_channel": await outputs(session, scope, by="channel"),
+    }
+
+
 async def children(session: AsyncSession, scope: Scope, today: date) -> list[dict[str, Any]]:
     """One row per child unit with its own subtree's figures; children without assignments too.
     In the current view a merged unit's facts count for the child that took it over (its
     restated rows), and a unit merged away is no child: its facts count there, once."""
-    child = u.alias("child")
 
     def is_child(unit: FromClause) -> ColumnElement[bool]:
         below = unit.c.parent.is_(None) if scope.unit == NATION else unit.c.parent == scope.unit
         return and_(below, ~merged_away(unit)) if scope.view == "current" else below
 
+    units = (await session.execute(select(u.c.code, u.c.name, u.c.level).where(is_child(u)))).all()
+    # the children's codes as a list, not a join: the planner then reads each child's rows through
+    # the primary key instead of hashing every aggregate row of the country
+    codes = literal([unit.code for unit in units], ARRAY(Text))
     source, wanted = _rows(c, scope)
     rows = {
         row.child_code: row
         for row in (
             await session.execute(
                 select(c.c.unit.label("child_code"), *summed(today))
-                .select_from(source.join(child, child.c.code == c.c.unit))
-                .where(is_child(child), *wanted)
+                .select_from(source)
+                .where(c.c.unit == any_(codes), *wanted)
                 .group_by(c.c.unit)
             )
         ).all()
     }
-    units = (await session.execute(select(u.c.code, u.c.name, u.c.level).where(is_child(u)))).all()
     result = []
     for unit in units:
         row = rows.get(unit.code)

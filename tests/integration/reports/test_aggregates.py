@@ -256,9 +256,15 @@ async def differences(session: AsyncSession, scope: q.Scope, days: tuple[date, .
             f"outputs {by}", await q.outputs(session, scope, by=by), await direct.direct_outputs(session, scope, by=by)
         )  # type: ignore[arg-type]
     for today in days:
-        compare(
-            f"totals {today}", await q.totals(session, scope, today), await direct.direct_totals(session, scope, today)
-        )
+        direct_totals = await direct.direct_totals(session, scope, today)
+        compare(f"totals {today}", await q.totals(session, scope, today), direct_totals)
+        whole = direct_totals | {
+            "by_level": await direct.direct_by_level(session, scope, today),
+            "outputs": await direct.direct_outputs(session, scope),
+            "outputs_by_area": await direct.direct_outputs(session, scope, by="area"),
+            "outputs_by_channel": await direct.direct_outputs(session, scope, by="channel"),
+        }
+        compare(f"rollup {today}", await q.rollup(session, scope, today), whole)
         compare(
             f"by_level {today}",
             await q.by_level(session, scope, today),
