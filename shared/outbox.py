@@ -278,7 +278,9 @@ class OutboxRelay:
         now = time.monotonic()
         waiting = [family for family, (retry_at, _) in self.held.items() if retry_at > now]
         async with self.engine.begin() as conn:
-            query = select(o.c.seq, o.c.event_id, o.c.subject, o.c.family, o.c.body, o.c.headers).where(
+            # the trace headers as text: a fan-out's rows share them, read once per pass (_PublishSpans)
+            headers = cast(o.c.headers, Text).label("headers")
+            query = select(o.c.seq, o.c.event_id, o.c.subject, o.c.family, o.c.body, headers).where(
                 o.c.published_at.is_(None)
             )
             if waiting:
@@ -328,8 +330,7 @@ class OutboxRelay:
                     row.body,
                     headers=headers,
                     stream=stream_name(self.prefix, row.family),
-                    wait_stall=PUBACK_SECONDS,
-                )
+                )  # no wait_stall: a pass never has more in flight than the context allows
             except Exception as exc:  # noqa: BLE001 — the connection is away: this row waits
                 ack = asyncio.get_running_loop().create_future()
                 ack.set_exception(exc)
@@ -368,12 +369,12 @@ class _PublishSpans:
     the write that caused its events; the messages carry it on to their consumers."""
 
     def __init__(self, rows: Sequence[Any], *, prefix: str) -> None:
-        # (the trace context the write stored, the event type of the subject <prefix>.<type>.<unit>)
-        self.keys = [(tuple(sorted((row.headers or {}).items())), _event_type(row.subject)) for row in rows]
-        groups: dict[tuple[Any, str], list[Any]] = {}
+        # (the trace headers the write stored, as JSON text; the event type of <prefix>.<type>.<unit>)
+        self.keys = [(row.headers, _event_type(row.subject)) for row in rows]
+        groups: dict[tuple[str, str], list[Any]] = {}
         for key, row in zip(self.keys, rows, strict=True):
             groups.setdefault(key, []).append(row)
-        self.spans: dict[tuple[Any, str], tuple[trace.Span, dict[str, str]]] = {}
+        self.spans: dict[tuple[str, str], tuple[trace.Span, dict[str, str]]] = {}
         for key, members in groups.items():
             one = len(members) == 1
             destination = members[0].subject if one else f"{prefix}.{key[1]}.>"
@@ -386,7 +387,7 @@ class _PublishSpans:
                 attributes["messaging.batch.message_count"] = len(members)
             span = tracer.start_span(
                 f"{destination} publish",
-                context=propagate.extract(dict(key[0])),
+                context=propagate.extract(json.loads(key[0] or "{}")),
                 kind=trace.SpanKind.PRODUCER,
                 attributes=attributes,
             )

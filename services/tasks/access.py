@@ -10,18 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
 from shared.access import Caller, Right
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.periods import Period
-
-
-async def closed(session: AsyncSession, plan_id: uuid.UUID) -> bool:
-    row = (await session.execute(select(m.plans.c.closed_at).where(m.plans.c.plan_id == plan_id))).first()
-    return row is not None and row.closed_at is not None
 
 
 async def readable_assignment(
@@ -57,9 +52,9 @@ async def check_reportable(session: AsyncSession, row: Any, *, caller: Caller, u
         )
     if row.cancelled_at is not None:
         raise Conflict("nhiệm vụ này đã bị hủy khi kế hoạch được điều chỉnh")
-    if await closed(session, row.plan_id):
+    closed, locked = await standing(session, row)
+    if closed:
         raise Conflict(f"kế hoạch {row.plan_number or row.plan_id} đã kết thúc, không nhận báo cáo, minh chứng mới")
-    locked = await locked_by(session, row)
     if locked is not None:
         raise Conflict(
             f"báo cáo {Period.parse(locked.period).label_vi()} của đơn vị {locked.unit_code} đã được cấp trên "
@@ -77,19 +72,28 @@ async def report_refusal(session: AsyncSession, row: Any, *, caller: Caller) -> 
     return ""
 
 
-async def locked_by(session: AsyncSession, row: Any) -> Any:
-    """The accepted periodic report (of the unit or a unit above it) that covers the assignment's period."""
-    r = m.report_locks
-    end = Period.parse(row.period).end
-    return (
-        await session.execute(
-            select(r.c.unit_code, r.c.period)
-            .where(
-                r.c.locked,
-                r.c.unit_code.in_(row.unit_path.split(".")),
-                r.c.period_start <= row.period_start,
-                r.c.period_end >= end,
-            )
-            .limit(1)
+async def standing(session: AsyncSession, row: Any) -> tuple[bool, Any]:
+    """Whether the assignment's plan is closed, and the accepted periodic report (of the unit or a
+    unit above it) that covers its period, if any: one statement (a report is checked on every
+    POST of progress)."""
+    p, r = m.plans, m.report_locks
+    closed = select(p.c.closed_at.is_not(None)).where(p.c.plan_id == row.plan_id).scalar_subquery()
+    lock = (
+        select(r.c.unit_code, r.c.period)
+        .where(
+            r.c.locked,
+            r.c.unit_code.in_(row.unit_path.split(".")),
+            r.c.period_start <= row.period_start,
+            r.c.period_end >= Period.parse(row.period).end,
         )
-    ).first()
+        .limit(1)
+        .subquery("lock")
+    )
+    found = (
+        await session.execute(
+            select(func.coalesce(closed, False).label("closed"), lock.c.unit_code, lock.c.period).select_from(
+                select(literal(1)).subquery("one").outerjoin(lock, true())
+            )
+        )
+    ).one()
+    return bool(found.closed), found if found.unit_code is not None else None

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tasks import models as m
-from services.tasks.domain import Current, NewAssignment, amendment, assignments_for
+from services.tasks.domain import Current, NewAssignment, amendment, assignments_for, period_code
 from shared.bus import PermanentEventError, Premature, Subscription, on
 from shared.db import chunks
 from shared.deadlines import DueRules
@@ -148,7 +148,10 @@ def _insert_assignments() -> Any:
         .table_valued(*_NEW_COLUMNS)
         .render_derived(name="new")
     )
-    plan = (bindparam("plan_id", type_=Uuid).label("plan_id"), bindparam("plan_number", type_=Text).label("plan_number"))
+    plan = (
+        bindparam("plan_id", type_=Uuid).label("plan_id"),
+        bindparam("plan_number", type_=Text).label("plan_number"),
+    )
     return (
         insert(a)
         .from_select(["plan_id", "plan_number", *_NEW_COLUMNS], select(*plan, *(rows.c[c] for c in _NEW_COLUMNS)))
@@ -176,7 +179,7 @@ async def _create(
         "unit_path": [a.unit.path for a in new],
         "unit_name": [a.unit.name for a in new],
         "role": [a.role for a in new],
-        "period": [a.period.code for a in new],
+        "period": [period_code(a.period) for a in new],
         "period_start": [a.period.start for a in new],
         "due": [a.due for a in new],
     }
