@@ -4,12 +4,13 @@ Starts an SMTP server (aiosmtpd) in this process and a real `cchc up` (embedded 
 PostgreSQL, or CCHC_NATS_URL + CCHC_DATABASE_URL with a fresh database and subject prefix) whose
 notify service mails to it. Loads the 34 provinces (3,321 communes), gives each of N communes K
 email contacts through the API, then publishes one occurrence.due_soon per commune straight to
-JetStream, as the tasks service's sweep would, and measures:
+JetStream, as the tasks service's sweep would (or, with --event assigned, one assignment.created per
+commune, as a national plan's issue would), and measures:
 
   units     POST /api/units/load of all provinces, then the bus idle (reports digests unit.created)
   contacts  N x K POST /api/notifications/contacts through the gateway, C at a time
   publish   N occurrence.due_soon published to JetStream (each PubAck awaited)
-  in-app    first publish until notify.notifications holds N due_soon rows: the notify consumer
+  in-app    first publish until notify.notifications holds N due_soon (assigned) rows: the notify consumer
   email     first publish until the SMTP server has received N x K messages: consumer, then the
             delivery worker (woken as the notifications commit, and polled every
             CCHC_DELIVERY_POLL_SECONDS) sending over CCHC_SMTP_SESSIONS SMTP sessions
@@ -21,7 +22,7 @@ still pending; nothing unacked or dead-lettered on the bus; no service restarted
 per process over the measured window say where the time went.
 
     .venv/bin/python bench/notify_due_soon.py [--communes N] [--contacts-per-unit K] [--concurrency C]
-        [--smtp-sessions S] [--py-spy FILE]
+        [--smtp-sessions S] [--event due_soon|assigned] [--py-spy FILE]
 
 --py-spy FILE samples the notify process over the in-app/email window with py-spy (installed
 apart: `.venv/bin/pip install py-spy`; not a dependency of the project) and writes its
@@ -59,7 +60,7 @@ from vietnam_provinces import Province
 
 from shared.clock import VN
 from shared.db import plain_url
-from shared.events import OccurrenceDueSoon, UnitRef, make_event, subject
+from shared.events import AssignmentCreated, OccurrenceDueSoon, UnitRef, make_event, subject
 from shared.servers import free_port
 
 from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
@@ -92,7 +93,7 @@ class Mailbox:
 
 def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) -> tuple[str, bytes, dict[str, str]]:
     """The occurrence.due_soon the tasks service's sweep would publish for one commune's assignment."""
-    path, now = unit["path"], datetime.now(UTC)
+    path = unit["path"]
     payload = OccurrenceDueSoon(
         assignment_id=uuid.uuid4(),
         plan_id=plan_id,
@@ -104,9 +105,33 @@ def due_soon(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) ->
         lead_days=LEAD_DAYS,
         days_left=LEAD_DAYS,
     )
-    event = make_event("occurrence.due_soon", unit_path=path, producer="tasks", payload=payload, at=now)
+    return message(prefix, "occurrence.due_soon", path, payload)
+
+
+def assigned(prefix: str, unit: dict[str, Any], plan_id: uuid.UUID, due: Any) -> tuple[str, bytes, dict[str, str]]:
+    """The assignment.created the tasks service would publish for one commune of a national plan."""
+    path = unit["path"]
+    payload = AssignmentCreated(
+        assignment_id=uuid.uuid4(),
+        plan_id=plan_id,
+        plan_number="18/KH-UBND",
+        task_ref="1",
+        task_title="Báo cáo kết quả tuyên truyền cải cách hành chính (benchmark)",
+        unit=UnitRef(code=unit["code"], path=path, name=unit["name"], level="commune"),
+        role="lead",
+        period=f"{due.year}-Q{(due.month - 1) // 3 + 1}",
+        due=due,
+    )
+    return message(prefix, "assignment.created", path, payload)
+
+
+def message(prefix: str, event_type: str, path: str, payload: Any) -> tuple[str, bytes, dict[str, str]]:
+    event = make_event(event_type, unit_path=path, producer="tasks", payload=payload, at=datetime.now(UTC))
     headers = {"Nats-Msg-Id": str(event.id), "content-type": "application/json"}
-    return subject(prefix, "occurrence.due_soon", path), event.model_dump_json().encode(), headers
+    return subject(prefix, event_type, path), event.model_dump_json().encode(), headers
+
+
+EVENTS = {"due_soon": due_soon, "assigned": assigned}  # --event: the notification kind, and what makes it
 
 
 def start_py_spy(data_dir: Path, out: str) -> subprocess.Popen[bytes] | None:
@@ -244,12 +269,13 @@ async def run(
         await until(idle, args.timeout, 0.5)
         await asyncio.sleep(args.sweep_interval + 1)  # the delivery worker has had a round with nothing to do
 
-        # publish N occurrence.due_soon, then watch the notifications table and the mailbox
+        # publish N occurrence.due_soon (assignment.created), then watch the notifications table and the mailbox
         db = await asyncpg.connect(plain_url(db_url))
         try:
             due = datetime.now(VN).date() + timedelta(days=LEAD_DAYS)
             plan_id = uuid.uuid4()
-            events = [due_soon(prefix, u, plan_id, due) for u in communes]
+            kind = args.event
+            events = [EVENTS[kind](prefix, u, plan_id, due) for u in communes]
             spy = start_py_spy(data_dir, args.py_spy) if args.py_spy else None
             load_before = os.getloadavg()
             cpu_before = cpu()
@@ -265,7 +291,7 @@ async def run(
             rows["publish"] = f"{n} events in {t_published - t_first:.2f} s ({n / (t_published - t_first):.0f}/s)"
 
             async def notified() -> int:
-                return int(await db.fetchval("SELECT count(*) FROM notify.notifications WHERE kind = 'due_soon'"))
+                return int(await db.fetchval("SELECT count(*) FROM notify.notifications WHERE kind = $1", kind))
 
             t_inapp = t_mail = None
             count, last_print, deadline = 0, time.monotonic(), time.monotonic() + args.timeout
@@ -331,15 +357,16 @@ async def run(
             # where the time goes, from notify's own records (best effort: the schema may change)
             try:
                 note = await db.fetchrow(
-                    "SELECT min(created_at) AS a, max(created_at) AS b"
-                    " FROM notify.notifications WHERE kind = 'due_soon'"
+                    "SELECT min(created_at) AS a, max(created_at) AS b FROM notify.notifications WHERE kind = $1",
+                    kind,
                 )
                 lag = await db.fetchrow(
                     "SELECT percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP"
                     " (ORDER BY extract(epoch FROM d.sent_at - n.created_at)) AS q,"
                     " max(extract(epoch FROM d.sent_at - n.created_at)) AS worst"
                     " FROM notify.deliveries d JOIN notify.notifications n ON n.id = d.notification_id"
-                    " WHERE n.kind = 'due_soon'"
+                    " WHERE n.kind = $1",
+                    kind,
                 )
                 smtp = await db.fetchrow(
                     "SELECT count(*) AS attempts, count(*) FILTER (WHERE NOT ok) AS failed,"
@@ -380,7 +407,7 @@ async def run(
                 f" ({encoded} of them RFC 2047-encoded on the wire), "
                 f"{sum(c - 1 for c in recipients.values())} duplicates, "
                 f"{len(wanted - set(recipients))} contacts missed, {len(set(recipients) - wanted)} strangers; "
-                f"{final} due_soon notifications"
+                f"{final} {kind} notifications"
             )
         finally:
             await db.close()
@@ -405,6 +432,12 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for each set-up/catch-up step")
     parser.add_argument("--smtp-sessions", type=int, default=None, help="CCHC_SMTP_SESSIONS (default: the setting's)")
+    parser.add_argument(
+        "--event",
+        choices=sorted(EVENTS),
+        default="due_soon",
+        help="what each commune is told: a reminder or a new task",
+    )
     parser.add_argument("--py-spy", metavar="FILE", help="sample notify with py-spy over the window, stacks to FILE")
     args = parser.parse_args()
     box, smtp_port = Mailbox(), free_port()
