@@ -58,7 +58,7 @@ import httpx
 import psutil
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from vietnam_provinces import Province
 
@@ -410,6 +410,7 @@ async def in_process(
             await session.connection(
                 execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
             )
+            await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))  # as api.snapshot
             for call in calls:
                 await call(session, scope, today)
         if i >= warmup:

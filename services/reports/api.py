@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reports import audit, submissions
@@ -39,11 +39,15 @@ router = APIRouter(prefix="/api/reports")
 
 
 @contextlib.asynccontextmanager
-async def snapshot(service: Service) -> AsyncIterator[AsyncSession]:
+async def snapshot(service: Service, *, aggregates: bool = False) -> AsyncIterator[AsyncSession]:
     """A read-only session on one snapshot: the figures of one answer (totals, outputs,
-    children …) come from the same committed state, while batches keep committing."""
+    children …) come from the same committed state, while batches keep committing. An answer
+    read from the aggregates alone (`aggregates`) reads a few thousand rows at most: forking
+    parallel workers for it costs more than it saves, most on a busy machine."""
     async with service.sessions() as session:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+        if aggregates:
+            await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         yield session
 
 
@@ -107,7 +111,7 @@ async def rollup(
     `area` (lĩnh vực), `channel` (hình thức) và `kind` (loại sản phẩm: chỉ lọc số sản phẩm).
     `unit=VN`: cả nước (chỉ tài khoản có phạm vi toàn quốc); đơn vị trực thuộc của nó là các tỉnh."""
     today = service.clock.today_vn()
-    async with snapshot(service) as session:
+    async with snapshot(service, aggregates=True) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         return _head(scope, name) | await q.rollup(session, scope, today)
 
@@ -121,7 +125,7 @@ async def children(
     """Từng đơn vị trực thuộc với số liệu của riêng nó (cả đơn vị chưa có nhiệm vụ), đơn vị có
     tỷ lệ báo cáo thấp nhất trước."""
     today = service.clock.today_vn()
-    async with snapshot(service) as session:
+    async with snapshot(service, aggregates=True) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         rows = await q.children(session, scope, today)
     return _head(scope, name) | {"items": rows, "count": len(rows)}
@@ -151,7 +155,7 @@ async def trend(
     (phải báo cáo, đã báo cáo, đúng hạn, tỷ lệ, bốn trạng thái), như `rollup` của từng quý, không
     kèm sản phẩm."""
     today = service.clock.today_vn()
-    async with snapshot(service) as session:
+    async with snapshot(service, aggregates=True) as session:
         name = (await q.get_unit_or_raise(session, scope.unit, caller=caller)).name
         items = await q.by_quarter(session, scope, today)
     return _head(scope, name) | {"items": items, "count": len(items)}
