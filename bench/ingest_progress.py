@@ -14,9 +14,17 @@ whose k monthly tasks are led by "children" (135 x 12 x k assignments, at least 
   assigned  F assignment.created published straight to JetStream (new assignments of the communes,
             as tasks publishes them when a plan is issued) until the roll-up expects them: the
             reports consumer alone on a fan-out
+  sustained with --rate R --seconds S: R first reports a second for S seconds, open loop (each
+            POST sent on its schedule, whether or not the ones before have answered): the rate
+            achieved, the POSTs' latency from their scheduled time, and the lag from each POST's
+            answer until the report is counted — the province roll-up's `reported` polled every
+            50 ms (`--counted-by rollup`) or the reports read model's rows (`db`); the k-th answer
+            is counted once the count has grown by k. The load average is sampled meanwhile.
 
     .venv/bin/python bench/ingest_progress.py [--reports N] [--concurrency C] [--corrections M] [--visibility K]
-        [--fanout F]
+        [--fanout F] [--rate R --seconds S [--counted-by rollup|db]]
+
+`--reports 0 --corrections 0 --visibility 0 --rate 200 --seconds 300` is the issue's ingest target.
 
 `--reports 0 --visibility 0 --corrections M --fanout F` measures the reports consumer alone.
 """
@@ -25,18 +33,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
+import os
 import statistics
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from shared.clock import VN
+from shared.db import plain_url
 from shared.events import AssignmentCreated, ProgressReported, UnitRef, make_event, subject
 
 from common import auth_headers, bus_idle, bus_row, cchc_up, healthy, nats_connect, print_rows, until
@@ -99,11 +114,22 @@ def correction(prefix: str, a: dict[str, Any]) -> tuple[str, bytes, dict[str, st
     return subject(prefix, "progress.reported", path), event.model_dump_json().encode(), headers
 
 
-async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: str) -> dict[str, str]:
+async def run(
+    args: argparse.Namespace,
+    base_url: str,
+    nats_url: str,
+    prefix: str,
+    db_url: str,
+    cpu: Callable[..., dict[str, float]],
+    data_dir: Path,
+) -> dict[str, str]:
     year = datetime.now(VN).year + 1
-    tasks = max(1, math.ceil(max(args.reports + args.visibility, args.corrections) / (COMMUNES * MONTHS)))
+    sustained = int(args.rate * args.seconds)
+    needed = max(args.reports + args.visibility + sustained, args.corrections)
+    tasks = max(1, math.ceil(needed / (COMMUNES * MONTHS)))
     n, total, rows = args.reports, COMMUNES * MONTHS * tasks, {}
-    limits = httpx.Limits(max_connections=args.concurrency + 4, max_keepalive_connections=args.concurrency + 4)
+    connections = args.concurrency + 4
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     headers = auth_headers(base_url)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits, headers=headers) as api:
 
@@ -125,9 +151,19 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
         t0 = time.monotonic()
         (await api.post(f"/api/plans/{created.json()['id']}/issue")).raise_for_status()
 
+        async def of_unit(code: str) -> list[dict[str, Any]]:
+            """A commune's assignments, page after page (at most 500 a page)."""
+            items: list[dict[str, Any]] = []
+            params: dict[str, Any] = {"unit": code, "limit": 500}
+            while True:
+                page = (await api.get("/api/assignments", params=params)).json()
+                items += page["items"]
+                if not page.get("next_cursor"):
+                    return items
+                params["cursor"] = page["next_cursor"]
+
         async def assigned(units: list[str]) -> list[list[dict[str, Any]]] | None:
-            replies = await asyncio.gather(*(api.get("/api/assignments", params={"unit": c}) for c in units))
-            lists = [r.json()["items"] for r in replies]
+            lists = await asyncio.gather(*(of_unit(c) for c in units))
             return lists if all(len(items) == MONTHS * tasks for items in lists) else None
 
         await until(lambda: assigned(communes[-1:]), args.timeout)  # one transaction stores them all
@@ -140,6 +176,7 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
         assert per_unit is not None
         spread = [a for month in zip(*per_unit, strict=True) for a in month]  # spread out
         chosen = spread[: max(n + args.visibility, args.corrections)]
+        steady = spread[len(chosen) : len(chosen) + sustained]  # assignments no other phase reports on
 
         latencies: list[float] = []
         errors: dict[int, int] = {}
@@ -220,8 +257,155 @@ async def run(args: argparse.Namespace, base_url: str, nats_url: str, prefix: st
             await until(lambda: rollup("expected", lambda: expected + f), args.timeout)
             a_s = time.monotonic() - t_pub
             rows["assigned"] = f"{f} published in {t_published - t_pub:.1f} s, applied {a_s:.1f} s: {f / a_s:.0f}/s"
+        if steady:
+            await until(idle, args.timeout, 0.5)
+            rows |= await sustain(args, api, steady, province, db_url, cpu, data_dir)
     rows["bus"] = await bus_row(nats_url, prefix)
     return rows
+
+
+def quantiles(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{len(values)} values"
+    q = statistics.quantiles(values, n=100)
+    return (
+        f"p50 {q[49] * 1e3:.0f} ms, p95 {q[94] * 1e3:.0f} ms, p99 {q[98] * 1e3:.0f} ms, max {max(values) * 1e3:.0f} ms"
+    )
+
+
+async def tasks_service(api: httpx.AsyncClient, data_dir: Path) -> tuple[str, dict[str, str]]:
+    """The tasks service's own address and the signed token the gateway gets for the bench's
+    credential from plans (valid long enough for the phase: auth.ACCESS_SECONDS)."""
+    services = json.loads((data_dir / "services.json").read_text())
+    secret = (data_dir / "secrets" / "gateway.secret").read_text().strip()
+    credential = api.headers["authorization"].removeprefix("Bearer ")
+    async with httpx.AsyncClient(timeout=30) as client:
+        answer = await client.post(
+            f"http://127.0.0.1:{services['plans']['port']}/internal/auth/exchange",
+            json={"credential": credential},
+            headers={"x-cchc-gateway": secret},
+        )
+    token = answer.raise_for_status().json()["token"]
+    return f"http://127.0.0.1:{services['tasks']['port']}", {"Authorization": f"Bearer {token}"}
+
+
+async def sustain(
+    args: argparse.Namespace,
+    api: httpx.AsyncClient,
+    todo: list[dict[str, Any]],
+    province: Callable[[], Awaitable[dict[str, Any]]],
+    db_url: str,
+    cpu: Callable[..., dict[str, float]],
+    data_dir: Path,
+) -> dict[str, str]:
+    """First reports at `args.rate` a second for `args.seconds`, open loop; the lag of each until counted."""
+    db = await asyncpg.connect(plain_url(db_url))
+
+    async def counted() -> int:
+        if args.counted_by == "db":
+            return int(await db.fetchval("SELECT count(*) FROM reports.progress"))
+        return int((await province())["reported"])
+
+    base = await counted()
+    answered: list[float] = []  # monotonic time of each 201, in the order they came
+    latencies: list[float] = []  # from the scheduled send to the answer
+    errors: Counter[int | str] = Counter()
+    lags: list[float] = []
+    polls: list[float] = []
+    loads: list[float] = []
+    sending = True
+
+    # At most this many POSTs open at once: past it a send waits for a place, still timed from its
+    # schedule (a system that falls behind shows as latency, not as an ever longer client queue).
+    open_ = asyncio.Semaphore(args.in_flight)
+    # Several small connection pools: httpcore matches each request against every connection of
+    # its pool, and with 200 in one pool that alone took this process's whole core.
+    shards = max(1, args.in_flight // 16)
+    pool = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    base_url, headers = str(api.base_url), dict(api.headers)
+    if args.direct:  # straight to the tasks service, with the signed token the gateway would send
+        base_url, headers = await tasks_service(api, data_dir)
+    clients = [httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60, limits=pool) for _ in range(shards)]
+
+    async def post(a: dict[str, Any], scheduled: float, client: httpx.AsyncClient) -> None:
+        try:
+            async with open_:
+                reply = await client.post(
+                    f"/api/assignments/{a['id']}/progress",
+                    json={"period": a["period"], "status": "done", "outputs": {"article": 1}},
+                )
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
+            return
+        now = time.monotonic()
+        latencies.append(now - scheduled)
+        if reply.status_code == 201:
+            answered.append(now)
+        else:
+            errors[reply.status_code] += 1
+
+    async def watch() -> None:
+        """Poll the count; each answer is counted when the count has grown past its ordinal."""
+        seen = 0
+        while sending or seen < len(answered):
+            start = time.monotonic()
+            try:
+                grown = await counted() - base
+            except (httpx.HTTPError, KeyError):  # the roll-up not answering (a 503) is not yet
+                await asyncio.sleep(0.05)
+                continue
+            now = time.monotonic()
+            polls.append(now - start)
+            while seen < min(grown, len(answered)):
+                lags.append(max(0.0, now - answered[seen]))
+                seen += 1
+            if not sending and now - (answered[-1] if answered else now) > args.timeout:
+                break
+            await asyncio.sleep(max(0.0, 0.05 - (now - start)))
+
+    async def sample_load() -> None:
+        while sending:
+            loads.append(os.getloadavg()[0])
+            await asyncio.sleep(5)
+
+    print(f"sustained phase: {len(todo)} reports at {args.rate:g}/s", file=sys.stderr, flush=True)  # for profilers
+    watcher, sampler = asyncio.create_task(watch()), asyncio.create_task(sample_load())
+    posts: list[asyncio.Task[None]] = []
+    cpu_before = cpu(machine=True)
+    t0 = time.monotonic()
+    for i, a in enumerate(todo):
+        scheduled = t0 + i / args.rate
+        if (wait := scheduled - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        posts.append(asyncio.create_task(post(a, scheduled, clients[i % shards])))
+    await asyncio.gather(*posts)
+    t_sent = time.monotonic()
+    cpu_after = cpu(machine=True)
+    sending = False
+    await asyncio.gather(watcher, sampler)
+    await db.close()
+    for client in clients:
+        await client.aclose()
+    ok = len(answered)
+    window = [t for t in answered if t <= t0 + args.seconds]
+    return {
+        "sustained": (
+            ("straight to tasks: " if args.direct else "through the gateway: ")
+            + f"{len(todo)} first reports scheduled at {args.rate:g}/s for {args.seconds:g} s: {ok} answered 201 in"
+            f" {t_sent - t0:.1f} s ({len(window) / args.seconds:.0f}/s within the {args.seconds:g} s), errors"
+            f" {dict(errors) or 0}; POST latency from its schedule {quantiles(latencies)}"
+        ),
+        "counted": (
+            f"from the POST's answer until counted ({args.counted_by}): {quantiles(lags)} over {len(lags)};"
+            f" a poll took {quantiles(polls)}"
+        ),
+        "cpu": f"while sending ({t_sent - t0:.0f} s), CPU-s: "
+        + ", ".join(f"{k} {cpu_after.get(k, 0) - v:.1f}" for k, v in cpu_before.items()),
+        "load": (
+            f"load average during: min {min(loads, default=0):.2f}, median"
+            f" {statistics.median(loads) if loads else 0:.2f}, max {max(loads, default=0):.2f}"
+        ),
+    }
 
 
 def main() -> None:
@@ -232,9 +416,18 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, default=0, help="assignment.created published directly (F, 0 = skip)")
     parser.add_argument("--visibility", type=int, default=100, help="single reports timed until the roll-up shows them")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each set-up/catch-up step")
+    parser.add_argument("--rate", type=float, default=0, help="sustained phase: first reports a second (R, 0 = skip)")
+    parser.add_argument("--seconds", type=float, default=300, help="sustained phase: for how long (S)")
+    parser.add_argument(
+        "--direct", action="store_true", help="sustained phase: POST to the tasks service itself, not the gateway"
+    )
+    parser.add_argument("--in-flight", type=int, default=64, help="sustained phase: most POSTs open at once")
+    parser.add_argument(
+        "--counted-by", choices=("rollup", "db"), default="rollup", help="sustained phase: what says a report counts"
+    )
     args = parser.parse_args()
     with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}) as up:
-        rows = asyncio.run(run(args, up.base_url, up.nats_url, up.prefix))
+        rows = asyncio.run(run(args, up.base_url, up.nats_url, up.prefix, up.db_url, up.cpu, up.data_dir))
         rows["services"] = up.services_row()
     print_rows(rows, 9)
 
