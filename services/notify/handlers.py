@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Text, Uuid, cast, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import Date, Text, Uuid, any_, bindparam, cast, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
@@ -44,15 +44,36 @@ CANCELLED = dt.date.max  # a settled row for every due date of the assignment
 async def settle(session: AsyncSession, assignment_id: uuid.UUID, due: dt.date, reason: str) -> None:
     """Remember that escalations of this occurrence are pointless (even before they exist) and
     resolve the pending ones."""
+    await settle_many(session, [(assignment_id, due)], reason)
+
+
+async def settle_many(session: AsyncSession, occurrences: list[tuple[uuid.UUID, dt.date]], reason: str) -> None:
+    """`settle` for a batch's occurrences (assignment, due date), for one reason: two statements
+    whatever their number, rows in key order."""
+    if not occurrences:
+        return
+    keys = sorted(set(occurrences))
     await session.execute(
-        insert(m.settled).values(assignment_id=assignment_id, due=due, reason=reason).on_conflict_do_nothing()
+        _SETTLE, {"assignment_id": [a for a, _ in keys], "due": [due for _, due in keys], "reason": reason}
     )
-    e = m.escalations
-    await session.execute(
-        update(e)
-        .where(e.c.assignment_id == assignment_id, e.c.status == "pending")
-        .values(status="resolved", resolution=reason)
+    await session.execute(_RESOLVE, {"assignment_ids": sorted({a for a, _ in keys}), "reason": reason})
+
+
+def _settle() -> Any:
+    batch = unnested({"assignment_id": Uuid, "due": Date})
+    rows = select(batch.c.assignment_id, batch.c.due, bindparam("reason", type_=Text))
+    return insert(m.settled).from_select(["assignment_id", "due", "reason"], rows).on_conflict_do_nothing()
+
+
+_SETTLE = _settle()
+_RESOLVE = (
+    update(m.escalations)
+    .where(
+        m.escalations.c.assignment_id == any_(bindparam("assignment_ids", type_=ARRAY(Uuid))),
+        m.escalations.c.status == "pending",
     )
+    .values(status="resolved", resolution=bindparam("reason", type_=Text))
+)
 
 
 def is_settled(assignment_id: Any, due: Any) -> Any:
@@ -258,13 +279,20 @@ class Notifier:
         return []
 
     async def progress(self, session: AsyncSession, event: ProgressReported, meta: Meta) -> list[Event]:
+        return await self.progress_many(session, [(event, meta)])
+
+    async def progress_many(self, session: AsyncSession, events: Many) -> list[Event]:
         """progress.reported and progress.corrected: a done report settles a pending escalation."""
-        if event.status == "done":
-            await settle(session, event.assignment_id, event.due, "done")
+        await settle_many(
+            session, [(event.assignment_id, event.due) for event, _ in events if event.status == "done"], "done"
+        )
         return []
 
     async def cancelled(self, session: AsyncSession, event: AssignmentCancelled, meta: Meta) -> list[Event]:
-        await settle(session, event.assignment_id, CANCELLED, "cancelled")
+        return await self.cancellations(session, [(event, meta)])
+
+    async def cancellations(self, session: AsyncSession, events: Many) -> list[Event]:
+        await settle_many(session, [(event.assignment_id, CANCELLED) for event, _ in events], "cancelled")
         return []
 
     async def reviewed(self, session: AsyncSession, event: ReportReviewed, meta: Meta) -> list[Event]:
@@ -283,9 +311,10 @@ def subscriptions(settings: Settings, templates: Templates | None = None) -> lis
     return [
         # the hot ones take a fetched batch at once (the service consumes batched: app.py)
         *on(notifier.assignment, "assignment.created", "assignment.updated", many=notifier.assignments),
-        *on(notifier.cancelled, "assignment.cancelled"),
+        *on(notifier.cancelled, "assignment.cancelled", many=notifier.cancellations),
         *on(notifier.due_soon, "occurrence.due_soon", many=notifier.due_soons),
         *on(notifier.overdue, "occurrence.overdue", many=notifier.overdues),
-        *on(notifier.progress, "progress.reported", "progress.corrected"),
+        # the busiest stream of all: a batch of reports settles its occurrences in two statements
+        *on(notifier.progress, "progress.reported", "progress.corrected", many=notifier.progress_many),
         *on(notifier.reviewed, "report.accepted", "report.returned"),
     ]

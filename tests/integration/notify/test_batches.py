@@ -28,11 +28,13 @@ from shared.bus import Subscription
 from shared.clock import VN
 from shared.db import make_engine, make_sessions, system_scope
 from shared.events import (
+    AssignmentCancelled,
     AssignmentCreated,
     Envelope,
     Meta,
     OccurrenceDueSoon,
     OccurrenceOverdue,
+    ProgressReported,
     UnitRef,
     make_event,
     stream_name,
@@ -45,7 +47,7 @@ from tests.integration.steps import dead_letters
 
 pytestmark = pytest.mark.integration
 
-Payload = AssignmentCreated | OccurrenceDueSoon | OccurrenceOverdue
+Payload = AssignmentCreated | AssignmentCancelled | OccurrenceDueSoon | OccurrenceOverdue | ProgressReported
 Applied = tuple[Payload, Meta]
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PLAN = uuid.UUID("5a1e0000-0000-4000-8000-000000000018")
@@ -108,8 +110,60 @@ def history(rng: random.Random, n: int) -> list[Applied]:
                 mine.append(event("occurrence.due_soon", reminder, at + timedelta(days=10 - lead_days)))
         if i < len(EVERY_CASE) or rng.random() < 0.6:
             mine.append(event("occurrence.overdue", OccurrenceOverdue(**common), at + timedelta(days=20)))
+        # then, reported (done settles the escalation) or cancelled by an amendment
+        for status in rng.sample(("done", "in_progress", "cannot_do"), rng.randint(0, 2)):
+            report = ProgressReported(
+                report_id=uuid.uuid4(),
+                **created.model_dump(include={"assignment_id", "plan_id", "unit", "period", "due"}),
+                status=status,
+                outputs={},
+                reported_at=at + timedelta(days=21),
+                on_time=False,
+                reason="Chưa bố trí được kinh phí" if status == "cannot_do" else "",
+            )
+            mine.append(event(rng.choice(("progress.reported", "progress.corrected")), report, at + timedelta(days=21)))
+        if rng.random() < 0.15:
+            gone = AssignmentCancelled(
+                **created.model_dump(include={"assignment_id", "plan_id", "unit", "period"}), reason="sửa kế hoạch"
+            )
+            mine.append(event("assignment.cancelled", gone, at + timedelta(days=22)))
         events += mine + [replayed(e) for e in mine if rng.random() < 0.2]
     return events
+
+
+def settled_later() -> list[tuple[str, list[Applied]]]:
+    """Three overdue occurrences of a commune whose province escalates, in a batch of their own:
+    one reported done later, one cancelled later, one left waiting."""
+    unit = UNITS[4]
+    overdue = [
+        OccurrenceOverdue(
+            assignment_id=uuid.uuid4(),
+            plan_id=PLAN,
+            task_ref=f"9.{i}",
+            task_title=f"Rà soát thủ tục hành chính, phần {i}",
+            unit=unit,
+            period="2026-Q1",
+            due=date(2026, 3, 20),
+        )
+        for i in range(3)
+    ]
+    at = START + timedelta(days=30)
+    done = ProgressReported(
+        report_id=uuid.uuid4(),
+        **overdue[0].model_dump(include={"assignment_id", "plan_id", "unit", "period", "due"}),
+        status="done",
+        outputs={},
+        reported_at=at,
+        on_time=False,
+    )
+    gone = AssignmentCancelled(
+        **overdue[1].model_dump(include={"assignment_id", "plan_id", "unit", "period"}), reason="sửa kế hoạch"
+    )
+    return [
+        ("occurrence.overdue", [event("occurrence.overdue", o, at) for o in overdue]),
+        ("progress.reported", [event("progress.reported", done, at + timedelta(days=1))]),
+        ("assignment.cancelled", [event("assignment.cancelled", gone, at + timedelta(days=1))]),
+    ]
 
 
 def batches(sequence: list[Applied], rng: random.Random) -> list[tuple[str, list[Applied]]]:
@@ -148,7 +202,7 @@ def quiet_now() -> tuple[time, time]:
     )
 
 
-async def seed(sessions: async_sessionmaker[AsyncSession], events: list[Applied]) -> None:
+async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Rules of units and plans, contacts of all kinds, and some occurrences done before they are overdue."""
     quiet_start, quiet_end = quiet_now()
 
@@ -186,13 +240,26 @@ async def seed(sessions: async_sessionmaker[AsyncSession], events: list[Applied]
         {"scope": "plan", "key": str(PLAN), "settings": {"coordinating": False}, "owner_path": "52.21787"},
         {"scope": "plan", "key": str(OTHER_PLAN), "settings": {"overdue": False}, "owner_path": "54"},
     ]
-    overdue = [e for e, meta in events if meta.type == "occurrence.overdue"]
-    settled = [{"assignment_id": e.assignment_id, "due": e.due, "reason": "done"} for e in overdue[::4]]
     with system_scope():
         async with sessions() as session, session.begin():
             await session.execute(insert(m.contacts), contacts)
             await session.execute(insert(m.rules), rules)
-            await session.execute(insert(m.settled), [*{s["assignment_id"]: s for s in settled}.values()])
+
+
+def done_before(events: list[Applied]) -> list[dict[str, Any]]:
+    """Some occurrences reported done before their overdue event arrives (the streams are not
+    ordered with each other): no escalation for them."""
+    overdue = [e for e, meta in events if meta.type == "occurrence.overdue"]
+    settled = {
+        e.assignment_id: {"assignment_id": e.assignment_id, "due": e.due, "reason": "done"} for e in overdue[::4]
+    }
+    return list(settled.values())
+
+
+async def settled_first(sessions: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]) -> None:
+    with system_scope():
+        async with sessions() as session, session.begin():
+            await session.execute(insert(m.settled), rows)
 
 
 def subscriptions(settings: Settings) -> dict[str, Subscription]:
@@ -206,7 +273,7 @@ def without(row: Any, *columns: str) -> dict[str, Any]:
 async def effects(sessions: async_sessionmaker[AsyncSession]) -> dict[str, list[Any]]:
     """What the events left (ids and times of the transaction aside: the notifications by their
     dedup key), then emptied for the next way of applying them."""
-    n, d, e = m.notifications, m.deliveries, m.escalations
+    n, d, e, s = m.notifications, m.deliveries, m.escalations, m.settled
     with system_scope():
         async with sessions() as session, session.begin():
             notes = (await session.execute(select(n).order_by(n.c.dedup_key))).all()
@@ -224,15 +291,23 @@ async def effects(sessions: async_sessionmaker[AsyncSession]) -> dict[str, list[
                     for row in (await session.execute(select(e).order_by(e.c.assignment_id, e.c.due))).all()
                 ],
                 "units": [tuple(row) for row in (await session.execute(select(m.units).order_by(m.units.c.code)))],
+                "settled": [
+                    without(row, "at")
+                    for row in (await session.execute(select(s).order_by(s.c.assignment_id, s.c.due))).all()
+                ],
             }
-            for table in (d, n, e, m.units):
+            for table in (d, n, e, m.units, s):
                 await session.execute(delete(table))
     return found
 
 
 async def one_by_one(
-    sessions: async_sessionmaker[AsyncSession], subs: dict[str, Subscription], sequence: list[Applied]
+    sessions: async_sessionmaker[AsyncSession],
+    subs: dict[str, Subscription],
+    sequence: list[Applied],
+    settled: list[dict[str, Any]],
 ) -> dict[str, list[Any]]:
+    await settled_first(sessions, settled)
     for payload, meta in sequence:
         with system_scope():
             async with sessions() as session, session.begin():
@@ -244,7 +319,9 @@ async def batched(
     sessions: async_sessionmaker[AsyncSession],
     subs: dict[str, Subscription],
     schedule: list[tuple[str, list[Applied]]],
+    settled: list[dict[str, Any]],
 ) -> dict[str, list[Any]]:
+    await settled_first(sessions, settled)
     for event_type, batch in schedule:
         many = subs[event_type].many
         assert many is not None, f"{event_type} has no batch handler"
@@ -258,21 +335,19 @@ async def test_a_batch_of_assignments_reminders_and_overdue_notices_leaves_what_
     sessions: async_sessionmaker[AsyncSession], notify_settings: Settings
 ) -> None:
     rng = random.Random(18)
-    sequence = history(rng, 90)
-    await seed(sessions, sequence)
+    sequence = history(rng, 120)
+    rng.shuffle(sequence)  # the streams are not ordered with each other: reports before the overdue notice
+    early = done_before(sequence)
+    await seed(sessions)
     subs = subscriptions(notify_settings)
-    schedule = batches(sequence, rng)
+    later = settled_later()
+    schedule = batches(sequence, rng) + later
     # inside one batch: the same occurrence twice (a replay), and one unit's notices side by side
     assert any(len({e.assignment_id for e, _ in batch}) < len(batch) for _, batch in schedule)
-    assert {t for t, _ in schedule} == {
-        "assignment.created",
-        "assignment.updated",
-        "occurrence.due_soon",
-        "occurrence.overdue",
-    }
+    assert {t for t, _ in schedule} == {s.event_type for s in subs.values() if not s.event_type.startswith("report.")}
 
-    in_batches = await batched(sessions, subs, schedule)
-    in_turn = await one_by_one(sessions, subs, [item for _, batch in schedule for item in batch])
+    in_batches = await batched(sessions, subs, schedule, early)
+    in_turn = await one_by_one(sessions, subs, [item for _, batch in schedule for item in batch], early)
     assert in_batches == in_turn
 
     # and the rules were at work, not all silent nor all loud
@@ -286,7 +361,16 @@ async def test_a_batch_of_assignments_reminders_and_overdue_notices_leaves_what_
     assert Counter(row["channel"] for row in deliveries).keys() == {"email", "webhook"}
     assert {row["held"] for row in deliveries} == {True, False}  # quiet hours of a 21796 contact
     assert {row["parent_code"] for row in in_turn["escalations"]} == {"54"}  # province 52 escalates nothing
-    assert ("21796", "54.21796") in in_turn["units"]  # the last word on where a unit is
+    # escalations waiting, and resolved by a done report or a cancellation, whichever came first
+    assert {row["status"] for row in in_turn["escalations"]} == {"pending", "resolved"}
+    assert {row["reason"] for row in in_turn["settled"]} == {"done", "cancelled"}
+    last = {row["assignment_id"]: (row["status"], row["resolution"]) for row in in_turn["escalations"]}
+    assert [last[e.assignment_id] for e, _ in later[0][1]] == [
+        ("resolved", "done"),
+        ("resolved", "cancelled"),
+        ("pending", ""),
+    ]
+    assert "21796" in dict(in_turn["units"])  # known where the last notice stored placed it
 
     # a plan's rule reaches the subtree of the unit that set it, not its siblings
     told = {(row["kind"], row["subject_id"]) for row in notes}
