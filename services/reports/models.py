@@ -134,6 +134,7 @@ rollup_counts = Table(
     Column("on_time", Integer, nullable=False),  # first report on or before the due date
     Column("done_on_time", Integer, nullable=False),
     Column("done_late", Integer, nullable=False),
+    postgresql_with={"fillfactor": "70"},  # room for HOT updates of the counters (migration 0012)
 )
 
 rollup_outputs = Table(
@@ -149,6 +150,7 @@ rollup_outputs = Table(
     # every role's latest report: how many name the kind (a kind reported as 0 still shows) and their sum
     Column("reports", Integer, nullable=False),
     Column("amount", BigInteger, nullable=False),
+    postgresql_with={"fillfactor": "70"},
 )
 
 # A unit's periodic report submitted to its parent: each submission is a version; the parent
