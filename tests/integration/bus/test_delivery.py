@@ -116,8 +116,8 @@ async def test_an_unreadable_event_is_dead_lettered_and_the_stream_moves_on(syst
 
 async def test_a_body_labelled_json_that_is_not_json_is_dead_lettered_by_every_consumer(system: System) -> None:
     """faststream would decode a body labelled application/json before any handler ran, and fail
-    on every delivery: a poison message for the per-event (notify) and batched (reports)
-    consumers alike. Both park it and go on."""
+    on every delivery: a poison message for both consumers of the subject (notify and reports,
+    each a fetched batch per transaction). Both park it and go on."""
     await publish(system, b"{not json", "52.21787", msg_id=str(uuid.uuid4()), json_label=True)
     body, assignment_id, path = assignment_event()
     await publish(system, body, path, msg_id=str(uuid.uuid4()))
@@ -358,7 +358,7 @@ async def test_events_of_one_assignment_arriving_in_the_wrong_order_end_in_the_r
 async def test_a_poison_payload_is_parked_an_oversized_message_refused_and_later_events_still_flow(
     system: System,
 ) -> None:
-    """Two bad messages for the consumers of progress.reported (notify, per event; reports, in
+    """Two bad messages for the consumers of progress.reported (notify and reports, both in
     batches): an envelope whose payload is no progress report is parked by each with the reason;
     one larger than the progress stream's max_msg_size is refused by the stream when published,
     and never stored. A good report sent after them is applied by both."""
