@@ -64,7 +64,7 @@ Note = Annotated[str, StringConstraints(max_length=NOTE), Cleaned]
 LongText = Annotated[str, StringConstraints(max_length=LONG), Cleaned]
 
 
-def storable_parameters(request: Request) -> None:
+async def storable_parameters(request: Request) -> None:
     """Path and query parameters PostgreSQL can compare with: a NUL character (%00) is refused
     by name (422) before a query is made of it (PostgreSQL text cannot hold one)."""
     problems = [

@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -134,11 +134,11 @@ class Page:
         return {"items": items, "count": len(items), "next_cursor": self.next_cursor, **extra}
 
 
-def asking(key: Key, *, default: int = DEFAULT_LIMIT) -> Callable[..., Ask]:
+def asking(key: Key, *, default: int = DEFAULT_LIMIT) -> Callable[..., Awaitable[Ask]]:
     """FastAPI dependency of a list route: `limit` and `cursor` from the query, checked. A list
     whose usual reading fits in the largest page (the children of a unit) says so by `default`."""
 
-    def dependency(
+    async def dependency(  # async: FastAPI calls a plain def in a worker thread, for each request
         limit: int = Query(
             default, ge=1, le=MAX_LIMIT, description=f"số mục tối đa của một trang (mặc định {default})"
         ),
