@@ -82,12 +82,14 @@ from rollup_queries import (
     plan_row,
     plan_task_rows,
 )
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cchc.nats_users import operator_settings
+from services.reports import aggregates
 from services.reports.handlers import subscriptions
 from services.reports.rebuild import rebuild, watch
 from shared.bus import decode, reconcile_consumers
-from shared.db import plain_url
+from shared.db import make_engine, plain_url
 from shared.nats_security import reload_server
 from shared.settings import Settings
 
@@ -555,6 +557,7 @@ async def project_part(
             t1 = time.monotonic()
             say("project: seeding plans and assignments")
             assignments = await seed_plans(db, data)
+            await recount(up.db_url)  # the roll-ups' aggregates of the facts written beside the handlers
             rows["setup"] = (
                 f"{len(provinces)} provinces, {loaded['loaded']:,} units loaded and in reports {t1 - t0:.1f} s;"
                 f" {len(data.plans)} plans × {data.tasks_per_plan} monthly tasks, {assignments:,} assignments"
@@ -592,6 +595,7 @@ async def project_part(
                     say(f"project: apply run {run + 1}")
                     with paused(up, "reports"):
                         await reset_progress(ojs, db, settings, progress_subs, progress_durables, up.prefix)
+                        await recount(up.db_url)
                         figures["apply100"].loads.append(load())
                         begun = time.monotonic()
                     await until(lambda: consumers_idle(ojs, progress_durables), args.timeout, 0.1)
@@ -716,6 +720,17 @@ async def consumers_idle(js: Any, durables: list[tuple[str, str]], at_least: int
             return False
         delivered += info.delivered.stream_seq if info.delivered else 0
     return delivered >= at_least
+
+
+async def recount(database_url: str) -> None:
+    """The roll-ups' aggregates filled from the facts (services/reports/aggregates.recount): the
+    facts this script writes or empties beside the handlers would leave them behind."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with async_sessionmaker(engine)() as session, session.begin():
+            await aggregates.recount(session)
+    finally:
+        await engine.dispose()
 
 
 async def reset_progress(
