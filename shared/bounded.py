@@ -17,6 +17,7 @@ import multiprocessing.connection
 import multiprocessing.context
 import resource
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,13 +117,15 @@ def _work(
 
 
 def _wait(
-    process: multiprocessing.process.BaseProcess, conn: multiprocessing.connection.Connection, seconds: float
+    process: multiprocessing.process.BaseProcess, conn: multiprocessing.connection.Connection, deadline: float
 ) -> tuple[bool, Any] | None:
-    """The worker's answer, or None when the limit passed (then the worker is killed)."""
+    """The worker's answer, or None when the deadline (time.monotonic) passed first (then the
+    worker is killed): an answer that came after it is refused too, however the waiting went."""
     answer: tuple[bool, Any] | None = None
     died = False
     try:
-        if conn.poll(seconds):
+        remaining = deadline - time.monotonic()
+        if remaining > 0 and conn.poll(remaining):
             try:
                 answer = conn.recv()
             except EOFError:  # the worker died without answering (killed, out of memory)
@@ -155,9 +158,10 @@ async def in_process(function: Callable[..., T], *args: Any, seconds: float, fie
         context = _forkserver()
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(target=_work, args=(sender, function, args, capacity.memory_bytes), daemon=True)
+        deadline = time.monotonic() + seconds  # the limit counts from the start, the worker's start included
         await asyncio.to_thread(process.start)  # the first call starts the forkserver: not on the loop
         sender.close()
-        answer = await asyncio.to_thread(_wait, process, receiver, seconds)
+        answer = await asyncio.to_thread(_wait, process, receiver, deadline)
     finally:
         slot.release()
     if answer is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -10,6 +12,18 @@ import pytest
 
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
 from tests.servers import Servers, new_database, real_servers, unique_name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def traversable_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """PostgreSQL runs as its own system user when the tests run as root: every folder above a
+    data folder must let it through. pytest makes its temporary folders 0700, and under xdist
+    there is one more of them (popen-gwN)."""
+    top = Path(tempfile.gettempdir()).resolve()
+    folder = tmp_path_factory.getbasetemp().resolve()
+    while folder != top and top in folder.parents:
+        folder.chmod(folder.stat().st_mode | 0o011)
+        folder = folder.parent
 
 
 @pytest.fixture(scope="session")
@@ -39,20 +53,22 @@ async def nats_prefix(servers: Servers) -> AsyncIterator[str]:
     await client.close()
 
 
-SHARED_LAYERS = ("browser", "faults")  # their tests share a deployment: one worker runs them all
+DEPLOYMENTS = ("browser", "e2e", "faults")  # tests that start whole deployments (`cchc up`)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under pytest-xdist (make test runs two workers), the tests that share a session's or a
-    module's deployment stay on one worker: the browser tests share one `cchc up` and its world,
-    the fault tests one deployment. Every other test is a unit of work of its own (each has its
-    own database and NATS prefix). (xdist's `xdist_group` mark does the same but is ignored
-    under pytest 9: the node id it rewrites is no longer where the scheduler reads it.)"""
+    """Under pytest-xdist (make test runs two workers), every test that starts a whole deployment
+    (the browser tests share one `cchc up` and its world, the fault tests one deployment, the e2e
+    tests one `cchc up` each) runs on one worker, one after another, while the other worker runs
+    the integration and unit tests (the services in process, each test with its own database and
+    NATS prefix). Two deployments at once would share 2 cores with a dozen processes each, and
+    the free ports each one picks could collide. (xdist's own `xdist_group` mark is ignored under
+    pytest 9: the node id it rewrites is no longer where the scheduler reads it.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class Layers(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             parts = nodeid.split("/")
-            return parts[1] if len(parts) > 2 and parts[1] in SHARED_LAYERS else nodeid
+            return "deployments" if len(parts) > 2 and parts[1] in DEPLOYMENTS else nodeid
 
     return Layers(config, log)
