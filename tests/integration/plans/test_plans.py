@@ -119,6 +119,7 @@ async def test_the_three_real_plan_shapes_are_entered_with_their_structure(syste
         "text": "Trước ngày 30/11/2025",
     }
 
+    await system.settled()  # the tasks service knows every unit of the three provinces before the issue
     for plan in (commune, posts, district):
         await ok(await system.post(f"/api/plans/{plan['id']}/issue"))
 
