@@ -117,7 +117,10 @@ class Supervisor:
             }
             for c in self.children.values()
         }
-        (self.run_dir / "services.json").write_text(json.dumps(state, indent=2))
+        # whole or not at all: a reader (`cchc` commands, the fault tests) never sees it half written
+        written = self.run_dir / "services.json.new"
+        written.write_text(json.dumps(state, indent=2))
+        os.replace(written, self.run_dir / "services.json")
 
     def start(self) -> None:
         self._kill_leftovers()
