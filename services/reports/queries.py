@@ -258,16 +258,20 @@ async def by_quarter(session: AsyncSession, scope: Scope, today: date) -> list[d
 async def by_level(session: AsyncSession, scope: Scope, today: date) -> dict[str, dict[str, Any]]:
     """The same figures per level of the reporting unit (province, commune, body …; "unknown"
     while the read model has no unit.created for it)."""
-    source, wanted = _rows(c, scope)
-    rows = (
-        await session.execute(
-            select(c.c.level.label("unit_level"), *summed(today))
-            .select_from(source)
-            .where(c.c.unit == scope.unit, *wanted)
-            .group_by(c.c.level)
-        )
-    ).all()
+    rows = await _per_level(session, scope, today)
     return {row.unit_level: figures(row) for row in rows if row.expected or row.reported}
+
+
+async def _per_level(session: AsyncSession, scope: Scope, today: date) -> list[Any]:
+    """The counters of the scope's aggregate rows, one row per reporting level."""
+    source, wanted = _rows(c, scope)
+    statement = (
+        select(c.c.level.label("unit_level"), *summed(today))
+        .select_from(source)
+        .where(c.c.unit == scope.unit, *wanted)
+        .group_by(c.c.level)
+    )
+    return list((await session.execute(statement)).all())
 
 
 async def outputs(session: AsyncSession, scope: Scope, *, by: Literal["", "area", "channel"] = "") -> Any:
@@ -321,15 +325,7 @@ async def rollup(session: AsyncSession, scope: Scope, today: date) -> dict[str, 
     """What GET /api/reports/rollup shows — `totals`, `by_level` and the three `outputs` — in three
     queries instead of five: the totals are the sum of the levels, the products by kind the sum of
     the products by area (every count is additive)."""
-    source, wanted = _rows(c, scope)
-    levels = (
-        await session.execute(
-            select(c.c.level.label("unit_level"), *summed(today))
-            .select_from(source)
-            .where(c.c.unit == scope.unit, *wanted)
-            .group_by(c.c.level)
-        )
-    ).all()
+    levels = await _per_level(session, scope, today)
     whole = SimpleNamespace(**{name: sum(getattr(row, name) for row in levels) for name in COUNTED})
     by_area = await outputs(session, scope, by="area")
     kinds: dict[str, int] = {}
