@@ -3,6 +3,7 @@ instant, publish an event as another system would, and look at what came of it."
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -83,3 +84,20 @@ async def dead_letters(system: System) -> list[Any]:
         return [await js.get_msg(stream_name(prefix, "dlq"), seq) for seq in range(state.first_seq, state.last_seq + 1)]
     finally:
         await client.close()
+
+
+def fetched_batches(
+    sequence: list[tuple[Any, Any]], rng: random.Random, *, largest: int
+) -> list[tuple[str, list[Any]]]:
+    """(payload, meta) pairs as a batched consumer takes them: fetched batches of 1 to `largest`,
+    each split by event type (each type has its own durable consumer), arrival order kept."""
+    split: list[tuple[str, list[Any]]] = []
+    start = 0
+    while start < len(sequence):
+        size = rng.randint(1, largest)
+        by_type: dict[str, list[Any]] = {}
+        for item in sequence[start : start + size]:
+            by_type.setdefault(item[1].type, []).append(item)
+        split += by_type.items()
+        start += size
+    return split

@@ -35,7 +35,7 @@ from shared.events import (
 )
 from shared.settings import Settings
 from tests.integration.conftest import DatabaseRoles, System, running
-from tests.integration.steps import dead_letters
+from tests.integration.steps import dead_letters, fetched_batches
 
 pytestmark = pytest.mark.integration
 
@@ -118,18 +118,7 @@ def history(rng: random.Random, plan_id: uuid.UUID, n: int) -> list[Applied]:
 
 
 def batches(sequence: list[Applied], rng: random.Random) -> list[tuple[str, list[Applied]]]:
-    """The sequence as a batched consumer takes it: fetched batches of varying size, each split by
-    event type (each type has its own durable consumer), arrival order kept within each."""
-    split: list[tuple[str, list[Applied]]] = []
-    start = 0
-    while start < len(sequence):
-        size = rng.randint(1, 150)
-        by_type: dict[str, list[Applied]] = {}
-        for item in sequence[start : start + size]:
-            by_type.setdefault(item[1].type, []).append(item)
-        split += by_type.items()
-        start += size
-    return split
+    return fetched_batches(sequence, rng, largest=150)
 
 
 @pytest.fixture
