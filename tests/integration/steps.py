@@ -15,7 +15,7 @@ from services.notify import models as notify_models
 from services.reports import models as reports_models
 from shared.clock import FixedClock
 from shared.db import system_scope
-from shared.events import AssignmentCreated, UnitRef, make_event, stream_name
+from shared.events import AssignmentCreated, Envelope, PlanClosed, UnitRef, make_event, stream_name
 
 if TYPE_CHECKING:
     from tests.integration.conftest import System
@@ -101,3 +101,18 @@ def fetched_batches(
         split += by_type.items()
         start += size
     return split
+
+
+def closed_plans(system: System, count: int) -> list[Envelope]:
+    """`count` plan.closed events of Gia Lai's plans, as the plans service's writes make them."""
+    issuer = UnitRef(code="52", path="52", name="UBND tỉnh Gia Lai", level="province")
+    return [
+        make_event(
+            "plan.closed",
+            unit_path="52",
+            producer="plans",
+            payload=PlanClosed(plan_id=uuid.uuid4(), number=f"{n}/KH-UBND", issuer=issuer),
+            at=system.clock.now(),
+        )
+        for n in range(count)
+    ]

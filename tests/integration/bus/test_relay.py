@@ -5,7 +5,6 @@ outbox and goes out later, once — nothing lost, nothing doubled."""
 from __future__ import annotations
 
 import copy
-import uuid
 from collections import Counter
 
 import nats
@@ -15,10 +14,11 @@ from nats.js import JetStreamContext
 
 from shared import outbox
 from shared.db import system_scope
-from shared.events import Envelope, PlanClosed, UnitRef, UnitRenamed, make_event, stream_name, subject
+from shared.events import Envelope, UnitRenamed, make_event, stream_name, subject
 from shared.settings import Settings
 from tests.integration.conftest import DatabaseRoles, System, running
 from tests.integration.hostile.conftest import outbox_rows
+from tests.integration.steps import closed_plans
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +27,7 @@ EACH = 700  # of two families, interleaved: more rows than a relay pass takes (o
 
 def events(system: System) -> tuple[list[Envelope], list[Envelope]]:
     """EACH plan.closed and EACH unit.renamed of the plans service, as its writes would make them."""
-    issuer = UnitRef(code="52", path="52", name="UBND tỉnh Gia Lai", level="province")
-    closed = [
-        make_event(
-            "plan.closed",
-            unit_path="52",
-            producer="plans",
-            payload=PlanClosed(plan_id=uuid.uuid4(), number=f"{n}/KH-UBND", issuer=issuer),
-            at=system.clock.now(),
-        )
-        for n in range(EACH)
-    ]
+    closed = closed_plans(system, EACH)
     renamed = [
         make_event(
             "unit.renamed",

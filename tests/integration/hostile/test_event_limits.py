@@ -7,7 +7,6 @@ refused by the server, not stored."""
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import AsyncIterator
 
 import nats
@@ -17,12 +16,13 @@ from nats.js.errors import APIError
 
 from shared import outbox
 from shared.db import system_scope
-from shared.events import DEAD_LETTER, FAMILIES, PlanClosed, UnitRef, make_event, stream_name
+from shared.events import DEAD_LETTER, FAMILIES, stream_name
 from shared.outbox import EventLimits
 from shared.settings import Settings
 from tests.integration.conftest import OPERATOR, DatabaseRoles, System, running
 from tests.integration.hostile.conftest import outbox_rows
 from tests.integration.plans_data import ONE_COMMUNE_PLAN
+from tests.integration.steps import closed_plans
 
 pytestmark = pytest.mark.integration
 
@@ -154,17 +154,7 @@ async def test_a_full_stream_holds_back_its_own_family_and_loses_nothing(system:
 async def write_plan_events(system: System, count: int) -> None:
     """`count` plan.closed events in the plans service's outbox, as its writes would leave them."""
     plans = system.services["plans"]
-    issuer = UnitRef(code="52", path="52", name="UBND tỉnh Gia Lai", level="province")
-    envelopes = [
-        make_event(
-            "plan.closed",
-            unit_path="52",
-            producer="plans",
-            payload=PlanClosed(plan_id=uuid.uuid4(), number=f"{n}/KH-UBND", issuer=issuer),
-            at=system.clock.now(),
-        )
-        for n in range(count)
-    ]
+    envelopes = closed_plans(system, count)
     with system_scope():
         async with plans.sessions() as session, session.begin():
             await outbox.add(session, plans.outbox, envelopes, prefix=system.settings.nats_prefix, limits=EventLimits())
