@@ -12,7 +12,7 @@ unknown write may or may not have happened), and nothing else. Then:
 - plans: each plan's version and state is allowed, and an issued plan's 135 assignments exist;
 - notifications: every notice (assigned, due soon, overdue) is stored once per assignment and
   occurrence, and its mail reached the SMTP server as exactly one Message-ID per contact;
-- the dead-letter stream holds exactly the poison messages injected;
+- the dead-letter stream holds exactly the poison messages injected, once per consuming service;
 - a rebuild of the read model from the streams gives the same numbers;
 - nothing is pending or unacknowledged, nothing is left in an outbox."""
 
@@ -23,8 +23,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events import stream_name
-from tests.faults.deployment import PREFIX
 from tests.faults.load import PERIOD, PROVINCE, SUBMITTED_PERIOD, YEAR, History, Op, World, all_items, retry
 
 
@@ -111,10 +109,15 @@ async def check(deployment: Any, world: World, *, since: int = 0, poison: int = 
         await _submissions(client, history, verdict)
         await _plans(client, history, verdict)
         await _notices(client, deployment, world, verdict)
+        # One dead letter per consuming service and poisoned message, told apart by its message id
+        # (shared.bus.dead_letter_id). A rebuild replays the poison to reports, which parks it again
+        # under the same id: JetStream drops it within the stream's de-dup window (2 minutes), keeps
+        # it beyond, so the stream may hold it twice: the same letter, counted once.
         letters = await deployment.dead_letters()
-        verdict.figures["dead_letters"] = len(letters)
-        if len(letters) != poison:
-            verdict.problem(f"dead-letter stream holds {len(letters)} messages, {poison} poison injected: {letters}")
+        distinct = {letter["id"] for letter in letters}
+        verdict.figures["dead_letters"] = len(distinct)
+        if len(distinct) != poison:
+            verdict.problem(f"dead-letter stream holds {len(distinct)} letters, {poison} poison injected: {letters}")
         if rebuild:
             before = await _read_model(client, world)
             verdict.figures["rebuild_seconds"] = round(await rebuild_read_model(deployment), 1)
@@ -292,14 +295,4 @@ async def rebuild_read_model(deployment: Any) -> float:
         await asyncio.sleep(0.5)
     await asyncio.to_thread(deployment.wait_healthy, timeout=120)
     await deployment.settled()
-    # the replay gives reports the poison of the progress stream again: dead-lettered again
-    async with deployment.bus() as client:
-        infos = await client.jetstream().consumers_info(stream_name(PREFIX, "progress"))
-    replayed_to = sum(
-        1
-        for c in infos
-        if (c.name or "").startswith("reports")
-        and (c.config.filter_subject or "").startswith(f"{PREFIX}.progress.reported.")
-    )
-    deployment.poisoned += deployment.poison_messages * replayed_to
     return time.monotonic() - started

@@ -135,7 +135,6 @@ class Deployment:
     token: str = ""
     faults: list[str] = field(default_factory=list)  # what was done to it, in order
     poisoned: int = 0  # dead letters the poison injected so far must have made
-    poison_messages: int = 0  # poison messages in the progress stream (a rebuild replays them)
 
     @property
     def base_url(self) -> str:
@@ -351,6 +350,7 @@ class Deployment:
                     headers = msg.headers or {}
                     found.append(
                         {
+                            "id": headers.get("Nats-Msg-Id", f"seq-{seq}"),
                             "subject": headers.get("Cchc-Original-Subject", ""),
                             "error": headers.get("Cchc-Error", ""),
                             "dlq_subject": msg.subject or "",

@@ -88,7 +88,6 @@ async def inject_poison(deployment: Deployment, world: World, count: int) -> Non
                 headers={"Nats-Msg-Id": str(uuid.uuid4())},
             )
     deployment.poisoned += count * per_message
-    deployment.poison_messages += count
 
 
 async def republish(deployment: Deployment, times: int = 3) -> int:
