@@ -25,16 +25,15 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cchc demo
 
+# The fault-injection suite (tests/faults) has a CI subset in make test (marker every_run: no
+# fault, every service killed with the crash windows, the 120 s soak; about 6 minutes, on the
+# worker that runs the deployments). make faults runs all of it (about 18 minutes on 2 cores),
+# make faults-ci the subset alone. A longer soak: CCHC_SOAK_SECONDS=3600 make faults
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 -m "not faults"
+	$(BIN)/pytest -n 2 -m "not faults or every_run"
 
-# The fault-injection suite (tests/faults): make faults-ci runs its CI subset (marker every_run:
-# no fault, every service killed with the crash windows, the 120 s soak), make faults all of it
-# (about 18 minutes on 2 cores). Not in make test yet: in a two-worker run beside the e2e tests
-# (07/12/2026) two of the three failed (a consumer left messages unacked for 300 s in the soak),
-# to be understood first. A longer soak: CCHC_SOAK_SECONDS=3600 make faults
 faults-ci: $(STAMP)
 	$(BIN)/pytest -m every_run
 

@@ -305,7 +305,14 @@ class Deployment:
                 with contextlib.suppress(NotFoundError):
                     for c in await js.consumers_info(stream_name(PREFIX, family)):
                         if c.num_pending or c.num_ack_pending:
-                            found.append(f"{c.name}: {c.num_pending} pending, {c.num_ack_pending} unacked")
+                            # what a stuck consumer needs to be understood: whether anyone still
+                            # pulls (waiting), how far it delivered and was acked, what it redelivers
+                            found.append(
+                                f"{c.name}: {c.num_pending} pending, {c.num_ack_pending} unacked"
+                                f" (waiting pulls {c.num_waiting}, redelivered {c.num_redelivered},"
+                                f" delivered {c.delivered.stream_seq if c.delivered else '?'},"
+                                f" ack floor {c.ack_floor.stream_seq if c.ack_floor else '?'})"
+                            )
         async with self.database() as db:
             for service in SERVICES:
                 count = await db.fetchval(f"SELECT count(*) FROM {service}.outbox WHERE published_at IS NULL")
@@ -331,7 +338,13 @@ class Deployment:
             if quiet >= 3:
                 return time.monotonic() - started - 2.0
             await asyncio.sleep(1.0)
-        raise AssertionError(f"not settled within {timeout}s: {last}\n{self.output()[-4000:]}")
+        log = (self.root / "up.log").read_text(errors="replace").splitlines()
+        errors = [line for line in log if any(word in line for word in ("Traceback", "ERROR", "Exception", "Error:"))]
+        raise AssertionError(
+            f"not settled within {timeout}s: {last}\nerrors logged (last 40 of {len(errors)}):\n"
+            + "\n".join(errors[-40:])
+            + f"\n---\n{self.output()[-4000:]}"
+        )
 
     async def dead_letters(self) -> list[dict[str, str]]:
         """The dead-letter stream's messages: their original subject and the reason."""
