@@ -6,6 +6,7 @@ font) are served from /static with their version in the name."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import validation
 from web.kit import ACCESS_ATTRIBUTE, HERE, ROOMS, PageError, SignIn, login_url, render
@@ -30,6 +33,47 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
+
+
+class PagesGuard:
+    """ASGI middleware of the gateway for the pages: a write sent by another site's page is
+    refused (CSRF), a page gets the security headers and is not cached, a static file is cached a
+    day. Plain ASGI, so that the API passes straight through: as a BaseHTTPMiddleware it ran every
+    /api request (and each chunk of its streamed answer) through an extra task and memory stream."""
+
+    def __init__(self, app: ASGIApp, cross_site: Callable[[Request], bool]) -> None:
+        self.app = app
+        self.cross_site = cross_site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (path.startswith(NOT_PAGES) and not path.startswith("/static/")):
+            await self.app(scope, receive, send)
+            return
+        if path.startswith("/static/"):
+            await self.app(scope, receive, _headed(send, {"cache-control": "public, max-age=86400"}, replace=True))
+            return
+        page_send = _headed(send, {**SECURITY_HEADERS, "cache-control": "no-store"}, replace=False)
+        if scope["method"] in UNSAFE and self.cross_site(request := Request(scope, receive)):
+            message = "Yêu cầu gửi từ trang web khác bị từ chối (chống giả mạo yêu cầu, CSRF)."
+            refused = render(request, "error.html", {"status": 403, "message": message}, status=403)
+            await refused(scope, receive, page_send)
+            return
+        await self.app(scope, receive, page_send)
+
+
+def _headed(send: Send, headers: dict[str, str], *, replace: bool) -> Send:
+    """`send` with these headers on the answer: in place of the app's (`replace`), or where it set none."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = MutableHeaders(scope=message)
+            for name, value in headers.items():
+                if replace or name not in present:
+                    present[name] = value
+        await send(message)
+
+    return sending
 
 
 def page_access(route: APIRoute) -> tuple[str, str] | None:
@@ -60,25 +104,7 @@ def mount(app: FastAPI, *, cross_site: Any) -> None:
         app.include_router(importlib.import_module(f"web.{room}.routes").router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
-    async def pages_guard(request: Request, call_next: Any) -> Response:
-        path = request.url.path
-        is_page = not path.startswith(NOT_PAGES)
-        if is_page and request.method in UNSAFE and cross_site(request):
-            return render(
-                request,
-                "error.html",
-                {"status": 403, "message": "Yêu cầu gửi từ trang web khác bị từ chối (chống giả mạo yêu cầu, CSRF)."},
-                status=403,
-            )
-        response: Response = await call_next(request)
-        if is_page:
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-            response.headers.setdefault("cache-control", "no-store")
-        elif path.startswith("/static/"):
-            response.headers["cache-control"] = "public, max-age=86400"
-        return response
+    app.add_middleware(PagesGuard, cross_site=cross_site)
 
     @app.exception_handler(SignIn)
     async def sign_in(request: Request, exc: SignIn) -> Response:

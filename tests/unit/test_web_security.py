@@ -89,6 +89,18 @@ async def test_a_write_from_another_sites_page_is_refused_before_the_api(pages: 
         forged = await pages.post(path, data={"username": "a"}, headers={"sec-fetch-site": "cross-site"})
         assert forged.status_code == 403, path
         assert "CSRF" in forged.text
+        assert forged.headers["x-frame-options"] == "DENY" and forged.headers["cache-control"] == "no-store"
+
+
+async def test_static_files_are_cached_a_day_and_the_api_passes_the_pages_guard_untouched(
+    pages: httpx.AsyncClient,
+) -> None:
+    style = await pages.get("/static/app.css")
+    assert style.status_code == 200 and style.headers["cache-control"] == "public, max-age=86400"
+    assert "content-security-policy" not in style.headers
+    api = await pages.get("/api/auth/me")  # the API's answer is the service's, headers and all
+    assert api.status_code == 200 and api.json()["unit"] == "52"
+    assert "content-security-policy" not in api.headers and "cache-control" not in api.headers
 
 
 async def test_a_unit_code_in_the_address_cannot_reach_another_api_route(pages: httpx.AsyncClient) -> None:
