@@ -35,6 +35,7 @@ from web import app as web
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length", "host"}
 NOT_FORWARDED = HOP_BY_HOP | {"cookie", "authorization", "x-cchc-gateway", "x-forwarded-for"}
 COOKIE = "cchc_session"
+WHOLE_BYTES = 256 * 1024  # an answer up to this size is relayed whole, not streamed
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -348,12 +349,25 @@ def create_gateway(
             )
         if path == "auth/logout" and upstream.status_code < 300 and credential:
             exchanges.drop(Exchanges.key(credential))
-        # the answer streams back as it comes (a DOCX, an evidence file), bytes as the service sent
-        # them: its Content-Length and Content-Encoding still hold
+        # bytes as the service sent them: its Content-Length and Content-Encoding still hold; a
+        # small answer of known length (most JSON) whole, anything else (a DOCX, an evidence file)
+        # streamed back as it comes
+        relayed = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in upstream.headers.multi_items()  # several Set-Cookie stay several
+            if name.lower() not in HOP_BY_HOP - {"content-length"}
+        ]
+        length = upstream.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= WHOLE_BYTES:
+            try:
+                body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            finally:
+                await upstream.aclose()
+            response: Response = Response(body, status_code=upstream.status_code)
+            response.raw_headers = relayed
+            return response
         response = StreamingResponse(_relay(upstream), status_code=upstream.status_code)
-        for name, value in upstream.headers.multi_items():  # several Set-Cookie stay several
-            if name.lower() not in HOP_BY_HOP - {"content-length"}:
-                response.headers.append(name, value)
+        response.raw_headers = [*relayed, *response.raw_headers]
         return response
 
     web.mount(app, cross_site=lambda request: cross_site(request, settings.public_url))
