@@ -268,7 +268,9 @@ class Service:
             default=self.settings.max_body_bytes,
             routes=http_limits.upload_routes(self.settings),
         )
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+        # one span per request: not also one per ASGI message sent or received (two or three more
+        # spans on every answer, with nothing in them a trace needs)
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz", exclude_spans=["receive", "send"])
         return app
 
 
