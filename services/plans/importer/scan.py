@@ -1,0 +1,197 @@
+"""Scanned pages read by OCR: images (.png, .jpg, .tif with every frame) and the pages of a PDF that
+have no text layer, straightened, read by Tesseract with its Vietnamese data, and laid out as text
+with spaces (`layout.lay_out`), which `read_text` reads as it reads any text file. Bounded: pages,
+pixels and the seconds OCR may take (`ReadLimits`, from the settings)."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytesseract
+from PIL import Image, ImageOps, ImageSequence
+
+from services.plans.importer.layout import Word, lay_out
+from services.plans.importer.lines import UnreadableDocument
+
+LANGUAGES = "vie"
+MIN_CONFIDENCE = 20  # Tesseract's word confidence (0–100) below which a "word" is a speck or a stamp's rim
+DPI = 300
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+Progress = Callable[[int, int], None]  # (page, pages), before a page is read by OCR
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a document the importer reads: pages, pixels of one image, seconds of OCR
+    (CCHC_IMPORT_MAX_PAGES, CCHC_IMPORT_MAX_IMAGE_PIXELS, CCHC_IMPORT_OCR_TIME_LIMIT_SECONDS)."""
+
+    max_pages: int = 40
+    max_pixels: int = 60_000_000
+    ocr_seconds: float = 180.0
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ReadLimits:
+        return cls(
+            max_pages=getattr(settings, "import_max_pages", cls.max_pages),
+            max_pixels=getattr(settings, "import_max_image_pixels", cls.max_pixels),
+            ocr_seconds=getattr(settings, "import_ocr_time_limit_seconds", cls.ocr_seconds),
+        )
+
+
+class DocumentTooLarge(UnreadableDocument):
+    """More pages or pixels than the limits allow: refused (413), naming the setting."""
+
+
+class ReadingTooLong(Exception):
+    """OCR took longer than CCHC_IMPORT_OCR_TIME_LIMIT_SECONDS (503, as any time limit)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        limit = f"{seconds:g}".replace(".", ",")
+        super().__init__(
+            f"nhận dạng chữ bản quét cần quá {limit} giây, giới hạn của máy chủ "
+            "(CCHC_IMPORT_OCR_TIME_LIMIT_SECONDS); hãy thử lại với ít trang hơn"
+        )
+
+
+class OcrUnavailable(Exception):
+    """Tesseract or its Vietnamese data is not installed on this machine (503: the server's fault)."""
+
+
+def too_many_pages(pages: int, limits: ReadLimits) -> DocumentTooLarge:
+    return DocumentTooLarge(
+        f"tệp có {pages} trang, quá giới hạn {limits.max_pages} trang của máy chủ (CCHC_IMPORT_MAX_PAGES); "
+        "hãy tách phần phụ lục nhiệm vụ ra tệp riêng"
+    )
+
+
+def check_pixels(width: int, height: int, limits: ReadLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise DocumentTooLarge(
+            f"ảnh {width}×{height} điểm ảnh, quá giới hạn {limits.max_pixels:,} điểm ảnh của máy chủ "
+            "(CCHC_IMPORT_MAX_IMAGE_PIXELS); hãy quét lại ở 300 dpi".replace(",", ".")
+        )
+
+
+def image_kind(content: bytes) -> str | None:
+    """'PNG', 'JPEG' or 'TIFF' by the file's first bytes, else None."""
+    return next((kind for magic, kind in IMAGE_MAGIC.items() if content.startswith(magic)), None)
+
+
+@dataclass
+class Deadline:
+    """The OCR time limit, counted from the first page read."""
+
+    seconds: float
+    ends: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ends = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise ReadingTooLong(self.seconds)
+        return left
+
+
+def frames(content: bytes, limits: ReadLimits) -> Iterator[Image.Image]:
+    """Every page of an image file (a multi-page TIFF: every frame), its size checked before it is
+    decoded (a decompression bomb is refused, not unpacked)."""
+    try:
+        image = Image.open(io.BytesIO(content))
+        count = getattr(image, "n_frames", 1)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableDocument(f"không mở được tệp ảnh: {exc}") from None
+    if image.format not in ("PNG", "JPEG", "TIFF"):
+        raise UnreadableDocument(f"ảnh dạng {image.format} không được nhận; hãy dùng .png, .jpg hoặc .tif")
+    if count > limits.max_pages:
+        raise too_many_pages(count, limits)
+    for frame in ImageSequence.Iterator(image):
+        check_pixels(*frame.size, limits)
+        try:
+            frame.load()
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise UnreadableDocument(f"tệp ảnh bị hỏng, không đọc được: {exc}") from None
+        yield frame.copy()
+
+
+def ink(image: Image.Image) -> Image.Image:
+    """The page as grey ink on white: the red channel, in which a red stamp fades to near white
+    while black (and blue) ink stays dark."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGB", "RGBA", "P", "CMYK", "LA", "PA"):
+        return image.convert("RGB").getchannel("R")
+    return image.convert("L")
+
+
+def skew_angle(image: Image.Image, *, span: float = 3.0) -> float:
+    """The angle (degrees) that makes the text lines level: the rotation whose row profile of dark
+    pixels is sharpest (lines of text and blank between them), searched on a reduced copy."""
+    small = image.copy()
+    small.thumbnail((900, 900))
+    dark = Image.fromarray(((np.asarray(small) < 128) * 255).astype(np.uint8))
+
+    def sharpness(angle: float) -> float:
+        rows = np.asarray(dark.rotate(angle, resample=Image.Resampling.NEAREST)).sum(axis=1, dtype=np.float64)
+        return float(np.square(np.diff(rows)).sum())
+
+    best = max(np.arange(-span, span + 0.01, 0.25), key=sharpness)
+    return float(max(np.arange(best - 0.25, best + 0.26, 0.05), key=sharpness))
+
+
+def straighten(image: Image.Image) -> Image.Image:
+    angle = skew_angle(image)
+    if abs(angle) < 0.1:
+        return image
+    return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+
+
+def words_of(image: Image.Image, deadline: Deadline) -> list[Word]:
+    """The words Tesseract reads on a page, with their boxes (pixels)."""
+    try:
+        data = pytesseract.image_to_data(
+            image, lang=LANGUAGES, config="--psm 3", output_type=pytesseract.Output.DICT, timeout=deadline.left()
+        )
+    except pytesseract.TesseractNotFoundError:
+        raise OcrUnavailable(
+            "máy chủ chưa cài Tesseract để đọc bản quét (gói tesseract-ocr và tesseract-ocr-vie)"
+        ) from None
+    except RuntimeError as exc:  # pytesseract's timeout
+        if "timeout" in str(exc).lower():
+            raise ReadingTooLong(deadline.seconds) from None
+        raise
+    except pytesseract.TesseractError as exc:
+        if "vie" in str(exc.message):
+            raise OcrUnavailable("máy chủ thiếu dữ liệu tiếng Việt của Tesseract (gói tesseract-ocr-vie)") from None
+        raise UnreadableDocument(f"không nhận dạng được chữ trên trang: {exc.message}") from None
+    words = []
+    for text, conf, left, top, width, height in zip(
+        data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"], strict=True
+    ):
+        if text.strip() and float(conf) >= MIN_CONFIDENCE:
+            words.append(Word(text.strip(), left, top, left + width, top + height))
+    return words
+
+
+def read_page(image: Image.Image, deadline: Deadline) -> list[str]:
+    """One scanned page as lines of text laid out with spaces."""
+    page = straighten(ink(image))
+    words = words_of(page, deadline)
+    return lay_out(words, right=max((w.x1 for w in words), default=0))
+
+
+def read_image(content: bytes, limits: ReadLimits, progress: Progress | None = None) -> list[str]:
+    """An image file's pages as lines of text laid out with spaces, a blank line between pages."""
+    pages = list(frames(content, limits))
+    deadline = Deadline(limits.ocr_seconds)
+    raws: list[str] = []
+    for number, image in enumerate(pages, 1):
+        if progress:
+            progress(number, len(pages))
+        raws += read_page(image, deadline) + [""]
+    return raws
