@@ -9,8 +9,13 @@ import io
 import random
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pypdfium2 as pdfium
+from docx import Document
+from docx.table import Table as DocxTable
+from docx.table import _Cell
+from docx.text.paragraph import Paragraph as DocxParagraph
 from PIL import Image, ImageDraw, ImageFilter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -19,12 +24,6 @@ from reportlab.lib.units import cm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
-
-from docx import Document
-from docx.table import Table as DocxTable
-from docx.table import _Cell
-from docx.text.paragraph import Paragraph as DocxParagraph
 
 from services.plans.importer.lines import _is_task_table, grid_rows
 

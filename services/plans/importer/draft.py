@@ -112,16 +112,14 @@ def read_lines(
     if kind == "pdf":
         return tidy(read_pdf(content, limits, progress))  # lines wrapped by the page joined by their place
     if kind == "image":
-        return tidy(read_text("\n".join(read_image(content, limits, progress)).encode("utf-8")), wrapped=True)
+        return tidy(read_image(content, limits, progress))
     if suffix == ".pdf" or suffix in IMAGES:
         what = "PDF" if suffix == ".pdf" else f"ảnh {suffix}"
         raise UnreadableDocument(f"tệp mang tên {what} nhưng nội dung không phải {what}; hãy xuất hoặc quét lại tệp")
     # any other named type (.doc, .exe …) is refused by its name, before its bytes are tried as text
     named_otherwise = suffix not in READABLE and any(c.isalpha() for c in suffix)
     if named_otherwise or content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UnreadableDocument(
-            f"chỉ đọc được các loại tệp: {ACCEPTED_TYPES}; hãy lưu lại tệp .doc thành .docx"
-        )
+        raise UnreadableDocument(f"chỉ đọc được các loại tệp: {ACCEPTED_TYPES}; hãy lưu lại tệp .doc thành .docx")
     return tidy(read_text(content), wrapped=True)
 
 
