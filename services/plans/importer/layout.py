@@ -36,13 +36,16 @@ def rows_of(words: list[Word]) -> list[list[Word]]:
     does not start a new row)."""
     rows: list[list[Word]] = []
     middles: list[float] = []
+    heights: list[float] = []  # the tallest word of each row: a dash or a comma is no measure
     for word in sorted(words, key=lambda w: (w.middle, w.x0)):
-        if rows and abs(word.middle - middles[-1]) <= max(word.height, 1.0) * 0.5:
+        if rows and abs(word.middle - middles[-1]) <= max(word.height, heights[-1], 1.0) * 0.5:
             rows[-1].append(word)
             middles[-1] = statistics.fmean(w.middle for w in rows[-1])
+            heights[-1] = max(heights[-1], word.height)
         else:
             rows.append([word])
             middles.append(word.middle)
+            heights.append(word.height)
     return [sorted(row, key=lambda w: w.x0) for row in rows]
 
 

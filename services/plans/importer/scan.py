@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -106,8 +107,10 @@ def frames(content: bytes, limits: ReadLimits) -> Iterator[Image.Image]:
     """Every page of an image file (a multi-page TIFF: every frame), its size checked before it is
     decoded (a decompression bomb is refused, not unpacked)."""
     try:
-        image = Image.open(io.BytesIO(content))
-        count = getattr(image, "n_frames", 1)
+        with warnings.catch_warnings():  # the size is checked below, against our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(content))
+            count = getattr(image, "n_frames", 1)
     except Image.DecompressionBombError:  # past twice Pillow's own limit: refused before our check can
         raise DocumentTooLarge(
             f"ảnh quá lớn, quá giới hạn {limits.max_pixels:,} điểm ảnh của máy chủ "
@@ -159,11 +162,11 @@ def straighten(image: Image.Image) -> Image.Image:
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
 
 
-def words_of(image: Image.Image, deadline: Deadline) -> list[Word]:
+def words_of(image: Image.Image, deadline: Deadline, *, psm: int = 3) -> list[Word]:
     """The words Tesseract reads on a page, with their boxes (pixels)."""
     try:
         data = pytesseract.image_to_data(
-            image, lang=LANGUAGES, config="--psm 3", output_type=pytesseract.Output.DICT, timeout=deadline.left()
+            image, lang=LANGUAGES, config=f"--psm {psm}", output_type=pytesseract.Output.DICT, timeout=deadline.left()
         )
     except pytesseract.TesseractNotFoundError:
         raise OcrUnavailable(
@@ -256,12 +259,34 @@ def _cells(rulings: list[tuple[int, int, int, int]], down: np.ndarray) -> list[B
     return cells
 
 
+MAX_CELL_READS = 40  # cells read on their own, a page
+
+
+def _in_empty_cells(page: Image.Image, tables: list[list[Box]], words: list[Word], deadline: Deadline) -> list[Word]:
+    """Words in the cells the page's reading left empty though they hold ink: Tesseract's page
+    layout misses a lone number in a narrow ruled cell ("2" under STT); read on its own, as one
+    line, it is found."""
+    found: list[Word] = []
+    cells = [cell for cells in tables for cell in cells]
+    empty = [c for c in cells if not any(c[0] <= (w.x0 + w.x1) / 2 <= c[2] and c[1] <= w.middle <= c[3] for w in words)]
+    pixels = np.asarray(page)
+    for x0, top, x1, bottom in empty[:MAX_CELL_READS]:
+        box = (int(x0) + 4, int(top) + 4, int(x1) - 4, int(bottom) - 4)
+        if box[2] - box[0] < 8 or box[3] - box[1] < 8 or (pixels[box[1] : box[3], box[0] : box[2]] < 128).sum() < 30:
+            continue
+        crop = page.crop(box)
+        for word in words_of(crop, deadline, psm=6):
+            found.append(Word(word.text, word.x0 + box[0], word.top + box[1], word.x1 + box[0], word.bottom + box[1]))
+    return found
+
+
 def read_page(image: Image.Image, deadline: Deadline, pages: Pages) -> None:
     """One scanned page, straightened, its ruled tables found and their rulings whitened, read by
     OCR: its text laid out with spaces, its tables as rows of cells."""
     page = straighten(ink(image))
     tables, clean = ruled_tables(page)
     words = words_of(clean, deadline)
+    words += _in_empty_cells(clean, tables, words, deadline)
     pages.page(words, tables, width=float(page.size[0]), slack=char_width(words))
 
 
