@@ -26,6 +26,7 @@ from services.plans.importer.pages import Box, Pages
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 LANGUAGES = "vie"  # "vie+eng" read the stamped page worse (0.911 of its words against 0.934), the table the same
 MIN_CONFIDENCE = 20  # Tesseract's word confidence (0–100) below which a "word" is a speck or a stamp's rim
+DOUBTFUL = 60  # below it, the ruled cell the word is in is read again on its own
 DPI = 300
 _SPECK = re.compile(r"^[\s.,'`:;|_~]*$")  # a speck, or what is left of a ruling: no word
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
@@ -166,8 +167,9 @@ def straighten(image: Image.Image) -> Image.Image:
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
 
 
-def words_of(image: Image.Image, deadline: Deadline, *, psm: int = 3) -> list[Word]:
-    """The words Tesseract reads on a page, with their boxes (pixels)."""
+def words_of(image: Image.Image, deadline: Deadline, *, psm: int = 3, doubts: list[Word] | None = None) -> list[Word]:
+    """The words Tesseract reads on a page, with their boxes (pixels); those it is unsure of
+    (confidence under DOUBTFUL, kept or not) are added to `doubts`."""
     try:
         data = pytesseract.image_to_data(
             image, lang=LANGUAGES, config=f"--psm {psm}", output_type=pytesseract.Output.DICT, timeout=deadline.left()
@@ -188,8 +190,13 @@ def words_of(image: Image.Image, deadline: Deadline, *, psm: int = 3) -> list[Wo
     for text, conf, left, top, width, height in zip(
         data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"], strict=True
     ):
-        if not _SPECK.match(text) and float(conf) >= MIN_CONFIDENCE:
-            words.append(Word(text.strip(), left, top, left + width, top + height))
+        if _SPECK.match(text) or float(conf) < 0:
+            continue
+        word = Word(text.strip(), left, top, left + width, top + height)
+        if float(conf) >= MIN_CONFIDENCE:
+            words.append(word)
+        if doubts is not None and float(conf) < DOUBTFUL:
+            doubts.append(word)
     return words
 
 
@@ -263,25 +270,34 @@ def _cells(rulings: list[tuple[int, int, int, int]], down: np.ndarray) -> list[B
     return cells
 
 
-MAX_CELL_READS = 40  # cells read on their own, a page
+MAX_CELL_READS = 40  # cells read again on their own, a page (a fraction of a second each)
 
 
-def _in_empty_cells(page: Image.Image, tables: list[list[Box]], words: list[Word], deadline: Deadline) -> list[Word]:
-    """Words in the cells the page's reading left empty though they hold ink: Tesseract's page
-    layout misses a lone number in a narrow ruled cell ("2" under STT); read on its own, as one
-    line, it is found."""
-    found: list[Word] = []
-    cells = [cell for cells in tables for cell in cells]
-    empty = [c for c in cells if not any(c[0] <= (w.x0 + w.x1) / 2 <= c[2] and c[1] <= w.middle <= c[3] for w in words)]
+def _holds(cell: Box, word: Word) -> bool:
+    return cell[0] <= (word.x0 + word.x1) / 2 <= cell[2] and cell[1] <= word.middle <= cell[3]
+
+
+def reread_cells(
+    page: Image.Image, tables: list[list[Box]], words: list[Word], doubts: list[Word], deadline: Deadline
+) -> list[Word]:
+    """The page's words, with the ruled cells it read badly read again each on its own: a cell
+    left empty though it holds ink (a lone number under STT, which the page's layout analysis
+    misses) and a cell with a word Tesseract doubted ("Phòng [Văn hóa] - Xã hội" with "Văn hóa" at
+    confidence 3). On its own, as a block of text, such a cell is read right."""
     pixels = np.asarray(page)
-    for x0, top, x1, bottom in empty[:MAX_CELL_READS]:
-        box = (int(x0) + 4, int(top) + 4, int(x1) - 4, int(bottom) - 4)
+    cells = [cell for cells in tables for cell in cells]
+    again = [c for c in cells if any(_holds(c, w) for w in doubts) or not any(_holds(c, w) for w in words)]
+    for cell in again[:MAX_CELL_READS]:
+        box = (int(cell[0]) + 4, int(cell[1]) + 4, int(cell[2]) - 4, int(cell[3]) - 4)
         if box[2] - box[0] < 8 or box[3] - box[1] < 8 or (pixels[box[1] : box[3], box[0] : box[2]] < 128).sum() < 30:
             continue
-        crop = page.crop(box)
-        for word in words_of(crop, deadline, psm=6):
-            found.append(Word(word.text, word.x0 + box[0], word.top + box[1], word.x1 + box[0], word.bottom + box[1]))
-    return found
+        found = [
+            Word(w.text, w.x0 + box[0], w.top + box[1], w.x1 + box[0], w.bottom + box[1])
+            for w in words_of(page.crop(box), deadline, psm=6)
+        ]
+        if found:
+            words = [w for w in words if not _holds(cell, w)] + found
+    return words
 
 
 def read_page(image: Image.Image, deadline: Deadline, pages: Pages) -> None:
@@ -289,8 +305,8 @@ def read_page(image: Image.Image, deadline: Deadline, pages: Pages) -> None:
     OCR: its text laid out with spaces, its tables as rows of cells."""
     page = straighten(ink(image))
     tables, clean = ruled_tables(page)
-    words = words_of(clean, deadline)
-    words += _in_empty_cells(clean, tables, words, deadline)
+    doubts: list[Word] = []
+    words = reread_cells(clean, tables, words_of(clean, deadline, doubts=doubts), doubts, deadline)
     pages.page(words, tables, width=float(page.size[0]), slack=char_width(words))
 
 
