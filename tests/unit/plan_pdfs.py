@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pdfplumber
 import pypdfium2 as pdfium
 from docx import Document
 from docx.table import Table as DocxTable
 from docx.table import _Cell
 from docx.text.paragraph import Paragraph as DocxParagraph
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -112,24 +113,51 @@ def page_images(pdf: bytes, *, dpi: int = 300) -> list[Image.Image]:
     return [document[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(document))]
 
 
-def scanned(image: Image.Image, *, angle: float = 1.0, stamp: bool = False, seed: int = 7) -> Image.Image:
-    """The page as a scanner gives it: a red round stamp (over the signature), grey speckle, a slight
-    blur, tilted by `angle` degrees."""
+def signature_spot(pdf: bytes) -> tuple[int, float, float] | None:
+    """Where a stamp goes: the page of the signer's title (the last "CHỦ TỊCH") and a point a
+    little under its start, as fractions of the page's width and height."""
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        spot = None
+        for index, page in enumerate(document.pages):
+            for found in page.search("CHỦ TỊCH"):
+                spot = (index, (found["x0"] + 10) / page.width, (found["bottom"] + 25) / page.height)
+        return spot
+
+
+def scanned(
+    image: Image.Image, *, angle: float = 1.0, stamp: tuple[float, float] | None = None, seed: int = 7
+) -> Image.Image:
+    """The page as a scanner gives it: a red round stamp at `stamp` (fractions of the page; its ink
+    multiplies with what is under it, as ink does), grey speckle, a slight blur, tilted by `angle`
+    degrees."""
     rng = random.Random(seed)
     page = image.copy()
-    draw = ImageDraw.Draw(page)
     if stamp:
         width, height = page.size
-        x, y, r = int(width * 0.72), int(height * 0.35), int(width * 0.09)
-        for ring in (0, 12, 14):
-            draw.ellipse((x - r + ring, y - r + ring, x + r - ring, y + r - ring), outline=(200, 30, 40), width=6)
-        draw.text((x - r // 2, y - 10), "UBND", fill=(200, 30, 40))
+        x, y, r = int(width * stamp[0]), int(height * stamp[1]), int(width * 0.09)
+        layer = Image.new("RGB", page.size, "white")
+        ink = ImageDraw.Draw(layer)
+        for ring in (0, 14):
+            ink.ellipse((x - r + ring, y - r + ring, x + r - ring, y + r - ring), outline=(200, 30, 40), width=7)
+        ink.ellipse((x - r // 5, y - r // 5, x + r // 5, y + r // 5), fill=(200, 30, 40))
+        ink.text((x - r + 30, y - 12), "UY BAN NHAN DAN", fill=(200, 30, 40))
+        page = ImageChops.multiply(page, layer)
+    draw = ImageDraw.Draw(page)
     for _ in range(page.size[0] * page.size[1] // 2000):
         px, py = rng.randrange(page.size[0]), rng.randrange(page.size[1])
         shade = rng.randrange(90, 200)
         draw.point((px, py), fill=(shade, shade, shade))
     page = page.filter(ImageFilter.GaussianBlur(0.6))
     return page.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
+
+
+def scan_of(pdf: bytes) -> list[Image.Image]:
+    """Every page of the PDF scanned: tilted by about a degree, either way, the signature stamped."""
+    spot = signature_spot(pdf)
+    return [
+        scanned(page, angle=(1.0, -0.8, 0.9)[i % 3], stamp=spot[1:] if spot and spot[0] == i else None, seed=i)
+        for i, page in enumerate(page_images(pdf))
+    ]
 
 
 def image_pdf(pages: list[Image.Image], *, dpi: int = 300) -> bytes:

@@ -19,7 +19,7 @@ from cchc.cli import app
 from services.plans.importer import UnreadableDocument, parse_plan
 from services.plans.importer.scan import DocumentTooLarge, ReadLimits, skew_angle
 from tests.unit.importer_gold import GOLD, Score, document, score
-from tests.unit.plan_pdfs import image_pdf, page_images, pdf_of, png, scanned, tiff
+from tests.unit.plan_pdfs import image_pdf, page_images, pdf_of, png, scan_of, tiff
 
 pytestmark = pytest.mark.unit
 
@@ -62,8 +62,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The commune plan (3 pages: text; the signature under a red stamp and the appendix table's
     first row; the rest of the table) scanned: each page tilted about a degree, either way."""
     folder = tmp_path_factory.mktemp("scans")
-    pages = page_images(pdf_of(document("commune_table.docx")))
-    tilted = [scanned(page, angle=(1.0, -0.8, 0.9)[i % 3], stamp=i == 1, seed=i) for i, page in enumerate(pages)]
+    tilted = scan_of(pdf_of(document("commune_table.docx")))
     files = {"pdf": folder / "ke-hoach-scan.pdf", "png": folder / "phu-luc.png"}
     files["pdf"].write_bytes(image_pdf(tilted))
     files["png"].write_bytes(png(tilted[-1]))

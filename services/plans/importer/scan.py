@@ -28,7 +28,7 @@ LANGUAGES = "vie"  # "vie+eng" read the stamped page worse (0.911 of its words a
 MIN_CONFIDENCE = 20  # Tesseract's word confidence (0–100) below which a "word" is a speck or a stamp's rim
 DOUBTFUL = 60  # below it, the ruled cell the word is in is read again on its own
 DPI = 300
-_SPECK = re.compile(r"^[\s.,'`:;|_~]*$")  # a speck, or what is left of a ruling: no word
+_SPECK = re.compile(r"^[\s.,'`:;|_~“”‘’\"]*$")  # a speck, or what is left of a ruling: no word
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
 Progress = Callable[[int, int], None]  # (page, pages), before a page is read by OCR
 
