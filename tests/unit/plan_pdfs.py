@@ -37,7 +37,7 @@ def _font() -> str:
     return "DejaVuSans"
 
 
-def typeset(docx: bytes, *, size: float = 10) -> bytes:
+def typeset(docx: bytes, *, size: float = 10, repeat_header: bool = True) -> bytes:
     """A Word plan as a PDF with a text layer: its paragraphs, its task tables as ruled tables (a
     cell merged across a row drawn as one cell, the header rows repeated on each page) and its
     other tables (the two-column header block) without rulings."""
@@ -55,7 +55,8 @@ def typeset(docx: bytes, *, size: float = 10) -> bytes:
         elif tag == "tbl":
             table = DocxTable(element, document)
             rows = [[_Cell(tc, table).text for tc in row] for row in grid_rows(element)]
-            story.append(_table(rows, small if _is_task_table(rows[:2]) else text, ruled=_is_task_table(rows[:2])))
+            tasks = _is_task_table(rows[:2])
+            story.append(_table(rows, small if tasks else text, ruled=tasks, repeat_header=repeat_header))
             story.append(Spacer(1, size))
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.5 * cm, topMargin=1.5 * cm)
@@ -63,7 +64,7 @@ def typeset(docx: bytes, *, size: float = 10) -> bytes:
     return buffer.getvalue()
 
 
-def _table(rows: list[list[str]], style: ParagraphStyle, *, ruled: bool) -> Table:
+def _table(rows: list[list[str]], style: ParagraphStyle, *, ruled: bool, repeat_header: bool = True) -> Table:
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
     commands: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
@@ -90,7 +91,7 @@ def _table(rows: list[list[str]], style: ParagraphStyle, *, ruled: bool) -> Tabl
         weights = [1.0] * width
     widths = [total * w / sum(weights) for w in weights]
     header = next((r for r, row in enumerate(rows) if row_number_like(row[0])), 1) if ruled else 0
-    table = Table(data, colWidths=widths, repeatRows=header)
+    table = Table(data, colWidths=widths, repeatRows=header if repeat_header else 0)
     table.setStyle(TableStyle(commands))
     return table
 
@@ -104,8 +105,19 @@ def _is_number_column(rows: list[list[str]], column: int) -> bool:
     return sum(len(v) <= 4 for v in values) >= len(values) * 0.7
 
 
-def pdf_of(docx: Path) -> bytes:
-    return typeset(docx.read_bytes())
+def pdf_of(docx: Path, *, repeat_header: bool = True) -> bytes:
+    return typeset(docx.read_bytes(), repeat_header=repeat_header)
+
+
+def mixed(text_pdf: bytes, scanned_pdf: bytes, *, scanned_pages: list[int]) -> bytes:
+    """The text PDF with some of its pages replaced by the scan's (a signed page scanned back in)."""
+    text, scan = pdfium.PdfDocument(text_pdf), pdfium.PdfDocument(scanned_pdf)
+    result = pdfium.PdfDocument.new()
+    for index in range(len(text)):
+        result.import_pages(scan if index in scanned_pages else text, [index])
+    buffer = io.BytesIO()
+    result.save(buffer)
+    return buffer.getvalue()
 
 
 def page_images(pdf: bytes, *, dpi: int = 300) -> list[Image.Image]:

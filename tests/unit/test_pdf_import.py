@@ -19,7 +19,7 @@ from cchc.cli import app
 from services.plans.importer import UnreadableDocument, parse_plan
 from services.plans.importer.scan import DocumentTooLarge, ReadLimits, skew_angle
 from tests.unit.importer_gold import GOLD, Score, document, score
-from tests.unit.plan_pdfs import image_pdf, page_images, pdf_of, png, scan_of, tiff
+from tests.unit.plan_pdfs import image_pdf, mixed, page_images, pdf_of, png, scan_of, tiff
 
 pytestmark = pytest.mark.unit
 
@@ -57,6 +57,13 @@ def test_a_word_plan_printed_to_pdf_reads_as_the_word_file(key: str) -> None:
     assert result.tasks_matched == result.tasks_expected and result.duties_right == result.duties_expected
 
 
+def test_a_table_continued_on_the_next_page_without_its_header_is_one_table() -> None:
+    source = document("commune_table.docx")
+    pdf = pdf_of(source, repeat_header=False)  # the appendix runs over pages 2 and 3, its header once
+    result = score(parse_plan(pdf, "ke-hoach.pdf").as_json(), GOLD["commune_table.docx"])
+    assert result.perfect, result.misses
+
+
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The commune plan (3 pages: text; the signature under a red stamp and the appendix table's
@@ -82,6 +89,17 @@ def test_a_scanned_pdf_is_read_by_ocr_with_its_tasks_leads_and_timelines(scans: 
     assert result.leads_right >= 9 and result.coordinating_right >= 9 and result.timelines_right >= 9
     assert result.duties_right >= 6 and result.reporting_right >= 4
     assert draft.date is not None and draft.date.isoformat() == "2026-03-05" and draft.period == "2026"
+
+
+def test_a_pdf_with_one_page_scanned_reads_that_page_by_ocr_and_the_others_by_their_text() -> None:
+    text = pdf_of(document("district_columns_reordered.docx"))
+    pdf = mixed(text, image_pdf(scan_of(text)), scanned_pages=[2])  # the appendix's second page scanned
+    pages: list[tuple[int, int]] = []
+    draft = parse_plan(pdf, "ke-hoach.pdf", progress=lambda p, n: pages.append((p, n)))
+    result = score(draft.as_json(), GOLD["district_columns_reordered.docx"])
+    print(f"\ndistrict plan, page 3 of 3 scanned: {figures(result)}")
+    assert pages == [(3, 3)]
+    assert result.tasks_matched == result.tasks_expected and result.leads_right >= result.tasks_expected - 1
 
 
 def test_a_scanned_appendix_as_png_is_read_on_the_command_line_with_progress(scans: dict[str, Path]) -> None:
