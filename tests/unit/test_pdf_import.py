@@ -84,8 +84,8 @@ def test_a_scanned_pdf_is_read_by_ocr_with_its_tasks_leads_and_timelines(scans: 
     assert pages == [(1, 3), (2, 3), (3, 3)]
     assert result.tasks_matched == 10 and result.tasks_found == 10
     # measured with Tesseract 5.3.0 (Debian 12): leads 10, coordinating 10, timelines 10, duties 7/7,
-    # reporting 5/6 ("6 tháng" read ".ø tháng" under a speck), header 5/7 ("Ia Pết" read "la Pết"):
-    # the floors leave one slip for another Tesseract's reading
+    # reporting 6/6, header 5/7 ("Ia Pết" read "la Pết": I and l are one glyph in DejaVu Sans):
+    # the floors leave a slip or two for another Tesseract's reading
     assert result.leads_right >= 9 and result.coordinating_right >= 9 and result.timelines_right >= 9
     assert result.duties_right >= 6 and result.reporting_right >= 4
     assert draft.date is not None and draft.date.isoformat() == "2026-03-05" and draft.period == "2026"
