@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
+TESSERACT ?= /usr/bin/tesseract
 
 .PHONY: run test lint clean demo faults faults-ci
 
@@ -19,7 +20,13 @@ $(CHROMIUM):
 	$$(command -v sudo || true) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $$(command -v sudo || true) apt-get install -y -qq chromium
 
-run: $(STAMP)
+# Scanned plans (PDF pages without text, .png/.jpg/.tif) are read by Tesseract with its Vietnamese
+# data; the tests typeset plans with DejaVu Sans (fonts-dejavu-core).
+$(TESSERACT):
+	$$(command -v sudo || true) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo || true) apt-get install -y -qq tesseract-ocr tesseract-ocr-vie fonts-dejavu-core
+
+run: $(STAMP) $(TESSERACT)
 	$(BIN)/cchc up
 
 demo: $(STAMP)
@@ -29,7 +36,7 @@ demo: $(STAMP)
 # fault, every service killed with the crash windows, the 120 s soak; about 6 minutes, on the
 # worker that runs the deployments). make faults runs all of it (about 18 minutes on 2 cores),
 # make faults-ci the subset alone. A longer soak: CCHC_SOAK_SECONDS=3600 make faults
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(TESSERACT)
 	$(BIN)/ruff check shared services cchc web tests
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -m "not faults or every_run"

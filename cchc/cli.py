@@ -1,7 +1,7 @@
 """`cchc` command line: `up` runs the whole system (`demo`: the same, filled with demo data);
 `migrate`, `service` and `gateway` run one part (as deploy/docker-compose.yml does);
 `deliveries` lists and re-drives failed deliveries of notifications through the HTTP API of a
-running system; `plans parse` reads a plan document (.docx or text) into a draft, with no server."""
+running system; `plans parse` reads a plan document (.docx, text, PDF or a scan) into a draft, with no server."""
 
 from __future__ import annotations
 
@@ -487,7 +487,9 @@ def deliveries_redrive(
     typer.echo(f"Đã đưa {result['count']} lần gửi vào hàng đợi gửi lại.")
 
 
-plans = typer.Typer(help="Kế hoạch: đọc kế hoạch sẵn có (tệp Word .docx, văn bản .txt) thành bản nháp có cấu trúc.")
+plans = typer.Typer(
+    help="Kế hoạch: đọc kế hoạch sẵn có (tệp Word .docx, văn bản .txt, PDF, ảnh quét) thành bản nháp có cấu trúc."
+)
 app.add_typer(plans, name="plans")
 
 
@@ -498,19 +500,30 @@ class Format(StrEnum):
 
 @plans.command("parse")
 def plans_parse(
-    file: Annotated[Path, typer.Argument(help="Tệp kế hoạch: .docx, hoặc .txt (UTF-8, kể cả bản OCR từ PDF)")],
+    file: Annotated[
+        Path, typer.Argument(help="Tệp kế hoạch: .docx, .txt (UTF-8), .pdf, hoặc ảnh quét .png, .jpg, .tif")
+    ],
     output: Annotated[Format, typer.Option("--format", help="json: bản nháp đầy đủ; text: tóm tắt")] = Format.json,
 ) -> None:
     """Đọc kế hoạch thành bản nháp (số, ký hiệu, cơ quan ban hành, nhiệm vụ, phân công, cảnh báo);
-    không cần máy chủ."""
+    không cần máy chủ. Trang quét (PDF không có lớp chữ, ảnh) được nhận dạng chữ bằng Tesseract,
+    tiến độ từng trang in ra stderr."""
+    from rich.console import Console
+
     from services.plans.directory import official_code
     from services.plans.importer import UnreadableDocument, parse_plan
+    from services.plans.importer.scan import OcrUnavailable, ReadingTooLong, ReadLimits
 
     if not file.is_file():
         raise fail(f"không có tệp {file}")
+    errors = Console(stderr=True, highlight=False)
+
+    def progress(page: int, pages: int) -> None:
+        errors.print(f"Đang nhận dạng chữ trang {page}/{pages}…")
+
     try:
-        draft = parse_plan(file.read_bytes(), file.name)
-    except UnreadableDocument as exc:
+        draft = parse_plan(file.read_bytes(), file.name, limits=ReadLimits.from_settings(Settings()), progress=progress)
+    except (UnreadableDocument, ReadingTooLong, OcrUnavailable) as exc:
         raise fail(f"{file}: {exc}") from None
     draft.issuer_code = draft.issuer_code or official_code(draft.issuer)
     data = draft.as_json()

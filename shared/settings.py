@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     # (shared/bounded.py: in a worker process, killed then): reading an uploaded plan, making a
     # report's DOCX/XLSX, reading the units of a load from the packages (its writes stay in the request).
     import_time_limit_seconds: float = 20.0
+    # A scanned plan (a PDF page without text, an image) is read by OCR, seconds a page: its own limit
+    # (503 past it, naming the setting), and bounds on what is read at all (413, naming the setting).
+    import_ocr_time_limit_seconds: float = 180.0
+    import_max_pages: int = 40
+    import_max_image_pixels: int = 60_000_000  # one image or page: an A4 at 600 dpi is 35 million
     document_time_limit_seconds: float = 60.0
     units_load_time_limit_seconds: float = 120.0
     # How many such workers one service process runs at once (a request past them waits this long

@@ -1,5 +1,5 @@
-"""POST /api/plans/parse: a plan document uploaded (.docx, or text from a scanned PDF) read into a
-draft, its bodies resolved against the issuer's units in the directory; with `save`, stored as a
+"""POST /api/plans/parse: a plan document uploaded (.docx, .txt, a PDF, a scan as .png/.jpg/.tif)
+read into a draft, its bodies resolved against the issuer's units in the directory; with `save`, stored as a
 draft plan through the same checks as POST /api/plans.
 
 Access: Right.plan (reading a document is drafting); with `save`, the draft's issuer must lie in
@@ -22,7 +22,9 @@ from services.plans.api import create_plan
 from services.plans.directory import official_code
 from services.plans.domain import ADMIN_LEVELS, BODY_LEVELS, period_start
 from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, resolve_plan, to_plan_in
+from services.plans.importer.draft import kind_of
 from services.plans.importer.names import Known
+from services.plans.importer.scan import DocumentTooLarge, OcrUnavailable, ReadingTooLong, ReadLimits
 from shared.access import Caller, Right
 from shared.auth import allow
 from shared.bounded import in_process
@@ -37,6 +39,12 @@ MAX_DOCUMENT = PLAN_DOCUMENT_MAX_BYTES  # the gateway's and the service's body l
 ACCEPTED = {
     ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word (.docx)"),
     ".txt": ("text/plain", "Văn bản (.txt, UTF-8)"),
+    ".pdf": ("application/pdf", "PDF (.pdf, kể cả bản quét)"),
+    ".png": ("image/png", "Ảnh quét PNG (.png)"),
+    ".jpg": ("image/jpeg", "Ảnh quét JPEG (.jpg)"),
+    ".jpeg": ("image/jpeg", "Ảnh quét JPEG (.jpeg)"),
+    ".tif": ("image/tiff", "Ảnh quét TIFF (.tif, nhiều trang)"),
+    ".tiff": ("image/tiff", "Ảnh quét TIFF (.tiff, nhiều trang)"),
 }
 
 
@@ -94,7 +102,11 @@ UPLOAD_FORM = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "Tệp .docx hoặc .txt (UTF-8)"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Tệp .docx, .txt (UTF-8), .pdf hoặc ảnh quét .png, .jpg, .tif",
+                        },
                         "issuer": {"type": "string", "description": "Mã đơn vị ban hành (tùy chọn)"},
                         "save": {"type": "boolean", "description": "Lưu thành dự thảo kế hoạch"},
                     },
@@ -128,7 +140,8 @@ async def parse_document(
         allow(Right.plan, scope="đơn vị của người gọi; khi lưu (`save`), đơn vị ban hành trong cây đơn vị đó")
     ),
 ) -> Any:
-    """Đọc kế hoạch sẵn có (tệp Word .docx hoặc văn bản .txt, trường `file`) thành bản nháp: số, ký
+    """Đọc kế hoạch sẵn có (tệp Word .docx, văn bản .txt, PDF, ảnh quét .png/.jpg/.tif — bản quét
+    được nhận dạng chữ; trường `file`) thành bản nháp: số, ký
     hiệu, cơ quan ban hành, ngày, kỳ, kế hoạch cấp trên, nhiệm vụ, phân công, cảnh báo kèm số dòng;
     `lines`: văn bản đã đọc, từng dòng với số dòng mà cảnh báo chỉ tới.
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
@@ -138,13 +151,23 @@ async def parse_document(
     # a .docx bomb: refused before it is opened (streaming its members is CPU: off the event loop)
     await asyncio.to_thread(check_zip, upload.data, ZipLimits.from_settings(settings))
     # Reading and resolving run in a worker process, killed past the limit (both within it): 503.
-    limit = settings.import_time_limit_seconds
+    # A PDF or an image may need OCR, seconds a page: it has the OCR limit.
+    scan = kind_of(upload.data) in ("pdf", "image")
+    limit = settings.import_ocr_time_limit_seconds if scan else settings.import_time_limit_seconds
     ends = time.monotonic() + limit
-    bound = {"field": "file", "what": "Đọc tệp kế hoạch", "setting": "CCHC_IMPORT_TIME_LIMIT_SECONDS"}
+    setting = "CCHC_IMPORT_OCR_TIME_LIMIT_SECONDS" if scan else "CCHC_IMPORT_TIME_LIMIT_SECONDS"
+    bound = {"field": "file", "what": "Đọc tệp kế hoạch", "setting": setting}
+    limits = ReadLimits.from_settings(settings)
     try:
-        reading = await in_process(read_plan, upload.data, upload.name, seconds=limit, **bound)
+        reading = await in_process(read_plan, upload.data, upload.name, limits, seconds=limit, **bound)
+    except DocumentTooLarge as exc:
+        raise InputError([FieldProblem("file", str(exc))], status=413) from None
     except UnreadableDocument as exc:
         raise InputError([FieldProblem("file", str(exc))], status=415) from None
+    except ReadingTooLong as exc:
+        raise InputError([FieldProblem("file", str(exc))], status=503) from None
+    except OcrUnavailable as exc:
+        raise InputError([FieldProblem("file", str(exc))], status=503) from None
     async with service.sessions() as session:
         issuer = await _issuer(session, reading.head, upload.fields.get("issuer", "").strip() or None)
         known = await _bodies(session, issuer)

@@ -147,7 +147,7 @@ async def test_a_pdf_or_a_program_is_refused_in_vietnamese_next_to_the_file_fiel
     page = await login(desktop, world.accounts["province_head"], "/imports/new")
     await upload(page, name, content, media)
     message = page.locator("#err-file")
-    await expect(message).to_contain_text("chỉ đọc được tệp Word .docx hoặc văn bản .txt")
+    await expect(message).to_contain_text("tệp PDF bị hỏng" if name.endswith(".pdf") else "chỉ đọc được các loại tệp")
     await expect(page.get_by_label("Tệp kế hoạch")).to_have_attribute("aria-invalid", "true")
 
 

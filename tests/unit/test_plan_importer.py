@@ -162,9 +162,9 @@ def test_a_timeline_it_cannot_read_is_left_empty_with_the_line_never_guessed() -
     ("content", "name", "message"),
     [
         (b"", "a.txt", "tệp rỗng"),
-        (b"%PDF-1.7 ...", "a.pdf", "chỉ đọc được tệp Word .docx hoặc văn bản .txt"),
+        (b"%PDF-1.7 ...", "a.pdf", "tệp PDF bị hỏng hoặc không trọn vẹn"),
         ("Kế hoạch".encode("utf-16"), "a.txt", "không phải UTF-8"),
-        (b"MZ text that would decode", "setup.exe", "chỉ đọc được tệp Word .docx hoặc văn bản .txt"),
+        (b"MZ text that would decode", "setup.exe", r"chỉ đọc được các loại tệp: Word \(\.docx\), văn bản"),
     ],
 )
 def test_a_file_it_cannot_read_is_refused_with_the_reason(content: bytes, name: str, message: str) -> None:
@@ -200,7 +200,7 @@ def test_the_command_line_prints_the_draft_as_json_without_servers(tmp_path: Pat
     scanned = tmp_path / "scan.pdf"
     scanned.write_bytes(b"%PDF-1.4 image")
     refused = runner.invoke(app, ["plans", "parse", str(scanned)])
-    assert refused.exit_code == 1 and "chỉ đọc được tệp Word .docx" in refused.output
+    assert refused.exit_code == 1 and "tệp PDF bị hỏng" in refused.output
 
 
 def docx_of(paragraphs: list[str]) -> bytes:

@@ -1,7 +1,9 @@
-"""The plan importer: a plan officials already have (.docx, or text from a scanned PDF) read into
-a draft of a structured plan, with a warning for everything it was unsure of.
+"""The plan importer: a plan officials already have (.docx, text, a PDF, a scan) read into a draft
+of a structured plan, with a warning for everything it was unsure of.
 
-Rooms: `lines` (the document as cleaned, numbered lines, and the warnings about them), `header`
+Rooms: `lines` (the document as cleaned, numbered lines, and the warnings about them), `pdf`
+(a PDF's pages), `scan` (OCR of scanned pages and images), `pages` and `layout` (a page's words
+and ruled tables as lines, as a Word file gives them), `header`
 (number, issuer, date, title, period, basis), `table` and `lists` (task rows from an appendix
 table or a numbered list), `tasks` (those rows as tasks), `duties` (Tổ chức thực hiện and its
 reporting duties), `closing` (recipients, signer), `names` (bodies and vocabularies), `draft`

@@ -27,12 +27,16 @@ from services.plans.importer.header import (
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.lists import list_rows
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
+from services.plans.importer.pdf import is_pdf, read_pdf
+from services.plans.importer.scan import Progress, ReadLimits, image_kind, read_image
 from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"
-READABLE = (".docx", ".txt")  # a file without a type in its name ("KH 15.01.2025") is read by its content
+IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+READABLE = (".docx", ".txt", ".pdf", *IMAGES)  # a file without a type in its name ("KH 15.01.2025"): by its content
+ACCEPTED_TYPES = "Word (.docx), văn bản (.txt, UTF-8), PDF (.pdf), ảnh quét (.png, .jpg, .jpeg, .tif, .tiff)"
 
 
 @dataclass
@@ -83,21 +87,39 @@ class PlanDraft:
         }
 
 
-def read_lines(content: bytes, filename: str) -> list[Line]:
-    """The document's lines, by its content: a .docx is a zip, anything else must be UTF-8 text;
-    a file named as another type (.pdf, .doc, .exe …) is refused."""
+def kind_of(content: bytes) -> str:
+    """'docx', 'pdf', 'image' or 'text', by the file's first bytes (not its name)."""
+    if content.startswith(DOCX_MAGIC):
+        return "docx"
+    if is_pdf(content):
+        return "pdf"
+    return "image" if image_kind(content) else "text"
+
+
+def read_lines(
+    content: bytes, filename: str, limits: ReadLimits | None = None, progress: Progress | None = None
+) -> list[Line]:
+    """The document's lines, by its content: a .docx is a zip, a PDF its pages (a scanned page by
+    OCR), an image (.png, .jpg, .tif) its pages by OCR, anything else must be UTF-8 text; a file
+    named as another type (.doc, .exe …), or as a PDF or image that is none, is refused."""
     suffix = PurePath(filename).suffix.lower()
+    limits = limits or ReadLimits()
     if not content.strip():
         raise UnreadableDocument("tệp rỗng")
-    if content.startswith(DOCX_MAGIC):
+    kind = kind_of(content)
+    if kind == "docx":
         return tidy(read_docx(content))
-    # any other named type (.doc, .pdf, .exe …) is refused by its name, before its bytes are tried as text
+    if kind == "pdf":
+        return tidy(read_pdf(content, limits, progress))  # lines wrapped by the page joined by their place
+    if kind == "image":
+        return tidy(read_image(content, limits, progress))
+    if suffix == ".pdf" or suffix in IMAGES:
+        what = "PDF" if suffix == ".pdf" else f"ảnh {suffix}"
+        raise UnreadableDocument(f"tệp mang tên {what} nhưng nội dung không phải {what}; hãy xuất hoặc quét lại tệp")
+    # any other named type (.doc, .exe …) is refused by its name, before its bytes are tried as text
     named_otherwise = suffix not in READABLE and any(c.isalpha() for c in suffix)
-    if named_otherwise or content.startswith((b"%PDF", b"\xd0\xcf\x11\xe0")):
-        raise UnreadableDocument(
-            "chỉ đọc được tệp Word .docx hoặc văn bản .txt (UTF-8); hãy lưu lại tệp .doc thành .docx, "
-            "hoặc chuyển bản PDF thành văn bản"
-        )
+    if named_otherwise or content.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UnreadableDocument(f"chỉ đọc được các loại tệp: {ACCEPTED_TYPES}; hãy lưu lại tệp .doc thành .docx")
     return tidy(read_text(content), wrapped=True)
 
 
@@ -131,8 +153,10 @@ class Reading:
     rows: list[Row]
 
 
-def read_plan(content: bytes, filename: str) -> Reading:
-    lines = read_lines(content, filename)
+def read_plan(
+    content: bytes, filename: str, limits: ReadLimits | None = None, progress: Progress | None = None
+) -> Reading:
+    lines = read_lines(content, filename, limits, progress)
     head = PlanDraft()
     notes = head.notes
     top = lines[: first_section(lines)]
@@ -183,8 +207,15 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
     return draft
 
 
-def parse_plan(content: bytes, filename: str, *, known: list[Known] | None = None) -> PlanDraft:
-    return resolve_plan(read_plan(content, filename), known=known)
+def parse_plan(
+    content: bytes,
+    filename: str,
+    *,
+    known: list[Known] | None = None,
+    limits: ReadLimits | None = None,
+    progress: Progress | None = None,
+) -> PlanDraft:
+    return resolve_plan(read_plan(content, filename, limits, progress), known=known)
 
 
 def to_plan_in(draft: PlanDraft) -> tuple[PlanIn, list[str]]:

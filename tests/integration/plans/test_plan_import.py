@@ -92,7 +92,8 @@ async def test_the_text_read_is_answered_line_by_line_with_the_numbers_warnings_
 async def test_the_upload_limits_are_said_before_anything_is_uploaded(system: System) -> None:
     response = await system.get("/api/plans/parse")
     assert response.status_code == 200, response.text
-    assert response.json()["types"] == [".docx", ".txt"] and response.json()["max_size"] == "10,0 MB"
+    assert response.json()["types"] == [".docx", ".txt", ".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]
+    assert response.json()["max_size"] == "10,0 MB"
     assert response.json()["max_bytes"] == 10 * 1024 * 1024
 
 
@@ -104,8 +105,8 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     assert not_multipart.status_code == 422 and not_multipart.json()["detail"][0]["field"] == "file"
     two = await system.post("/api/plans/parse", files=[("file", ("a.txt", b"a")), ("file", ("b.txt", b"b"))])
     assert two.status_code == 422 and two.json()["detail"][0]["field"] == "file"  # not Starlette's bare 400
-    scanned = await upload(system, "scan.pdf", b"%PDF-1.4 image only")
-    assert scanned.status_code == 415 and "chỉ đọc được tệp Word .docx" in scanned.json()["detail"][0]["msg"]
+    broken = await upload(system, "scan.pdf", b"%PDF-1.4 image only")
+    assert broken.status_code == 415 and "tệp PDF bị hỏng" in broken.json()["detail"][0]["msg"]
     program = await upload(system, "setup.exe", b"MZ\x90\x00 not a plan")
     assert program.status_code == 415 and program.json()["detail"][0]["field"] == "file"
     empty = await upload(system, "empty.txt", b"")
