@@ -14,6 +14,7 @@ from typing import Any
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
+from services.plans.importer.vocabulary import says
 from shared.timelines import TimelineError, parse_timeline
 
 _BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
@@ -53,7 +54,7 @@ class DutyDraft:
 def duties_section(lines: list[Line]) -> range:
     """Indexes of the lines of 'Tổ chức thực hiện' (empty when there is none)."""
     start = next(
-        (i for i, line in enumerate(lines) if is_section_heading(line) and any(w in line.norm for w in DUTY_HEADINGS)),
+        (i for i, line in enumerate(lines) if is_section_heading(line) and says(line.text, DUTY_HEADINGS)),
         None,
     )
     if start is None:
@@ -61,10 +62,15 @@ def duties_section(lines: list[Line]) -> range:
     end = start + 1
     while end < len(lines):
         line = lines[end]
-        if is_section_heading(line) or line.cells is not None or line.norm.startswith(_END):
+        if is_section_heading(line) or line.cells is not None or _ends_duties(line):
             break
         end += 1
     return range(start + 1, end)
+
+
+def _ends_duties(line: Line) -> bool:
+    """'Trên đây là …', 'Nơi nhận:', 'PHỤ LỤC', also damaged ('Noi nbận:')."""
+    return line.norm.startswith(_END) or (len(line.norm) < 40 and says(line.text[:14], _END) is not None)
 
 
 def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Notes) -> list[DutyDraft]:

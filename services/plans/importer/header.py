@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from services.plans.importer.lines import Line, Notes, fold
 from shared.text import normalize
 
-ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")
+ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|Y]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")  # "Y." for V.
 
 
 def is_section_heading(line: Line) -> bool:

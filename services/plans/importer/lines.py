@@ -68,10 +68,19 @@ def _fold_char(ch: str) -> str:
 
 # Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
-_DIGITISH = re.compile(r"(?<![\wÀ-ỹ])(?=[0-9OoIl]*[0-9])[0-9OoIl]+(?![\wÀ-ỹ])")
+_DIGITISH = re.compile(r"(?<![\wÀ-ỹ|])(?=[0-9OoIl|]*[0-9])[0-9OoIl|]+(?![\wÀ-ỹ|])")
 _LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
 # A line that opens with a label of a task's facts ("Cơ quan chủ trì: …") starts a line of its own.
 _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|chu tri|phoi hop|tham muu)[^:]{0,30}:")
+# Lines of the header block that are complete however they end: the national motto ("Độc lập - Tự
+# do - Hạnh phúc", also damaged) and the number line ("Số: 21/KH-UBND"); the place and date below
+# them are no continuation, though a text copy has no blank line between.
+_MOTTO = re.compile(
+    r"\bd\S{0,2}c\s*l\S{0,2}p\b.{0,12}\bh\S{0,2}nh\s*ph\S{0,3}c\s*$|\bhanh\s*phuc\s*$|\bhan\S?\s*phuc\s*$"
+)
+_NUMBER_LINE = re.compile(r"^s\S{0,2}\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")
+# A sentence of the basis opens a line of its own ("Căn cứ …", "Thực hiện …", "Theo đề nghị …").
+_OPENING = re.compile(r"^(?:can cu|thuc hien|theo de nghi)\b")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
 # What a signature stamp or a digital signature adds to the text.
@@ -89,7 +98,7 @@ _SIGNATURE_TITLES = {
 
 
 def _digits(text: str) -> str:
-    return _DIGITISH.sub(lambda m: m.group(0).translate(str.maketrans("OoIl", "0011")), text)
+    return _DIGITISH.sub(lambda m: m.group(0).translate(str.maketrans("OoIl|", "00111")), text)
 
 
 def _clean(text: str) -> str:
@@ -291,10 +300,12 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
                 not last.endswith((".", ":", ";", "!", "?", "./."))
                 and not _LIST_MARK.match(line.text)
                 and not _LABELLED.match(line.norm)
+                and not (line.text[0].isupper() and _OPENING.match(line.norm))
                 and not last.isupper()
                 and not line.text.isupper()
             )
-        if joinable and continues and not last.endswith(":"):
+        complete = _MOTTO.search(normalize(last)) or _NUMBER_LINE.match(normalize(last))
+        if joinable and continues and not last.endswith(":") and not complete:
             pieces.append(line.text)
             tail = line.no
             continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
+from services.plans.importer.vocabulary import misread, repaired
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -39,6 +40,48 @@ _GENERIC = re.compile(r"^(cac|toan the|nhung|moi|tat ca|ubnd cac|uy ban nhan dan
 def is_generic(text: str) -> bool:
     """Who, but no one body: "Các cơ quan, đơn vị", "UBND các xã, thị trấn"."""
     return bool(_GENERIC.match(normalize(text)))
+
+
+# The collective bodies plans name, as they are usually written: a damaged one ("Cac c quan, ơn
+# vị", "UND các xã, thị trấn") is read back to its usual wording when nearly the same.
+GENERIC_NAMES = (
+    "Các cơ quan, đơn vị",
+    "Các cơ quan, đơn vị có liên quan",
+    "Các cơ quan, đơn vị liên quan",
+    "Các cơ quan, đơn vị thuộc UBND xã",
+    "Các cơ quan, đơn vị thuộc UBND huyện",
+    "Các cơ quan, đơn vị thuộc xã",
+    "Các cơ quan chuyên môn thuộc UBND huyện",
+    "Các phòng, ban chuyên môn",
+    "Các phòng ban chuyên môn, đơn vị sự nghiệp",
+    "UBND các xã, thị trấn",
+    "UBND các xã, phường",
+    "UBND các xã, phường, thị trấn",
+    "Các thôn, làng",
+    "Các thôn/làng",
+    "Các thôn",
+    "Các thôn, buôn",
+    "Các thôn, tổ dân phố",
+    "Các ấp",
+    "Các đoàn thể",
+    "Các ban, ngành, đoàn thể",
+    "Các ban, ngành, đoàn thể xã",
+    "Các tổ chức chính trị - xã hội",
+)
+_GENERIC_FORMS = [(normalize(name), name) for name in GENERIC_NAMES]
+GENERIC_ALIKE = 90  # % alike with a usual collective wording to be read as it
+
+
+def generic_name(text: str) -> tuple[str, float] | None:
+    """The usual wording of a collective body `text` is a damaged copy of, with how alike they are."""
+    norm = normalize(text)
+    forms = {norm, repaired(norm)}
+    score, name = max((fuzz.ratio(form, usual), name) for usual, name in _GENERIC_FORMS for form in forms)
+    if score < GENERIC_ALIKE:
+        return None
+    if text[:1].islower():
+        name = name[0].lower() + name[1:]
+    return name, score / 100
 
 
 def _compact(text: str) -> str:
@@ -145,6 +188,20 @@ class BodyNames:
 
     def resolve(self, text: str) -> Resolved:
         text = " ".join(text.split()).strip(" ;,.:-")
+        found = self._resolve(text)
+        if found.name is not None or not name_key(text):
+            return found
+        usual = generic_name(text) if misread(text) else None
+        if usual is not None:  # a collective body, read back to its usual wording
+            return Resolved(usual[0], None, None, usual[1])
+        fixed = repaired(text)
+        if fixed != normalize(text):  # OCR-misread words read back: "C6ng ari xa" → "cong an xa"
+            again = self._resolve(fixed)
+            if again.name is not None:
+                return Resolved(text, again.name, again.code, min(again.confidence, 0.95))
+        return found
+
+    def _resolve(self, text: str) -> Resolved:
         key = name_key(text)
         if not key or is_generic(text):
             return Resolved(text, None, None, 0.0)

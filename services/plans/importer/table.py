@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from services.plans.importer.lines import Line, Notes, row_number
+from services.plans.importer.vocabulary import repaired, skeleton
 from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
@@ -24,7 +25,8 @@ def column_of(header: str) -> str | None:
     norm = normalize(header).rstrip(" .:")
     if not norm:
         return None
-    if norm in _REF_WORDS:
+    fixed = repaired(norm)  # OCR-misread words read back: "S6 TT", "Thot gian thyc hien"
+    if norm in _REF_WORDS or fixed in _REF_WORDS or (len(norm) <= 4 and skeleton(norm) in ("stt", "sttt", "st")):
         return "ref"
     checks = [  # in this order: "Cơ quan phối hợp thực hiện" coordinates, "Thời gian thực hiện" is a time
         ("products", ("san pham", "ket qua")),
@@ -33,11 +35,12 @@ def column_of(header: str) -> str | None:
         ("lead", ("chu tri", "thuc hien chinh", "don vi thuc hien", "co quan thuc hien", "don vi chinh")),
         ("title", ("nhiem vu", "noi dung", "hoat dong", "cong viec")),
     ]
-    for column, words in checks:
-        if any(word in norm for word in words):
-            return column
+    for text in (norm, fixed):
+        for column, words in checks:
+            if any(word in text for word in words):
+                return column
     for column, words in checks:  # OCR damage: "Co quan chu tr", "Thoi gan thuc hien"
-        if any(fuzz.partial_ratio(word, norm) >= 85 for word in words if len(word) > 6):
+        if any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
             return column
     return None
 

@@ -11,6 +11,8 @@ from typing import Any
 from services.plans.importer.lines import Line, Notes, is_roman
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
 from services.plans.importer.table import Row
+from services.plans.importer.vocabulary import repaired_time
+from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
 
@@ -92,7 +94,9 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
             try:
                 task.timeline = parse_timeline(task.timeline_text)
             except TimelineError as exc:
-                notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
+                task.timeline = _misread_timeline(task, notes)
+                if task.timeline is None:
+                    notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
         elif not task.group:
             notes.add(task.line, f"nhiệm vụ {task.ref}: không có thời gian thực hiện")
         if not task.group:
@@ -110,6 +114,22 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         task.area = area_of(task.title)
         task.channels = channels_in(words)
     return tasks
+
+
+def _misread_timeline(task: TaskDraft, notes: Notes) -> Schedule | None:
+    """A timeline the parser could not read, read again with its OCR-misread words read back
+    ("Thuong xyen" → "thuong xuyen", "Trưóc ngay 3O/11"): kept, with a warning saying so."""
+    fixed = repaired_time(task.timeline_text)
+    if fixed == normalize(task.timeline_text):
+        return None
+    try:
+        schedule = parse_timeline(fixed)
+    except TimelineError:
+        return None
+    notes.add(
+        task.line, f"nhiệm vụ {task.ref}: đọc thời gian {task.timeline_text!r} là {fixed!r} (chữ bị nhận dạng sai)"
+    )
+    return schedule.model_copy(update={"text": task.timeline_text})
 
 
 def _inherit_merged_cells(tasks: list[TaskDraft], notes: Notes) -> None:

@@ -1,0 +1,154 @@
+"""The words plans are written in, and OCR-damaged words read back to them (issue 19): "thot gian
+thyc hién" → "thoi gian thuc hien", "s6" → "so", "nim" → "nam", "pang" → "dang". Works on the
+matching form (no diacritics, lower case): it is a second look for the readers when the text as
+written does not match their patterns, never a rewrite of what is kept."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extract
+
+from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES
+from shared.text import normalize
+
+# Words of the labels, headings, header, dates and periods a reader looks for, and frequent
+# words of plans beside them (so that a word written right is not "repaired" into a label word).
+_WORDS = """
+thoi gian thuc hien hoan thanh han chu tri phoi hop co quan don vi san pham ket qua noi dung
+nhiem vu stt tt so ke hoach nam thang quy ngay tu den truoc sau trong dinh ky thuong xuyen hang
+lan cuoi dau to chuc trach phan cong giao muc dich yeu cau kinh phi hinh nhan luu dang uy ban
+dan ubnd hdnd xa phuong thi tran huyen tinh thanh pho khu dac tham muu bao cao cua ve va cac
+lien thuoc theo can cu dia tuyen truyen cai cach chinh nha nuoc tac tich doc lap do hanh phuc
+hoa hoi nghia viet nam chuong trinh trien khai dieu hanh mat to quoc
+tin chi dao ho tra thu nang cung ung dung vien nguoi tai cho voi duoc nhung mot hai ba bon bay
+tam chin muoi la se da nay khi neu hoac tren duoi ra vao len xuong moi tat ca luong chat tang
+giam bao kiem sat huong tong day manh dich truc tuc giai quyet dien doi thoai nghi tap huan boi
+duong can bo van the thao kinh te toan phap xay truong doan nien hiep phu nu cuu chien binh nong
+an su dai trang zalo pano bang ron gap tieu luan quyet lanh cap quyen tiep thong ra gui lam
+bai viet kh nhat lap ngan sach nguon tong so xuat ban
+"""
+_UNIT_WORDS = {w for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES) for w in normalize(name).split()}
+VOCABULARY: frozenset[str] = frozenset(_WORDS.split()) | frozenset(w for w in _UNIT_WORDS if w.isalpha())
+
+# OCR confusions folded away before words are compared: i/l/1/|, o/0/6, đ/d/P, rn/m, cl/d, y/u,
+# e/c, n/ri. Both sides are folded, so a word of the vocabulary folds as its damage does.
+_PAIRS = (("rn", "m"), ("cl", "d"), ("ri", "n"))
+_CHARS = str.maketrans({"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c"})
+
+
+def skeleton(word: str) -> str:
+    for pair, one in _PAIRS:
+        word = word.replace(pair, one)
+    return word.translate(_CHARS)
+
+
+def _dropped(token: str, word: str) -> bool:
+    """Whether `token` is `word` with one letter (two, in a word of five or more) left out."""
+    missing = len(word) - len(token)
+    if not 0 < missing <= (2 if len(word) >= 5 else 1):
+        return False
+    letters = iter(word)
+    return all(ch in letters for ch in token)
+
+
+class Vocabulary:
+    """Words, and OCR-damaged words read back to them: a word whose folded form is one of theirs,
+    or (for the longer words, and in a small vocabulary for any) one letter away from exactly one."""
+
+    def __init__(self, words: frozenset[str], *, short_words_too: bool = False) -> None:
+        self.words = words
+        self.short_words_too = short_words_too  # a small vocabulary: "qu", "qy" → "quy"
+        self.by_skeleton: dict[str, set[str]] = {}
+        for word in words:
+            self.by_skeleton.setdefault(skeleton(word), set()).add(word)
+        self.skeletons = list(self.by_skeleton)
+        self.word = functools.lru_cache(maxsize=8192)(self._word)
+
+    def _word(self, token: str) -> str:
+        if token in self.words or not re.search(r"[a-z]", token) or token.isdigit():
+            return token
+        folded = skeleton(token)
+        same = self.by_skeleton.get(folded)
+        if same:
+            return next(iter(same)) if len(same) == 1 else token
+        if len(folded) < (2 if self.short_words_too else 3):
+            return token
+        # letters dropped (the commonest damage) first: "qu" → "quy", "ruoc" → "truoc", "hag" → "hang"
+        fits = [skel for skel in self.skeletons if _dropped(folded, skel)]
+        fewest = min((len(skel) for skel in fits), default=0)
+        longer = {w for skel in fits if len(skel) == fewest for w in self.by_skeleton[skel]}
+        if longer:
+            return next(iter(longer)) if len(longer) == 1 else token
+        near = extract(folded, self.skeletons, scorer=Levenshtein.distance, score_cutoff=1, limit=3)
+        words = {w for skel, distance, _ in near if distance <= 1 for w in self.by_skeleton[skel]}
+        return next(iter(words)) if len(words) == 1 else token
+
+    def repaired(self, text: str) -> str:
+        return _TOKEN.sub(lambda m: self.word(m.group()), normalize(text))
+
+
+PLAN_WORDS = Vocabulary(VOCABULARY)
+# The words of timelines and dates alone: few, so that even "qu" and "ruoc" have one reading.
+TIME_WORDS = Vocabulary(
+    frozenset(
+        "thuong xuyen hang thang quy nam truoc ngay tu den dinh ky lan ca cuoi dau trong sau moi tuan hoan "
+        "thanh va theo tien do nua hoac khi chin".split()
+    ),
+    short_words_too=True,
+)
+
+
+def repair_word(token: str) -> str:
+    """The vocabulary word `token` is an OCR misreading of, when exactly one fits; else `token`."""
+    return PLAN_WORDS.word(token)
+
+
+_TOKEN = re.compile(r"[a-z0-9|!]+")  # a word, with the digits and strokes OCR puts in words
+
+
+def repaired(text: str) -> str:
+    """`text` in the matching form with each damaged word read back to the vocabulary word it
+    stands for ("thot gian thyc hien" → "thoi gian thuc hien"); digits and unknown words kept."""
+    return PLAN_WORDS.repaired(text)
+
+
+_QUARTER_MISREAD = re.compile(r"\b(quy\s*)([il1|]{1,3}v?|[il1|]?v)(?![a-z0-9])")
+
+
+def repaired_time(text: str) -> str:
+    """A timeline or a date with its words read back ("Thờng xuyêri" → "thuong xuyen", "Qu 11/2026"
+    → "quy ii/2026": a quarter is one to four, so "11" after "quý" is the numeral II misread)."""
+    fixed = TIME_WORDS.repaired(text)
+    return _QUARTER_MISREAD.sub(lambda m: m[1] + re.sub("[l1|]", "i", m[2]), fixed)
+
+
+def says(text: str, phrases: tuple[str, ...], *, similarity: float = 85) -> str | None:
+    """Which of `phrases` (matching form, several words) `text` says, damaged or not: as written,
+    with its words repaired, or nearly so (a phrase of ten letters or more, `similarity` % alike
+    with a stretch of the repaired text)."""
+    norm = normalize(text)
+    for phrase in phrases:
+        if phrase in norm:
+            return phrase
+    fixed = repaired(norm)
+    words = fixed.split()
+    for phrase in phrases:
+        if phrase in fixed:
+            return phrase
+        size = len(phrase.split())
+        if len(phrase) < 10 or len(words) < size - 1:
+            continue
+        # a stretch of as many words (one fewer or more: a word split or run together), nearly equal
+        stretches = (" ".join(words[i : i + n]) for n in (size - 1, size, size + 1) for i in range(len(words) - n + 1))
+        if any(fuzz.ratio(phrase, stretch) >= similarity for stretch in stretches):
+            return phrase
+    return None
+
+
+def misread(text: str) -> bool:
+    """Whether `text` holds a word that is no word of the vocabulary (a sign of OCR damage)."""
+    return any(token not in VOCABULARY for token in _TOKEN.findall(normalize(text)) if not token.isdigit())
