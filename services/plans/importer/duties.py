@@ -14,10 +14,11 @@ from typing import Any
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
-from services.plans.importer.vocabulary import says
+from services.plans.importer.vocabulary import PLAN_WORDS, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
-_BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+# "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
+_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
 _END = ("tren day la", "noi nhan", "phu luc")
 DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 
@@ -95,13 +96,37 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
     for duty in duties:
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
+        if resolved.name is None and resolved.text != duty.body:
+            # a damaged collective body read back to its usual wording ("Cc cơ quan, đơn vị …")
+            notes.add(duty.line, f"đọc {duty.body!r} là {resolved.text!r} (độ tin cậy {resolved.confidence:.2f})")
+            duty.body = resolved.text
         seen: set[tuple[str, dt.date | None]] = set()  # a set, not a search of the list: linear
         for text in duty.lines:
-            for entry in reporting_in(text, notes, duty.line):
+            found = reporting_in(text, notes, duty.line)
+            if unfamiliar(text):
+                found += _misread_reporting(text, found, notes, duty.line)
+            for entry in found:
                 if (entry.every, entry.by) not in seen:
                     seen.add((entry.every, entry.by))
                     duty.reporting.append(entry)
     return duties
+
+
+def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: int) -> list[Reporting]:
+    """Reporting duties only a duty line with its OCR-misread words read back states ("Dinh ky
+    qy, 6 thang bao ca6 ..."): how often and by when, with a warning; to whom is left out (the
+    wording read back has lost its diacritics)."""
+    said = {entry.every for entry in found}
+    quiet = Notes()  # the second look does not repeat the first one's warnings
+    more = [
+        Reporting(every=entry.every, by=entry.by, text=text)
+        for entry in reporting_in(PLAN_WORDS.repaired(text), quiet, line)
+        if entry.every not in said
+    ]
+    if more:
+        kinds = ", ".join(entry.every for entry in more)
+        notes.add(line, f"đọc báo cáo định kỳ ({kinds}) từ dòng bị nhận dạng sai: {text[:80]!r}")
+    return more
 
 
 _EVERY = [

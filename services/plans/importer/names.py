@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
-from services.plans.importer.vocabulary import misread, repaired
+from services.plans.importer.vocabulary import repaired, restored, unfamiliar
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -191,14 +191,15 @@ class BodyNames:
         found = self._resolve(text)
         if found.name is not None or not name_key(text):
             return found
-        usual = generic_name(text) if misread(text) else None
+        usual = generic_name(text) if unfamiliar(text) else None
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
-        fixed = repaired(text)
-        if fixed != normalize(text):  # OCR-misread words read back: "C6ng ari xa" → "cong an xa"
+        fixed = restored(text)
+        if fixed != text:  # OCR-misread words read back: "C6ng ari xã" → "Công an xã"
             again = self._resolve(fixed)
-            if again.name is not None:
+            if again.name is not None and again.name != fixed:
                 return Resolved(text, again.name, again.code, min(again.confidence, 0.95))
+            return Resolved(fixed, None, None, found.confidence)  # a name of its own, as read back
         return found
 
     def _resolve(self, text: str) -> Resolved:
@@ -214,10 +215,13 @@ class BodyNames:
         best: tuple[float, Known | None] = (0.0, None)
         forms = {_compact(key), _compact(normalize(text))}
         kind = _kind(text)
+        level = _level_word(text)
         for candidate in self.forms:
             if kind is not None and candidate.kind not in (None, kind):
                 continue  # "Công chức Văn hóa - Xã hội" is no "Phòng Văn hóa - Xã hội"
             similarity = max(fuzz.ratio(a, b) for a in forms for b in candidate.compact) / 100
+            if level is not None and candidate.level != level:
+                similarity -= 0.02  # "… UBND huyện" is rather the district's body than a levelless one
             if similarity > best[0]:
                 best = (similarity, candidate.body)
         score, item = best

@@ -31,7 +31,21 @@ duong can bo van the thao kinh te toan phap xay truong doan nien hiep phu nu cuu
 an su dai trang zalo pano bang ron gap tieu luan quyet lanh cap quyen tiep thong ra gui lam
 bai viet kh nhat lap ngan sach nguon tong so xuat ban
 """
-_UNIT_WORDS = {w for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES) for w in normalize(name).split()}
+_UNIT_NAMES = [name for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES)]
+_UNIT_WORDS = {w for name in _UNIT_NAMES for w in normalize(name).split()}
+# How the words are written, with their diacritics, as far as the standard bodies' names and the
+# words below show: a word read back is written so ("rien" → "niên"), else without diacritics.
+_WRITTEN = """
+thời gian thực hiện hoàn thành hạn chủ trì phối hợp cơ quan đơn vị sản phẩm kết quả nội dung
+nhiệm vụ số kế hoạch năm tháng quý ngày từ đến trước sau trong định kỳ thường xuyên hằng lần
+cuối đầu tổ chức trách phân công giao xã phường thị trấn huyện tỉnh thành phố đặc khu tham mưu
+báo cáo của về và các liên quan thuộc theo ủy ban nhân dân đoàn thanh niên hội phụ nữ cựu chiến
+binh nông mặt trận quốc công an quân sự đài truyền văn hóa thông tin thể thao tư pháp hộ tịch
+tài chính kế toán địa xây dựng môi trường nội vụ kinh tế phòng trung tâm ban ngành thôn làng
+"""
+_ACCENTED: dict[str, str] = {}
+for _word in (*_WRITTEN.split(), *(w for name in _UNIT_NAMES for w in name.split())):
+    _ACCENTED.setdefault(normalize(_word), _word.lower())
 VOCABULARY: frozenset[str] = frozenset(_WORDS.split()) | frozenset(w for w in _UNIT_WORDS if w.isalpha())
 
 # OCR confusions folded away before words are compared: i/l/1/|, o/0/6, đ/d/P, rn/m, cl/d, y/u,
@@ -149,6 +163,54 @@ def says(text: str, phrases: tuple[str, ...], *, similarity: float = 85) -> str 
     return None
 
 
+_NUCLEI = (
+    "a e i o u y ai ao au ay eo eu ia ie iu oa oe oi ua ue ui uo uu uy ya ye yu ieu oai oao oay oeo "
+    "uay uoi uou uya uye uyu uoa yeu"
+).split()
+_SYLLABLE = re.compile(
+    rf"(?:ngh|ng|gh|gi|kh|nh|ph|th|tr|ch|qu|[bcdghklmnprstvx])?(?:{'|'.join(sorted(_NUCLEI, key=len, reverse=True))})"
+    r"(?:ch|ng|nh|[cmnpt])?"
+)
+
+
+def is_syllable(plain: str) -> bool:
+    """Whether a word (matching form) can be a Vietnamese syllable: 'nganh', 'thon', not 'riien',
+    'thng', 'c6ng' — a word that cannot is damaged."""
+    return bool(_SYLLABLE.fullmatch(plain))
+
+
 def misread(text: str) -> bool:
-    """Whether `text` holds a word that is no word of the vocabulary (a sign of OCR damage)."""
+    """Whether `text` holds a word that is no Vietnamese syllable (a sign of OCR damage); words
+    written in capitals (UBND, HĐND, VHXH) are abbreviations, not syllables."""
+    return any(
+        not token.isdigit() and not is_syllable(normalize(token))
+        for token in re.findall(r"[^\s,;.:()/&-]+", text)
+        if not (token.isupper() and len(token) > 1) and re.search(r"[^\W\d_]", token)
+    )
+
+
+_WRITTEN_WORD = re.compile(r"[^\s,;.:()/&-]+")
+
+
+def restored(text: str) -> str:
+    """`text` as written, with each OCR-misread word replaced by the word it stands for (with its
+    diacritics where known, its capital kept): "Doan Thanh riiên xa" → "Doan Thanh niên xa"."""
+
+    def word(match: re.Match[str]) -> str:
+        original = match.group()
+        plain = normalize(original)
+        if is_syllable(plain) or (original.isupper() and len(original) > 1) or not _TOKEN.fullmatch(plain):
+            return original
+        fixed = PLAN_WORDS.word(plain)
+        if fixed == plain:
+            return original
+        written = _ACCENTED.get(fixed, fixed)
+        return written[:1].upper() + written[1:] if original[:1].isupper() else written
+
+    return _WRITTEN_WORD.sub(word, text)
+
+
+def unfamiliar(text: str) -> bool:
+    """Whether `text` holds a word the vocabulary does not know (perhaps OCR damage, perhaps a
+    word of its own): the cue for a second look, which then needs a unique fit."""
     return any(token not in VOCABULARY for token in _TOKEN.findall(normalize(text)) if not token.isdigit())
