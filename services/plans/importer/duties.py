@@ -203,9 +203,12 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
             by.setdefault(kinds[0], day)
         elif named:
             by.setdefault(max(named)[1], day)
+    if not dates and _WRITTEN_DATE.search(folded):  # a date is written, but not one the parser reads
+        notes.add(line, f"báo cáo có ghi ngày nhưng không đọc được hạn báo cáo: {text[:80]!r}")
     return [Reporting(every=every, to=to, by=by.get(every), text=text) for every in kinds]
 
 
+_WRITTEN_DATE = re.compile(r"\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?|\d{1,2}\s+\S{1,6}\s+\d{1,2}")
 _YEAR_NAMED = re.compile(r"(?<!thang dau )(?<!thang cuoi )\bnam\b(?!\s*(?:19|20)\d{2})|hang nam|ca nam")
 
 

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from services.plans.importer.lines import Line, Notes, fold
-from services.plans.importer.vocabulary import repaired, repaired_time, skeleton
+from services.plans.importer.vocabulary import dropped, repaired, repaired_time, skeleton
 from shared.text import normalize
 
 ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|Y]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")  # "Y." for V.
@@ -83,7 +83,9 @@ def _symbol_part(part: str) -> str:
     if part in SYMBOL_PARTS or not part:
         return part
     plain = normalize(part).replace("ri", "n").replace("cl", "d")
-    fits = {known for known in SYMBOL_PARTS if Levenshtein.distance(plain, normalize(known)) <= 1}
+    # a letter dropped first ("BND", "UBD" → UBND), then one letter misread
+    fits = {known for known in SYMBOL_PARTS if dropped(plain, normalize(known))}
+    fits = fits or {known for known in SYMBOL_PARTS if Levenshtein.distance(plain, normalize(known)) <= 1}
     return fits.pop() if len(fits) == 1 and len(part) >= 2 else part
 
 
@@ -227,8 +229,9 @@ _QUARTERS = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
 def read_period(title: str, notes: Notes) -> str:
     """'… năm 2026' → 2026; '6 tháng cuối năm 2025' → 2025-H2; '6 tháng đầu năm' → H1."""
     norm = normalize(title).replace("il", "ii")
-    for text in (norm, repaired_time(title).replace("il", "ii")):  # "nim 2025", "6 thng cuoi ăm"
-        for pattern, code in _PERIODS:
+    texts = (norm, repaired_time(title).replace("il", "ii"))  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    for pattern, code in _PERIODS:  # the most precise period first, in either text
+        for text in texts:
             match = pattern.search(text)
             if match:
                 groups = match.groupdict()

@@ -17,6 +17,7 @@ from docx import Document
 from docx.oxml.table import CT_Tbl, CT_Tc
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
+from rapidfuzz import fuzz
 
 from shared.text import normalize
 
@@ -284,7 +285,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             kept.append(line)
             pieces, joinable, after_stamp = [], False, False
             continue
-        line.text = _RULE.sub("", line.text).strip()  # "______" drawn under a title
+        line.text = _without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
         if not line.text or _PAGE_NUMBER.match(line.text):
             continue
         if _STAMP.match(line.norm.rstrip(" .:")):
@@ -315,6 +316,34 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
         joinable = not is_signature_title(kept[-1])
     close()
     return kept
+
+
+STAMP_WORDS = ("uy ban nhan dan", "chu tich", "da ky", "pho chu tich")
+
+
+def _without_stamp_words(text: str) -> str:
+    """A line of running text with a stamp's words in capitals inside it ("Yên CHỦ TỊCH Lộc, ngày
+    …", "… Lý Sơn, ỦY BAN NHÂN DÂN"), also damaged, without them; a line in capitals (a heading,
+    the header block) is left as it is."""
+    words = text.split(" ")
+    if not any(any(ch.islower() for ch in w) for w in words):
+        return text
+    kept: list[str] = []
+    index = 0
+    while index < len(words):
+        for size in (4, 3, 2):
+            run = words[index : index + size]
+            if len(run) == size and all(w.strip(",.;").isupper() for w in run):
+                folded = normalize(" ".join(run)).strip(",.; ")
+                if any(fuzz.ratio(folded, stamp) >= 80 for stamp in STAMP_WORDS if len(stamp.split()) == size):
+                    if run[-1].endswith(",") and kept:
+                        kept[-1] += "," if not kept[-1].endswith(",") else ""
+                    index += size
+                    break
+        else:
+            kept.append(words[index])
+            index += 1
+    return " ".join(kept).strip(" ,") if len(kept) < len(words) else text
 
 
 def looks_like_a_name(text: str) -> bool:

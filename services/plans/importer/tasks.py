@@ -64,6 +64,8 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         values = row.values
         ref = values["ref"]
         if is_roman(ref):
+            if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
+                notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
             section = ref
         elif ref in seen and section:  # numbering starts again under each roman group: I.1, II.1
             notes.add(row.line, f"số thứ tự {ref} lặp lại trong nhóm {section}: đọc là {section}.{ref}")

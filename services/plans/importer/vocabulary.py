@@ -60,7 +60,7 @@ def skeleton(word: str) -> str:
     return word.translate(_CHARS)
 
 
-def _dropped(token: str, word: str) -> bool:
+def dropped(token: str, word: str) -> bool:
     """Whether `token` is `word` with one letter (two, in a word of five or more) left out."""
     missing = len(word) - len(token)
     if not 0 < missing <= (2 if len(word) >= 5 else 1):
@@ -92,7 +92,7 @@ class Vocabulary:
         if len(folded) < (2 if self.short_words_too else 3):
             return token
         # letters dropped (the commonest damage) first: "qu" → "quy", "ruoc" → "truoc", "hag" → "hang"
-        fits = [skel for skel in self.skeletons if _dropped(folded, skel)]
+        fits = [skel for skel in self.skeletons if dropped(folded, skel)]
         fewest = min((len(skel) for skel in fits), default=0)
         longer = {w for skel in fits if len(skel) == fewest for w in self.by_skeleton[skel]}
         if longer:
