@@ -26,8 +26,8 @@ def column_of(header: str) -> str | None:
     if not norm:
         return None
     fixed = repaired(norm)  # OCR-misread words read back: "S6 TT", "Thot gian thyc hien"
-    if norm in _REF_WORDS or fixed in _REF_WORDS or (len(norm) <= 4 and skeleton(norm) in ("stt", "sttt", "st")):
-        return "ref"
+    if norm in _REF_WORDS or fixed in _REF_WORDS or re.fullmatch(r"(?:so|s|o)?\s*t{1,2}\s*t?", skeleton(norm)):
+        return "ref"  # "STT", "Số TT", and what a dropped letter leaves of them ("ST", "Số T", "T")
     checks = [  # in this order: "Cơ quan phối hợp thực hiện" coordinates, "Thời gian thực hiện" is a time
         ("products", ("san pham", "ket qua")),
         ("coordinating", ("phoi hop",)),
@@ -40,7 +40,7 @@ def column_of(header: str) -> str | None:
             if any(word in text for word in words):
                 return column
     for column, words in checks:  # OCR damage: "Co quan chu tr", "Thoi gan thuc hien"
-        if any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
+        if len(fixed) >= 5 and any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
             return column
     return None
 
