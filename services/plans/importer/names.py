@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
-from services.plans.importer.vocabulary import repaired, restored, unfamiliar
+from services.plans.importer.vocabulary import repaired, restored
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -67,17 +67,25 @@ GENERIC_NAMES = (
     "Các ban, ngành, đoàn thể",
     "Các ban, ngành, đoàn thể xã",
     "Các tổ chức chính trị - xã hội",
+    "Các tổ dân phố",
+    "Các sở, ban, ngành tỉnh",
+    "UBND các xã, phường, đặc khu",
+    *(f"Các cơ quan, đơn vị thuộc UBND {level}" for level in ("phường", "đặc khu", "tỉnh")),
 )
+_LEVELS = re.compile(r"\b(?:xa|phuong|thi tran|huyen|tinh|dac khu|thanh pho|thi xa|quan)\b")
 _GENERIC_FORMS = [(normalize(name), name) for name in GENERIC_NAMES]
+_GENERIC_PLAIN = {form for form, _ in _GENERIC_FORMS}
 GENERIC_ALIKE = 90  # % alike with a usual collective wording to be read as it
 
 
 def generic_name(text: str) -> tuple[str, float] | None:
     """The usual wording of a collective body `text` is a damaged copy of, with how alike they are."""
     norm = normalize(text)
-    forms = {norm, repaired(norm)}
+    fixed = repaired(norm)
+    forms = {norm, fixed}
     score, name = max((fuzz.ratio(form, usual), name) for usual, name in _GENERIC_FORMS for form in forms)
-    if score < GENERIC_ALIKE:
+    # the levels it names must be among the usual wording's: "… thuộc UBND đặc khu" is no "… thuộc UBND xã"
+    if score < GENERIC_ALIKE or not set(_LEVELS.findall(fixed)) <= set(_LEVELS.findall(normalize(name))):
         return None
     if text[:1].islower():
         name = name[0].lower() + name[1:]
@@ -191,7 +199,7 @@ class BodyNames:
         found = self._resolve(text)
         if found.name is not None or not name_key(text):
             return found
-        usual = generic_name(text) if unfamiliar(text) else None
+        usual = generic_name(text) if normalize(text) not in _GENERIC_PLAIN else None
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
         fixed = restored(text)
