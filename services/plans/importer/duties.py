@@ -14,7 +14,7 @@ from typing import Any
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
-from services.plans.importer.vocabulary import PLAN_WORDS, says, unfamiliar
+from services.plans.importer.vocabulary import PLAN_WORDS, misread, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
 # "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
@@ -96,7 +96,11 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
     for duty in duties:
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
-        if resolved.name is None and resolved.text != duty.body:
+        if resolved.name is not None and resolved.name != duty.body and misread(duty.body):
+            # a duty body with words that are no Vietnamese syllable, matched to a known body
+            notes.add(duty.line, f"đọc {duty.body!r} là {resolved.name!r} (độ tin cậy {resolved.confidence:.2f})")
+            duty.body = resolved.name
+        elif resolved.name is None and resolved.text != duty.body:
             # a damaged collective body read back to its usual wording ("Cc cơ quan, đơn vị …")
             notes.add(duty.line, f"đọc {duty.body!r} là {resolved.text!r} (độ tin cậy {resolved.confidence:.2f})")
             duty.body = resolved.text

@@ -113,6 +113,9 @@ KINDS = (
 )
 
 
+_LEVEL_WRITTEN = {"dac khu": "đặc khu", "phuong": "phường", "huyen": "huyện", "tinh": "tỉnh", "xa": "xã"}
+
+
 def _level_word(name: str) -> str | None:
     norm = normalize(name)
     return next((w for w in ("dac khu", "phuong", "huyen", "tinh", "xa") if norm.endswith(" " + w)), None)
@@ -234,6 +237,9 @@ class BodyNames:
                 best = (similarity, candidate.body)
         score, item = best
         if item is not None and score >= ACCEPT:
+            if item.code is None and level is not None and _level_word(item.name) is None:
+                # as for an exact match: a standard body without a level, at the level the text names
+                return Resolved(text, f"{item.name} {_LEVEL_WRITTEN[level]}", None, score)
             return Resolved(text, item.name, item.code, score)
         short = _initials(text, abbreviated=True)
         if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"
