@@ -176,11 +176,19 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     return ""
 
 
+def _says_ke_hoach(line: Line) -> bool:
+    """A line of its own in capitals that is nearly 'KẾ HOẠCH' (a letter or two lost or misread)."""
+    text = line.text.strip(" .")
+    return line.cells is None and text.isupper() and 5 <= len(text) <= 10 and fuzz.ratio(line.norm, "ke hoach") >= 75
+
+
 def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
     """The subject under 'KẾ HOẠCH' (one or more lines), or, in a text without that word, the
     first line that reads like a subject; and the index of the line after it."""
     stop = first_section(lines)
     starts = next((i for i, line in enumerate(lines[:stop]) if line.norm.rstrip(" .") == "ke hoach"), None)
+    if starts is None:  # the word damaged: "KẾ OẠCH", "KE HOAC", "C HOẠCH"
+        starts = next((i for i, line in enumerate(lines[:stop]) if _says_ke_hoach(line)), None)
     if starts is None:  # "KẾ HOẠCH Tuyên truyền …" on one line
         for i, line in enumerate(lines[:stop]):
             if line.cells is None and line.text.startswith(("KẾ HOẠCH ", "KE HOACH ")) and not line.text.isupper():

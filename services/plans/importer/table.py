@@ -49,6 +49,12 @@ def header_columns(cells: list[str]) -> dict[int, str] | None:
     """The column of each cell when the row is a task table's header, else None."""
     found = {index: column for index, cell in enumerate(cells) if (column := column_of(cell)) is not None}
     fields = set(found.values())
+    if "title" not in fields and "ref" in fields and len(fields) >= 3:
+        # the task's own column, its header damaged past reading ("Têri hoạt ộrig"): the one after the number
+        after = max(i for i, column in found.items() if column == "ref") + 1
+        if after < len(cells) and after not in found and cells[after].strip():
+            found[after] = "title"
+            fields.add("title")
     # A field may be named twice ("Thời gian bắt đầu" | "Thời hạn hoàn thành"): both are read.
     if "title" in fields and len(fields) >= 3 and list(found.values()).count("ref") <= 1:
         return found
