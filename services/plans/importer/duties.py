@@ -14,7 +14,7 @@ from typing import Any
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
-from services.plans.importer.vocabulary import PLAN_WORDS, misread, says, unfamiliar
+from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
 # "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
@@ -124,7 +124,7 @@ def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: in
     quiet = Notes()  # the second look does not repeat the first one's warnings
     more = [
         Reporting(every=entry.every, by=entry.by, text=text)
-        for entry in reporting_in(PLAN_WORDS.repaired(text), quiet, line)
+        for entry in reporting_in(repaired_phrases(text), quiet, line)
         if entry.every not in said
     ]
     if more:

@@ -109,8 +109,9 @@ PLAN_WORDS = Vocabulary(VOCABULARY)
 # The words of timelines and dates alone: few, so that even "qu" and "ruoc" have one reading.
 TIME_WORDS = Vocabulary(
     frozenset(
-        "thuong xuyen hang thang quy nam truoc ngay tu den dinh ky lan ca cuoi dau trong sau moi tuan hoan "
-        "thanh va theo tien do nua hoac khi chin".split()
+        # not "hoàn thành": "than 7/2025" and "han thang" have then one reading
+        "thuong xuyen hang thang quy nam truoc ngay tu den dinh ky lan ca cuoi dau trong sau moi tuan "
+        "va theo tien do nua hoac khi chin".split()
     ),
     short_words_too=True,
 )
@@ -214,3 +215,26 @@ def unfamiliar(text: str) -> bool:
     """Whether `text` holds a word the vocabulary does not know (perhaps OCR damage, perhaps a
     word of its own): the cue for a second look, which then needs a unique fit."""
     return any(token not in VOCABULARY for token in _TOKEN.findall(normalize(text)) if not token.isdigit())
+
+
+# Two-word phrases of reporting duties: a pair of words nearly one of them (a letter lost from one
+# word: "ao cao", "6 hang") is read as it.
+REPORT_PHRASES = ("bao cao", "dinh ky", "6 thang", "9 thang", "truoc ngay", "hang quy", "hang nam", "hang thang")
+
+
+def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, similarity: float = 85) -> str:
+    """`text` with its words read back, then each pair of words nearly one of `phrases` read as it."""
+    words = repaired(text).split(" ")
+    index = 0
+    while index < len(words) - 1:
+        pair = f"{words[index]} {words[index + 1]}"
+        bare = pair.strip(",.;:()")
+        close = [p for p in phrases if p != bare and fuzz.ratio(bare, p) >= similarity]
+        if len(close) == 1 and bare not in phrases:
+            first, second = close[0].split(" ")
+            words[index] = words[index].replace(words[index].strip(",.;:()"), first, 1)
+            words[index + 1] = words[index + 1].replace(words[index + 1].strip(",.;:()"), second, 1)
+            index += 2
+            continue
+        index += 1
+    return " ".join(words)
