@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from services.plans.importer.lines import Line, Notes, fold
-from services.plans.importer.vocabulary import dropped, repaired, repaired_time, skeleton
+from services.plans.importer.vocabulary import dropped, misread, repaired, repaired_time, skeleton
 from shared.text import normalize
 
 ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|Y]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")  # "Y." for V.
@@ -109,6 +109,8 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         place = line.text[:start].strip(" ,")
         if fold(place).endswith(" ngay"):  # "Đông Hà, ngày 15/4/2026"
             place = place[: -len("ngay")].strip(" ,")
+        if misread(place):  # "Canh irih": kept as written, said to be unsure
+            notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r}")
         if not match["d"] or not match["m"]:
             notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
             return place, None

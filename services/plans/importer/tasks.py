@@ -11,7 +11,7 @@ from typing import Any
 from services.plans.importer.lines import Line, Notes, is_roman
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
 from services.plans.importer.table import Row
-from services.plans.importer.vocabulary import repaired_time
+from services.plans.importer.vocabulary import misread, repaired_time
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
@@ -60,9 +60,14 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     heads |= {head.rsplit(".", 1)[0] for head in list(heads) if "." in head}
     seen: set[str] = set()
     section = ""
-    for row in rows:
+    refs = [row.values["ref"] for row in rows]
+    for index, row in enumerate(rows):
         values = row.values
         ref = values["ref"]
+        if ref == "I" and "1" not in seen and refs[index + 1 : index + 2] == ["2"]:
+            # "1" read as "I" (a group heading) right before task 2: the first task, said so
+            notes.add(row.line, "số thứ tự 'I' đứng ngay trước nhiệm vụ 2: đọc là 1 (có thể bị nhận dạng sai)")
+            ref = values["ref"] = "1"
         if is_roman(ref):
             if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
                 notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
@@ -104,6 +109,11 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         if not task.group:
             if not task.lead:
                 notes.add(task.line, f"nhiệm vụ {task.ref}: không có cơ quan, đơn vị chủ trì")
+            for body in task.coordinating:
+                if body.name is None and misread(body.text):
+                    notes.add(
+                        task.line, f"nhiệm vụ {task.ref}: tên đơn vị phối hợp có thể bị nhận dạng sai: {body.text!r}"
+                    )
             for body in task.lead:
                 if body.name is None and not is_generic(body.text):
                     notes.add(task.line, f"nhiệm vụ {task.ref}: không nhận ra đơn vị chủ trì {body.text!r}")
