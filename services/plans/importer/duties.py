@@ -120,16 +120,20 @@ def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: in
     """Reporting duties only a duty line with its OCR-misread words read back states ("Dinh ky
     qy, 6 thang bao ca6 ..."): how often and by when, with a warning; to whom is left out (the
     wording read back has lost its diacritics)."""
-    said = {entry.every for entry in found}
+    said = {entry.every: entry for entry in found}
     quiet = Notes()  # the second look does not repeat the first one's warnings
-    more = [
-        Reporting(every=entry.every, by=entry.by, text=text)
-        for entry in reporting_in(repaired_phrases(text), quiet, line)
-        if entry.every not in said
-    ]
-    if more:
-        kinds = ", ".join(entry.every for entry in more)
-        notes.add(line, f"đọc báo cáo định kỳ ({kinds}) từ dòng bị nhận dạng sai: {text[:80]!r}")
+    more: list[Reporting] = []
+    dated: list[str] = []
+    for entry in reporting_in(repaired_phrases(text), quiet, line):
+        first = said.get(entry.every)
+        if first is None:
+            more.append(Reporting(every=entry.every, by=entry.by, text=text))
+        elif first.by is None and entry.by is not None:  # "rước ngy 30/11/2026": the date read on the second look
+            first.by = entry.by
+            dated.append(entry.every)
+    if more or dated:
+        kinds = ", ".join(entry.every for entry in more) + (f"; hạn của {', '.join(dated)}" if dated else "")
+        notes.add(line, f"đọc báo cáo định kỳ ({kinds.strip('; ')}) từ dòng bị nhận dạng sai: {text[:80]!r}")
     return more
 
 
