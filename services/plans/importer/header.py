@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from services.plans.importer.lines import Line, Notes, fold
-from services.plans.importer.vocabulary import dropped, misread, repaired, repaired_time, skeleton
+from services.plans.importer.vocabulary import dropped, misread, opens_basis, repaired_time, skeleton
 from shared.text import normalize
 
 ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|Y]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")  # "Y." for V.
@@ -33,7 +33,10 @@ def first_section(lines: list[Line]) -> int:
     return next((i for i, line in enumerate(lines) if is_section_heading(line)), len(lines))
 
 
-_NUMBER = re.compile(r"^s(?:o|6|0)?\s*[:;.]?\s*(?P<n>[0-9]*)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
+_NUMBER = re.compile(
+    r"^(?:s(?:o|6|0)?\s*[:;.]?|(?:o|6|0)\s*[:;.])"  # "Số:", "S6:", and "ố:" (its S lost)
+    r"\s*(?P<n>[0-9]*)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)"
+)
 # The parts of a plan's symbol ("KH-UBND", "KH-BCĐ"): a part OCR damaged is read back to one of
 # these when exactly one is a letter away, with a warning.
 SYMBOL_PARTS = ("KH", "UBND", "HĐND", "BCĐ", "ĐU", "ĐUỶ", "BTV", "TU", "HU", "QĐ", "VP", "SNV", "BCH", "MTTQ")
@@ -197,7 +200,7 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
                 return line.text.split(None, 2)[2].strip(), i + 1
     if starts is None:
         for i, line in enumerate(lines[:stop]):
-            if line.norm.startswith(("thuc hien", "can cu")):
+            if opens_basis(line.text):
                 break
             if line.cells is None and len(line.text) > 20 and not _looks_like_header(line):
                 notes.add(line, "không thấy chữ 'KẾ HOẠCH'; lấy dòng này làm tiêu đề")
@@ -208,7 +211,7 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
     index = starts + 1
     while index < stop and len(parts) < 3:
         line = lines[index]
-        if line.cells is not None or line.norm.startswith(("thuc hien", "can cu", "(")) or not line.text:
+        if line.cells is not None or line.norm.startswith("(") or opens_basis(line.text) or not line.text:
             break
         parts.append(line.text.strip())
         index += 1
@@ -262,10 +265,10 @@ class ParentPlan:
 _PARENT_NUMBER = re.compile(r"ke hoach s(?:o)?\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
 
 
-# "Kế hoạch s6 18/KH-UBND", "Ke hoac so 18/KH-UBND": a plan's number (its symbol opens with KH)
+# "Kế hoạch s6 18/KH-UBND", "Ke hoac so 18/KH-UBND", "ế hoạch số …": a plan's number (its symbol opens with KH)
 # after words nearly "kế hoạch số".
 _PARENT_DAMAGED = re.compile(
-    r"\bk\S{0,2}\s*h\S{1,5}\s+s\S{0,2}\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>k[a-z0-9đ]?(?:\s*-\s*[a-z0-9đ]+)+)"
+    r"(?:\bk\S{0,2}\s*)?\bh\S{1,5}\s+s\S{0,2}\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>k[a-z0-9đ]?(?:\s*-\s*[a-z0-9đ]+)+)"
 )
 
 
@@ -305,15 +308,7 @@ def split_basis(title: str, line: Line | None) -> tuple[str, Line | None]:
     return title[: match.start()].strip(), Line(line.no, title[match.end() :].strip())
 
 
-def _opens_basis(line: Line) -> bool:
-    """'Thực hiện …', 'Căn cứ …', also damaged ('Thyc hien', 'ări cứ')."""
-    if line.norm.startswith(("thuc hien", "can cu")):
-        return True
-    head = " ".join(repaired(line.text[:24]).split()[:2])
-    return any(fuzz.ratio(head, opening) >= 75 for opening in ("thuc hien", "can cu"))
-
-
 def find_basis(lines: list[Line], after: int) -> Line | None:
     """The basis paragraph ('Thực hiện …', 'Căn cứ …') between the title and the first section."""
-    basis = [line for line in lines[after : first_section(lines)] if _opens_basis(line)]
+    basis = [line for line in lines[after : first_section(lines)] if opens_basis(line.text)]
     return next((line for line in basis if "ke hoach" in line.norm), basis[0] if basis else None)

@@ -19,6 +19,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from rapidfuzz import fuzz
 
+from services.plans.importer.vocabulary import opens_basis
 from shared.text import normalize
 
 
@@ -81,7 +82,7 @@ _MOTTO = re.compile(
 )
 _NUMBER_LINE = re.compile(r"^s\S{0,2}\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")
 # A sentence of the basis opens a line of its own ("Căn cứ …", "Thực hiện …", "Theo đề nghị …").
-_OPENING = re.compile(r"^(?:can cu|thuc hien|theo de nghi)\b")
+_OPENINGS = ("thuc hien", "can cu", "theo de nghi")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
 # What a signature stamp or a digital signature adds to the text.
@@ -301,7 +302,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
                 not last.endswith((".", ":", ";", "!", "?", "./."))
                 and not _LIST_MARK.match(line.text)
                 and not _LABELLED.match(line.norm)
-                and not (line.text[0].isupper() and _OPENING.match(line.norm))
+                and not (line.text[0].isupper() and opens_basis(line.text, _OPENINGS))
                 and not last.isupper()
                 and not line.text.isupper()
             )

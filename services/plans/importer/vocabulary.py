@@ -238,3 +238,13 @@ def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, si
             continue
         index += 1
     return " ".join(words)
+
+
+def opens_basis(text: str, openings: tuple[str, ...] = ("thuc hien", "can cu")) -> bool:
+    """Whether `text` opens a sentence of the basis: 'Thực hiện …', 'Căn cứ …', also damaged
+    ('Tực hiệri …', 'ări cứ …')."""
+    norm = normalize(text[:24])
+    if norm.startswith(openings):
+        return True
+    head = " ".join(repaired(norm).split()[:2])
+    return any(fuzz.ratio(head, opening) >= 75 for opening in openings if len(opening.split()) == 2)
