@@ -72,13 +72,16 @@ def read_number(head: list[Line], notes: Notes) -> str:
     return ""
 
 
-def read_symbol(symbol: str, line: Line, notes: Notes) -> str:
+def read_symbol(symbol: str, line: Line, notes: Notes, *, what: str = "số kế hoạch") -> str:
     """A plan's symbol with each part OCR damaged ("KB-UBRID", "KH-UBD") read back to the known
-    part it stands for, with a warning; a part that fits none or several is kept as written."""
+    part it stands for, with a warning; a part that fits none or several is kept as written, and
+    a symbol opening with no known part ("H-UBND") is said to be unsure."""
     parts = symbol.split("-")
     fixed = [_symbol_part(part) for part in parts]
     if fixed != parts:
-        notes.add(line, f"số kế hoạch: đọc ký hiệu {symbol!r} là {'-'.join(fixed)!r} (chữ bị nhận dạng sai)")
+        notes.add(line, f"{what}: đọc ký hiệu {symbol!r} là {'-'.join(fixed)!r} (chữ bị nhận dạng sai)")
+    if fixed and fixed[0] not in SYMBOL_PARTS:
+        notes.add(line, f"{what}: ký hiệu {'-'.join(fixed)!r} có thể bị nhận dạng sai")
     return "-".join(fixed)
 
 
@@ -283,7 +286,7 @@ def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
             notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")
         return None
     symbol = re.sub(r"\s+", "", basis.text[match.start("sym") : match.end("sym")]).upper()
-    parent = ParentPlan(number=f"{match['n']}/{read_symbol(symbol, basis, notes)}")
+    parent = ParentPlan(number=f"{match['n']}/{read_symbol(symbol, basis, notes, what='số kế hoạch cấp trên')}")
     rest = folded[match.end() :]
     when = re.match(r"\s*,?\s*(?:[a-z|]{1,5}\s*)?", rest)  # "ngày", or what OCR left of it
     tail = rest[when.end() if when else 0 :]

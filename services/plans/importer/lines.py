@@ -19,7 +19,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from rapidfuzz import fuzz
 
-from services.plans.importer.vocabulary import opens_basis
+from services.plans.importer.vocabulary import opens_basis, repaired
 from shared.text import normalize
 
 
@@ -146,7 +146,11 @@ def _header_starts(raw: str) -> list[int] | None:
     chunks = list(_CHUNK.finditer(raw))
     if len(chunks) < 4:
         return None
-    hits = sum(any(word in normalize(c.group()) for word in HEADER_WORDS) for c in chunks)
+    # a header cell's words as written, or read back from OCR damage ("Thoi gan thyc hien")
+    hits = sum(
+        any(word in text for word in HEADER_WORDS for text in (normalize(c.group()), repaired(c.group())))
+        for c in chunks
+    )
     return [c.start() for c in chunks] if len(chunks) >= 4 and hits >= 3 else None
 
 
