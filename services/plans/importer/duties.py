@@ -14,9 +14,11 @@ from typing import Any
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
 from services.plans.importer.names import BodyNames, Resolved
+from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
-_BODY = re.compile(r"^(?P<n>\d{1,2})[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+# "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
+_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
 _END = ("tren day la", "noi nhan", "phu luc")
 DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 
@@ -53,7 +55,7 @@ class DutyDraft:
 def duties_section(lines: list[Line]) -> range:
     """Indexes of the lines of 'Tổ chức thực hiện' (empty when there is none)."""
     start = next(
-        (i for i, line in enumerate(lines) if is_section_heading(line) and any(w in line.norm for w in DUTY_HEADINGS)),
+        (i for i, line in enumerate(lines) if is_section_heading(line) and says(line.text, DUTY_HEADINGS)),
         None,
     )
     if start is None:
@@ -61,10 +63,15 @@ def duties_section(lines: list[Line]) -> range:
     end = start + 1
     while end < len(lines):
         line = lines[end]
-        if is_section_heading(line) or line.cells is not None or line.norm.startswith(_END):
+        if is_section_heading(line) or line.cells is not None or _ends_duties(line):
             break
         end += 1
     return range(start + 1, end)
+
+
+def _ends_duties(line: Line) -> bool:
+    """'Trên đây là …', 'Nơi nhận:', 'PHỤ LỤC', also damaged ('Noi nbận:')."""
+    return line.norm.startswith(_END) or (len(line.norm) < 40 and says(line.text[:14], _END) is not None)
 
 
 def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Notes) -> list[DutyDraft]:
@@ -89,13 +96,45 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
     for duty in duties:
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
+        if resolved.name is not None and resolved.name != duty.body and misread(duty.body):
+            # a duty body with words that are no Vietnamese syllable, matched to a known body
+            notes.add(duty.line, f"đọc {duty.body!r} là {resolved.name!r} (độ tin cậy {resolved.confidence:.2f})")
+            duty.body = resolved.name
+        elif resolved.name is None and resolved.text != duty.body:
+            # a damaged collective body read back to its usual wording ("Cc cơ quan, đơn vị …")
+            notes.add(duty.line, f"đọc {duty.body!r} là {resolved.text!r} (độ tin cậy {resolved.confidence:.2f})")
+            duty.body = resolved.text
         seen: set[tuple[str, dt.date | None]] = set()  # a set, not a search of the list: linear
         for text in duty.lines:
-            for entry in reporting_in(text, notes, duty.line):
+            found = reporting_in(text, notes, duty.line)
+            if unfamiliar(text):
+                found += _misread_reporting(text, found, notes, duty.line)
+            for entry in found:
                 if (entry.every, entry.by) not in seen:
                     seen.add((entry.every, entry.by))
                     duty.reporting.append(entry)
     return duties
+
+
+def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: int) -> list[Reporting]:
+    """Reporting duties only a duty line with its OCR-misread words read back states ("Dinh ky
+    qy, 6 thang bao ca6 ..."): how often and by when, with a warning; to whom is left out (the
+    wording read back has lost its diacritics)."""
+    said = {entry.every: entry for entry in found}
+    quiet = Notes()  # the second look does not repeat the first one's warnings
+    more: list[Reporting] = []
+    dated: list[str] = []
+    for entry in reporting_in(repaired_phrases(text), quiet, line):
+        first = said.get(entry.every)
+        if first is None:
+            more.append(Reporting(every=entry.every, by=entry.by, text=text))
+        elif first.by is None and entry.by is not None:  # "rước ngy 30/11/2026": the date read on the second look
+            first.by = entry.by
+            dated.append(entry.every)
+    if more or dated:
+        kinds = ", ".join(entry.every for entry in more) + (f"; hạn của {', '.join(dated)}" if dated else "")
+        notes.add(line, f"đọc báo cáo định kỳ ({kinds.strip('; ')}) từ dòng bị nhận dạng sai: {text[:80]!r}")
+    return more
 
 
 _EVERY = [
@@ -172,9 +211,12 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
             by.setdefault(kinds[0], day)
         elif named:
             by.setdefault(max(named)[1], day)
+    if not dates and _WRITTEN_DATE.search(folded):  # a date is written, but not one the parser reads
+        notes.add(line, f"báo cáo có ghi ngày nhưng không đọc được hạn báo cáo: {text[:80]!r}")
     return [Reporting(every=every, to=to, by=by.get(every), text=text) for every in kinds]
 
 
+_WRITTEN_DATE = re.compile(r"\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?|\d{1,2}\s+\S{1,6}\s+\d{1,2}")
 _YEAR_NAMED = re.compile(r"(?<!thang dau )(?<!thang cuoi )\bnam\b(?!\s*(?:19|20)\d{2})|hang nam|ca nam")
 
 

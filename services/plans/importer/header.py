@@ -8,10 +8,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
 from services.plans.importer.lines import Line, Notes, fold
+from services.plans.importer.vocabulary import dropped, misread, opens_basis, repaired_time, skeleton
 from shared.text import normalize
 
-ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")
+ROMAN_HEADING = re.compile(r"^(?P<roman>[IVXLl1|Y]{1,5})\s*[.\-–)]\s*(?P<title>\S.*)$")  # "Y." for V.
 
 
 def is_section_heading(line: Line) -> bool:
@@ -29,7 +33,18 @@ def first_section(lines: list[Line]) -> int:
     return next((i for i, line in enumerate(lines) if is_section_heading(line)), len(lines))
 
 
-_NUMBER = re.compile(r"^s(?:o)?\s*[:;.]?\s*(?P<n>[0-9]*)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
+_NUMBER = re.compile(
+    r"^(?:s(?:o|6|0)?\s*[:;.]?|(?:o|6|0)\s*[:;.])"  # "Số:", "S6:", and "ố:" (its S lost)
+    r"\s*(?P<n>[0-9]*)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)"
+)
+# The parts of a plan's symbol ("KH-UBND", "KH-BCĐ"): a part OCR damaged is read back to one of
+# these when exactly one is a letter away, with a warning.
+SYMBOL_PARTS = ("KH", "UBND", "HĐND", "BCĐ", "ĐU", "ĐUỶ", "BTV", "TU", "HU", "QĐ", "VP", "SNV", "BCH", "MTTQ")
+# A date whose words OCR damaged beyond reading back: the day, month and year are digits between
+# short words ("ngy 05 thng 03 rim 2025").
+_DATE_SHAPE = re.compile(
+    r"(?P<ngay>\b[a-z|]{1,5}\s*)?\b(?P<d>\d{1,2})\s*[a-z|]{1,6}\s*(?P<m>\d{1,2})\s*[a-z|]{1,5}\s*(?P<y>(?:19|20)\d{2})\b"
+)
 _DATE_WORDS = re.compile(r"ngay\s*(?P<d>\d{0,2})\s*thang\s*(?P<m>\d{0,2})\s*nam\s*(?P<y>(?:19|20)\d{2})")
 _DATE_DIGITS = re.compile(r"(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>(?:19|20)\d{2})")
 
@@ -52,9 +67,37 @@ def read_number(head: list[Line], notes: Notes) -> str:
             if not match["n"]:
                 notes.add(line, f"số kế hoạch để trống (bản dự thảo?): {line.text.strip()!r}")
                 return ""
-            return f"{match['n']}/{symbol}"  # as written: "06/KH-UBND" keeps its zero
+            return f"{match['n']}/{read_symbol(symbol, line, notes)}"  # as written: "06/KH-UBND" keeps its zero
     notes.add(None, "không thấy số, ký hiệu kế hoạch (dòng 'Số: …/KH-UBND')")
     return ""
+
+
+def read_symbol(symbol: str, line: Line, notes: Notes, *, what: str = "số kế hoạch") -> str:
+    """A plan's symbol with each part OCR damaged ("KB-UBRID", "KH-UBD") read back to the known
+    part it stands for, with a warning; a part that fits none or several is kept as written, and
+    a symbol opening with no known part ("H-UBND") is said to be unsure."""
+    parts = symbol.split("-")
+    fixed = [_symbol_part(part) for part in parts]
+    if fixed != parts:
+        notes.add(line, f"{what}: đọc ký hiệu {symbol!r} là {'-'.join(fixed)!r} (chữ bị nhận dạng sai)")
+    if fixed and fixed[0] not in SYMBOL_PARTS:
+        notes.add(line, f"{what}: ký hiệu {'-'.join(fixed)!r} có thể bị nhận dạng sai")
+    return "-".join(fixed)
+
+
+def _symbol_part(part: str) -> str:
+    if part in SYMBOL_PARTS or not part:
+        return part
+    plain = normalize(part).replace("ri", "n").replace("cl", "d")
+    # a letter dropped first ("BND", "UBD" → UBND), then one letter misread
+    fits = {known for known in SYMBOL_PARTS if dropped(plain, normalize(known))}
+    fits = fits or {known for known in SYMBOL_PARTS if Levenshtein.distance(plain, normalize(known)) <= 1}
+    return fits.pop() if len(fits) == 1 and len(part) >= 2 else part
+
+
+def _is_day_word(word: str) -> bool:
+    """'ngày' as OCR may leave it: 'ngy', 'gày', 'này', 'ngav'."""
+    return Levenshtein.distance(skeleton(word.strip()), skeleton("ngay")) <= 1
 
 
 def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | None]:
@@ -63,11 +106,17 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
             continue  # a date in the basis is the date of another document
         folded = fold(line.text)
         match = _DATE_WORDS.search(folded) or _DATE_DIGITS.search(folded)
-        if not match:
-            continue
-        place = line.text[: match.start()].strip(" ,")
+        start = match.start() if match else 0
+        if not match:  # the words damaged: "ngy 05 thng 03 rim 2025", "này 10 tháng 3 ăm 2026"
+            match = _DATE_SHAPE.search(folded)
+            if not match or (match["ngay"] and not _is_day_word(match["ngay"])):
+                continue
+            start = match.start("ngay") if match["ngay"] else match.start("d")
+        place = line.text[:start].strip(" ,")
         if fold(place).endswith(" ngay"):  # "Đông Hà, ngày 15/4/2026"
             place = place[: -len("ngay")].strip(" ,")
+        if misread(place):  # "Canh irih": kept as written, said to be unsure
+            notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r}")
         if not match["d"] or not match["m"]:
             notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
             return place, None
@@ -135,18 +184,26 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     return ""
 
 
+def _says_ke_hoach(line: Line) -> bool:
+    """A line of its own in capitals that is nearly 'KẾ HOẠCH' (a letter or two lost or misread)."""
+    text = line.text.strip(" .")
+    return line.cells is None and text.isupper() and 5 <= len(text) <= 10 and fuzz.ratio(line.norm, "ke hoach") >= 75
+
+
 def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
     """The subject under 'KẾ HOẠCH' (one or more lines), or, in a text without that word, the
     first line that reads like a subject; and the index of the line after it."""
     stop = first_section(lines)
     starts = next((i for i, line in enumerate(lines[:stop]) if line.norm.rstrip(" .") == "ke hoach"), None)
+    if starts is None:  # the word damaged: "KẾ OẠCH", "KE HOAC", "C HOẠCH"
+        starts = next((i for i, line in enumerate(lines[:stop]) if _says_ke_hoach(line)), None)
     if starts is None:  # "KẾ HOẠCH Tuyên truyền …" on one line
         for i, line in enumerate(lines[:stop]):
             if line.cells is None and line.text.startswith(("KẾ HOẠCH ", "KE HOACH ")) and not line.text.isupper():
                 return line.text.split(None, 2)[2].strip(), i + 1
     if starts is None:
         for i, line in enumerate(lines[:stop]):
-            if line.norm.startswith(("thuc hien", "can cu")):
+            if opens_basis(line.text):
                 break
             if line.cells is None and len(line.text) > 20 and not _looks_like_header(line):
                 notes.add(line, "không thấy chữ 'KẾ HOẠCH'; lấy dòng này làm tiêu đề")
@@ -157,7 +214,7 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
     index = starts + 1
     while index < stop and len(parts) < 3:
         line = lines[index]
-        if line.cells is not None or line.norm.startswith(("thuc hien", "can cu", "(")) or not line.text:
+        if line.cells is not None or line.norm.startswith("(") or opens_basis(line.text) or not line.text:
             break
         parts.append(line.text.strip())
         index += 1
@@ -188,13 +245,15 @@ _QUARTERS = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
 def read_period(title: str, notes: Notes) -> str:
     """'… năm 2026' → 2026; '6 tháng cuối năm 2025' → 2025-H2; '6 tháng đầu năm' → H1."""
     norm = normalize(title).replace("il", "ii")
-    for pattern, code in _PERIODS:
-        match = pattern.search(norm)
-        if match:
-            groups = match.groupdict()
-            if "q" in groups:
-                groups["q"] = _QUARTERS.get(groups["q"], groups["q"])
-            return code.format(**groups)
+    texts = (norm, repaired_time(title).replace("il", "ii"))  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    for pattern, code in _PERIODS:  # the most precise period first, in either text
+        for text in texts:
+            match = pattern.search(text)
+            if match:
+                groups = match.groupdict()
+                if "q" in groups:
+                    groups["q"] = _QUARTERS.get(groups["q"], groups["q"])
+                return code.format(**groups)
     notes.add(None, "không xác định được kỳ của kế hoạch (năm, 6 tháng …) từ tiêu đề")
     return ""
 
@@ -209,20 +268,27 @@ class ParentPlan:
 _PARENT_NUMBER = re.compile(r"ke hoach s(?:o)?\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>[a-z0-9đ]+(?:\s*-\s*[a-z0-9đ]+)*)")
 
 
+# "Kế hoạch s6 18/KH-UBND", "Ke hoac so 18/KH-UBND", "ế hoạch số …": a plan's number (its symbol opens with KH)
+# after words nearly "kế hoạch số".
+_PARENT_DAMAGED = re.compile(
+    r"(?:\bk\S{0,2}\s*)?\bh\S{1,5}\s+s\S{0,2}\s*:?\s*(?P<n>\d+)\s*/\s*(?P<sym>k[a-z0-9đ]?(?:\s*-\s*[a-z0-9đ]+)+)"
+)
+
+
 def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
     """'Thực hiện Kế hoạch số 135/KH-UBND ngày 31 tháng 12 năm 2025 của UBND xã về …'."""
     if basis is None:
         return None
     folded = fold(basis.text)
-    match = _PARENT_NUMBER.search(folded)
+    match = _PARENT_NUMBER.search(folded) or _PARENT_DAMAGED.search(folded)
     if match is None:
         if "ke hoach" in folded:
             notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")
         return None
     symbol = re.sub(r"\s+", "", basis.text[match.start("sym") : match.end("sym")]).upper()
-    parent = ParentPlan(number=f"{match['n']}/{symbol}")
+    parent = ParentPlan(number=f"{match['n']}/{read_symbol(symbol, basis, notes, what='số kế hoạch cấp trên')}")
     rest = folded[match.end() :]
-    when = re.match(r"\s*,?\s*(?:ngay\s*)?", rest)
+    when = re.match(r"\s*,?\s*(?:[a-z|]{1,5}\s*)?", rest)  # "ngày", or what OCR left of it
     tail = rest[when.end() if when else 0 :]
     day = _DATE_DIGITS.match(tail) or re.match(r"(?P<d>\d{1,2})\s*thang\s*(?P<m>\d{1,2})\s*nam\s*(?P<y>\d{4})", tail)
     if day:
@@ -247,5 +313,5 @@ def split_basis(title: str, line: Line | None) -> tuple[str, Line | None]:
 
 def find_basis(lines: list[Line], after: int) -> Line | None:
     """The basis paragraph ('Thực hiện …', 'Căn cứ …') between the title and the first section."""
-    basis = [line for line in lines[after : first_section(lines)] if line.norm.startswith(("thuc hien", "can cu"))]
+    basis = [line for line in lines[after : first_section(lines)] if opens_basis(line.text)]
     return next((line for line in basis if "ke hoach" in line.norm), basis[0] if basis else None)

@@ -17,7 +17,9 @@ from docx import Document
 from docx.oxml.table import CT_Tbl, CT_Tc
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
+from rapidfuzz import fuzz
 
+from services.plans.importer.vocabulary import opens_basis, repaired
 from shared.text import normalize
 
 
@@ -68,10 +70,19 @@ def _fold_char(ch: str) -> str:
 
 # Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
-_DIGITISH = re.compile(r"(?<![\wÀ-ỹ])(?=[0-9OoIl]*[0-9])[0-9OoIl]+(?![\wÀ-ỹ])")
+_DIGITISH = re.compile(r"(?<![\wÀ-ỹ|])(?=[0-9OoIl|]*[0-9])[0-9OoIl|]+(?![\wÀ-ỹ|])")
 _LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
 # A line that opens with a label of a task's facts ("Cơ quan chủ trì: …") starts a line of its own.
 _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|chu tri|phoi hop|tham muu)[^:]{0,30}:")
+# Lines of the header block that are complete however they end: the national motto ("Độc lập - Tự
+# do - Hạnh phúc", also damaged) and the number line ("Số: 21/KH-UBND"); the place and date below
+# them are no continuation, though a text copy has no blank line between.
+_MOTTO = re.compile(
+    r"\bd\S{0,2}c\s*l\S{0,2}p\b.{0,12}\bh\S{0,2}nh\s*ph\S{0,3}c\s*$|\bhanh\s*phuc\s*$|\bhan\S?\s*phuc\s*$"
+)
+_NUMBER_LINE = re.compile(r"^s\S{0,2}\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")
+# A sentence of the basis opens a line of its own ("Căn cứ …", "Thực hiện …", "Theo đề nghị …").
+_OPENINGS = ("thuc hien", "can cu", "theo de nghi")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang\s*)?\d{1,3}(?:\s*/\s*\d{1,3})?[-–—\s]*$", re.IGNORECASE)
 # What a signature stamp or a digital signature adds to the text.
@@ -89,7 +100,7 @@ _SIGNATURE_TITLES = {
 
 
 def _digits(text: str) -> str:
-    return _DIGITISH.sub(lambda m: m.group(0).translate(str.maketrans("OoIl", "0011")), text)
+    return _DIGITISH.sub(lambda m: m.group(0).translate(str.maketrans("OoIl|", "00111")), text)
 
 
 def _clean(text: str) -> str:
@@ -135,7 +146,11 @@ def _header_starts(raw: str) -> list[int] | None:
     chunks = list(_CHUNK.finditer(raw))
     if len(chunks) < 4:
         return None
-    hits = sum(any(word in normalize(c.group()) for word in HEADER_WORDS) for c in chunks)
+    # a header cell's words as written, or read back from OCR damage ("Thoi gan thyc hien")
+    hits = sum(
+        any(word in text for word in HEADER_WORDS for text in (normalize(c.group()), repaired(c.group())))
+        for c in chunks
+    )
     return [c.start() for c in chunks] if len(chunks) >= 4 and hits >= 3 else None
 
 
@@ -275,7 +290,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             kept.append(line)
             pieces, joinable, after_stamp = [], False, False
             continue
-        line.text = _RULE.sub("", line.text).strip()  # "______" drawn under a title
+        line.text = _without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
         if not line.text or _PAGE_NUMBER.match(line.text):
             continue
         if _STAMP.match(line.norm.rstrip(" .:")):
@@ -291,10 +306,12 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
                 not last.endswith((".", ":", ";", "!", "?", "./."))
                 and not _LIST_MARK.match(line.text)
                 and not _LABELLED.match(line.norm)
+                and not (line.text[0].isupper() and opens_basis(line.text, _OPENINGS))
                 and not last.isupper()
                 and not line.text.isupper()
             )
-        if joinable and continues and not last.endswith(":"):
+        complete = _MOTTO.search(normalize(last)) or _NUMBER_LINE.match(normalize(last))
+        if joinable and continues and not last.endswith(":") and not complete:
             pieces.append(line.text)
             tail = line.no
             continue
@@ -304,6 +321,34 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
         joinable = not is_signature_title(kept[-1])
     close()
     return kept
+
+
+STAMP_WORDS = ("uy ban nhan dan", "chu tich", "da ky", "pho chu tich")
+
+
+def _without_stamp_words(text: str) -> str:
+    """A line of running text with a stamp's words in capitals inside it ("Yên CHỦ TỊCH Lộc, ngày
+    …", "… Lý Sơn, ỦY BAN NHÂN DÂN"), also damaged, without them; a line in capitals (a heading,
+    the header block) is left as it is."""
+    words = text.split(" ")
+    if not any(any(ch.islower() for ch in w) for w in words):
+        return text
+    kept: list[str] = []
+    index = 0
+    while index < len(words):
+        for size in (4, 3, 2):
+            run = words[index : index + size]
+            if len(run) == size and all(w.strip(",.;").isupper() for w in run):
+                folded = normalize(" ".join(run)).strip(",.; ")
+                if any(fuzz.ratio(folded, stamp) >= 80 for stamp in STAMP_WORDS if len(stamp.split()) == size):
+                    if run[-1].endswith(",") and kept:
+                        kept[-1] += "," if not kept[-1].endswith(",") else ""
+                    index += size
+                    break
+        else:
+            kept.append(words[index])
+            index += 1
+    return " ".join(kept).strip(" ,") if len(kept) < len(words) else text
 
 
 def looks_like_a_name(text: str) -> bool:

@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rapidfuzz import fuzz
+
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, fold
 from services.plans.importer.table import NUMBERED, Row
+from services.plans.importer.vocabulary import repaired, unfamiliar
 from shared.text import normalize
 
 # A labelled fact, wherever it stands in a line: "Chủ trì: …; Phối hợp: …; Thời gian: …".
@@ -30,9 +33,18 @@ FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not
 
 def _column_of_label(label: str) -> str | None:
     label = normalize(label)
-    if label in ("thuc hien", "nguoi thuc hien"):
-        return "lead"
-    return next((column for column, words in FACT_LABELS if any(word in label for word in words)), None)
+    for text in (label, repaired(label)) if unfamiliar(label) else (label,):  # "Thot gian thyc hien"
+        if text in ("thuc hien", "nguoi thuc hien"):
+            return "lead"
+        column = next((column for column, words in FACT_LABELS if any(word in text for word in words)), None)
+        if column is not None:
+            return column
+    fixed = repaired(label)
+    if len(fixed) >= 6 and unfamiliar(label):  # "Phi hp thc hiện", "Tời gan": nearly a label
+        for column, words in FACT_LABELS:
+            if any(fuzz.partial_ratio(word, fixed) >= 80 for word in words if len(word) >= 7):
+                return column
+    return None
 
 
 def facts_in(text: str) -> list[tuple[str, str]]:

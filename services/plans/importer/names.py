@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
+from services.plans.importer.vocabulary import repaired, restored
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -41,6 +42,56 @@ def is_generic(text: str) -> bool:
     return bool(_GENERIC.match(normalize(text)))
 
 
+# The collective bodies plans name, as they are usually written: a damaged one ("Cac c quan, ơn
+# vị", "UND các xã, thị trấn") is read back to its usual wording when nearly the same.
+GENERIC_NAMES = (
+    "Các cơ quan, đơn vị",
+    "Các cơ quan, đơn vị có liên quan",
+    "Các cơ quan, đơn vị liên quan",
+    "Các cơ quan, đơn vị thuộc UBND xã",
+    "Các cơ quan, đơn vị thuộc UBND huyện",
+    "Các cơ quan, đơn vị thuộc xã",
+    "Các cơ quan chuyên môn thuộc UBND huyện",
+    "Các phòng, ban chuyên môn",
+    "Các phòng ban chuyên môn, đơn vị sự nghiệp",
+    "UBND các xã, thị trấn",
+    "UBND các xã, phường",
+    "UBND các xã, phường, thị trấn",
+    "Các thôn, làng",
+    "Các thôn/làng",
+    "Các thôn",
+    "Các thôn, buôn",
+    "Các thôn, tổ dân phố",
+    "Các ấp",
+    "Các đoàn thể",
+    "Các ban, ngành, đoàn thể",
+    "Các ban, ngành, đoàn thể xã",
+    "Các tổ chức chính trị - xã hội",
+    "Các tổ dân phố",
+    "Các sở, ban, ngành tỉnh",
+    "UBND các xã, phường, đặc khu",
+    *(f"Các cơ quan, đơn vị thuộc UBND {level}" for level in ("phường", "đặc khu", "tỉnh")),
+)
+_LEVELS = re.compile(r"\b(?:xa|phuong|thi tran|huyen|tinh|dac khu|thanh pho|thi xa|quan)\b")
+_GENERIC_FORMS = [(normalize(name), name) for name in GENERIC_NAMES]
+_GENERIC_PLAIN = {form for form, _ in _GENERIC_FORMS}
+GENERIC_ALIKE = 90  # % alike with a usual collective wording to be read as it
+
+
+def generic_name(text: str) -> tuple[str, float] | None:
+    """The usual wording of a collective body `text` is a damaged copy of, with how alike they are."""
+    norm = normalize(text)
+    fixed = repaired(norm)
+    forms = {norm, fixed}
+    score, name = max((fuzz.ratio(form, usual), name) for usual, name in _GENERIC_FORMS for form in forms)
+    # the levels it names must be among the usual wording's: "… thuộc UBND đặc khu" is no "… thuộc UBND xã"
+    if score < GENERIC_ALIKE or not set(_LEVELS.findall(fixed)) <= set(_LEVELS.findall(normalize(name))):
+        return None
+    if text[:1].islower():
+        name = name[0].lower() + name[1:]
+    return name, score / 100
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text)
 
@@ -60,6 +111,9 @@ KINDS = (
     "ban",
     "to",
 )
+
+
+_LEVEL_WRITTEN = {"dac khu": "đặc khu", "phuong": "phường", "huyen": "huyện", "tinh": "tỉnh", "xa": "xã"}
 
 
 def _level_word(name: str) -> str | None:
@@ -145,6 +199,21 @@ class BodyNames:
 
     def resolve(self, text: str) -> Resolved:
         text = " ".join(text.split()).strip(" ;,.:-")
+        found = self._resolve(text)
+        if found.name is not None or not name_key(text):
+            return found
+        usual = generic_name(text) if normalize(text) not in _GENERIC_PLAIN else None
+        if usual is not None:  # a collective body, read back to its usual wording
+            return Resolved(usual[0], None, None, usual[1])
+        fixed = restored(text)
+        if fixed != text:  # OCR-misread words read back: "C6ng ari xã" → "Công an xã"
+            again = self._resolve(fixed)
+            if again.name is not None and again.name != fixed:
+                return Resolved(text, again.name, again.code, min(again.confidence, 0.95))
+            return Resolved(fixed, None, None, found.confidence)  # a name of its own, as read back
+        return found
+
+    def _resolve(self, text: str) -> Resolved:
         key = name_key(text)
         if not key or is_generic(text):
             return Resolved(text, None, None, 0.0)
@@ -157,14 +226,20 @@ class BodyNames:
         best: tuple[float, Known | None] = (0.0, None)
         forms = {_compact(key), _compact(normalize(text))}
         kind = _kind(text)
+        level = _level_word(text)
         for candidate in self.forms:
             if kind is not None and candidate.kind not in (None, kind):
                 continue  # "Công chức Văn hóa - Xã hội" is no "Phòng Văn hóa - Xã hội"
             similarity = max(fuzz.ratio(a, b) for a in forms for b in candidate.compact) / 100
+            if level is not None and candidate.level != level:
+                similarity -= 0.02  # "… UBND huyện" is rather the district's body than a levelless one
             if similarity > best[0]:
                 best = (similarity, candidate.body)
         score, item = best
         if item is not None and score >= ACCEPT:
+            if item.code is None and level is not None and _level_word(item.name) is None:
+                # as for an exact match: a standard body without a level, at the level the text names
+                return Resolved(text, f"{item.name} {_LEVEL_WRITTEN[level]}", None, score)
             return Resolved(text, item.name, item.code, score)
         short = _initials(text, abbreviated=True)
         if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"

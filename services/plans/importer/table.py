@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from services.plans.importer.lines import Line, Notes, row_number
+from services.plans.importer.vocabulary import repaired, skeleton
 from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
@@ -24,8 +25,9 @@ def column_of(header: str) -> str | None:
     norm = normalize(header).rstrip(" .:")
     if not norm:
         return None
-    if norm in _REF_WORDS:
-        return "ref"
+    fixed = repaired(norm)  # OCR-misread words read back: "S6 TT", "Thot gian thyc hien"
+    if norm in _REF_WORDS or fixed in _REF_WORDS or re.fullmatch(r"(?:so|s|o)?\s*t{1,2}\s*t?", skeleton(norm)):
+        return "ref"  # "STT", "Số TT", and what a dropped letter leaves of them ("ST", "Số T", "T")
     checks = [  # in this order: "Cơ quan phối hợp thực hiện" coordinates, "Thời gian thực hiện" is a time
         ("products", ("san pham", "ket qua")),
         ("coordinating", ("phoi hop",)),
@@ -33,11 +35,12 @@ def column_of(header: str) -> str | None:
         ("lead", ("chu tri", "thuc hien chinh", "don vi thuc hien", "co quan thuc hien", "don vi chinh")),
         ("title", ("nhiem vu", "noi dung", "hoat dong", "cong viec")),
     ]
-    for column, words in checks:
-        if any(word in norm for word in words):
-            return column
+    for text in (norm, fixed):
+        for column, words in checks:
+            if any(word in text for word in words):
+                return column
     for column, words in checks:  # OCR damage: "Co quan chu tr", "Thoi gan thuc hien"
-        if any(fuzz.partial_ratio(word, norm) >= 85 for word in words if len(word) > 6):
+        if len(fixed) >= 5 and any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
             return column
     return None
 
@@ -46,6 +49,12 @@ def header_columns(cells: list[str]) -> dict[int, str] | None:
     """The column of each cell when the row is a task table's header, else None."""
     found = {index: column for index, cell in enumerate(cells) if (column := column_of(cell)) is not None}
     fields = set(found.values())
+    if "title" not in fields and "ref" in fields and len(fields) >= 3:
+        # the task's own column, its header damaged past reading ("Têri hoạt ộrig"): the one after the number
+        after = max(i for i, column in found.items() if column == "ref") + 1
+        if after < len(cells) and after not in found and cells[after].strip():
+            found[after] = "title"
+            fields.add("title")
     # A field may be named twice ("Thời gian bắt đầu" | "Thời hạn hoàn thành"): both are read.
     if "title" in fields and len(fields) >= 3 and list(found.values()).count("ref") <= 1:
         return found

@@ -11,6 +11,8 @@ from typing import Any
 from services.plans.importer.lines import Line, Notes, is_roman
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
 from services.plans.importer.table import Row
+from services.plans.importer.vocabulary import misread, repaired_time
+from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
 
@@ -58,10 +60,17 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     heads |= {head.rsplit(".", 1)[0] for head in list(heads) if "." in head}
     seen: set[str] = set()
     section = ""
-    for row in rows:
+    refs = [row.values["ref"] for row in rows]
+    for index, row in enumerate(rows):
         values = row.values
         ref = values["ref"]
+        if ref == "I" and "1" not in seen and refs[index + 1 : index + 2] == ["2"]:
+            # "1" read as "I" (a group heading) right before task 2: the first task, said so
+            notes.add(row.line, "số thứ tự 'I' đứng ngay trước nhiệm vụ 2: đọc là 1 (có thể bị nhận dạng sai)")
+            ref = values["ref"] = "1"
         if is_roman(ref):
+            if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
+                notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
             section = ref
         elif ref in seen and section:  # numbering starts again under each roman group: I.1, II.1
             notes.add(row.line, f"số thứ tự {ref} lặp lại trong nhóm {section}: đọc là {section}.{ref}")
@@ -92,12 +101,19 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
             try:
                 task.timeline = parse_timeline(task.timeline_text)
             except TimelineError as exc:
-                notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
+                task.timeline = _misread_timeline(task, notes)
+                if task.timeline is None:
+                    notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
         elif not task.group:
             notes.add(task.line, f"nhiệm vụ {task.ref}: không có thời gian thực hiện")
         if not task.group:
             if not task.lead:
                 notes.add(task.line, f"nhiệm vụ {task.ref}: không có cơ quan, đơn vị chủ trì")
+            for body in task.coordinating:
+                if body.name is None and misread(body.text):
+                    notes.add(
+                        task.line, f"nhiệm vụ {task.ref}: tên đơn vị phối hợp có thể bị nhận dạng sai: {body.text!r}"
+                    )
             for body in task.lead:
                 if body.name is None and not is_generic(body.text):
                     notes.add(task.line, f"nhiệm vụ {task.ref}: không nhận ra đơn vị chủ trì {body.text!r}")
@@ -110,6 +126,22 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         task.area = area_of(task.title)
         task.channels = channels_in(words)
     return tasks
+
+
+def _misread_timeline(task: TaskDraft, notes: Notes) -> Schedule | None:
+    """A timeline the parser could not read, read again with its OCR-misread words read back
+    ("Thuong xyen" → "thuong xuyen", "Trưóc ngay 3O/11"): kept, with a warning saying so."""
+    fixed = repaired_time(task.timeline_text)
+    if fixed == normalize(task.timeline_text):
+        return None
+    try:
+        schedule = parse_timeline(fixed)
+    except TimelineError:
+        return None
+    notes.add(
+        task.line, f"nhiệm vụ {task.ref}: đọc thời gian {task.timeline_text!r} là {fixed!r} (chữ bị nhận dạng sai)"
+    )
+    return schedule.model_copy(update={"text": task.timeline_text})
 
 
 def _inherit_merged_cells(tasks: list[TaskDraft], notes: Notes) -> None:
