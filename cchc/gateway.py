@@ -329,9 +329,18 @@ def create_gateway(
             except TimeoutError:
                 return _too_slow(settings.body_idle_seconds * 4)
 
+        # reading a scanned plan may take the service up to its OCR limit: the gateway waits longer
+        reading = path == "plans/parse" and request.method == "POST"
+        timeout = httpx.Timeout(settings.import_ocr_time_limit_seconds + 30, connect=3.0) if reading else client.timeout
+
         def build(url: str) -> httpx.Request:
             return client.build_request(
-                request.method, f"{url}/api/{path}", params=request.query_params, content=content, headers=headers
+                request.method,
+                f"{url}/api/{path}",
+                params=request.query_params,
+                content=content,
+                headers=headers,
+                timeout=timeout,
             )
 
         try:
