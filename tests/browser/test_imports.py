@@ -137,11 +137,11 @@ async def test_the_province_head_reviews_a_word_plan_corrects_the_warned_timelin
 @pytest.mark.parametrize(
     ("name", "content", "media"),
     [
-        ("ke-hoach-da-ky.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 scanned pages only", "application/pdf"),
+        ("ke-hoach-hong.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 cut off before its first page", "application/pdf"),
         ("cai-dat.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "application/x-msdownload"),
     ],
 )
-async def test_a_pdf_or_a_program_is_refused_in_vietnamese_next_to_the_file_field(
+async def test_a_broken_pdf_or_a_program_is_refused_in_vietnamese_next_to_the_file_field(
     desktop: BrowserContext, world: World, name: str, content: bytes, media: str
 ) -> None:
     page = await login(desktop, world.accounts["province_head"], "/imports/new")

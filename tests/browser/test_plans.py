@@ -138,7 +138,9 @@ async def test_the_plans_list_finds_a_plan_by_a_word_of_its_title_and_fits_a_pho
 
     page = await login(desktop, world.accounts["province_head"], "/plans")
     await expect(page.get_by_role("button", name="Lập kế hoạch", exact=True)).to_have_attribute("href", "/plans/new")
-    await expect(page.get_by_role("button", name="Nhập từ tệp (Word, PDF, ảnh chụp)")).to_have_attribute("href", "/imports/new")
+    await expect(page.get_by_role("button", name="Nhập từ tệp (Word, PDF, ảnh chụp)")).to_have_attribute(
+        "href", "/imports/new"
+    )
     await shot(page, "desktop-plans-list")
     await page.get_by_label("Tìm theo số, tên, nội dung").fill(word)
     await page.get_by_role("button", name="Tìm").click()
