@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from typing import Any
 
@@ -46,6 +47,9 @@ ACCEPTED = {
     ".tif": ("image/tiff", "Ảnh quét TIFF (.tif, nhiều trang)"),
     ".tiff": ("image/tiff", "Ảnh quét TIFF (.tiff, nhiều trang)"),
 }
+
+
+UNIT_CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 async def _issuer(session: AsyncSession, draft: PlanDraft, given: str | None) -> str | None:
@@ -147,6 +151,10 @@ async def parse_document(
     Trường `issuer` (mã đơn vị) tùy chọn; `save=true` lưu thành dự thảo kế hoạch (201)."""
     upload = await read_upload(request, limit=MAX_DOCUMENT, what="tệp kế hoạch", default_name="ke-hoach")
     save = upload.fields.get("save", "").lower() in ("1", "true", "yes", "on")
+    given = upload.fields.get("issuer", "").strip()
+    if given and not UNIT_CODE.fullmatch(given):  # before the document is read: nothing done for nothing
+        message = "mã đơn vị không hợp lệ: chỉ gồm chữ cái không dấu, chữ số, '-', '_'"
+        raise InputError([FieldProblem("issuer", message)])
     settings = service.settings
     # a .docx bomb: refused before it is opened (streaming its members is CPU: off the event loop)
     await asyncio.to_thread(check_zip, upload.data, ZipLimits.from_settings(settings))
@@ -169,7 +177,7 @@ async def parse_document(
     except OcrUnavailable as exc:
         raise InputError([FieldProblem("file", str(exc))], status=503) from None
     async with service.sessions() as session:
-        issuer = await _issuer(session, reading.head, upload.fields.get("issuer", "").strip() or None)
+        issuer = await _issuer(session, reading.head, given or None)
         known = await _bodies(session, issuer)
     left = max(ends - time.monotonic(), 0.0)
     resolve = functools.partial(resolve_plan, known=known)  # with the issuer's own bodies

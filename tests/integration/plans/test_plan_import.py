@@ -127,9 +127,13 @@ async def test_what_cannot_be_read_or_saved_is_refused_by_field_and_nothing_is_s
     assert "Khi có chỉ đạo" in problems["tasks[0].timeline"]
     wrong_code = await upload(system, "plan.docx", district, save="true", issuer="99999")
     assert wrong_code.status_code == 422 and "99999" in wrong_code.json()["detail"][0]["msg"]
+    # a unit code that cannot be one (a NUL, found by the OpenAPI fuzz once scans were read): 422, not 500
+    not_a_code = await upload(system, "plan.docx", district, save="true", issuer="\x00º¾")
+    assert not_a_code.status_code == 422 and not_a_code.json()["detail"][0]["field"] == "issuer"
     # a plan it reads but that is not complete enough to store: every problem named, nothing stored
     no_period = (FIXTURES / "numbered_list.txt").read_text(encoding="utf-8").replace("6 tháng đầu năm 2025", "")
     incomplete = await upload(system, "plan.txt", no_period.encode(), save="true", issuer="22003")
     assert incomplete.status_code == 422, incomplete.text
     assert "period" in {problem["field"] for problem in incomplete.json()["detail"]}
     assert await plans_count(system) == 0
+
