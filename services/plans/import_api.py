@@ -23,7 +23,7 @@ from services.plans.api import create_plan
 from services.plans.directory import official_code
 from services.plans.domain import ADMIN_LEVELS, BODY_LEVELS, period_start
 from services.plans.importer import PlanDraft, UnreadableDocument, read_plan, resolve_plan, to_plan_in
-from services.plans.importer.draft import kind_of
+from services.plans.importer.draft import TYPES, kind_of
 from services.plans.importer.names import Known
 from services.plans.importer.scan import DocumentTooLarge, OcrUnavailable, ReadingTooLong, ReadLimits
 from shared.access import Caller, Right
@@ -37,16 +37,7 @@ from shared.uploads import PLAN_DOCUMENT_MAX_BYTES, megabytes, read_upload
 
 router = APIRouter(prefix="/api/plans")
 MAX_DOCUMENT = PLAN_DOCUMENT_MAX_BYTES  # the gateway's and the service's body limit follow it
-ACCEPTED = {
-    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word (.docx)"),
-    ".txt": ("text/plain", "Văn bản (.txt, UTF-8)"),
-    ".pdf": ("application/pdf", "PDF (.pdf, kể cả bản quét)"),
-    ".png": ("image/png", "Ảnh quét PNG (.png)"),
-    ".jpg": ("image/jpeg", "Ảnh quét JPEG (.jpg)"),
-    ".jpeg": ("image/jpeg", "Ảnh quét JPEG (.jpeg)"),
-    ".tif": ("image/tiff", "Ảnh quét TIFF (.tif, nhiều trang)"),
-    ".tiff": ("image/tiff", "Ảnh quét TIFF (.tiff, nhiều trang)"),
-}
+ACCEPTED = TYPES  # the upload page says them too (GET /api/plans/parse)
 
 
 UNIT_CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -172,9 +163,7 @@ async def parse_document(
         raise InputError([FieldProblem("file", str(exc))], status=413) from None
     except UnreadableDocument as exc:
         raise InputError([FieldProblem("file", str(exc))], status=415) from None
-    except ReadingTooLong as exc:
-        raise InputError([FieldProblem("file", str(exc))], status=503) from None
-    except OcrUnavailable as exc:
+    except (ReadingTooLong, OcrUnavailable) as exc:
         raise InputError([FieldProblem("file", str(exc))], status=503) from None
     async with service.sessions() as session:
         issuer = await _issuer(session, reading.head, given or None)

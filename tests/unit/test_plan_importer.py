@@ -164,7 +164,7 @@ def test_a_timeline_it_cannot_read_is_left_empty_with_the_line_never_guessed() -
         (b"", "a.txt", "tệp rỗng"),
         (b"%PDF-1.7 ...", "a.pdf", "tệp PDF bị hỏng hoặc không trọn vẹn"),
         ("Kế hoạch".encode("utf-16"), "a.txt", "không phải UTF-8"),
-        (b"MZ text that would decode", "setup.exe", r"chỉ đọc được các loại tệp: Word \(\.docx\), văn bản"),
+        (b"MZ text that would decode", "setup.exe", r"chỉ đọc được các loại tệp: Word \(\.docx\), Văn bản"),
     ],
 )
 def test_a_file_it_cannot_read_is_refused_with_the_reason(content: bytes, name: str, message: str) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
+import filetype
+
 from services.plans.domain import PlanIn, names_children
 from services.plans.importer.closing import Signature, read_recipients, read_signature
 from services.plans.importer.duties import DutyDraft, duties_section, read_duties
@@ -27,16 +29,27 @@ from services.plans.importer.header import (
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.lists import list_rows
 from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
-from services.plans.importer.pdf import is_pdf, read_pdf
-from services.plans.importer.scan import Progress, ReadLimits, image_kind, read_image
+from services.plans.importer.pdf import read_pdf
+from services.plans.importer.scan import Progress, ReadLimits, read_image
 from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"
-IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-READABLE = (".docx", ".txt", ".pdf", *IMAGES)  # a file without a type in its name ("KH 15.01.2025"): by its content
-ACCEPTED_TYPES = "Word (.docx), văn bản (.txt, UTF-8), PDF (.pdf), ảnh quét (.png, .jpg, .jpeg, .tif, .tiff)"
+# What a plan may come as, by its name's type: its media type and how a person calls it.
+TYPES = {
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word (.docx)"),
+    ".txt": ("text/plain", "Văn bản (.txt, UTF-8)"),
+    ".pdf": ("application/pdf", "PDF (.pdf, kể cả bản quét)"),
+    ".png": ("image/png", "Ảnh quét PNG (.png)"),
+    ".jpg": ("image/jpeg", "Ảnh quét JPEG (.jpg)"),
+    ".jpeg": ("image/jpeg", "Ảnh quét JPEG (.jpeg)"),
+    ".tif": ("image/tiff", "Ảnh quét TIFF (.tif, nhiều trang)"),
+    ".tiff": ("image/tiff", "Ảnh quét TIFF (.tiff, nhiều trang)"),
+}
+IMAGES = tuple(suffix for suffix, (media, _) in TYPES.items() if media.startswith("image/"))
+READABLE = tuple(TYPES)  # a file without a type in its name ("KH 15.01.2025"): by its content
+ACCEPTED_TYPES = ", ".join(label for _, label in TYPES.values())
 
 
 @dataclass
@@ -87,13 +100,19 @@ class PlanDraft:
         }
 
 
+SCANS = {TYPES[suffix][0] for suffix in IMAGES}
+
+
 def kind_of(content: bytes) -> str:
-    """'docx', 'pdf', 'image' or 'text', by the file's first bytes (not its name)."""
+    """'docx', 'pdf', 'image' or 'text', by the file's first bytes (not its name): a zip is taken
+    for a Word file (python-docx says if it is none), the rest as `filetype` knows it, as evidence
+    files are (services/tasks/evidence.py)."""
     if content.startswith(DOCX_MAGIC):
         return "docx"
-    if is_pdf(content):
+    guessed = filetype.guess_mime(content)
+    if guessed == "application/pdf":
         return "pdf"
-    return "image" if image_kind(content) else "text"
+    return "image" if guessed in SCANS else "text"
 
 
 def read_lines(

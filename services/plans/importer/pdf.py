@@ -18,13 +18,8 @@ from services.plans.importer.lines import Line, UnreadableDocument
 from services.plans.importer.pages import Pages
 from services.plans.importer.scan import Deadline, Progress, ReadLimits, read_page, too_many_pages
 
-PDF_MAGIC = b"%PDF-"
 MIN_TEXT = 20  # characters of text layer below which a page is a scan
 RULED = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
-
-
-def is_pdf(content: bytes) -> bool:
-    return PDF_MAGIC in content[:1024]  # the header may follow a few bytes of junk, as readers allow
 
 
 def read_pdf(content: bytes, limits: ReadLimits, progress: Progress | None = None) -> list[Line]:

@@ -29,7 +29,6 @@ MIN_CONFIDENCE = 20  # Tesseract's word confidence (0–100) below which a "word
 DOUBTFUL = 60  # below it, the ruled cell the word is in is read again on its own
 DPI = 300
 _SPECK = re.compile(r"^[\s.,'`:;|_~“”‘’\"]*$")  # a speck, or what is left of a ruling: no word
-IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
 Progress = Callable[[int, int], None]  # (page, pages), before a page is read by OCR
 
 
@@ -84,11 +83,6 @@ def check_pixels(width: int, height: int, limits: ReadLimits) -> None:
             f"ảnh {width}×{height} điểm ảnh, quá giới hạn {limits.max_pixels:,} điểm ảnh của máy chủ "
             "(CCHC_IMPORT_MAX_IMAGE_PIXELS); hãy quét lại ở 300 dpi".replace(",", ".")
         )
-
-
-def image_kind(content: bytes) -> str | None:
-    """'PNG', 'JPEG' or 'TIFF' by the file's first bytes, else None."""
-    return next((kind for magic, kind in IMAGE_MAGIC.items() if content.startswith(magic)), None)
 
 
 @dataclass
