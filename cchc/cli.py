@@ -25,7 +25,7 @@ from cchc.client import api, every, fail
 from shared.db_roles import provision
 from shared.migrations import SERVICES
 from shared.nats_security import redact
-from shared.servers import EmbeddedNats, EmbeddedPostgres, ServerError, free_port, port_is_free
+from shared.servers import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, ServerError, free_port, port_is_free
 from shared.settings import Settings
 from shared.text import grouped
 
@@ -68,6 +68,20 @@ ReplicasOption = Annotated[
 ]
 
 
+ClusterOption = Annotated[
+    int,
+    typer.Option(
+        "--cluster",
+        min=1,
+        max=7,
+        help=(
+            "Số nats-server của một cụm JetStream nhúng (3 hoặc 5): mỗi luồng sự kiện có 3 bản sao trên các "
+            "máy chủ khác nhau, mất một máy chủ không mất sự kiện; 1: một máy chủ"
+        ),
+    ),
+]
+
+
 @app.command()
 def up(
     port: PortOption = 8000,
@@ -75,9 +89,10 @@ def up(
     data_dir: DataDirOption = DATA_DIR,
     durable: DurableOption = False,
     replicas: ReplicasOption = 1,
+    cluster: ClusterOption = 1,
 ) -> None:
     """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
-    run_system(port=port, host=host, data_dir=data_dir, durable=durable, replicas=replicas)
+    run_system(port=port, host=host, data_dir=data_dir, durable=durable, replicas=replicas, cluster=cluster)
 
 
 @app.command()
@@ -96,6 +111,7 @@ def run_system(
     data_dir: Path,
     durable: bool = False,
     replicas: int = 1,
+    cluster: int = 1,
     when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """The whole system until Ctrl-C or SIGTERM, then everything it started is stopped. With
@@ -106,6 +122,16 @@ def run_system(
     data_dir = data_dir.expanduser().resolve()
     _writable(data_dir)
     settings = Settings()
+    if cluster > 1:
+        if settings.nats_url:
+            raise fail(
+                "--cluster chạy cụm NATS nhúng: bỏ CCHC_NATS_URL (cụm có sẵn: liệt kê mọi máy chủ trong CCHC_NATS_URL, "
+                "cách nhau dấu phẩy, và đặt CCHC_STREAM_REPLICAS=3)"
+            )
+        if cluster % 2 == 0:
+            raise fail(f"--cluster {cluster}: cần số lẻ máy chủ (3 hoặc 5) để JetStream luôn có đa số")
+        # a write is kept once a majority of its 3 copies has it: any one node may go
+        settings = settings.model_copy(update={"stream_replicas": 3})
     started: list[EmbeddedNats | EmbeddedPostgres] = []
     # SIGTERM unwinds like Ctrl-C from the first moment, so whatever was started gets stopped.
     # (uvicorn re-raises the signal it caught after its graceful stop; it arrives here too.)
@@ -117,9 +143,14 @@ def run_system(
         if not nats_url:
             # a user per service and an operator, passwords in <data>/secrets/nats (cchc/nats_users.py)
             nats_auth = nats_users.prepare_embedded(data_dir, settings)
-            nats = EmbeddedNats(data_dir, config=nats_auth.config, durable=durable)
-            started.append(nats)  # before start(): a signal mid-start still stops it
-            nats_url = nats.start()
+            if cluster > 1:
+                nodes = EmbeddedNatsCluster(data_dir, size=cluster, config=nats_auth.config, durable=durable)
+                started.extend(nodes.nodes)  # each node stopped, and restarted by keep_up, on its own
+                nats_url = nodes.start()
+            else:
+                nats = EmbeddedNats(data_dir, config=nats_auth.config, durable=durable)
+                started.append(nats)  # before start(): a signal mid-start still stops it
+                nats_url = nats.start()
         if not database_url:
             pg = EmbeddedPostgres(data_dir)
             started.append(pg)
@@ -149,6 +180,7 @@ def run_system(
             replicas=replicas,
             env={
                 "CCHC_NATS_URL": nats_url,
+                **({"CCHC_STREAM_REPLICAS": str(settings.stream_replicas)} if settings.stream_replicas else {}),
                 "CCHC_PUBLIC_URL": public_url,
                 **auth_files.service_env(),
             },
@@ -202,6 +234,7 @@ def run_system(
         for server in reversed(started):
             with contextlib.suppress(Exception):
                 server.stop()
+        (data_dir / "nats.url").unlink(missing_ok=True)  # a cluster's, written by none of its nodes alone
     typer.echo("Đã dừng.")
 
 

@@ -141,7 +141,8 @@ def credentials(
             asyncio.run(provision(operator, readers=[reader]))
         except Exception as exc:  # noqa: BLE001 - one line for the operator
             raise fail(f"không tạo được consumer trên {nats_security.redact(running)}: {exc!r}") from None
-    reloaded = nats_security.reload_server(data_dir / "nats.pid")
+    # the embedded server, or every node of an embedded cluster (nats-1.pid …)
+    reloaded = any([nats_security.reload_server(pid) for pid in sorted(data_dir.glob("nats*.pid"))])
 
     creds = folder.path / f"{reader.name}.creds.json"
     consumers = [
@@ -182,7 +183,7 @@ def _running_server(data_dir: Path, settings: Settings) -> str | None:
     if settings.nats_url:
         return settings.nats_url
     url_file = data_dir / "nats.url"
-    if (data_dir / "nats.pid").exists() and url_file.exists():
+    if any(data_dir.glob("nats*.pid")) and url_file.exists():
         return url_file.read_text().strip()
     return None
 

@@ -222,6 +222,7 @@ def stream_configs(prefix: str, settings: Settings) -> list[StreamConfig]:
             name=stream_name(prefix, family),
             subjects=[f"{prefix}.{family}.>"],
             storage=StorageType.FILE,
+            num_replicas=settings.stream_replicas or 1,
             duplicate_window=120.0,
             max_msg_size=limits.configured(family) + outbox.HEADERS_ROOM,
             max_bytes=settings.stream_max_bytes,
@@ -234,6 +235,7 @@ def stream_configs(prefix: str, settings: Settings) -> list[StreamConfig]:
         name=stream_name(prefix, DEAD_LETTER),
         subjects=[f"{prefix}.{DEAD_LETTER}.>"],
         storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas or 1,
         duplicate_window=120.0,
         # a letter is a family's message (headers included) plus the letter's own headers: one
         # refused here could not be parked and would be redelivered for ever
@@ -253,10 +255,12 @@ async def ensure_streams(js: JetStreamContext, prefix: str, settings: Settings) 
     for config in stream_configs(prefix, settings):
         try:
             try:
-                await js.stream_info(config.name or "")
+                existing = await js.stream_info(config.name or "")
             except NotFoundError:
                 await js.add_stream(config)
             else:
+                if settings.stream_replicas is None:  # not said: keep the copies it has
+                    config.num_replicas = existing.config.num_replicas
                 await js.update_stream(config)
         except APIError as exc:
             if exc.err_code != 10047:  # insufficient storage resources

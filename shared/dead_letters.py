@@ -159,7 +159,7 @@ class DeadLetters:
                 letters._refused.set()
 
         client = await nats.connect(
-            settings.nats_url or "nats://127.0.0.1:4222",
+            settings.nats_servers,
             **nats_security.connect_options(settings),
             error_cb=on_error,
             allow_reconnect=False,  # a command: a server that is not there is an error, not a wait

@@ -82,11 +82,13 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 
 async def connect(settings: Settings) -> Client:
-    return await nats.connect(settings.nats_url or "nats://127.0.0.1:4222", **connect_options(settings))
+    return await nats.connect(settings.nats_servers, **connect_options(settings))
 
 
 def redact(url: str) -> str:
-    """A URL without its password, fit for a terminal or a log."""
+    """A URL without its password, fit for a terminal or a log (each of a cluster's, comma-separated)."""
+    if "," in url:
+        return ",".join(redact(one.strip()) for one in url.split(","))
     parts = urlsplit(url)
     if parts.password is None:
         return url

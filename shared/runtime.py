@@ -69,7 +69,7 @@ class Service:
             memory_bytes=self.settings.heavy_memory_bytes,
         )
         self.broker = NatsBroker(
-            self.settings.nats_url or "nats://127.0.0.1:4222",
+            self.settings.nats_servers,
             middlewares=[bus.telemetry()],  # a fetched batch is traced by the bus, per batch
             max_reconnect_attempts=-1,  # reconnect forever; /healthz says when we are cut off
             reconnect_time_wait=1,

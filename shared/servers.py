@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,22 +82,37 @@ class EmbeddedNats:
     port: int = 0
     config: Path | None = None  # e.g. the authorization file of shared/nats_security.py
     durable: bool = False  # `cchc up --durable`: JetStream syncs every write to disk before its ack
+    # A node of a cluster (EmbeddedNatsCluster): its name (store, pid, log and settings files are
+    # named after it), the cluster's name, its route port and the route ports of every node.
+    name: str = "nats"
+    cluster: str | None = None
+    cluster_port: int = 0
+    routes: list[int] = field(default_factory=list)
+    monitor_port: int = 0  # nats-server's HTTP monitoring (/healthz, /jsz) on loopback, if set
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    @property
+    def store(self) -> Path:
+        return self.data_dir / self.name
+
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / f"{self.name}.pid"
+
     def start(self, timeout: float = 20.0) -> str:
-        store = self.data_dir / "nats"
+        store = self.store
         try:
             store.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ServerError(f"nats-server không khởi động được: không tạo được {store} ({exc.strerror})") from exc
-        pidfile = self.data_dir / "nats.pid"
-        _kill_stale(pidfile, str(store))
+        _kill_stale(self.pidfile, str(store))
         self.port = self.port or free_port(self.host)
-        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
+        log_path = self.data_dir / f"{self.name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
             + ["-c", str(self.server_config())],
@@ -104,27 +120,47 @@ class EmbeddedNats:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        pidfile.write_text(str(self.proc.pid))
+        self.pidfile.write_text(str(self.proc.pid))
         try:
             wait_for_port(self.host, self.port, timeout=timeout, proc=self.proc)
         except ServerError as exc:
             self.stop()
-            raise ServerError(f"nats-server không khởi động được ({exc}); xem {self.data_dir / 'nats.log'}") from exc
-        (self.data_dir / "nats.url").write_text(self.url)  # for `cchc nats credentials` while it runs
+            raise ServerError(f"nats-server không khởi động được ({exc}); xem {log_path}") from exc
+        if self.cluster is None:
+            (self.data_dir / "nats.url").write_text(self.url)  # for `cchc nats credentials` while it runs
         return self.url
 
     def alive(self) -> bool:
         """The server this object started is still running."""
         return self.proc is not None and self.proc.poll() is None
 
+    def healthy(self) -> bool:
+        """Its monitoring /healthz answers 200: JetStream is up and current on this node."""
+        if not self.monitor_port:
+            return self.alive()
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://{self.host}:{self.monitor_port}/healthz", timeout=2) as answer:
+                return bool(answer.status == 200)
+        return False
+
     def server_config(self) -> Path:
         """The server's own settings (8 MB messages, as compose's deploy/nats.conf: the largest
-        event family's limit must fit, see CCHC_EVENT_MAX_BYTES), including the users' file if
-        any; nats-server resolves an include relative to the including file."""
-        path = self.data_dir / "nats-server.conf"
+        event family's limit must fit, see CCHC_EVENT_MAX_BYTES), its cluster block if it is a
+        node of one, including the users' file if any; nats-server resolves an include relative to
+        the including file."""
+        path = self.data_dir / ("nats-server.conf" if self.cluster is None else f"{self.name}.conf")
         lines = ["max_payload: 8MB"]
         if self.durable:  # fsync every write before acking it (costs throughput: bench/README.md)
             lines.append("jetstream { sync_interval: always }")
+        if self.cluster is not None:
+            # routes on loopback only: the nodes of one machine; a real cluster spans hosts (README, "Scaling")
+            routes = ", ".join(f"nats-route://{self.host}:{port}" for port in self.routes)
+            lines += [
+                f"server_name: {self.cluster}-{self.name}",
+                f"cluster {{ name: {self.cluster}, listen: {self.host}:{self.cluster_port}, routes: [{routes}] }}",
+            ]
+        if self.monitor_port:
+            lines.append(f"http: {self.host}:{self.monitor_port}")
         if self.config:
             lines.append(f'include "{os.path.relpath(self.config, self.data_dir)}"')
         path.write_text("\n".join(lines) + "\n")
@@ -137,7 +173,79 @@ class EmbeddedNats:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        (self.data_dir / "nats.pid").unlink(missing_ok=True)
+        self.pidfile.unlink(missing_ok=True)
+        if self.cluster is None:
+            (self.data_dir / "nats.url").unlink(missing_ok=True)
+
+
+@dataclass
+class EmbeddedNatsCluster:
+    """`cchc up --cluster N`: N nats-servers of one JetStream cluster on loopback ports, each with
+    its own store (`<data>/nats-1` …), routes to all the others, and the same users. Streams get
+    `num_replicas` copies on separate nodes (CCHC_STREAM_REPLICAS); a client given every node's
+    URL fails over when one goes. Each node is a server of its own to `keep_up`, which restarts a
+    dead one on its store and ports, where it catches up from the others."""
+
+    data_dir: Path
+    size: int = 3
+    host: str = "127.0.0.1"
+    config: Path | None = None
+    durable: bool = False
+    name: str = "cchc"
+    nodes: list[EmbeddedNats] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        ports, routes, monitors = ([free_port(self.host) for _ in range(self.size)] for _ in range(3))
+        self.nodes = [
+            EmbeddedNats(
+                self.data_dir,
+                host=self.host,
+                port=ports[index],
+                config=self.config,
+                durable=self.durable,
+                name=f"nats-{index + 1}",
+                cluster=self.name,
+                cluster_port=routes[index],
+                routes=routes,
+                monitor_port=monitors[index],
+            )
+            for index in range(self.size)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated (CCHC_NATS_URL)."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Every node, then wait until JetStream has a meta leader (the cluster can take writes)."""
+        for node in self.nodes:
+            node.start(timeout)
+        self.wait_ready(timeout)
+        (self.data_dir / "nats.url").write_text(self.url)
+        return self.url
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until every node's /healthz says JetStream is current (a meta leader elected, its
+        streams caught up), or ServerError."""
+        deadline = time.monotonic() + timeout
+        waiting = list(self.nodes)
+        while waiting and time.monotonic() < deadline:
+            waiting = [node for node in waiting if not node.healthy()]
+            if waiting:
+                time.sleep(0.2)
+        if waiting:
+            names = ", ".join(node.name for node in waiting)
+            raise ServerError(
+                f"cụm NATS chưa sẵn sàng sau {timeout:.0f} giây: {names} chưa có JetStream (xem nats-*.log)"
+            )
+
+    def alive(self) -> bool:
+        return all(node.alive() for node in self.nodes)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
         (self.data_dir / "nats.url").unlink(missing_ok=True)
 
 

@@ -6,7 +6,7 @@ import functools
 from datetime import date
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.deadlines import DueRules
@@ -22,7 +22,13 @@ def _secret_file(path: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_", extra="ignore")
 
+    # One server, or the servers of a cluster separated by commas (`cchc up --cluster 3` passes all
+    # of them): a client connects to any and fails over to the others.
     nats_url: str | None = None
+    # Copies of every stream (and its consumers) a JetStream cluster keeps on separate servers: 3 on
+    # a cluster of 3 or more (a write is acknowledged once a majority has it). Unset: a new stream
+    # gets 1 and an existing one keeps its count, so a command run without it never lowers it.
+    stream_replicas: int | None = Field(default=None, ge=1, le=5)
     # Services: the URL of their own run-time role (shared/db_roles.py); `cchc migrate` and `cchc up`:
     # the admin URL they create the roles, migrate and grant with. The password may come apart
     # (CCHC_DATABASE_PASSWORD or a file, e.g. a compose secret).
@@ -196,6 +202,11 @@ class Settings(BaseSettings):
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The NATS URLs to connect to (CCHC_NATS_URL split at its commas)."""
+        return [url.strip() for url in (self.nats_url or "nats://127.0.0.1:4222").split(",") if url.strip()]
 
     def require_urls(self) -> tuple[str, str]:
         if not self.nats_url:

@@ -277,7 +277,11 @@ async def rebuild_read_model(deployment: Any) -> float:
     started = time.monotonic()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
-        env.update(CCHC_NATS_URL=deployment.nats.url, CCHC_DATABASE_URL=deployment.postgres.url)
+        env.update(
+            CCHC_NATS_URL=deployment.nats_url,
+            CCHC_STREAM_REPLICAS=str(3 if deployment.cluster >= 3 else 1),
+            CCHC_DATABASE_URL=deployment.postgres.url,
+        )
         done = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "cchc.cli", "rebuild-reports"],

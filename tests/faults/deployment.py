@@ -30,7 +30,7 @@ from nats.js.errors import NotFoundError
 
 from shared import failpoints
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
-from shared.servers import EmbeddedNats, EmbeddedPostgres, free_port
+from shared.servers import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, free_port
 from tests.e2e.conftest import ADMIN_PASSWORD, CCHC, operator_token
 
 SERVICES = ("plans", "tasks", "notify", "reports")
@@ -126,6 +126,10 @@ class Deployment:
     root: Path
     replicas: int = 2
     env_extra: dict[str, str] = field(default_factory=dict)
+    # 3: a JetStream cluster of three nats-servers, streams with 3 copies, the services given every
+    # node's URL (as `cchc up --cluster 3` runs them); `nats` is then its first node, and no proxy
+    cluster: int = 0
+    nats_cluster: EmbeddedNatsCluster | None = None
     nats: EmbeddedNats = field(init=False)
     postgres: EmbeddedPostgres = field(init=False)
     proxy: Proxy = field(init=False)
@@ -154,18 +158,24 @@ class Deployment:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self.failpoints.mkdir(exist_ok=True)
-        self.nats = EmbeddedNats(self.root / "nats-server")
         self.postgres = EmbeddedPostgres(self.root / "postgres-server")
-        self.nats.start()
+        if self.cluster:
+            self.nats_cluster = EmbeddedNatsCluster(self.root / "nats-server", size=self.cluster)
+            self.nats = self.nats_cluster.nodes[0]
+            self.nats_cluster.start()
+        else:
+            self.nats = EmbeddedNats(self.root / "nats-server")
+            self.nats.start()
+            self.proxy = Proxy(self.nats.port)
         self.postgres.start()
-        self.proxy = Proxy(self.nats.port)
         smtp_port = free_port()
         self._smtp = Controller(self.mailbox, hostname="127.0.0.1", port=smtp_port)
         self._smtp.start()
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
         env.update(
-            CCHC_NATS_URL=self.proxy.url,
+            CCHC_NATS_URL=self.nats_cluster.url if self.nats_cluster else self.proxy.url,
+            CCHC_STREAM_REPLICAS="3" if self.cluster >= 3 else "1",
             CCHC_DATABASE_URL=self.postgres.url,
             CCHC_ADMIN_PASSWORD=ADMIN_PASSWORD,
             CCHC_GATEWAY_CACHE_SECONDS="0",
@@ -205,7 +215,15 @@ class Deployment:
         with contextlib.suppress(Exception):
             self.proxy.close()
         self.postgres.stop()
-        self.nats.stop()
+        if self.nats_cluster:
+            self.nats_cluster.stop()
+        else:
+            self.nats.stop()
+
+    @property
+    def nats_url(self) -> str:
+        """Where NATS is, not through the proxy (a cluster: every node, comma-separated)."""
+        return self.nats_cluster.url if self.nats_cluster else self.nats.url
 
     def output(self) -> str:
         return (self.root / "up.log").read_text(errors="replace")[-20000:]
@@ -254,6 +272,17 @@ class Deployment:
     def start_nats(self) -> None:
         self.nats.start()  # same store, same port
 
+    def node(self, server_name: str) -> EmbeddedNats:
+        """The cluster's node of that server name (as JetStream's cluster info names it)."""
+        assert self.nats_cluster is not None
+        return next(n for n in self.nats_cluster.nodes if server_name == f"{n.cluster}-{n.name}")
+
+    def kill_node(self, node: EmbeddedNats) -> None:
+        assert node.proc is not None
+        node.proc.kill()
+        node.proc.wait(10)
+        self.faults.append(f"SIGKILL cluster node {node.name}")
+
     def stop_postgres_hard(self) -> None:
         """`pg_ctl stop -m immediate`: no checkpoint, connections cut, recovery at the next start."""
         self.postgres._run("pg_ctl", ["-D", str(self.postgres.pgdata), "-m", "immediate", "-w", "stop"])
@@ -289,7 +318,7 @@ class Deployment:
 
     @contextlib.asynccontextmanager
     async def bus(self) -> AsyncIterator[Any]:
-        client = await nats.connect(self.nats.url)  # directly, not through the proxy
+        client = await nats.connect(self.nats_url.split(","))  # directly, not through the proxy
         try:
             yield client
         finally:
