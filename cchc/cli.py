@@ -196,12 +196,13 @@ def run_system(
             run_dir=data_dir,
         )
         supervisor.start()
+        nats_logs = f"nats-1…{cluster}.log" if cluster > 1 else "nats.log"
         typer.echo(
             f"CCHC đang chạy tại {public_url}\n"
             f"  API: {public_url}/docs · sự kiện (AsyncAPI): {public_url}/asyncapi.json\n"
             f"  Sức khỏe: {public_url}/healthz\n"
             f"  Dữ liệu: {data_dir}\n"
-            f"  Nhật ký: {data_dir / 'logs'} (nats.log, postgres/server.log ở {data_dir})\n"
+            f"  Nhật ký: {data_dir / 'logs'} ({nats_logs}, postgres/server.log ở {data_dir})\n"
             f"  NATS: {redact(nats_url)} · PostgreSQL: {redact(database_url)}\n"
             f"Nhấn Ctrl-C để dừng."
         )

@@ -53,11 +53,11 @@ def environment(servers: Servers, database_url: str, nats_prefix: str) -> dict[s
     return env
 
 
-def start(data_dir: Path, env: dict[str, str], *, timeout: float = 90.0) -> Running:
+def start(data_dir: Path, env: dict[str, str], *, timeout: float = 90.0, options: tuple[str, ...] = ()) -> Running:
     port = free_port()
     output = data_dir.parent / f"{data_dir.name}-up-{port}.log"
     proc = subprocess.Popen(
-        [*CCHC, "up", "--port", str(port), "--data-dir", str(data_dir)],
+        [*CCHC, "up", "--port", str(port), "--data-dir", str(data_dir), *options],
         env=env,
         stdout=output.open("w"),
         stderr=subprocess.STDOUT,
