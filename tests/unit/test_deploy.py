@@ -60,6 +60,16 @@ def test_a_stopped_service_is_given_longer_than_its_drain_before_it_is_killed() 
     assert waits > STOP_SECONDS
 
 
+def interpolated(value: str, env: dict[str, str] | None = None) -> str:
+    """A compose value with its `${NAME:-default}` filled from `env` (what --env-file gives)."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: (env or {}).get(m[1]) or m[2], value)
+
+
+def env_file(path: Path) -> dict[str, str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def test_official_nats_with_jetstream_and_postgres_images_with_volumes_and_health_checks() -> None:
     nats, postgres = SERVICES_IN_COMPOSE["nats"], SERVICES_IN_COMPOSE["postgres"]
     assert nats["image"].startswith("nats:") and postgres["image"].startswith("postgres:")
@@ -78,7 +88,7 @@ def test_service_environment_names_real_settings_and_reachable_servers() -> None
     for name in (*SERVICES, "migrate"):
         env = SERVICES_IN_COMPOSE[name]["environment"]
         assert set(env) <= fields, set(env) - fields
-        nats_url, db_url = urlparse(env["CCHC_NATS_URL"]), urlparse(env["CCHC_DATABASE_URL"])
+        nats_url, db_url = urlparse(interpolated(env["CCHC_NATS_URL"])), urlparse(env["CCHC_DATABASE_URL"])
         assert (nats_url.hostname, nats_url.port) == ("nats", 4222)
         assert (db_url.hostname, db_url.port) == ("postgres", 5432)
         if name == "migrate":  # the admin: it makes the roles and migrates as their owners
@@ -151,3 +161,54 @@ def test_no_password_or_key_is_written_in_the_compose_file_and_each_container_ge
     assert any(v.startswith("./keycloak:") for v in keycloak["volumes"])
     realm = (DEPLOY / "keycloak" / "realm-cchc.json").read_text()
     assert '"claim.name": "cchc_unit"' in realm and '"claim.name": "cchc_roles"' in realm
+
+
+def test_the_cluster_profile_runs_three_nats_nodes_the_services_know_and_streams_in_three_copies() -> None:
+    cluster = env_file(DEPLOY / "cluster.env")
+    nodes = ["nats", *(name for name, svc in SERVICES_IN_COMPOSE.items() if "cluster" in svc.get("profiles", []))]
+    assert nodes == ["nats", "nats-2", "nats-3"]
+    conf_path = interpolated(SERVICES_IN_COMPOSE["nats"]["command"][1], cluster)
+    names, stores = set(), set()
+    for node in nodes:
+        svc = SERVICES_IN_COMPOSE[node]
+        assert interpolated(svc["command"][1], cluster) == conf_path  # every node reads the cluster's file
+        assert any(v.endswith(f":{conf_path}:ro") for v in svc["volumes"])
+        assert any(v.endswith(":/etc/nats/auth.conf:ro") for v in svc["volumes"])  # the same users
+        stores.add(svc["volumes"][0].split(":")[0])
+        names.add(svc["environment"]["SERVER_NAME"])
+        assert "healthcheck" in svc
+    assert len(stores) == 3 and stores <= set(COMPOSE["volumes"])  # a store of its own each
+    assert len(names) == 3
+    conf = (DEPLOY / Path(conf_path).name).read_text()
+    routes = set(re.findall(r"nats-route://([\w-]+):6222", conf))
+    assert routes == set(nodes) and "listen: 0.0.0.0:6222" in conf
+    assert "server_name: $SERVER_NAME" in conf and "sync_interval: always" in conf
+    # what the services are given: every node, and streams kept in three copies
+    for name in (*SERVICES, "migrate"):
+        env = SERVICES_IN_COMPOSE[name]["environment"]
+        urls = [urlparse(u) for u in interpolated(env["CCHC_NATS_URL"], cluster).split(",")]
+        assert sorted((u.hostname, u.port) for u in urls) == sorted((node, 4222) for node in nodes)
+        assert interpolated(env["CCHC_STREAM_REPLICAS"], cluster) == "3"
+        assert interpolated(env["CCHC_STREAM_REPLICAS"]) == "1"  # without the profile: one server
+    assert Settings(nats_url=interpolated(env["CCHC_NATS_URL"], cluster)).nats_servers == [
+        f"nats://{node}:4222" for node in nodes
+    ]
+
+
+def test_the_cluster_configuration_is_accepted_by_nats_server(tmp_path: Path) -> None:
+    """nats-server's own check (-t) of the cluster file, as a node reads it (its users beside it)."""
+    import os
+    import subprocess
+
+    from shared.servers import nats_server_binary
+
+    (tmp_path / "nats-cluster.conf").write_text((DEPLOY / "nats-cluster.conf").read_text())
+    (tmp_path / "auth.conf").write_text("")
+    done = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(tmp_path / "nats-cluster.conf")],
+        env={**os.environ, "SERVER_NAME": "nats-2"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
