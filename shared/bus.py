@@ -228,6 +228,8 @@ def stream_configs(prefix: str, settings: Settings) -> list[StreamConfig]:
             max_bytes=settings.stream_max_bytes,
             max_age=settings.stream_max_age_days * DAY,
             discard=DiscardPolicy.OLD if family in TRANSIENT_FAMILIES else DiscardPolicy.NEW,
+            # a site's or a hub's: what it takes from the other side of the leaf connections
+            sources=settings.federation.sources(family) or None,
         )
         for family in FAMILIES
     ]

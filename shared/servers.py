@@ -6,6 +6,7 @@ second start finds it again. Used by `cchc up` and by the tests.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -89,6 +90,15 @@ class EmbeddedNats:
     cluster_port: int = 0
     routes: list[int] = field(default_factory=list)
     monitor_port: int = 0  # nats-server's HTTP monitoring (/healthz, /jsz) on loopback, if set
+    # Sites on leaf nodes (shared/federation.py). Its JetStream domain (a hub's or a site's); a hub:
+    # the port its sites' leaf connections come to and each site's user and password there; a site:
+    # the hub's leaf URL (with its credentials) and the subjects the leaf connection never carries
+    # (the application's, `<prefix>.>`: only sourcing crosses).
+    domain: str | None = None
+    leaf_port: int = 0
+    leaf_users: dict[str, str] = field(default_factory=dict, repr=False)
+    hub: str | None = field(default=None, repr=False)
+    not_across: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -150,8 +160,30 @@ class EmbeddedNats:
         the including file."""
         path = self.data_dir / ("nats-server.conf" if self.cluster is None else f"{self.name}.conf")
         lines = ["max_payload: 8MB"]
+        jetstream = []
         if self.durable:  # fsync every write before acking it (costs throughput: bench/README.md)
-            lines.append("jetstream { sync_interval: always }")
+            jetstream.append("sync_interval: always")
+        if self.domain:
+            jetstream.append(f"domain: {self.domain}")
+        if jetstream:
+            lines.append(f"jetstream {{ {', '.join(jetstream)} }}")
+        if self.leaf_port:
+            users = [{"user": user, "password": password} for user, password in self.leaf_users.items()]
+            lines.append(
+                "leafnodes "
+                + json.dumps(
+                    {"host": self.host, "port": self.leaf_port, "authorization": {"users": users}}, ensure_ascii=False
+                )
+            )
+        if self.hub:
+            remote = {
+                "url": self.hub,
+                # a cut link stays cut: no going round it to servers the hub told about
+                "ignore_discovered_servers": True,
+                "deny_imports": self.not_across,
+                "deny_exports": self.not_across,
+            }
+            lines.append("leafnodes " + json.dumps({"remotes": [remote]}, ensure_ascii=False))
         if self.cluster is not None:
             # routes on loopback only: the nodes of one machine; a real cluster spans hosts (README, "Scaling")
             routes = ", ".join(f"nats-route://{self.host}:{port}" for port in self.routes)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.deadlines import DueRules
+from shared.federation import Federation
 from shared.workdays import WorkingCalendar
 
 
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
     # a cluster of 3 or more (a write is acknowledged once a majority has it). Unset: a new stream
     # gets 1 and an existing one keeps its count, so a command run without it never lowers it.
     stream_replicas: int | None = Field(default=None, ge=1, le=5)
+    # Sites on leaf nodes (shared/federation.py). A site: the unit path it serves (CCHC_SITE=52.21787),
+    # its nats-server a leaf of the hub's. A hub: the unit paths its sites serve, as JSON
+    # (CCHC_SITES='["52.21787", "52.21790"]'); their work is done there and sourced from there.
+    site: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")
+    sites: list[str] = []
+    hub_domain: str = Field(default="hub", pattern=r"^[A-Za-z0-9_-]+$")
     # Services: the URL of their own run-time role (shared/db_roles.py); `cchc migrate` and `cchc up`:
     # the admin URL they create the roles, migrate and grant with. The password may come apart
     # (CCHC_DATABASE_PASSWORD or a file, e.g. a compose secret).
@@ -202,6 +209,10 @@ class Settings(BaseSettings):
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
+
+    @property
+    def federation(self) -> Federation:
+        return Federation(self.nats_prefix, site=self.site, sites=tuple(self.sites), hub_domain=self.hub_domain)
 
     @property
     def nats_servers(self) -> list[str]:

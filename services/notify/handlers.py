@@ -164,6 +164,11 @@ class Notifier:
     def base_url(self) -> str:
         return self.settings.public_url.rstrip("/")
 
+    def serves(self, unit_path: str) -> bool:
+        """Whether this deployment tells the unit at `unit_path` (a unit served by a site is told
+        by its site, shared/federation.py; the hub still escalates to the site's supervisor)."""
+        return self.settings.federation.serves(unit_path)
+
     async def _rules(self, session: AsyncSession, wanted: Iterable[RuleKey]) -> dict[RuleKey, domain.Rules]:
         return await rules_for_many(session, self.settings, wanted)
 
@@ -182,7 +187,7 @@ class Notifier:
         pending = []
         for event, meta in events:
             in_force = rules[for_unit(event.unit, event.plan_id)]
-            if in_force.tells(event.role, "assigned"):
+            if in_force.tells(event.role, "assigned") and self.serves(event.unit.path):
                 note = (
                     domain.assigned(event, base_url=self.base_url)
                     if meta.type == "assignment.created"
@@ -229,7 +234,11 @@ class Notifier:
         pending = []
         for event, meta in events:
             in_force = rules[for_unit(event.unit, event.plan_id)]
-            if in_force.tells(event.role, "due_soon") and event.lead_days in in_force.due_soon_days:
+            if (
+                in_force.tells(event.role, "due_soon")
+                and event.lead_days in in_force.due_soon_days
+                and self.serves(event.unit.path)
+            ):
                 pending.append(Pending(domain.due_soon(event, base_url=self.base_url), meta.id, in_force.digest))
         await self._store(session, pending)
         return []
@@ -257,9 +266,9 @@ class Notifier:
         for event, meta in events:
             note = domain.overdue(event, base_url=self.base_url)
             in_force = rules[for_unit(event.unit, event.plan_id)]
-            if in_force.tells(event.role, "overdue"):
+            if in_force.tells(event.role, "overdue") and self.serves(event.unit.path):
                 pending.append(Pending(note, meta.id, in_force.digest))
-            if (supervisor := supervisors.get(meta.id)) is None:
+            if (supervisor := supervisors.get(meta.id)) is None or not self.serves(supervisor.path):
                 continue
             # Whether and when the supervisor hears is the supervisor's rule (and the plan's), not
             # the late unit's: a commune cannot switch off its own escalation.
@@ -297,6 +306,8 @@ class Notifier:
 
     async def reviewed(self, session: AsyncSession, event: ReportReviewed, meta: Meta) -> list[Event]:
         """report.accepted and report.returned: the reporting unit is told."""
+        if not self.serves(event.unit.path):
+            return []
         rules = await rules_for(
             session, self.settings, unit_code=event.unit.code, plan_id=None, unit_path=event.unit.path
         )

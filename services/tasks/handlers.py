@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,7 @@ from shared.events import (
     ReportSubmitted,
     UnitSucceeded,
 )
+from shared.federation import Federation
 from shared.periods import Period
 from shared.provenance import Succession, succession
 from shared.settings import Settings
@@ -199,10 +200,13 @@ async def _apply(
     calendar: WorkingCalendar,
     rules: DueRules,
     what: str,
+    serves: Callable[[str], bool] = lambda _: True,
 ) -> list[Event]:
     if not await _claim_version(session, plan_id, version, what):
         return []  # an older version arriving late changes nothing
     wanted = assignments_for(plan_id=plan_id, period=period, tasks=tasks, calendar=calendar, rules=rules)
+    # a unit served by a site has its assignments made there (same ids), not here (shared/federation.py)
+    wanted = [w for w in wanted if serves(w.unit.path)]
     a = m.assignments
     # What is here already is read once (the plan's row in tasks.plans is locked: no other version
     # of this plan is applied meanwhile); the rest is set-based statements on arrays of ids.
@@ -268,6 +272,7 @@ class PlanVersions:
 
     calendar: WorkingCalendar
     default_rules: DueRules
+    federation: Federation
 
     async def handle(self, session: AsyncSession, plan: PlanIssued | PlanAmended, meta: Meta) -> list[Event]:
         return await _apply(
@@ -281,6 +286,7 @@ class PlanVersions:
             calendar=self.calendar,
             rules=plan.due_rules or self.default_rules,
             what=meta.type,
+            serves=self.federation.serves,
         )
 
 
@@ -442,7 +448,7 @@ async def report_reviewed(session: AsyncSession, event: ReportReviewed, meta: Me
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    versions = PlanVersions(settings.calendar(), settings.due_rules)
+    versions = PlanVersions(settings.calendar(), settings.due_rules, settings.federation)
     return [
         *on(versions.handle, "plan.issued", "plan.amended"),
         *on(plan_closed, "plan.closed"),

@@ -1,0 +1,131 @@
+"""Sites on leaf nodes (README, "Scaling"): a commune (or a former district, or a province under a
+national hub) can run its own deployment — its own nats-server as a leaf node of the hub with a
+JetStream domain of its own, its own PostgreSQL and services — and keep working while its link
+to the hub is cut. Nothing is synchronised by hand: each side's streams *source* what the other
+side owns across the leaf connection, and JetStream keeps what was written while the link was
+down and delivers it when it comes back (the consumers' inbox makes a replay harmless).
+
+Who owns what, said once here:
+- The hub owns the directory (unit.*) and every plan issued above the site; a site sources
+  those of its ancestors (and the directory of its own subtree) into its own streams, and the
+  report decisions (report.accepted / report.returned) made on its units.
+- A site owns the work of its subtree: its own plans, its assignments, progress reports,
+  reminders (occurrence.*), notification failures and audit records. The hub sources them from
+  the site, filtered to the site's subtree: a site can contribute nothing about another unit.
+- The hub's tasks makes no assignments for units served by a site (their site makes them, with
+  the same ids: they derive from the plan, task, unit and period), and its notify sends them no
+  reminders; so nothing is done twice, whether the link is up or not.
+Application subjects never cross the leaf connection live (the remote denies `<prefix>.>` both
+ways): what crosses is sourcing only, so an event is stored once on each side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js.api import ExternalStream, StreamSource, SubjectTransform
+
+from shared.events import stream_name
+from shared.units import SEPARATOR
+
+HUB_DOMAIN = "hub"
+# the families a site writes and the hub sources from it (its subtree only)
+UP = ("plan", "assignment", "progress", "occurrence", "notification", "audit")
+# the families the hub writes and a site sources: which event types, for which units
+DOWN_ANCESTORS = ("unit", "plan")  # the directory entries and plans of the units above the site
+DOWN_SUBTREE = {"unit": ("*",), "report": ("accepted", "returned")}  # …and these about its own subtree
+
+
+def domain_of(path: str) -> str:
+    """The JetStream domain of the site serving the unit at `path` (`52.21787` → `site-52-21787`)."""
+    return "site-" + path.replace(SEPARATOR, "-")
+
+
+def within(path: str, scope: str) -> bool:
+    """The unit at `path` is the unit at `scope` or below it."""
+    return path == scope or path.startswith(scope + SEPARATOR)
+
+
+def ancestors_of(path: str) -> list[str]:
+    """The paths of the units above `path`, root first (`52.100.21787` → `52`, `52.100`)."""
+    codes = path.split(SEPARATOR)
+    return [SEPARATOR.join(codes[:index]) for index in range(1, len(codes))]
+
+
+def _identity(subject: str) -> SubjectTransform:
+    """A filter that keeps a subject as it is (JetStream wants a destination for each filter)."""
+    tokens = subject.split(".")
+    dest, wildcard = [], 0
+    for token in tokens:
+        if token == "*":
+            wildcard += 1
+            dest.append(f"{{{{wildcard({wildcard})}}}}")
+        else:
+            dest.append(token)
+    return SubjectTransform(src=subject, dest=".".join(dest))
+
+
+def subtree_subjects(prefix: str, family: str, path: str, types: tuple[str, ...] = ("*",)) -> list[str]:
+    """The subjects of `family`'s events (of `types`) about the unit at `path` and those below it."""
+    return [s for t in types for s in (f"{prefix}.{family}.{t}.{path}", f"{prefix}.{family}.{t}.{path}.>")]
+
+
+def deliver_subject(prefix: str, domain: str, family: str, direction: str) -> str:
+    """Where a source's messages cross the leaf connection: outside `<prefix>.>`, which the
+    connection does not carry, and one per site, family and direction."""
+    return f"{prefix}-federation.{domain}.{direction}.{family}"
+
+
+@dataclass(frozen=True)
+class Federation:
+    """This deployment's place: a hub serving `sites` (unit paths), a site serving `site`, or
+    neither (a deployment of its own, the default)."""
+
+    prefix: str
+    site: str | None = None
+    sites: tuple[str, ...] = ()
+    hub_domain: str = HUB_DOMAIN
+
+    @property
+    def domain(self) -> str | None:
+        """This deployment's JetStream domain (a hub's when it serves sites)."""
+        if self.site:
+            return domain_of(self.site)
+        return self.hub_domain if self.sites else None
+
+    def serves(self, unit_path: str) -> bool:
+        """Whether this deployment does the work of the unit at `unit_path` (makes its assignments,
+        sends its reminders): a site, its subtree; a hub, every unit not served by a site."""
+        if self.site:
+            return within(unit_path, self.site)
+        return not any(within(unit_path, site) for site in self.sites)
+
+    def sources(self, family: str) -> list[StreamSource]:
+        """What `family`'s stream here sources from the other side of the leaf connections."""
+        name = stream_name(self.prefix, family)
+        if self.site:
+            subjects: list[str] = []
+            if family in DOWN_ANCESTORS:
+                subjects += [f"{self.prefix}.{family}.*.{above}" for above in ancestors_of(self.site)]
+            if family in DOWN_SUBTREE:
+                subjects += subtree_subjects(self.prefix, family, self.site, DOWN_SUBTREE[family])
+            if not subjects:
+                return []
+            external = ExternalStream(
+                api=f"$JS.{self.hub_domain}.API",
+                deliver=deliver_subject(self.prefix, self.domain or "", family, "down"),
+            )
+            return [StreamSource(name=name, external=external, subject_transforms=[_identity(s) for s in subjects])]
+        if family not in UP:
+            return []
+        return [
+            StreamSource(
+                name=name,
+                external=ExternalStream(
+                    api=f"$JS.{domain_of(site)}.API",
+                    deliver=deliver_subject(self.prefix, domain_of(site), family, "up"),
+                ),
+                subject_transforms=[_identity(s) for s in subtree_subjects(self.prefix, family, site)],
+            )
+            for site in self.sites
+        ]
