@@ -91,7 +91,7 @@ async def site_system(
 ) -> AsyncIterator[System]:
     async with new_database(servers.database_url, template=template) as database:
         changes = {"nats_url": url, "database_url": database, "site": site}
-        async with running(settings, roles, "tasks", "reports", "notify", **changes) as system:
+        async with running(settings, roles, "plans", "tasks", "reports", "notify", **changes) as system:
             yield system
 
 
@@ -149,6 +149,9 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         for site in (a, b):
             await site.eventually(lambda s=site, c=(SITE_A if site is a else SITE_B): assignment(s, c.split(".")[1], 1))
         assert not await assignment(hub, SITE_A.split(".")[1], 1)  # made at the site, not here
+        # the site's directory: the units above it and its own, from the hub's; no other commune
+        await a.eventually(lambda: _known(a, "21787"))
+        assert await _known(a, "52") and not await _known(a, "21853")
 
         async def all_expected() -> bool:
             return (await rollup(hub, "52", "2026"))["expected"] == communes * QUARTERS
@@ -208,6 +211,10 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         assert await notifications_for(hub, a_assignment) == 0
         # the hub did none of A's work: no assignment of A's commune in its tasks
         assert not await assignment(hub, "21787", 1)
+
+
+async def _known(system: System, code: str) -> bool:
+    return (await system.get(f"/api/units/{code}")).status_code == 200
 
 
 async def _titled(system: System, code: str, words: str) -> bool:
