@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ import uvicorn
 from cchc import accounts_cli, dead_letters_cli, nats_users
 from cchc.client import api, every, fail
 from shared.db_roles import provision
+from shared.federation import UNIT_PATH, HubLink
 from shared.migrations import SERVICES
 from shared.nats_security import redact
 from shared.servers import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, ServerError, free_port, port_is_free
@@ -82,6 +84,39 @@ ClusterOption = Annotated[
 ]
 
 
+LeafnodesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--leafnodes",
+        min=1,
+        max=65535,
+        help=(
+            "Trung tâm (hub): cổng nhận kết nối leaf node của các trạm (--sites); in tệp đăng nhập của "
+            "từng trạm ở <dữ liệu>/secrets/nats/site-<đơn vị>.json"
+        ),
+    ),
+]
+SitesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sites",
+        help="Trung tâm: mã đường dẫn các đơn vị có trạm riêng, cách nhau dấu phẩy (ví dụ 52.21787,52.21853)",
+    ),
+]
+SiteOption = Annotated[
+    str | None,
+    typer.Option("--site", help="Chạy một trạm (xã, huyện cũ, tỉnh) cho đơn vị này (mã đường dẫn, ví dụ 52.21787)"),
+]
+HubCredentialsOption = Annotated[
+    Path | None,
+    typer.Option("--hub-credentials", help="Trạm: tệp đăng nhập leaf node do trung tâm cấp (site-<đơn vị>.json)"),
+]
+HubOption = Annotated[
+    str | None,
+    typer.Option("--hub", help="Trạm: địa chỉ leaf node của trung tâm (nats-leaf://máy:cổng); mặc định lấy trong tệp"),
+]
+
+
 @app.command()
 def up(
     port: PortOption = 8000,
@@ -90,9 +125,61 @@ def up(
     durable: DurableOption = False,
     replicas: ReplicasOption = 1,
     cluster: ClusterOption = 1,
+    leafnodes: LeafnodesOption = None,
+    sites: SitesOption = None,
+    site: SiteOption = None,
+    hub_credentials: HubCredentialsOption = None,
+    hub: HubOption = None,
 ) -> None:
-    """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung."""
-    run_system(port=port, host=host, data_dir=data_dir, durable=durable, replicas=replicas, cluster=cluster)
+    """Chạy toàn bộ hệ thống: NATS, PostgreSQL (nhúng nếu chưa cấu hình URL), 4 dịch vụ, một địa chỉ chung.
+    Trung tâm có trạm: --leafnodes CỔNG --sites ĐƠN-VỊ,…; một trạm: --site ĐƠN-VỊ --hub-credentials TỆP."""
+    federation = _federation_options(leafnodes=leafnodes, sites=sites, site=site, credentials=hub_credentials, hub=hub)
+    run_system(
+        port=port,
+        host=host,
+        data_dir=data_dir,
+        durable=durable,
+        replicas=replicas,
+        cluster=cluster,
+        federation=federation,
+    )
+
+
+def _federation_options(
+    *, leafnodes: int | None, sites: str | None, site: str | None, credentials: Path | None, hub: str | None
+) -> FederationOptions | None:
+    """The hub's or the site's options, checked; None for a deployment of its own."""
+    if site and (leafnodes or sites):
+        raise fail("một hệ thống là trạm (--site) hoặc trung tâm (--leafnodes, --sites), không cả hai")
+    if site:
+        if credentials is None:
+            raise fail("--site cần --hub-credentials: tệp đăng nhập do trung tâm cấp (cchc up --leafnodes … --sites …)")
+        try:
+            link = HubLink.read(credentials)
+        except (OSError, ValueError) as exc:
+            raise fail(f"không đọc được tệp đăng nhập trạm {credentials}: {exc}") from None
+        if link.site != site:
+            raise fail(f"tệp {credentials} cấp cho trạm {link.site}, không phải {site}")
+        return FederationOptions(site=site, link=link.with_url(hub) if hub else link)
+    if bool(leafnodes) != bool(sites):
+        raise fail("trung tâm cần cả --leafnodes (cổng) và --sites (các đơn vị có trạm)")
+    if leafnodes and sites:
+        paths = [s.strip() for s in sites.split(",") if s.strip()]
+        bad = [p for p in paths if not UNIT_PATH.fullmatch(p)]
+        if bad:
+            raise fail(f"--sites: {', '.join(bad)} không phải mã đường dẫn đơn vị (ví dụ 52.21787)")
+        return FederationOptions(sites=paths, leaf_port=leafnodes)
+    return None
+
+
+@dataclass(frozen=True)
+class FederationOptions:
+    """`cchc up` as a hub (`sites`, `leaf_port`) or as a site (`site`, `link`)."""
+
+    sites: list[str] = field(default_factory=list)
+    leaf_port: int = 0
+    site: str | None = None
+    link: HubLink | None = None
 
 
 @app.command()
@@ -112,6 +199,7 @@ def run_system(
     durable: bool = False,
     replicas: int = 1,
     cluster: int = 1,
+    federation: FederationOptions | None = None,
     when_serving: Callable[[str], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """The whole system until Ctrl-C or SIGTERM, then everything it started is stopped. With
@@ -130,8 +218,18 @@ def run_system(
             )
         if cluster % 2 == 0:
             raise fail(f"--cluster {cluster}: cần số lẻ máy chủ (3 hoặc 5) để JetStream luôn có đa số")
+        if federation:
+            raise fail(
+                "--cluster chưa dùng cùng trạm/trung tâm (--site, --leafnodes) trong cchc up: xem README, mục Mở rộng"
+            )
         # a write is kept once a majority of its 3 copies has it: any one node may go
         settings = settings.model_copy(update={"stream_replicas": 3})
+    if federation and settings.nats_url:
+        raise fail("trạm và trung tâm chạy NATS nhúng (leaf node, domain JetStream): bỏ CCHC_NATS_URL")
+    if federation and federation.site:
+        settings = settings.model_copy(update={"site": federation.site})
+    elif federation:
+        settings = settings.model_copy(update={"sites": federation.sites})
     started: list[EmbeddedNats | EmbeddedPostgres] = []
     # SIGTERM unwinds like Ctrl-C from the first moment, so whatever was started gets stopped.
     # (uvicorn re-raises the signal it caught after its graceful stop; it arrives here too.)
@@ -148,7 +246,16 @@ def run_system(
                 started.extend(nodes.nodes)  # each node stopped, and restarted by keep_up, on its own
                 nats_url = nodes.start()
             else:
-                nats = EmbeddedNats(data_dir, config=nats_auth.config, durable=durable)
+                nats = EmbeddedNats(
+                    data_dir,
+                    config=nats_auth.config,
+                    durable=durable,
+                    **(
+                        _leaf_settings(federation, settings, nats_auth, host=host, data_dir=data_dir)
+                        if federation
+                        else {}
+                    ),
+                )
                 started.append(nats)  # before start(): a signal mid-start still stops it
                 nats_url = nats.start()
         if not database_url:
@@ -181,6 +288,8 @@ def run_system(
             env={
                 "CCHC_NATS_URL": nats_url,
                 **({"CCHC_STREAM_REPLICAS": str(settings.stream_replicas)} if settings.stream_replicas else {}),
+                **({"CCHC_SITE": settings.site} if settings.site else {}),
+                **({"CCHC_SITES": json.dumps(settings.sites)} if settings.sites else {}),
                 "CCHC_PUBLIC_URL": public_url,
                 **auth_files.service_env(),
             },
@@ -237,6 +346,42 @@ def run_system(
                 server.stop()
         (data_dir / "nats.url").unlink(missing_ok=True)  # a cluster's, written by none of its nodes alone
     typer.echo("Đã dừng.")
+
+
+def _leaf_settings(
+    federation: FederationOptions, settings: Settings, nats_auth: nats_users.EmbeddedAuth, *, host: str, data_dir: Path
+) -> dict[str, Any]:
+    """The embedded nats-server's leaf node settings: a hub's port and its sites' users (and the
+    credentials file of each site, for the operator to hand over), or a site's link to its hub."""
+    from shared.federation import domain_of, leaf_permissions
+
+    if federation.site and federation.link:
+        link = federation.link
+        return {
+            "domain": domain_of(federation.site),
+            "hub": link.url_with_credentials(),
+            "not_across": [f"{settings.nats_prefix}.>"],
+        }
+    users: dict[str, str] = {}
+    for site in federation.sites:
+        user = domain_of(site)
+        users[user] = nats_auth.folder.password(user)
+        HubLink(
+            site=site,
+            url=f"nats-leaf://{host}:{federation.leaf_port}",
+            user=user,
+            password=users[user],
+            hub_domain=settings.hub_domain,
+        ).write(nats_auth.folder.path / f"site-{site}.json")
+    typer.echo(f"Tệp đăng nhập của từng trạm: {nats_auth.folder.path}/site-<đơn vị>.json (chuyển qua kênh an toàn)")
+    return {
+        "domain": settings.hub_domain,
+        "leaf_port": federation.leaf_port,
+        "leaf_users": users,
+        "leaf_permissions": {
+            domain_of(s): leaf_permissions(settings.nats_prefix, s, settings.hub_domain) for s in federation.sites
+        },
+    }
 
 
 def _ensure_admin(database_url: str, password: str | None) -> str | None:

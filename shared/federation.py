@@ -21,7 +21,12 @@ ways): what crosses is sourcing only, so an event is stored once on each side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from nats.js.api import ExternalStream, StreamSource, SubjectTransform
 
@@ -29,6 +34,7 @@ from shared.events import stream_name
 from shared.units import SEPARATOR
 
 HUB_DOMAIN = "hub"
+UNIT_PATH = re.compile(r"[0-9A-Za-z]+(\.[0-9A-Za-z]+)*")
 # the families a site writes and the hub sources from it (its subtree only)
 UP = ("plan", "assignment", "progress", "occurrence", "notification", "audit")
 # the families the hub writes and a site sources: which event types, for which units
@@ -129,3 +135,81 @@ class Federation:
             )
             for site in self.sites
         ]
+
+
+def leaf_permissions(prefix: str, site: str, hub_domain: str = HUB_DOMAIN) -> dict[str, Any]:
+    """What a site's leaf connection may carry, enforced by the hub on the site's user: up, the
+    requests of the site's own sources to the hub's JetStream (creating consumers on the streams
+    it sources, nothing else: no stream can be read whole, changed or deleted from a site) and the
+    deliveries of the hub's sources from the site; down, the same the other way. Never an
+    application subject (`<prefix>.>`): events cross by sourcing only."""
+    domain = domain_of(site)
+    streams = sorted({stream_name(prefix, f) for f in (*DOWN_ANCESTORS, *DOWN_SUBTREE)})
+    return {
+        "publish": {
+            "allow": [
+                *(f"$JS.{hub_domain}.API.CONSUMER.CREATE.{s}" for s in streams),
+                *(f"$JS.{hub_domain}.API.CONSUMER.CREATE.{s}.>" for s in streams),
+                "$JS.FC.>",
+                "$JSC.R.>",  # the site's JetStream answering the hub's sources
+                deliver_subject(prefix, domain, "*", "up").rpartition(".")[0] + ".>",
+            ]
+        },
+        "subscribe": {
+            "allow": [
+                f"$JS.{domain}.API.>",
+                "$JS.FC.>",
+                "$JSC.R.>",  # the hub's JetStream answering the site's sources
+                deliver_subject(prefix, domain, "*", "down").rpartition(".")[0] + ".>",
+            ]
+        },
+    }
+
+
+@dataclass(frozen=True)
+class HubLink:
+    """A site's credentials on its hub, as the hub writes them for the operator to hand over
+    (`<data>/secrets/nats/site-<unit>.json`) and `cchc up --site … --hub-credentials` reads."""
+
+    site: str
+    url: str  # nats-leaf://host:port
+    user: str
+    password: str
+    hub_domain: str = HUB_DOMAIN
+
+    @classmethod
+    def read(cls, path: Path) -> HubLink:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        missing = [k for k in ("site", "url", "user", "password") if not data.get(k)]
+        if missing:
+            raise ValueError(f"thiếu {', '.join(missing)}")
+        return cls(
+            site=data["site"],
+            url=data["url"],
+            user=data["user"],
+            password=data["password"],
+            hub_domain=data.get("hub_domain", HUB_DOMAIN),
+        )
+
+    def write(self, path: Path) -> None:
+        from shared.nats_security import write_secret
+
+        text = json.dumps(
+            {
+                "site": self.site,
+                "url": self.url,
+                "user": self.user,
+                "password": self.password,
+                "hub_domain": self.hub_domain,
+            },
+            indent=2,
+        )
+        write_secret(path, text + "\n")
+
+    def with_url(self, url: str) -> HubLink:
+        return replace(self, url=url)
+
+    def url_with_credentials(self) -> str:
+        parts = urlsplit(self.url)
+        netloc = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}@{parts.hostname}:{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -97,6 +99,7 @@ class EmbeddedNats:
     domain: str | None = None
     leaf_port: int = 0
     leaf_users: dict[str, str] = field(default_factory=dict, repr=False)
+    leaf_permissions: dict[str, dict[str, Any]] = field(default_factory=dict)  # per leaf user
     hub: str | None = field(default=None, repr=False)
     not_across: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -168,13 +171,16 @@ class EmbeddedNats:
         if jetstream:
             lines.append(f"jetstream {{ {', '.join(jetstream)} }}")
         if self.leaf_port:
-            users = [{"user": user, "password": password} for user, password in self.leaf_users.items()]
-            lines.append(
-                "leafnodes "
-                + json.dumps(
-                    {"host": self.host, "port": self.leaf_port, "authorization": {"users": users}}, ensure_ascii=False
-                )
-            )
+            lines.append("leafnodes " + json.dumps({"host": self.host, "port": self.leaf_port}))
+            if self.config is None and self.leaf_users:
+                # no users' file (the tests): the sites' users, and everyone else as `local`; a
+                # leaf connection's user is one of the server's, and its permissions are the link's
+                users = [{"user": "local", "password": secrets.token_urlsafe(16)}] + [
+                    {"user": user, "password": password, "permissions": self.leaf_permissions.get(user, {})}
+                    for user, password in self.leaf_users.items()
+                ]
+                lines.append("authorization " + json.dumps({"users": users}, ensure_ascii=False))
+                lines.append("no_auth_user: local")
         if self.hub:
             remote = {
                 "url": self.hub,

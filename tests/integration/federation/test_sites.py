@@ -21,7 +21,7 @@ import nats
 import pytest
 
 from shared.events import stream_name
-from shared.federation import domain_of
+from shared.federation import domain_of, leaf_permissions
 from shared.servers import EmbeddedNats, free_port
 from shared.settings import Settings
 from tests.faults.deployment import Proxy
@@ -53,7 +53,13 @@ class Topology:
 async def topology(tmp_path: Path, nats_prefix: str) -> AsyncIterator[Topology]:
     passwords = {domain_of(site): f"pw-{site.replace('.', '-')}" for site in (SITE_A, SITE_B)}
     hub = EmbeddedNats(
-        tmp_path / "hub", domain="hub", leaf_port=free_port(), leaf_users=passwords, monitor_port=free_port()
+        tmp_path / "hub",
+        domain="hub",
+        leaf_port=free_port(),
+        leaf_users=passwords,
+        # what each site's connection may carry: its sources' requests and deliveries only
+        leaf_permissions={domain_of(s): leaf_permissions(nats_prefix, s) for s in (SITE_A, SITE_B)},
+        monitor_port=free_port(),
     )
     made = Topology(hub)
     try:
@@ -211,6 +217,22 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         assert await notifications_for(hub, a_assignment) == 0
         # the hub did none of A's work: no assignment of A's commune in its tasks
         assert not await assignment(hub, "21787", 1)
+
+        # what a site can do to the hub: nothing but its own subtree's events, by its sources
+        hub_progress = stream_name(nats_prefix, "progress")
+        other = f"{nats_prefix}.progress.reported.52.{AT_THE_HUB}"
+        client = await nats.connect(topology.sites[SITE_A].url)
+        try:
+            forged = await client.jetstream().publish(other, b"{}", headers={"Nats-Msg-Id": "forged"})
+            assert forged.stream == hub_progress  # stored at the site, which owns its stream…
+            with pytest.raises((nats.errors.NoRespondersError, nats.errors.TimeoutError)):
+                await client.request(f"$JS.hub.API.STREAM.DELETE.{hub_progress}", b"", timeout=2)
+            with pytest.raises((nats.errors.NoRespondersError, nats.errors.TimeoutError)):
+                await client.request(f"$JS.hub.API.STREAM.MSG.GET.{hub_progress}", b'{"seq": 1}', timeout=2)
+        finally:
+            await client.close()
+        await asyncio.sleep(2)
+        assert await stored(topology.hub.url, hub_progress, other) == 1  # …but the hub takes only A's subtree
 
 
 async def _known(system: System, code: str) -> bool:
