@@ -250,11 +250,7 @@ def run_system(
                     data_dir,
                     config=nats_auth.config,
                     durable=durable,
-                    **(
-                        _leaf_settings(federation, settings, nats_auth, host=host, data_dir=data_dir)
-                        if federation
-                        else {}
-                    ),
+                    **(_leaf_settings(federation, settings, nats_auth, host=host) if federation else {}),
                 )
                 started.append(nats)  # before start(): a signal mid-start still stops it
                 nats_url = nats.start()
@@ -349,39 +345,31 @@ def run_system(
 
 
 def _leaf_settings(
-    federation: FederationOptions, settings: Settings, nats_auth: nats_users.EmbeddedAuth, *, host: str, data_dir: Path
+    federation: FederationOptions, settings: Settings, nats_auth: nats_users.EmbeddedAuth, *, host: str
 ) -> dict[str, Any]:
-    """The embedded nats-server's leaf node settings: a hub's port and its sites' users (and the
-    credentials file of each site, for the operator to hand over), or a site's link to its hub."""
-    from shared.federation import domain_of, leaf_permissions
+    """The embedded nats-server's leaf node settings: a hub's domain and port (its sites' users
+    are in its users' file), writing each site's credentials for the operator to hand over; or a
+    site's domain and link to its hub."""
+    from shared.federation import domain_of
 
     if federation.site and federation.link:
-        link = federation.link
         return {
             "domain": domain_of(federation.site),
-            "hub": link.url_with_credentials(),
+            "hub": federation.link.url_with_credentials(),
             "not_across": [f"{settings.nats_prefix}.>"],
         }
-    users: dict[str, str] = {}
     for site in federation.sites:
         user = domain_of(site)
-        users[user] = nats_auth.folder.password(user)
         HubLink(
             site=site,
             url=f"nats-leaf://{host}:{federation.leaf_port}",
             user=user,
-            password=users[user],
+            password=nats_auth.folder.password(user),
             hub_domain=settings.hub_domain,
         ).write(nats_auth.folder.path / f"site-{site}.json")
     typer.echo(f"Tệp đăng nhập của từng trạm: {nats_auth.folder.path}/site-<đơn vị>.json (chuyển qua kênh an toàn)")
-    return {
-        "domain": settings.hub_domain,
-        "leaf_port": federation.leaf_port,
-        "leaf_users": users,
-        "leaf_permissions": {
-            domain_of(s): leaf_permissions(settings.nats_prefix, s, settings.hub_domain) for s in federation.sites
-        },
-    }
+    # the sites' links come to the address the system serves on (--host), not only to loopback
+    return {"domain": settings.hub_domain, "leaf_port": federation.leaf_port, "leaf_host": host}
 
 
 def _ensure_admin(database_url: str, password: str | None) -> str | None:

@@ -66,7 +66,9 @@ def prepare_embedded(data_dir: Path, settings: Settings) -> EmbeddedAuth:
     """Passwords (made once, kept) and a fresh authorization file for the embedded server."""
     folder = auth_dir(data_dir)
     folder.ensure()
-    return EmbeddedAuth(folder, folder.write_config(accesses(settings), prefix=settings.nats_prefix))
+    return EmbeddedAuth(
+        folder, folder.write_config(accesses(settings), prefix=settings.nats_prefix, sites=settings.sites)
+    )
 
 
 async def provision(settings: Settings, *, readers: list[Reader] | None = None) -> None:

@@ -98,6 +98,7 @@ class EmbeddedNats:
     # (the application's, `<prefix>.>`: only sourcing crosses).
     domain: str | None = None
     leaf_port: int = 0
+    leaf_host: str | None = None  # where sites reach it (default: `host`)
     leaf_users: dict[str, str] = field(default_factory=dict, repr=False)
     leaf_permissions: dict[str, dict[str, Any]] = field(default_factory=dict)  # per leaf user
     hub: str | None = field(default=None, repr=False)
@@ -171,7 +172,7 @@ class EmbeddedNats:
         if jetstream:
             lines.append(f"jetstream {{ {', '.join(jetstream)} }}")
         if self.leaf_port:
-            lines.append("leafnodes " + json.dumps({"host": self.host, "port": self.leaf_port}))
+            lines.append("leafnodes " + json.dumps({"host": self.leaf_host or self.host, "port": self.leaf_port}))
             if self.config is None and self.leaf_users:
                 # no users' file (the tests): the sites' users, and everyone else as `local`; a
                 # leaf connection's user is one of the server's, and its permissions are the link's
