@@ -14,6 +14,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from shared.settings import Settings
 from tests.faults.deployment import Proxy
 from tests.integration.conftest import DatabaseRoles, System, running
 from tests.integration.plans_data import QUARTERLY_PLAN
-from tests.integration.steps import notifications_for
+from tests.integration.steps import move_tasks_clock, notifications_for
 from tests.servers import Servers, new_database
 
 pytestmark = pytest.mark.integration
@@ -165,8 +166,12 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         await hub.eventually(all_expected)
         assert (await rollup(a, "21787", "2026"))["expected"] == QUARTERS  # the site: its commune only
 
-        # the link of site A is cut: it keeps taking reports, B and the hub too
+        # the link of site A is cut: it keeps reminding, and taking reports, B and the hub too
         topology.links[SITE_A].cut()
+        a_assignment = uuid.UUID((await assignment(a, "21787", 1))["id"])
+        told = await notifications_for(a, a_assignment)
+        await move_tasks_clock(a, datetime(2026, 3, 9, 1, tzinfo=UTC))  # 7 days before the due date 16/03
+        await a.eventually(lambda: _more(a, a_assignment, told))  # the due-soon reminder, from local state
         await report(a, "21787", 1, "in_progress")
         await report(a, "21787", 3)  # a correction: the newest version must win at the hub
         await report(b, "21853", 2)
@@ -211,9 +216,9 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         total = await rollup(hub, "52")
         assert total["reported"] == 3 and total["expected"] == communes
         assert total["outputs"] == {"article": 3 + 2 + 5}
-        # the commune was told of its assignment and of the amendment by its site, not again by the hub
-        a_assignment = uuid.UUID((await assignment(a, "21787", 1))["id"])
-        assert await notifications_for(a, a_assignment) == 2
+        # the commune was told of its assignment, reminded, and told of the amendment by its site;
+        # the hub told it nothing
+        assert await notifications_for(a, a_assignment) == 3
         assert await notifications_for(hub, a_assignment) == 0
         # the hub did none of A's work: no assignment of A's commune in its tasks
         assert not await assignment(hub, "21787", 1)
@@ -233,6 +238,10 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
             await client.close()
         await asyncio.sleep(2)
         assert await stored(topology.hub.url, hub_progress, other) == 1  # …but the hub takes only A's subtree
+
+
+async def _more(system: System, assignment_id: uuid.UUID, than: int) -> bool:
+    return await notifications_for(system, assignment_id) > than
 
 
 async def _known(system: System, code: str) -> bool:
