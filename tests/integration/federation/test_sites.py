@@ -103,8 +103,10 @@ async def site_system(
 
 
 async def assignment(system: System, code: str, quarter: int) -> dict[str, Any]:
+    """The commune's assignment of the province's plan in that quarter ({} if none here)."""
     items = (await system.get("/api/assignments", params={"unit": code, "period": f"2026-Q{quarter}"})).json()
-    return dict(items["items"][0]) if items.get("items") else {}
+    mine = [i for i in items.get("items", []) if i["plan_number"] == QUARTERLY_PLAN["number"]]
+    return dict(mine[0]) if mine else {}
 
 
 async def report(system: System, code: str, outputs: int, status: str = "done") -> None:
@@ -159,12 +161,31 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         # the site's directory: the units above it and its own, from the hub's; no other commune
         await a.eventually(lambda: _known(a, "21787"))
         assert await _known(a, "52") and not await _known(a, "21853")
+        # …and the province's plan, read-only, for the commune to see what it implements
+        seen = await a.eventually(lambda: _plan(a, plan_id))
+        assert seen["number"] == QUARTERLY_PLAN["number"] and seen["status"] == "issued", seen
+        assert [task["title"] for task in seen["tasks"]] == [QUARTERLY_PLAN["tasks"][0]["title"]]
 
         async def all_expected() -> bool:
             return (await rollup(hub, "52", "2026"))["expected"] == communes * QUARTERS
 
         await hub.eventually(all_expected)
         assert (await rollup(a, "21787", "2026"))["expected"] == QUARTERS  # the site: its commune only
+
+        # the commune's own plan, issued at its site, reaches the hub's plans
+        own = {
+            **QUARTERLY_PLAN,
+            "number": "05/KH-UBND",
+            "issuer": "21787",
+            "tasks": [
+                {**QUARTERLY_PLAN["tasks"][0], "title": "Tuyên truyền trên loa truyền thanh xã", "lead": ["21787"]}
+            ],
+        }
+        made = await a.post("/api/plans", json=own)
+        assert made.status_code == 201, made.text
+        assert (await a.post(f"/api/plans/{made.json()['id']}/issue")).status_code == 200
+        at_hub = await hub.eventually(lambda: _plan(hub, made.json()["id"]))
+        assert at_hub["issuer"] == "21787" and at_hub["status"] == "issued"
 
         # the link of site A is cut: it keeps reminding, and taking reports, B and the hub too
         topology.links[SITE_A].cut()
@@ -203,6 +224,8 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
 
         await hub.eventually(all_counted)
         await a.eventually(lambda: _titled(a, "21787", "(điều chỉnh)"))  # the amendment reached A
+        seen = (await a.get(f"/api/plans/{plan_id}")).json()
+        assert seen["status"] == "amended" and seen["version"] == 2 and "(điều chỉnh)" in seen["tasks"][0]["title"]
         await hub.settled()
         await a.settled()
 
@@ -214,7 +237,7 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
         row = await rollup(hub, "21787")
         assert row["reported"] == 1 and row["states"]["done_on_time"] == 1 and row["outputs"] == {"article": 3}, row
         total = await rollup(hub, "52")
-        assert total["reported"] == 3 and total["expected"] == communes
+        assert total["reported"] == 3 and total["expected"] == communes + 1  # and the commune's own plan
         assert total["outputs"] == {"article": 3 + 2 + 5}
         # the commune was told of its assignment, reminded, and told of the amendment by its site;
         # the hub told it nothing
@@ -242,6 +265,11 @@ async def test_a_cut_site_keeps_working_and_the_hub_counts_its_reports_once_on_r
 
 async def _more(system: System, assignment_id: uuid.UUID, than: int) -> bool:
     return await notifications_for(system, assignment_id) > than
+
+
+async def _plan(system: System, plan_id: str) -> dict[str, Any] | None:
+    answer = await system.get(f"/api/plans/{plan_id}")
+    return dict(answer.json()) if answer.status_code == 200 else None
 
 
 async def _known(system: System, code: str) -> bool:
