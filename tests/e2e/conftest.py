@@ -18,7 +18,7 @@ import pytest
 
 from shared.access import Right
 from shared.servers import free_port
-from tests.servers import Servers
+from tests.servers import Servers, unique_name
 
 CCHC = [sys.executable, "-m", "cchc.cli"]
 ADMIN_PASSWORD = "quan-tri-e2e-2026"  # the first national admin's, given to `cchc up`
@@ -50,6 +50,16 @@ def environment(servers: Servers, database_url: str, nats_prefix: str) -> dict[s
     env["CCHC_GATEWAY_CACHE_SECONDS"] = "0"  # a revoked session or token is refused at once
     if servers.origin != "embedded":
         env.update(CCHC_NATS_URL=servers.nats_url, CCHC_DATABASE_URL=database_url, CCHC_NATS_PREFIX=nats_prefix)
+    return env
+
+
+def embedded_nats_environment(servers: Servers, database_url: str, role_prefix: str) -> dict[str, str]:
+    """`cchc up` with its own embedded nats-server(s) (no CCHC_NATS_URL: a cluster, a hub, a site)
+    on the tests' PostgreSQL, with database roles of its own (they are cluster-wide)."""
+    env = environment(servers, database_url, "cchc")
+    env.pop("CCHC_NATS_URL", None)
+    env.pop("CCHC_NATS_PREFIX", None)
+    env.update(CCHC_DATABASE_URL=database_url, CCHC_DATABASE_ROLE_PREFIX=unique_name(role_prefix))
     return env
 
 

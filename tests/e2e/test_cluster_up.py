@@ -19,19 +19,10 @@ from cchc.nats_users import operator_settings
 from shared import nats_security
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
 from shared.settings import Settings
-from tests.e2e.conftest import CCHC, environment, start
-from tests.servers import Servers, unique_name
+from tests.e2e.conftest import CCHC, embedded_nats_environment, start
+from tests.servers import Servers
 
 pytestmark = pytest.mark.e2e
-
-
-def cluster_env(servers: Servers, database_url: str) -> dict[str, str]:
-    """The embedded cluster (no CCHC_NATS_URL), on the tests' PostgreSQL with roles of its own."""
-    env = environment(servers, database_url, "cchc")
-    env.pop("CCHC_NATS_URL", None)
-    env.pop("CCHC_NATS_PREFIX", None)
-    env.update(CCHC_DATABASE_URL=database_url, CCHC_DATABASE_ROLE_PREFIX=unique_name("cl"))
-    return env
 
 
 async def stream_copies(data_dir: Path) -> dict[str, tuple[int, str, list[tuple[str, bool]]]]:
@@ -59,7 +50,9 @@ async def test_a_cluster_of_three_keeps_three_copies_and_a_dead_node_comes_back(
 ) -> None:
     tmp_path.chmod(0o755)  # noqa: ASYNC240 - once, before anything runs
     data_dir = tmp_path / "data"
-    running = start(data_dir, cluster_env(servers, database_url), options=("--cluster", "3"), timeout=120)
+    running = start(
+        data_dir, embedded_nats_environment(servers, database_url, "cl"), options=("--cluster", "3"), timeout=120
+    )
     try:
         urls = (data_dir / "nats.url").read_text().split(",")
         assert len(urls) == 3

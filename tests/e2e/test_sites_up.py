@@ -13,21 +13,13 @@ from pathlib import Path
 import pytest
 
 from shared.servers import free_port
-from tests.e2e.conftest import Running, environment, operated, start
+from tests.e2e.conftest import Running, embedded_nats_environment, operated, start
 from tests.integration.plans_data import QUARTERLY_PLAN
-from tests.servers import Servers, new_database, unique_name
+from tests.servers import Servers, new_database
 
 pytestmark = pytest.mark.e2e
 
 SITE = "52.21787"
-
-
-def up_env(servers: Servers, database_url: str) -> dict[str, str]:
-    env = environment(servers, database_url, "cchc")
-    env.pop("CCHC_NATS_URL", None)
-    env.pop("CCHC_NATS_PREFIX", None)
-    env.update(CCHC_DATABASE_URL=database_url, CCHC_DATABASE_ROLE_PREFIX=unique_name("st"))
-    return env
 
 
 async def eventually(check, timeout: float = 120.0):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
@@ -48,7 +40,7 @@ async def test_a_commune_site_links_to_its_hub_and_the_hub_counts_its_report(
     leaf_port = free_port()
     hub = start(
         tmp_path / "hub",
-        up_env(servers, database_url),
+        embedded_nats_environment(servers, database_url, "st"),
         options=("--leafnodes", str(leaf_port), "--sites", SITE),
         timeout=120,
     )
@@ -61,7 +53,7 @@ async def test_a_commune_site_links_to_its_hub_and_the_hub_counts_its_report(
         async with new_database(servers.database_url) as site_database:
             site = start(
                 tmp_path / "site",
-                up_env(servers, site_database),
+                embedded_nats_environment(servers, site_database, "st"),
                 options=("--site", SITE, "--hub-credentials", str(credentials)),
                 timeout=120,
             )

@@ -9,21 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import nats
 import pytest
 from nats.js.api import StreamInfo
 
 from shared.events import DEAD_LETTER, FAMILIES, stream_name
-from tests.faults.conftest import record
-from tests.faults.deployment import PREFIX, Deployment, deployment
+from tests.faults.conftest import own_deployment, record, world_of
+from tests.faults.deployment import PREFIX, Deployment
 from tests.faults.faults import under_load
-from tests.faults.load import Load, World, build_world
+from tests.faults.load import Load, World
 
 pytestmark = [pytest.mark.faults, pytest.mark.every_run]
 
@@ -32,20 +29,13 @@ DOWN_SECONDS = 12.0  # the node stays dead while the load goes on
 
 @pytest.fixture(scope="module")
 async def clustered() -> AsyncIterator[Deployment]:
-    root = Path(tempfile.mkdtemp(prefix="cchc-cluster-"))
-    try:
-        async with deployment(root / "deployment", cluster=3) as made:
-            yield made
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    async with own_deployment(cluster=3) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
 async def cluster_world(clustered: Deployment) -> World:
-    async with clustered.client(timeout=60) as client:
-        made = await build_world(client)
-    await clustered.settled()
-    return made
+    return await world_of(clustered)
 
 
 async def streams(deployment: Deployment) -> dict[str, StreamInfo]:
