@@ -11,6 +11,7 @@ from typing import Any
 from services.plans.importer.lines import Line, Notes, is_roman
 from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
 from services.plans.importer.table import Row
+from services.plans.importer.timewords import read_timeline
 from services.plans.importer.vocabulary import misread, repaired_time
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
@@ -132,12 +133,15 @@ def _misread_timeline(task: TaskDraft, notes: Notes) -> Schedule | None:
     """A timeline the parser could not read, read again with its OCR-misread words read back
     ("Thuong xyen" → "thuong xuyen", "Trưóc ngay 3O/11"): kept, with a warning saying so."""
     fixed = repaired_time(task.timeline_text)
-    if fixed == normalize(task.timeline_text):
-        return None
     try:
+        if fixed == normalize(task.timeline_text):
+            raise TimelineError(fixed)
         schedule = parse_timeline(fixed)
     except TimelineError:
-        return None
+        reading = read_timeline(task.timeline_text)  # each word's readings tried whole: "hang 3/2025"
+        if reading is None:
+            return None
+        schedule, fixed = reading.schedule, reading.text
     notes.add(
         task.line, f"nhiệm vụ {task.ref}: đọc thời gian {task.timeline_text!r} là {fixed!r} (chữ bị nhận dạng sai)"
     )

@@ -49,9 +49,9 @@ for _word in (*_WRITTEN.split(), *(w for name in _UNIT_NAMES for w in name.split
 VOCABULARY: frozenset[str] = frozenset(_WORDS.split()) | frozenset(w for w in _UNIT_WORDS if w.isalpha())
 
 # OCR confusions folded away before words are compared: i/l/1/|, o/0/6, đ/d/P, rn/m, cl/d, y/u,
-# e/c, n/ri. Both sides are folded, so a word of the vocabulary folds as its damage does.
+# e/c, n/ri, h/b. Both sides are folded, so a word of the vocabulary folds as its damage does.
 _PAIRS = (("rn", "m"), ("cl", "d"), ("ri", "n"))
-_CHARS = str.maketrans({"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c"})
+_CHARS = str.maketrans({"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c", "b": "h"})
 
 
 def skeleton(word: str) -> str:
