@@ -370,7 +370,8 @@ def row_number(text: str) -> str | None:
     heading = re.fullmatch(r"(?P<r>[IVX]{1,4}|[A-H])\.?", text.strip())
     if heading:
         return heading["r"]
-    text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
+    # digits as OCR misreads them: 1 as l or |, 0 as O, 5 as S (no group is lettered S)
+    text = text.strip().replace(",", ".").replace("l", "1").replace("|", "1").replace("O", "0").replace("S", "5")
     match = _ROW_NUMBER.match(text)
     return match["ref"] if match else None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from services.plans.importer.lines import Line, Notes, row_number
-from services.plans.importer.vocabulary import repaired, skeleton
+from services.plans.importer.vocabulary import label_column, repaired, skeleton
 from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
@@ -42,7 +42,8 @@ def column_of(header: str) -> str | None:
     for column, words in checks:  # OCR damage: "Co quan chu tr", "Thoi gan thuc hien"
         if len(fixed) >= 5 and any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
             return column
-    return None
+    whole = label_column(norm)  # the header as one phrase: "Tbời gan tbuc hiệri"
+    return whole[0] if whole is not None else None
 
 
 def header_columns(cells: list[str]) -> dict[int, str] | None:

@@ -65,10 +65,13 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     for index, row in enumerate(rows):
         values = row.values
         ref = values["ref"]
-        if ref == "I" and "1" not in seen and refs[index + 1 : index + 2] == ["2"]:
-            # "1" read as "I" (a group heading) right before task 2: the first task, said so
-            notes.add(row.line, "số thứ tự 'I' đứng ngay trước nhiệm vụ 2: đọc là 1 (có thể bị nhận dạng sai)")
-            ref = values["ref"] = "1"
+        digit = _digit_read_as_letter(refs, index)
+        if digit is not None:
+            # "1" read as "I", "8" as "B" (a group heading) between the tasks it stands between: said so
+            notes.add(
+                row.line, f"số thứ tự {ref!r} đứng giữa các nhiệm vụ liền số: đọc là {digit} (có thể bị nhận dạng sai)"
+            )
+            ref = values["ref"] = refs[index] = digit
         if is_roman(ref):
             if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
                 notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
@@ -127,6 +130,26 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
         task.area = area_of(task.title)
         task.channels = channels_in(words)
     return tasks
+
+
+_LETTER_DIGITS = {"I": "1", "B": "8"}  # group marks that are also how OCR reads a digit
+
+
+def _digit_read_as_letter(refs: list[str], index: int) -> str | None:
+    """The task number a group mark ('I', 'B') stands for when it sits where that number belongs:
+    right after the number before it (or first) and right before the number after it."""
+    digit = _LETTER_DIGITS.get(refs[index])
+    if digit is None:
+        return None
+    number = int(digit)
+    before = refs[index - 1] if index else None
+    after = refs[index + 1] if index + 1 < len(refs) else None
+    fits_before = (
+        (before is None and number == 1)
+        or before == str(number - 1)
+        or (before is not None and before.split(".")[0] == str(number - 1) and "." in before)
+    )
+    return digit if fits_before and after == str(number + 1) else None
 
 
 def _misread_timeline(task: TaskDraft, notes: Notes) -> Schedule | None:

@@ -51,7 +51,9 @@ VOCABULARY: frozenset[str] = frozenset(_WORDS.split()) | frozenset(w for w in _U
 # OCR confusions folded away before words are compared: i/l/1/|, o/0/6, đ/d/P, rn/m, cl/d, y/u,
 # e/c, n/ri, h/b. Both sides are folded, so a word of the vocabulary folds as its damage does.
 _PAIRS = (("rn", "m"), ("cl", "d"), ("ri", "n"))
-_CHARS = str.maketrans({"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c", "b": "h"})
+_CHARS = str.maketrans(
+    {"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c", "b": "h"}
+)
 
 
 def skeleton(word: str) -> str:
@@ -248,3 +250,65 @@ def opens_basis(text: str, openings: tuple[str, ...] = ("thuc hien", "can cu")) 
         return True
     head = " ".join(repaired(norm).split()[:2])
     return any(fuzz.ratio(head, opening) >= 75 for opening in openings if len(opening.split()) == 2)
+
+
+# The labels of a task's facts, as plans word them (in a table's header row, or before a colon in
+# a list: "Đơn vị chủ trì:", "Thời gian thực hiện:"). General wording, not any one plan's.
+LABELS: dict[str, tuple[str, ...]] = {
+    "lead": (
+        "chu tri",
+        "co quan chu tri",
+        "don vi chu tri",
+        "chu tri thuc hien",
+        "don vi chu tri thuc hien",
+        "tham muu",
+        "tham muu thuc hien",
+        "co quan thuc hien",
+        "don vi thuc hien",
+        "don vi thuc hien chinh",
+        "co quan tham muu",
+        "don vi tham muu",
+    ),
+    "coordinating": (
+        "phoi hop",
+        "co quan phoi hop",
+        "don vi phoi hop",
+        "phoi hop thuc hien",
+        "co quan, don vi phoi hop",
+        "don vi phoi hop thuc hien",
+    ),
+    "timeline": (
+        "thoi gian",
+        "thoi gian thuc hien",
+        "thoi gian hoan thanh",
+        "thoi han",
+        "thoi han hoan thanh",
+        "tien do",
+        "tien do thuc hien",
+    ),
+    "products": ("san pham", "ket qua", "ket qua/san pham", "ket qua, san pham", "san pham dau ra", "ket qua dau ra"),
+}
+_LABEL_FORMS = [
+    (column, re.sub(r"[^a-z]", "", skeleton(phrase))) for column, phrases in LABELS.items() for phrase in phrases
+]
+LABEL_ALIKE = 80  # % alike (folded, spaces aside) for a damaged label read as a label
+
+
+def label_column(label: str, *, alike: float = LABEL_ALIKE) -> tuple[str, float] | None:
+    """Which task fact a damaged label names ("Phố| hợp", "Thời ạn", "Sảri phẩm", "hủ trì"), with
+    how alike it is: the label compared whole, as one folded phrase, with every wording of every
+    fact, so that a letter lost leaving another word ("lên") still leaves the phrase nearly whole.
+    None when nothing is `alike` % alike, or when two facts are about as alike (no guess)."""
+    form = re.sub(r"[^a-z]", "", skeleton(normalize(label).replace("|", "i")))
+    if len(form) < 4:
+        return None
+    best: dict[str, float] = {}
+    for column, phrase in _LABEL_FORMS:
+        score = fuzz.ratio(form, phrase)
+        if score > best.get(column, 0):
+            best[column] = score
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    column, score = ranked[0]
+    if score < alike or (len(ranked) > 1 and ranked[1][1] > score - 10):
+        return None
+    return column, score / 100
