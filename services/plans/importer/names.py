@@ -9,11 +9,20 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
-from services.plans.importer.vocabulary import repaired, restored
+from services.plans.bodies import (
+    ABBREVIATIONS,
+    COMMON_BODIES,
+    LEVELS,
+    STANDARD_COMMUNE_BODIES,
+    STANDARD_DISTRICT_BODIES,
+    name_key,
+)
+from services.plans.importer.vocabulary import repaired, restored, skeleton
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
+COMMON_ACCEPT = 0.85  # a damaged name read as one of the common bodies when this alike …
+COMMON_MARGIN = 0.05  # … and this much more alike than with any other common body
 
 
 @dataclass(frozen=True)
@@ -171,11 +180,69 @@ class _Forms:
         )
 
 
+def _phrase_form(text: str) -> str:
+    """A name as one folded phrase: abbreviations spelt out, OCR confusions folded, letters only —
+    a dropped letter that leaves another word ("Lên" for "Liên") still leaves the phrase close."""
+    words = re.findall(r"[a-z0-9|]+", normalize(text).replace("&", " va "))
+    return re.sub(r"[^a-z]", "", skeleton(" ".join(_SHORT.get(skeleton(word), word) for word in words)))
+
+
+# Abbreviations by their folded form, so that a damaged one ("UBNCL") is spelt out too.
+_SHORT = {skeleton(short): long for short, long in ABBREVIATIONS.items() if short.isalpha()}
+
+
+# Every common body at every level (and at none), as phrases, with its level: built once.
+_COMMON = [
+    (name, written, _phrase_form(written), _kind(name), _phrase_form(level) if level else "")
+    for name in COMMON_BODIES
+    for written, level in ((name, ""), *((f"{name} {level}", level) for level in LEVELS))
+]
+LEVEL_ALIKE = 60  # % alike the last words of a name must be with a level to be read as it
+
+
+def _ends_with_level(text: str, level: str) -> bool:
+    """Whether the last words of `text` are the level `level` (phrase form), maybe damaged ("ã",
+    "huong", "kbu"): "… các thôn" is no level, and its body no body of a commune or ward."""
+    words = normalize(text).split()
+    size = 2 if len(level) > 5 else 1  # "thi tran", "dac khu", "thanh pho", "thi xa"
+    tail = _phrase_form(" ".join(words[-size:]))
+    return fuzz.ratio(tail, level) >= LEVEL_ALIKE
+
+
+def common_body(text: str) -> tuple[str, float] | None:
+    """The common body (COMMON_BODIES, at the level written after it) a damaged name stands for,
+    with how alike they are: the whole name compared as one phrase. None when none is alike
+    enough, or another body is nearly as alike (no guess between two)."""
+    form = _phrase_form(text)
+    if len(form) < 5:
+        return None
+    kind = _kind(text)
+    words = len(normalize(text).split())
+    best: dict[str, tuple[float, str]] = {}
+    for name, written, phrase, candidate_kind, level in _COMMON:
+        if kind is not None and candidate_kind not in (None, kind):
+            continue
+        if (level and not _ends_with_level(text, level)) or words > len(written.split()):
+            continue  # "Tổ công nghệ số cộng đồng các thôn": more than a common body, at no level
+        score = fuzz.ratio(form, phrase) / 100
+        if score == 1 and _compact(normalize(text)) != _compact(normalize(written)):
+            score = 0.99  # alike only once OCR confusions are folded: nearly, not surely, the same
+        if score > best.get(name, (0.0, ""))[0]:
+            best[name] = (score, written)
+    ranked = sorted(best.values(), reverse=True)
+    if not ranked or ranked[0][0] < COMMON_ACCEPT:
+        return None
+    if len(ranked) > 1 and ranked[1][0] > ranked[0][0] - COMMON_MARGIN:
+        return None
+    return ranked[0][1], ranked[0][0]
+
+
 class BodyNames:
     """The bodies a plan may name: the standard bodies of a commune and of a district, those the
     caller's directory knows (with codes), and those the plan itself lists in its duties."""
 
-    def __init__(self, known: list[Known]) -> None:
+    def __init__(self, known: list[Known], *, common: bool = True) -> None:
+        self.common = common  # also read damaged names back to COMMON_BODIES
         self.forms: list[_Forms] = []
         by_key: dict[str, _Forms] = {}
         for item in known:
@@ -190,12 +257,12 @@ class BodyNames:
         return [forms.body for forms in self.forms]
 
     @classmethod
-    def standard(cls, extra: list[Known] | None = None) -> BodyNames:
+    def standard(cls, extra: list[Known] | None = None, *, common: bool = True) -> BodyNames:
         standard = [Known(name) for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES)]
-        return cls([*(extra or []), *standard])
+        return cls([*(extra or []), *standard], common=common)
 
     def with_names(self, names: list[str]) -> BodyNames:
-        return BodyNames([*self.known, *(Known(n) for n in names)])
+        return BodyNames([*self.known, *(Known(n) for n in names)], common=self.common)
 
     def resolve(self, text: str) -> Resolved:
         text = " ".join(text.split()).strip(" ;,.:-")
@@ -236,10 +303,15 @@ class BodyNames:
             if similarity > best[0]:
                 best = (similarity, candidate.body)
         score, item = best
+        common = common_body(text) if self.common else None
+        if common is not None and common[1] > score:  # "Hội Lên hiệp Phụ nữ xa", "Đoàn Thanh niên ã"
+            return Resolved(text, common[0], None, common[1])
         if item is not None and score >= ACCEPT:
-            if item.code is None and level is not None and _level_word(item.name) is None:
-                # as for an exact match: a standard body without a level, at the level the text names
-                return Resolved(text, f"{item.name} {_LEVEL_WRITTEN[level]}", None, score)
+            if item.code is None and level is not None and _level_word(item.name) != level:
+                # as for an exact match: a standard body at the level the text names ("… đặc khu", not "… xã")
+                own = _level_word(item.name)
+                bare = " ".join(item.name.split()[: -len(own.split())]) if own else item.name
+                return Resolved(text, f"{bare} {_LEVEL_WRITTEN[level]}", None, score)
             return Resolved(text, item.name, item.code, score)
         short = _initials(text, abbreviated=True)
         if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"

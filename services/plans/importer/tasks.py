@@ -16,6 +16,8 @@ from services.plans.importer.vocabulary import misread, repaired_time
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
+SURE = 0.9  # a coordinating body read back with less confidence than this is named in a warning
+
 
 @dataclass
 class TaskDraft:
@@ -117,6 +119,12 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                 if body.name is None and misread(body.text):
                     notes.add(
                         task.line, f"nhiệm vụ {task.ref}: tên đơn vị phối hợp có thể bị nhận dạng sai: {body.text!r}"
+                    )
+                elif body.name is not None and body.confidence < SURE:
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đọc đơn vị phối hợp {body.text!r} là {body.name!r} "
+                        f"(độ tin cậy {body.confidence:.2f})",
                     )
             for body in task.lead:
                 if body.name is None and not is_generic(body.text):
