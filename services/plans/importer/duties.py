@@ -94,6 +94,7 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
             continue
         duties[-1].lines.append(line.text.lstrip("-+• ").strip())
     for duty in duties:
+        duty.lines = _rejoined(duty.lines)
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
         if resolved.name is not None and resolved.name != duty.body and misread(duty.body):
@@ -114,6 +115,23 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
                     seen.add((entry.every, entry.by))
                     duty.reporting.append(entry)
     return duties
+
+
+def _rejoined(lines: list[str]) -> list[str]:
+    """Duty lines with a sentence broken across two lines made one again: a line that does not
+    end a sentence, followed by one that opens in lower case or with a number ("… báo cáo kết quả
+    khảo sát" / "6 tháng, 9 tháng về UBND xã"), as a scan's line breaks leave them."""
+    joined: list[str] = []
+    for text in lines:
+        if (
+            joined
+            and not joined[-1].rstrip().endswith((".", ";", ":", "!", "?"))
+            and (text[:1].islower() or text[:1].isdigit())
+        ):
+            joined[-1] = f"{joined[-1].rstrip()} {text}"
+        else:
+            joined.append(text)
+    return joined
 
 
 def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: int) -> list[Reporting]:
@@ -141,7 +159,8 @@ _EVERY = [
     (
         "quarter",
         re.compile(
-            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:i{1,3}|iv|[1-4])\b|\bquy\s*,"
+            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:[il1|]{1,3}v?|[il1|]?v|[1-4])\b"
+            r"|\bquy\s*,"
         ),
     ),
     ("half", re.compile(r"\b0?6 thang|sau thang")),

@@ -221,12 +221,28 @@ def unfamiliar(text: str) -> bool:
 
 # Two-word phrases of reporting duties: a pair of words nearly one of them (a letter lost from one
 # word: "ao cao", "6 hang") is read as it.
-REPORT_PHRASES = ("bao cao", "dinh ky", "6 thang", "9 thang", "truoc ngay", "hang quy", "hang nam", "hang thang")
+REPORT_PHRASES = (
+    "bao cao",
+    "dinh ky",
+    "6 thang",
+    "9 thang",
+    "truoc ngay",
+    "hang quy",
+    "hang nam",
+    "hang thang",
+    "va nam",
+    "ca nam",
+    "dau nam",
+    "cuoi nam",
+    "cuoi quy",
+)
+# "năm" before a year, a letter lost or misread ("nă 2026", "nm 2026", "ăm 2026", "narn 2026")
+_YEAR_WORD = re.compile(r"(?<![a-z])(?:na|nm|am|nim|ndm|narn|nam)(?=\s+(?:19|20)\d{2}\b)")
 
 
 def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, similarity: float = 85) -> str:
     """`text` with its words read back, then each pair of words nearly one of `phrases` read as it."""
-    words = repaired(text).split(" ")
+    words = _YEAR_WORD.sub("nam", repaired(text)).split(" ")
     index = 0
     while index < len(words) - 1:
         pair = f"{words[index]} {words[index + 1]}"
