@@ -33,6 +33,7 @@ from services.plans.importer.pdf import read_pdf
 from services.plans.importer.scan import Progress, ReadLimits, read_image
 from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
+from shared.periods import Period, PeriodError
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"
@@ -217,6 +218,7 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
     draft.duties = read_duties(reading.lines, reading.section, names, draft.notes)
     names = _with_own_bodies(draft, names)
     draft.tasks = build_tasks(reading.rows, names, draft.notes)
+    _check_timelines(draft)
     stated = count_stated(reading.lines)
     if stated is not None:
         count, line = stated
@@ -224,6 +226,31 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
         if count != real:
             draft.notes.add(line, f"văn bản ghi {count} nhiệm vụ nhưng đọc được {real}")
     return draft
+
+
+def _check_timelines(draft: PlanDraft) -> None:
+    """A quarter or a month outside the plan's own period, or over before the plan was issued, is
+    more likely a numeral OCR misread ("Quý I" for "Quý IV": a stroke lost) than a task: said so."""
+    try:
+        plan = Period.parse(draft.period) if draft.period else None
+    except PeriodError:
+        plan = None
+    for task in draft.tasks:
+        schedule = task.timeline
+        if schedule is None or schedule.kind not in ("quarter", "month"):
+            continue
+        year = schedule.year or (plan.year if plan else draft.date.year if draft.date else None)
+        index = schedule.quarter if schedule.kind == "quarter" else schedule.month
+        if year is None or index is None:
+            continue
+        when = Period(schedule.kind, year, index)
+        outside = plan is not None and when.year == plan.year and not plan.contains(when)
+        over = draft.date is not None and when.end < draft.date
+        if outside or over:
+            why = f"ngoài kỳ của kế hoạch ({plan})" if outside else "đã qua trước ngày ban hành kế hoạch"
+            draft.notes.add(
+                task.line, f"nhiệm vụ {task.ref}: thời gian {task.timeline_text!r} {why}; có thể bị nhận dạng sai"
+            )
 
 
 def parse_plan(

@@ -17,8 +17,8 @@ from services.plans.importer.names import BodyNames, Resolved
 from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
-# "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
-_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+# "1. Phòng Văn hóa - Xã hội", also "l.", "|.", "I." (a 1 OCR read as a letter) or "S." (a 5)
+_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|IS])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
 _END = ("tren day la", "noi nhan", "phu luc")
 DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 

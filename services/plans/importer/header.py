@@ -12,6 +12,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from services.plans.importer.lines import Line, Notes, fold
+from services.plans.importer.timewords import digits_read_back
 from services.plans.importer.vocabulary import dropped, misread, opens_basis, repaired_time, skeleton
 from shared.text import normalize
 
@@ -100,6 +101,18 @@ def _is_day_word(word: str) -> bool:
     return Levenshtein.distance(skeleton(word.strip()), skeleton("ngay")) <= 1
 
 
+def _place_unsure(place: str, *, damaged: bool) -> bool:
+    """A place name that may be misread: a word that is no syllable, a stroke or a digit in it
+    ("S| a hì"), the motto run into it ("Độ lậ - Tự do - …"), a comma left of a damaged "ngày"."""
+    return (
+        misread(place)
+        or bool(re.search(r"[|!0-9]", place))
+        or " - " in place
+        or len(place.split()) > 6
+        or (damaged and "," in place)
+    )
+
+
 def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | None]:
     for line in head:
         if len(line.text) > 90 or "ke hoach so" in line.norm or line.norm.startswith(("can cu", "thuc hien")):
@@ -107,6 +120,7 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         folded = fold(line.text)
         match = _DATE_WORDS.search(folded) or _DATE_DIGITS.search(folded)
         start = match.start() if match else 0
+        damaged = not match
         if not match:  # the words damaged: "ngy 05 thng 03 rim 2025", "này 10 tháng 3 ăm 2026"
             match = _DATE_SHAPE.search(folded)
             if not match or (match["ngay"] and not _is_day_word(match["ngay"])):
@@ -115,7 +129,12 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         place = line.text[:start].strip(" ,")
         if fold(place).endswith(" ngay"):  # "Đông Hà, ngày 15/4/2026"
             place = place[: -len("ngay")].strip(" ,")
-        if misread(place):  # "Canh irih": kept as written, said to be unsure
+        left = re.search(r",\s*(\S{1,4})$", place)  # "Don Ha, ày 15/4/2026": what OCR left of "ngày"
+        if left and Levenshtein.distance(normalize(left[1]), "ngay") <= 2:
+            place = place[: left.start()].strip()
+            notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r} (chữ 'ngày' bị nhận dạng sai)")
+        if _place_unsure(place, damaged=damaged):
+            # "Canh irih", "Don Ha, ày": kept as written, said to be unsure
             notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r}")
         if not match["d"] or not match["m"]:
             notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
@@ -240,12 +259,15 @@ _PERIODS = [
     (re.compile(r"nam\s*(?P<y>(?:19|20)\d{2})"), "{y}"),
 ]
 _QUARTERS = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+# Before a year, what is left of "6 tháng", "9 tháng", "quý …" or "đầu/cuối năm" that did not read.
+_PART_OF_YEAR = re.compile(r"\b(?:[69]|qu\w?|q\w?y|th\w{0,4}g|dau|cuoi|d\w?u|cu\w?i)\b")
 
 
 def read_period(title: str, notes: Notes) -> str:
     """'… năm 2026' → 2026; '6 tháng cuối năm 2025' → 2025-H2; '6 tháng đầu năm' → H1."""
     norm = normalize(title).replace("il", "ii")
-    texts = (norm, repaired_time(title).replace("il", "ii"))  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    fixed = repaired_time(title).replace("il", "ii")  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    texts = (norm, fixed, digits_read_back(fixed))  # "202S", "2O26"
     for pattern, code in _PERIODS:  # the most precise period first, in either text
         for text in texts:
             match = pattern.search(text)
@@ -253,6 +275,9 @@ def read_period(title: str, notes: Notes) -> str:
                 groups = match.groupdict()
                 if "q" in groups:
                     groups["q"] = _QUARTERS.get(groups["q"], groups["q"])
+                if code == "{y}" and _PART_OF_YEAR.search(text[: match.start()][-24:]):
+                    # "6 thág đu năm 2025" read only as its year: a part of the year was named, not read
+                    notes.add(None, f"kỳ của kế hoạch đọc là năm {groups['y']} nhưng tiêu đề có thể nêu kỳ ngắn hơn")
                 return code.format(**groups)
     notes.add(None, "không xác định được kỳ của kế hoạch (năm, 6 tháng …) từ tiêu đề")
     return ""
@@ -314,4 +339,6 @@ def split_basis(title: str, line: Line | None) -> tuple[str, Line | None]:
 def find_basis(lines: list[Line], after: int) -> Line | None:
     """The basis paragraph ('Thực hiện …', 'Căn cứ …') between the title and the first section."""
     basis = [line for line in lines[after : first_section(lines)] if opens_basis(line.text)]
-    return next((line for line in basis if "ke hoach" in line.norm), basis[0] if basis else None)
+    # a plan is cited by its words or by its number's symbol ("Kế hoạcb so 318/KH-UBND"): the first such
+    cites_plan = re.compile(r"ke hoach|\d+\s*/\s*kh\b")
+    return next((line for line in basis if cites_plan.search(line.norm)), basis[0] if basis else None)

@@ -300,7 +300,8 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             continue  # the signer's name under a stamp in the middle of the text (not under the signature)
         after_stamp = False
         last = pieces[-1] if pieces else ""
-        continues = line.text[0].islower() or last.endswith(("-", "–"))
+        # "l. Phòng Nội vụ" is item 1 (its digit read as a letter), not a sentence going on
+        continues = (line.text[0].islower() and not _LIST_MARK.match(line.text)) or last.endswith(("-", "–"))
         if wrapped and line.no == tail + 1:
             continues = continues or (
                 not last.endswith((".", ":", ";", "!", "?", "./."))

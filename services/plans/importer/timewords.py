@@ -107,6 +107,14 @@ def read_timeline(text: str) -> TimeReading | None:
     return closest[0] if len(meanings) == 1 else None
 
 
+def digits_read_back(text: str) -> str:
+    """`text` (matching form) with the digits OCR read as letters read back, in tokens that hold
+    a digit: "nam 202s" → "nam 2025", "3o/11" → "30/11"."""
+    return _NUMBERISH.sub(
+        lambda m: m.group().translate(_DIGIT_LOOKS) if any(c.isdigit() for c in m.group()) else m.group(), text
+    )
+
+
 def _count(choices: list[list[tuple[str, float]]]) -> int:
     total = 1
     for options in choices:
