@@ -33,6 +33,7 @@ from services.plans.importer.pdf import read_pdf
 from services.plans.importer.scan import Progress, ReadLimits, read_image
 from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
+from services.plans.importer.vocabulary import DAMAGED_SHARE, misread_share
 from shared.periods import Period, PeriodError
 from shared.text import normalize
 
@@ -171,6 +172,7 @@ class Reading:
     head: PlanDraft
     section: range
     rows: list[Row]
+    damaged: bool = False  # a damaged scan: what cannot be checked against a vocabulary is flagged
 
 
 def read_plan(
@@ -207,7 +209,8 @@ def read_plan(
     head.channels = channels_in(body_text)
     head.recipients = read_recipients(lines)
     head.signer = read_signature(lines)
-    return Reading(lines, head, section, rows)
+    damaged = misread_share([line.text for line in lines]) > DAMAGED_SHARE
+    return Reading(lines, head, section, rows, damaged)
 
 
 def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanDraft:
@@ -217,7 +220,7 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
     names = BodyNames.standard(known)
     draft.duties = read_duties(reading.lines, reading.section, names, draft.notes)
     names = _with_own_bodies(draft, names)
-    draft.tasks = build_tasks(reading.rows, names, draft.notes)
+    draft.tasks = build_tasks(reading.rows, names, draft.notes, damaged=reading.damaged)
     _check_timelines(draft)
     stated = count_stated(reading.lines)
     if stated is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from services.plans.importer.lines import Line, Notes, fold
+from services.plans.importer.lines import STAMP_WORDS, Line, Notes, fold
 from services.plans.importer.timewords import digits_read_back
 from services.plans.importer.vocabulary import dropped, misread, opens_basis, repaired_time, skeleton
 from shared.text import normalize
@@ -182,6 +182,26 @@ def _title_case(words: str) -> str:
     return text.title()
 
 
+_MOTTO_WORDS = ("cong hoa", "chu nghia", "viet nam", "doc lap", "hanh phuc")
+
+
+def _stamp_words(text: str) -> bool:
+    """A line (or what follows 'ỦY BAN NHÂN DÂN') that is only a stamp's words: 'CHỦ TỊCH', 'ĐÃ KÝ'."""
+    norm = normalize(text).strip(" .:")
+    return any(fuzz.ratio(norm, words) >= 80 for words in STAMP_WORDS)
+
+
+def _checked_issuer(issuer: str, line: Line, notes: Notes) -> str:
+    """The issuer as read, with a warning when it may be misread: no level word opens its name
+    ('xã', 'phường', 'huyện' …), or the national motto's words run into it."""
+    unit = normalize(issuer).removeprefix("uy ban nhan dan ").strip()
+    levels = sorted((normalize(word) for word in ADMIN_WORDS), key=len, reverse=True)
+    opens_with_level = any(unit == level or unit.startswith(level + " ") for level in levels)
+    if not opens_with_level or any(words in unit for words in _MOTTO_WORDS) or misread(issuer):
+        notes.add(line, f"cơ quan ban hành có thể bị nhận dạng sai: {issuer!r}")
+    return issuer
+
+
 def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     """The issuing People's Committee from the header lines ('ỦY BAN NHÂN DÂN' / 'XÃ IA PẾT'),
     else from the title or the basis paragraph, with a warning."""
@@ -189,11 +209,13 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
         prefix = re.match(r"\s*(?:uy ban nhan dan|ubnd)\b[\s.:]*", fold(line.text[:40]))  # its start is enough
         if prefix and line.text.isupper():
             rest = line.text[prefix.end() :].strip()  # fold() keeps positions: cut the original
-            if re.search(r"\w", rest):
-                return f"Ủy ban nhân dân {_title_case(rest)}"
+            if re.search(r"\w", rest) and not _stamp_words(rest):
+                return _checked_issuer(f"Ủy ban nhân dân {_title_case(rest)}", line, notes)
             for following in head[index + 1 : index + 4]:  # the right column may come in between
+                if _stamp_words(following.text):
+                    continue  # "CHỦ TỊCH", "ĐÃ KÝ" of a stamp between the lines of the header
                 if following.text.isupper() and not following.norm.startswith(("cong hoa", "doc lap", "so")):
-                    return f"Ủy ban nhân dân {_title_case(following.text)}"
+                    return _checked_issuer(f"Ủy ban nhân dân {_title_case(following.text)}", following, notes)
     for source, where in ((title, "tiêu đề"), (basis, "phần căn cứ")):
         unit = _unit_in(source)
         if unit:
@@ -305,7 +327,9 @@ def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
     if basis is None:
         return None
     folded = fold(basis.text)
-    match = _PARENT_NUMBER.search(folded) or _PARENT_DAMAGED.search(folded)
+    # the first plan the basis cites, its words damaged or not (another may follow: "…; Kế hoạch số 15/…")
+    found = [m for m in (_PARENT_NUMBER.search(folded), _PARENT_DAMAGED.search(folded)) if m is not None]
+    match = min(found, key=lambda m: m.start()) if found else None
     if match is None:
         if "ke hoach" in folded:
             notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")

@@ -71,7 +71,7 @@ def _fold_char(ch: str) -> str:
 # Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
 _DIGITISH = re.compile(r"(?<![\wÀ-ỹ|])(?=[0-9OoIl|]*[0-9])[0-9OoIl|]+(?![\wÀ-ỹ|])")
-_LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
+_LIST_MARK = re.compile(r"^(?:[-+•*](?:\s|$)|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
 # A line that opens with a label of a task's facts ("Cơ quan chủ trì: …") starts a line of its own.
 _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|chu tri|phoi hop|tham muu)[^:]{0,30}:")
 # Lines of the header block that are complete however they end: the national motto ("Độc lập - Tự

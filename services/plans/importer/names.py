@@ -101,6 +101,11 @@ def generic_name(text: str) -> tuple[str, float] | None:
     return name, score / 100
 
 
+def usual_wording(text: str) -> bool:
+    """Whether a collective body is written in one of its usual wordings ("Các cơ quan, đơn vị")."""
+    return normalize(text).strip(" .;,") in _GENERIC_PLAIN
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text)
 

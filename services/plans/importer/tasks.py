@@ -9,13 +9,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.plans.importer.lines import Line, Notes, is_roman
-from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
+from services.plans.importer.names import (
+    BodyNames,
+    Resolved,
+    area_of,
+    channels_in,
+    is_generic,
+    product_kinds,
+    usual_wording,
+)
 from services.plans.importer.table import Row
 from services.plans.importer.timewords import read_timeline
 from services.plans.importer.vocabulary import misread, repaired_time
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
 
+_ROMAN_QUARTER = re.compile(r"\bquy\s*[ivl1|]{1,4}\b")
 SURE = 0.9  # a coordinating body read back with less confidence than this is named in a warning
 
 
@@ -57,7 +66,9 @@ def _products(text: str) -> list[str]:
     return [p.strip(" .;,") for p in parts if p.strip(" .;,")]
 
 
-def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDraft]:
+def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes, *, damaged: bool = False) -> list[TaskDraft]:
+    """The tasks of the rows; in a `damaged` scan what no vocabulary can confirm (a roman numeral
+    that may have lost a stroke, a body's name read back to nothing known) is flagged too."""
     tasks: list[TaskDraft] = []
     heads = {ref.rsplit(".", 1)[0] for ref in (row.values["ref"] for row in rows) if "." in ref}
     heads |= {head.rsplit(".", 1)[0] for head in list(heads) if "." in head}
@@ -112,6 +123,12 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                     notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
         elif not task.group:
             notes.add(task.line, f"nhiệm vụ {task.ref}: không có thời gian thực hiện")
+        if damaged and task.timeline is not None and _ROMAN_QUARTER.search(normalize(task.timeline_text)):
+            # "Quý I" may be "Quý II" with a stroke lost, and nothing in the cell can tell
+            notes.add(
+                task.line,
+                f"nhiệm vụ {task.ref}: số quý La Mã trong bản quét bị hỏng, cần đối chiếu: {task.timeline_text!r}",
+            )
         if not task.group:
             if not task.lead:
                 notes.add(task.line, f"nhiệm vụ {task.ref}: không có cơ quan, đơn vị chủ trì")
@@ -120,6 +137,11 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                     notes.add(
                         task.line, f"nhiệm vụ {task.ref}: tên đơn vị phối hợp có thể bị nhận dạng sai: {body.text!r}"
                     )
+                elif damaged and body.name is None and not usual_wording(body.text):
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đơn vị phối hợp chưa đối chiếu được (bản quét bị hỏng): {body.text!r}",
+                    )
                 elif body.name is not None and body.confidence < SURE:
                     notes.add(
                         task.line,
@@ -127,7 +149,12 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                         f"(độ tin cậy {body.confidence:.2f})",
                     )
             for body in task.lead:
-                if body.name is None and not is_generic(body.text):
+                if damaged and body.name is None and is_generic(body.text) and not usual_wording(body.text):
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đơn vị chủ trì chưa đối chiếu được (bản quét bị hỏng): {body.text!r}",
+                    )
+                elif body.name is None and not is_generic(body.text):
                     notes.add(task.line, f"nhiệm vụ {task.ref}: không nhận ra đơn vị chủ trì {body.text!r}")
                 elif body.name is not None and body.confidence < 1:
                     notes.add(
