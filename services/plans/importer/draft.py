@@ -28,7 +28,15 @@ from services.plans.importer.header import (
 )
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.lists import list_rows
-from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
+from services.plans.importer.names import (
+    BodyNames,
+    Known,
+    Resolved,
+    areas_in,
+    channels_in,
+    looks_damaged,
+    lost_letters,
+)
 from services.plans.importer.pdf import read_pdf
 from services.plans.importer.scan import Progress, ReadLimits, read_image
 from services.plans.importer.table import Row, table_rows
@@ -153,7 +161,7 @@ def _with_own_bodies(draft: PlanDraft, names: BodyNames) -> BodyNames:
             continue
         if unit.confidence >= 1:  # the same name, spelt otherwise (lost diacritics, an abbreviation)
             duty.body = unit.name
-        elif looks_damaged(duty.body):
+        elif looks_damaged(duty.body) or lost_letters(duty.body, unit.name):  # "P ò g Vă", "Con an phuon"
             draft.notes.add(duty.line, f"đọc {duty.body!r} là {unit.name!r} (độ tin cậy {unit.confidence:.2f})")
             duty.body = unit.name
         else:  # a legible name of its own ("… và Thể dục thể thao"): this plan's body, as written

@@ -13,7 +13,7 @@ from typing import Any
 
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, Notes, fold, is_signature_title
-from services.plans.importer.names import BodyNames, Resolved
+from services.plans.importer.names import BodyNames, Resolved, lost_letters
 from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
@@ -97,7 +97,7 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
         duty.lines = _rejoined(duty.lines)
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
-        if resolved.name is not None and resolved.name != duty.body and misread(duty.body):
+        if resolved.name is not None and resolved.name != duty.body and _damaged_copy(duty.body, resolved.name):
             # a duty body with words that are no Vietnamese syllable, matched to a known body
             notes.add(duty.line, f"đọc {duty.body!r} là {resolved.name!r} (độ tin cậy {resolved.confidence:.2f})")
             duty.body = resolved.name
@@ -115,6 +115,13 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
                     seen.add((entry.every, entry.by))
                     duty.reporting.append(entry)
     return duties
+
+
+def _damaged_copy(body: str, name: str) -> bool:
+    """Whether a duty's body is the known `name` as OCR damaged it: letters lost or misread and
+    nothing added, or words that are no syllable and no more words than the name has ("Trung tâm
+    Vdn ha thông tin và Thể dục thể thao" has more: a body of its own, "Thể dục" and all)."""
+    return lost_letters(body, name) or (misread(body) and len(body.split()) <= len(name.split()))
 
 
 def _rejoined(lines: list[str]) -> list[str]:
@@ -159,8 +166,8 @@ _EVERY = [
     (
         "quarter",
         re.compile(
-            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:[il1|]{1,3}v?|[il1|]?v|[1-4])\b"
-            r"|\bquy\s*,"
+            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?!\s*d[a-z]{0,4}\b)"  # not "theo quy định"
+            r"|\bquy\s*(?:[il1|]{1,3}v?|[il1|]?v|[1-4])\b|\bquy\s*,"
         ),
     ),
     ("half", re.compile(r"\b0?6 thang|sau thang")),

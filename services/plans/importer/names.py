@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from services.plans.bodies import (
     ABBREVIATIONS,
@@ -194,6 +195,18 @@ def _phrase_form(text: str) -> str:
 
 # Abbreviations by their folded form, so that a damaged one ("UBNCL") is spelt out too.
 _SHORT = {skeleton(short): long for short, long in ABBREVIATIONS.items() if short.isalpha()}
+
+
+def lost_letters(text: str, name: str) -> bool:
+    """Whether `text` reads as `name` with letters lost or misread, nothing added ("Con an phuon"
+    for "Công an phường"), as OCR damages a name; "… và Thể dục thể thao" adds words to "… và Thể
+    thao": a name of its own, not a damaged copy."""
+    src, dest = _phrase_form(text), _phrase_form(name)
+    if not src or src == dest:
+        return src == dest and normalize(text) != normalize(name)
+    ops = Levenshtein.editops(src, dest)
+    added = sum(1 for op in ops if op.tag in ("delete", "replace"))
+    return added <= max(1, len(dest) // 15) and len(ops) <= len(dest) // 3
 
 
 # Every common body at every level (and at none), as phrases, with its level: built once.
