@@ -373,6 +373,8 @@ def row_number(text: str) -> str | None:
         return heading["r"]
     # digits as OCR misreads them: 1 as l or |, 0 as O, 5 as S (no group is lettered S)
     text = text.strip().replace(",", ".").replace("l", "1").replace("|", "1").replace("O", "0").replace("S", "5")
+    if re.fullmatch(r"\d{1,3}(?:\.[\dI]{1,2})+\.?", text):  # "4.I": a sub-item's 1 read as a capital I
+        text = text.replace("I", "1")
     match = _ROW_NUMBER.match(text)
     return match["ref"] if match else None
 

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, fold
-from services.plans.importer.table import NUMBERED, Row
+from services.plans.importer.table import Row, numbered_item
 from services.plans.importer.vocabulary import label_column, repaired, unfamiliar
 from shared.text import normalize
 
@@ -92,12 +92,12 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
                 current.add(column, value)
             pending = fact[0] if not fact[1] else None  # "- Đơn vị phối hợp:" and the value below it
             continue
-        if pending is not None and current is not None and not NUMBERED.match(line.text):
+        if pending is not None and current is not None and not numbered_item(line.text):
             current.add(pending, line.text.lstrip("-+• ").strip())
             pending = None
             continue
         pending = None
-        item = NUMBERED.match(line.text)
+        item = numbered_item(line.text)
         if item and not line.text.rstrip().endswith(";"):
             title, facts = item["title"].strip(), facts_in(item["title"])
             if facts:  # "Nhiệm vụ 5: … (Chủ trì: …; Thời gian: …)": the facts end the title

@@ -15,6 +15,21 @@ from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
 NUMBERED = re.compile(r"^(?:nhiệm vụ\s+|nhiem vu\s+)?(?P<ref>\d{1,2}(?:\.\d{1,2})*)[.):]?\s+(?P<title>\S.*)$", re.I)
+# "Nhiem u 3: …", "Nhiệ vụ 5: …": the words before the number damaged, the colon kept.
+_NUMBERED_DAMAGED = re.compile(r"^(?P<words>\w{1,6}\s+\w{0,3})\s*(?P<ref>\d{1,2})\s*:\s*(?P<title>\S.*)$")
+
+
+def numbered_item(text: str) -> re.Match[str] | None:
+    """A numbered item ("1. …", "3.1 …", "Nhiệm vụ 2: …"), also with "Nhiệm vụ" damaged."""
+    match = NUMBERED.match(text)
+    if match is not None:
+        return match
+    damaged = _NUMBERED_DAMAGED.match(text)
+    if damaged is not None and fuzz.ratio(skeleton(normalize(damaged["words"])), skeleton("nhiem vu")) >= 70:
+        return damaged
+    return None
+
+
 COLUMNS = ("ref", "title", "lead", "coordinating", "timeline", "products")
 _REF_WORDS = {"stt", "tt", "so tt", "so thu tu"}
 

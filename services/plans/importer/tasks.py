@@ -86,7 +86,15 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes, *, damaged: bo
             )
             ref = values["ref"] = refs[index] = digit
         if is_roman(ref):
-            if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
+            following = _next_roman(section)
+            if ref in seen and following is not None and following not in refs:
+                # "II" read as "I" (a stroke lost) after group I: the next group, said so
+                notes.add(
+                    row.line,
+                    f"nhóm {ref} lặp lại ngay sau nhóm {section}: đọc là {following} (có thể bị nhận dạng sai)",
+                )
+                ref = values["ref"] = refs[index] = following
+            elif ref in seen:
                 notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
             section = ref
         elif ref in seen and section:  # numbering starts again under each roman group: I.1, II.1
@@ -165,6 +173,18 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes, *, damaged: bo
         task.area = area_of(task.title)
         task.channels = channels_in(words)
     return tasks
+
+
+_ROMANS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+
+def _next_roman(numeral: str) -> str | None:
+    """The group numeral after `numeral` ('II' after 'I'; 'B' after 'A'), None if unknown."""
+    if numeral in _ROMANS[:-1]:
+        return _ROMANS[_ROMANS.index(numeral) + 1]
+    if len(numeral) == 1 and "A" <= numeral < "H":
+        return chr(ord(numeral) + 1)
+    return None
 
 
 _LETTER_DIGITS = {"I": "1", "B": "8"}  # group marks that are also how OCR reads a digit
