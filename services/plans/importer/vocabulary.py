@@ -262,7 +262,8 @@ def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, si
     while index < len(words) - 1:
         pair = f"{words[index]} {words[index + 1]}"
         bare = pair.strip(",.;:()")
-        close = [p for p in phrases if p != bare and fuzz.ratio(bare, p) >= similarity]
+        # letters lost from the phrase ("ao cao", "6 hang"), not another phrase ("thang nam" is no "hang nam")
+        close = [p for p in phrases if p != bare and fuzz.ratio(bare, p) >= similarity and _within(bare, p)]
         if len(close) == 1 and bare not in phrases:
             first, second = close[0].split(" ")
             words[index] = words[index].replace(words[index].strip(",.;:()"), first, 1)
@@ -271,6 +272,12 @@ def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, si
             continue
         index += 1
     return " ".join(words)
+
+
+def _within(short: str, long: str) -> bool:
+    """Whether `short` is `long` with letters left out (its letters in order within `long`)."""
+    letters = iter(long)
+    return len(short) < len(long) and all(ch in letters for ch in short)
 
 
 def opens_basis(text: str, openings: tuple[str, ...] = ("thuc hien", "can cu")) -> bool:
