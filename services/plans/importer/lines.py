@@ -80,7 +80,7 @@ _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|
 _MOTTO = re.compile(
     r"\bd\S{0,2}c\s*l\S{0,2}p\b.{0,12}\bh\S{0,2}nh\s*ph\S{0,3}c\s*$|\bhanh\s*phuc\s*$|\bhan\S?\s*phuc\s*$"
 )
-_NUMBER_LINE = re.compile(r"^s\S{0,2}\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")
+_NUMBER_LINE = re.compile(r"^(?:s\S{0,2}|[o6])\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")  # also "ố: 12/KH-UBND"
 # A sentence of the basis opens a line of its own ("Căn cứ …", "Thực hiện …", "Theo đề nghị …").
 _OPENINGS = ("thuc hien", "can cu", "theo de nghi")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
@@ -301,7 +301,9 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
         after_stamp = False
         last = pieces[-1] if pieces else ""
         # "l. Phòng Nội vụ" is item 1 (its digit read as a letter), not a sentence going on
-        continues = (line.text[0].islower() and not _LIST_MARK.match(line.text)) or last.endswith(("-", "–"))
+        continues = (
+            line.text[0].islower() and not _LIST_MARK.match(line.text) and not _NUMBER_LINE.match(normalize(line.text))
+        ) or last.endswith(("-", "–"))
         if wrapped and line.no == tail + 1:
             continues = continues or (
                 not last.endswith((".", ":", ";", "!", "?", "./."))
