@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.plans.importer.header import is_section_heading
-from services.plans.importer.lines import Line, Notes, fold, is_signature_title
-from services.plans.importer.names import BodyNames, Resolved, lost_letters
+from services.plans.importer.lines import Line, Notes, fold, is_signature_title, without_stamp_words
+from services.plans.importer.names import STAMPED, BodyNames, Resolved, lost_letters
 from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
@@ -82,7 +82,7 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
             continue
         match = _BODY.match(line.text)
         if match and len(match["body"].split()) <= 16 and not match["body"].rstrip().endswith((";", ".")):
-            body = match["body"].strip().rstrip(".")
+            body = STAMPED.sub("", without_stamp_words(match["body"].strip().rstrip(".")))
             role = re.search(r"\s*\(([^)]*)\)$", body)  # "Phòng Văn hóa - Xã hội (cơ quan thường trực)"
             duties.append(DutyDraft(body=body[: role.start()] if role else body, line=line.no))
             if role:

@@ -290,7 +290,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             kept.append(line)
             pieces, joinable, after_stamp = [], False, False
             continue
-        line.text = _without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
+        line.text = without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
         if not line.text or _PAGE_NUMBER.match(line.text):
             continue
         if _STAMP.match(line.norm.rstrip(" .:")):
@@ -329,7 +329,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
 STAMP_WORDS = ("uy ban nhan dan", "chu tich", "da ky", "pho chu tich")
 
 
-def _without_stamp_words(text: str) -> str:
+def without_stamp_words(text: str) -> str:
     """A line of running text with a stamp's words in capitals inside it ("Yên CHỦ TỊCH Lộc, ngày
     …", "… Lý Sơn, ỦY BAN NHÂN DÂN"), also damaged, without them; a line in capitals (a heading,
     the header block) is left as it is."""

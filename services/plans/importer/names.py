@@ -18,7 +18,8 @@ from services.plans.bodies import (
     STANDARD_DISTRICT_BODIES,
     name_key,
 )
-from services.plans.importer.vocabulary import repaired, restored, skeleton
+from services.plans.importer.lines import without_stamp_words
+from services.plans.importer.vocabulary import Vocabulary, is_syllable, repaired, restored, skeleton
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -45,6 +46,12 @@ class Resolved:
 
 # "Các cơ quan, đơn vị", "UBND các xã, thị trấn": who, but no one body.
 _GENERIC = re.compile(r"^(cac|toan the|nhung|moi|tat ca|ubnd cac|uy ban nhan dan cac)\b")
+
+
+# "UBND Trung tâm …", "UBND Công an xã": a stamp's "UBND" before a body's name, which no name opens with.
+STAMPED = re.compile(
+    r"^(?:UBND|ỦY BAN NHÂN DÂN|CHỦ TỊCH|ĐÃ KÝ)\s+(?=(?:Trung tâm|Phòng|Công an|Văn phòng|Hội|Đoàn|Tổ|Công chức|Sở)\b)"
+)
 
 
 def is_generic(text: str) -> bool:
@@ -105,6 +112,34 @@ def generic_name(text: str) -> tuple[str, float] | None:
 def usual_wording(text: str) -> bool:
     """Whether a collective body is written in one of its usual wordings ("Các cơ quan, đơn vị")."""
     return normalize(text).strip(" .;,") in _GENERIC_PLAIN
+
+
+# The words collective bodies are named with ("Các sở, ban, ngành tỉnh; UBND các xã, phường"),
+# as written, by their matching form: a word with letters lost is read back to one of them.
+_COLLECTIVE_WRITTEN: dict[str, str] = {}
+for _name in (*GENERIC_NAMES, *COMMON_BODIES, *LEVELS, "cán bộ công chức viên chức trưởng tổ trưởng thôn trưởng ấp"):
+    for _word in re.findall(r"[\wÀ-ỹ]+", _name):
+        _COLLECTIVE_WRITTEN.setdefault(normalize(_word), _word if _word.isupper() else _word.lower())
+_COLLECTIVE = Vocabulary(frozenset(_COLLECTIVE_WRITTEN), short_words_too=True)
+
+
+def _collective_words(text: str) -> str:
+    """A collective body's words, each one that is no syllable read back
+    to the one it is with a letter or two lost or misread ("Cc" → "các", "nành" → "ngành"), when
+    exactly one fits; its capital kept."""
+
+    def word(match: re.Match[str]) -> str:
+        original = match.group()
+        plain = normalize(original)
+        if plain in _COLLECTIVE_WRITTEN or not plain.isalpha() or is_syllable(plain):
+            return original  # a real word ("mà", "doanh") is no damage, however close to a name's word
+        fixed = _COLLECTIVE.word(plain)
+        if fixed == plain:
+            return original
+        written = _COLLECTIVE_WRITTEN[fixed]
+        return written[:1].upper() + written[1:] if original[:1].isupper() else written
+
+    return re.sub(r"[\wÀ-ỹ|]+", word, text)
 
 
 def _compact(text: str) -> str:
@@ -291,6 +326,9 @@ class BodyNames:
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
         fixed = restored(text)
+        collective = _collective_words(fixed)
+        if is_generic(collective):  # "Cc cơ quan, don vị, cán bộ", "Các sở, ban, nành ỉnh": its words read back
+            fixed = collective
         if fixed != text:  # OCR-misread words read back: "C6ng ari xã" → "Công an xã"
             again = self._resolve(fixed)
             if again.name is not None and again.name != fixed:
@@ -345,7 +383,7 @@ class BodyNames:
         ('Các cơ quan, đơn vị' is one entry)."""
         found: list[Resolved] = []
         for part in re.split(r"\s*[;\n]\s*", cell):
-            part = part.strip(" ;,.:-–")
+            part = STAMPED.sub("", without_stamp_words(part)).strip(" ;,.:-–")
             if not part:
                 continue
             whole = self.resolve(part)
