@@ -81,9 +81,20 @@ def read_symbol(symbol: str, line: Line, notes: Notes, *, what: str = "số kế
     fixed = [_symbol_part(part) for part in parts]
     if fixed != parts:
         notes.add(line, f"{what}: đọc ký hiệu {symbol!r} là {'-'.join(fixed)!r} (chữ bị nhận dạng sai)")
-    if fixed and fixed[0] not in SYMBOL_PARTS:
+    if fixed and (fixed[0] not in SYMBOL_PARTS or any(_cut_short(part) for part in fixed)):
         notes.add(line, f"{what}: ký hiệu {'-'.join(fixed)!r} có thể bị nhận dạng sai")
     return "-".join(fixed)
+
+
+def _cut_short(part: str) -> bool:
+    """A symbol's part that is a known part with letters lost ("UB" of "UBND"): unsure, not another part."""
+    if part in SYMBOL_PARTS:
+        return False
+    for known in SYMBOL_PARTS:
+        letters = iter(known)
+        if len(part) < len(known) and all(ch in letters for ch in part):
+            return True
+    return False
 
 
 def _symbol_part(part: str) -> str:
@@ -261,7 +272,11 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
         index += 1
     if not parts:
         notes.add(lines[starts], "tiêu đề kế hoạch để trống")
-    return " ".join(parts), index
+    title = " ".join(parts)
+    words = title.split()
+    if words and sum(misread(word) for word in words) > len(words) / 4:  # "Thôg ti, tuy truyề ai cách àh chíb"
+        notes.add(lines[starts], f"tiêu đề có thể bị nhận dạng sai: {title[:80]!r}")
+    return title, index
 
 
 def _looks_like_header(line: Line) -> bool:
