@@ -337,6 +337,9 @@ _PARENT_DAMAGED = re.compile(
 )
 
 
+_PLAN_SYMBOL = re.compile(r"(?<![\d/])(?P<n>\d{1,4})\s*/\s*(?P<sym>kh(?:\s*-\s*[a-z0-9đ]+)+)")
+
+
 def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
     """'Thực hiện Kế hoạch số 135/KH-UBND ngày 31 tháng 12 năm 2025 của UBND xã về …'."""
     if basis is None:
@@ -344,6 +347,8 @@ def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
     folded = fold(basis.text)
     # the first plan the basis cites, its words damaged or not (another may follow: "…; Kế hoạch số 15/…")
     found = [m for m in (_PARENT_NUMBER.search(folded), _PARENT_DAMAGED.search(folded)) if m is not None]
+    if not found:  # "Kế hoạch ố 135/KH-UBND", "ế h6ạch 6 204/KH-UBND": a plan's number by its KH symbol alone
+        found = [m for m in (_PLAN_SYMBOL.search(folded),) if m is not None]
     match = min(found, key=lambda m: m.start()) if found else None
     if match is None:
         if "ke hoach" in folded:
