@@ -21,6 +21,7 @@ from shared.timelines import TimelineError, parse_timeline
 
 # "1. Phòng Văn hóa - Xã hội", also "l.", "|.", "I." (a 1 OCR read as a letter) or "S." (a 5)
 _BODY = re.compile(r"^(?P<n>\d{1,2}|[l|IS])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+_DIGIT_LOOKS = str.maketrans({"l": "1", "|": "1", "I": "1", "S": "5"})
 _END = ("tren day la", "noi nhan", "phu luc")
 DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 
@@ -78,12 +79,19 @@ def _ends_duties(line: Line) -> bool:
 
 def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Notes) -> list[DutyDraft]:
     duties: list[DutyDraft] = []
+    number = 0  # the number of the last duty read: one skipped is a duty lost to damage
     for index in section:
         line = lines[index]
         if is_signature_title(line):
             continue
         match = _BODY.match(line.text)
         if match and len(match["body"].split()) <= 16 and not match["body"].rstrip().endswith((";", ".")):
+            written = int(match["n"].translate(_DIGIT_LOOKS))
+            if written > number + 1:
+                notes.add(
+                    line, f"mục {written} của phần tổ chức thực hiện đứng sau mục {number}: có thể thiếu một đơn vị"
+                )
+            number = written
             body = STAMPED.sub("", without_stamp_words(match["body"].strip().rstrip(".")))
             role = re.search(r"\s*\(([^)]*)\)$", body)  # "Phòng Văn hóa - Xã hội (cơ quan thường trực)"
             duties.append(DutyDraft(body=body[: role.start()] if role else body, line=line.no))
