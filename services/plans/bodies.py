@@ -52,6 +52,69 @@ STANDARD_DISTRICT_BODIES: list[tuple[str, str]] = [
     ("TTVH", "Trung tâm Văn hóa, Thông tin và Thể thao"),
 ]
 
+# Bodies plans name at every level besides a unit's own offices: the mass organisations of the
+# Fatherland Front, the specialised offices of a district or a province, the commune's civil
+# servants by their field. Written without their level ("Đoàn Thanh niên", not "… xã"): the
+# importer reads a damaged name back to one of these, at the level the plan writes after it.
+# General vocabulary of Vietnamese administration, not any one plan's.
+COMMON_BODIES: tuple[str, ...] = (
+    "Ủy ban Mặt trận Tổ quốc Việt Nam",
+    "Đoàn Thanh niên",
+    "Đoàn Thanh niên Cộng sản Hồ Chí Minh",
+    "Hội Liên hiệp Phụ nữ",
+    "Hội Nông dân",
+    "Hội Cựu chiến binh",
+    "Hội Người cao tuổi",
+    "Hội Chữ thập đỏ",
+    "Hội Khuyến học",
+    "Công đoàn",
+    "Liên đoàn Lao động",
+    "Công an",
+    "Ban Chỉ huy Quân sự",
+    "Tổ công nghệ số cộng đồng",
+    "Văn phòng HĐND và UBND",
+    "Văn phòng UBND",
+    "Văn phòng Đảng ủy",
+    "Phòng Nội vụ",
+    "Phòng Tư pháp",
+    "Phòng Tài chính - Kế hoạch",
+    "Phòng Kinh tế",
+    "Phòng Kinh tế - Hạ tầng",
+    "Phòng Kinh tế, Hạ tầng và Đô thị",
+    "Phòng Văn hóa - Xã hội",
+    "Phòng Văn hóa và Thông tin",
+    "Phòng Giáo dục và Đào tạo",
+    "Phòng Y tế",
+    "Phòng Dân tộc",
+    "Phòng Tài nguyên và Môi trường",
+    "Phòng Nông nghiệp và Môi trường",
+    "Phòng Lao động - Thương binh và Xã hội",
+    "Phòng Quản lý đô thị",
+    "Thanh tra",
+    "Sở Nội vụ",
+    "Sở Tư pháp",
+    "Sở Tài chính",
+    "Sở Thông tin và Truyền thông",
+    "Sở Văn hóa, Thể thao và Du lịch",
+    "Sở Khoa học và Công nghệ",
+    "Sở Giáo dục và Đào tạo",
+    "Sở Y tế",
+    "Trung tâm Phục vụ hành chính công",
+    "Trung tâm Cung ứng dịch vụ sự nghiệp công",
+    "Trung tâm Văn hóa, Thông tin và Thể thao",
+    "Trung tâm Y tế",
+    "Trạm Y tế",
+    "Đài Truyền thanh",
+    "Bưu điện",
+    "Công chức Văn hóa - Xã hội",
+    "Công chức Văn phòng - Thống kê",
+    "Công chức Tư pháp - Hộ tịch",
+    "Công chức Địa chính - Xây dựng",
+    "Công chức Tài chính - Kế toán",
+)
+# The levels a body's name ends with, as written.
+LEVELS: tuple[str, ...] = ("xã", "phường", "thị trấn", "đặc khu", "huyện", "quận", "thị xã", "thành phố", "tỉnh")
+
 _JOINERS = {"va", "cua"}
 _LEADING = {"phong"}  # "Phòng Kinh tế" and "Kinh tế" are the same body
 _TRAILING = {"xa", "phuong", "huyen", "tinh"}  # "Công an xã" within a commune is "Công an"

@@ -73,7 +73,7 @@ def _similar(got: str, want: str, *, contains: bool = False) -> bool:
 
 
 def tally(parsed: dict[str, Any], gold: dict[str, Any], key: str = "") -> Tally:
-    names = BodyNames.standard().with_names([d["body"] for d in gold.get("duties", [])])
+    names = BodyNames.standard(common=False).with_names([d["body"] for d in gold.get("duties", [])])
     result = Tally()
     warned_lines = {w["line"] for w in parsed["warnings"] if w["line"] is not None}
     messages = [w["message"] for w in parsed["warnings"]]

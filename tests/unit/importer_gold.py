@@ -69,7 +69,7 @@ class Score:
 
 
 def score(parsed: dict[str, Any], gold: dict[str, Any]) -> Score:
-    names = BodyNames.standard().with_names([d["body"] for d in gold.get("duties", [])])
+    names = BodyNames.standard(common=False).with_names([d["body"] for d in gold.get("duties", [])])
     result = Score()
 
     def check(label: str, ok: bool, detail: str) -> None:

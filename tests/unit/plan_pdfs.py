@@ -37,10 +37,11 @@ def _font() -> str:
     return "DejaVuSans"
 
 
-def typeset(docx: bytes, *, size: float = 10, repeat_header: bool = True) -> bytes:
+def typeset(docx: bytes, *, size: float = 10, repeat_header: bool = True, rulings: bool = True) -> bytes:
     """A Word plan as a PDF with a text layer: its paragraphs, its task tables as ruled tables (a
-    cell merged across a row drawn as one cell, the header rows repeated on each page) and its
-    other tables (the two-column header block) without rulings."""
+    cell merged across a row drawn as one cell, the header rows repeated on each page; without
+    `rulings`, laid out the same with no lines drawn, as many offices print them) and its other
+    tables (the two-column header block) without rulings."""
     font = _font()
     text = ParagraphStyle("text", fontName=font, fontSize=size, leading=size * 1.3, spaceAfter=2)
     small = ParagraphStyle("cell", fontName=font, fontSize=size - 1.5, leading=(size - 1.5) * 1.25)
@@ -56,7 +57,7 @@ def typeset(docx: bytes, *, size: float = 10, repeat_header: bool = True) -> byt
             table = DocxTable(element, document)
             rows = [[_Cell(tc, table).text for tc in row] for row in grid_rows(element)]
             tasks = _is_task_table(rows[:2])
-            story.append(_table(rows, small if tasks else text, ruled=tasks, repeat_header=repeat_header))
+            story.append(_table(rows, small if tasks else text, ruled=tasks, repeat_header=repeat_header, grid=rulings))
             story.append(Spacer(1, size))
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.5 * cm, topMargin=1.5 * cm)
@@ -64,11 +65,13 @@ def typeset(docx: bytes, *, size: float = 10, repeat_header: bool = True) -> byt
     return buffer.getvalue()
 
 
-def _table(rows: list[list[str]], style: ParagraphStyle, *, ruled: bool, repeat_header: bool = True) -> Table:
+def _table(
+    rows: list[list[str]], style: ParagraphStyle, *, ruled: bool, repeat_header: bool = True, grid: bool = True
+) -> Table:
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
     commands: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
-    if ruled:
+    if ruled and grid:
         commands.append(("GRID", (0, 0), (-1, -1), 0.6, colors.black))
     data: list[list[Any]] = []
     for r, row in enumerate(rows):
@@ -105,8 +108,8 @@ def _is_number_column(rows: list[list[str]], column: int) -> bool:
     return sum(len(v) <= 4 for v in values) >= len(values) * 0.7
 
 
-def pdf_of(docx: Path, *, repeat_header: bool = True) -> bytes:
-    return typeset(docx.read_bytes(), repeat_header=repeat_header)
+def pdf_of(docx: Path, *, repeat_header: bool = True, rulings: bool = True) -> bytes:
+    return typeset(docx.read_bytes(), repeat_header=repeat_header, rulings=rulings)
 
 
 def mixed(text_pdf: bytes, scanned_pdf: bytes, *, scanned_pages: list[int]) -> bytes:

@@ -28,11 +28,21 @@ from services.plans.importer.header import (
 )
 from services.plans.importer.lines import Line, Notes, UnreadableDocument, read_docx, read_text, tidy
 from services.plans.importer.lists import list_rows
-from services.plans.importer.names import BodyNames, Known, Resolved, areas_in, channels_in, looks_damaged
+from services.plans.importer.names import (
+    BodyNames,
+    Known,
+    Resolved,
+    areas_in,
+    channels_in,
+    looks_damaged,
+    lost_letters,
+)
 from services.plans.importer.pdf import read_pdf
 from services.plans.importer.scan import Progress, ReadLimits, read_image
 from services.plans.importer.table import Row, table_rows
 from services.plans.importer.tasks import TaskDraft, build_tasks, count_stated
+from services.plans.importer.vocabulary import DAMAGED_SHARE, misread_share
+from shared.periods import Period, PeriodError
 from shared.text import normalize
 
 DOCX_MAGIC = b"PK\x03\x04"
@@ -151,7 +161,7 @@ def _with_own_bodies(draft: PlanDraft, names: BodyNames) -> BodyNames:
             continue
         if unit.confidence >= 1:  # the same name, spelt otherwise (lost diacritics, an abbreviation)
             duty.body = unit.name
-        elif looks_damaged(duty.body):
+        elif looks_damaged(duty.body) or lost_letters(duty.body, unit.name):  # "P ò g Vă", "Con an phuon"
             draft.notes.add(duty.line, f"đọc {duty.body!r} là {unit.name!r} (độ tin cậy {unit.confidence:.2f})")
             duty.body = unit.name
         else:  # a legible name of its own ("… và Thể dục thể thao"): this plan's body, as written
@@ -170,6 +180,7 @@ class Reading:
     head: PlanDraft
     section: range
     rows: list[Row]
+    damaged: bool = False  # a damaged scan: what cannot be checked against a vocabulary is flagged
 
 
 def read_plan(
@@ -206,7 +217,8 @@ def read_plan(
     head.channels = channels_in(body_text)
     head.recipients = read_recipients(lines)
     head.signer = read_signature(lines)
-    return Reading(lines, head, section, rows)
+    damaged = misread_share([line.text for line in lines]) > DAMAGED_SHARE
+    return Reading(lines, head, section, rows, damaged)
 
 
 def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanDraft:
@@ -216,7 +228,8 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
     names = BodyNames.standard(known)
     draft.duties = read_duties(reading.lines, reading.section, names, draft.notes)
     names = _with_own_bodies(draft, names)
-    draft.tasks = build_tasks(reading.rows, names, draft.notes)
+    draft.tasks = build_tasks(reading.rows, names, draft.notes, damaged=reading.damaged)
+    _check_timelines(draft)
     stated = count_stated(reading.lines)
     if stated is not None:
         count, line = stated
@@ -224,6 +237,31 @@ def resolve_plan(reading: Reading, *, known: list[Known] | None = None) -> PlanD
         if count != real:
             draft.notes.add(line, f"văn bản ghi {count} nhiệm vụ nhưng đọc được {real}")
     return draft
+
+
+def _check_timelines(draft: PlanDraft) -> None:
+    """A quarter or a month outside the plan's own period, or over before the plan was issued, is
+    more likely a numeral OCR misread ("Quý I" for "Quý IV": a stroke lost) than a task: said so."""
+    try:
+        plan = Period.parse(draft.period) if draft.period else None
+    except PeriodError:
+        plan = None
+    for task in draft.tasks:
+        schedule = task.timeline
+        if schedule is None or schedule.kind not in ("quarter", "month"):
+            continue
+        year = schedule.year or (plan.year if plan else draft.date.year if draft.date else None)
+        index = schedule.quarter if schedule.kind == "quarter" else schedule.month
+        if year is None or index is None:
+            continue
+        when = Period(schedule.kind, year, index)
+        outside = plan is not None and when.year == plan.year and not plan.contains(when)
+        over = draft.date is not None and when.end < draft.date
+        if outside or over:
+            why = f"ngoài kỳ của kế hoạch ({plan})" if outside else "đã qua trước ngày ban hành kế hoạch"
+            draft.notes.add(
+                task.line, f"nhiệm vụ {task.ref}: thời gian {task.timeline_text!r} {why}; có thể bị nhận dạng sai"
+            )
 
 
 def parse_plan(

@@ -11,14 +11,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from services.plans.importer.header import is_section_heading
-from services.plans.importer.lines import Line, Notes, fold, is_signature_title
-from services.plans.importer.names import BodyNames, Resolved
-from services.plans.importer.vocabulary import misread, repaired_phrases, says, unfamiliar
+from services.plans.importer.lines import Line, Notes, fold, is_signature_title, without_stamp_words
+from services.plans.importer.names import STAMPED, BodyNames, Resolved, lost_letters
+from services.plans.importer.vocabulary import misread, repaired_phrases, says, skeleton, unfamiliar
 from shared.timelines import TimelineError, parse_timeline
 
-# "1. Phòng Văn hóa - Xã hội", also "l." or "|." (a 1 OCR read as a letter)
-_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+# "1. Phòng Văn hóa - Xã hội", also "l.", "|.", "I." (a 1 OCR read as a letter) or "S." (a 5)
+_BODY = re.compile(r"^(?P<n>\d{1,2}|[l|IS])[.)]\s*(?P<body>[^:]{3,120}?)\s*(?::\s*(?P<rest>.*))?$")
+_DIGIT_LOOKS = str.maketrans({"l": "1", "|": "1", "I": "1", "S": "5"})
 _END = ("tren day la", "noi nhan", "phu luc")
 DUTY_HEADINGS = ("to chuc thuc hien", "trach nhiem thuc hien", "phan cong nhiem vu", "phan cong thuc hien")
 
@@ -76,13 +79,20 @@ def _ends_duties(line: Line) -> bool:
 
 def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Notes) -> list[DutyDraft]:
     duties: list[DutyDraft] = []
+    number = 0  # the number of the last duty read: one skipped is a duty lost to damage
     for index in section:
         line = lines[index]
         if is_signature_title(line):
             continue
         match = _BODY.match(line.text)
         if match and len(match["body"].split()) <= 16 and not match["body"].rstrip().endswith((";", ".")):
-            body = match["body"].strip().rstrip(".")
+            written = int(match["n"].translate(_DIGIT_LOOKS))
+            if written > number + 1:
+                notes.add(
+                    line, f"mục {written} của phần tổ chức thực hiện đứng sau mục {number}: có thể thiếu một đơn vị"
+                )
+            number = written
+            body = STAMPED.sub("", without_stamp_words(match["body"].strip().rstrip(".")))
             role = re.search(r"\s*\(([^)]*)\)$", body)  # "Phòng Văn hóa - Xã hội (cơ quan thường trực)"
             duties.append(DutyDraft(body=body[: role.start()] if role else body, line=line.no))
             if role:
@@ -94,9 +104,10 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
             continue
         duties[-1].lines.append(line.text.lstrip("-+• ").strip())
     for duty in duties:
+        duty.lines = _rejoined(duty.lines)
         resolved = bodies.resolve(duty.body)
         duty.unit = resolved
-        if resolved.name is not None and resolved.name != duty.body and misread(duty.body):
+        if resolved.name is not None and resolved.name != duty.body and _damaged_copy(duty.body, resolved.name):
             # a duty body with words that are no Vietnamese syllable, matched to a known body
             notes.add(duty.line, f"đọc {duty.body!r} là {resolved.name!r} (độ tin cậy {resolved.confidence:.2f})")
             duty.body = resolved.name
@@ -116,6 +127,30 @@ def read_duties(lines: list[Line], section: range, bodies: BodyNames, notes: Not
     return duties
 
 
+def _damaged_copy(body: str, name: str) -> bool:
+    """Whether a duty's body is the known `name` as OCR damaged it: letters lost or misread and
+    nothing added, or words that are no syllable and no more words than the name has ("Trung tâm
+    Vdn ha thông tin và Thể dục thể thao" has more: a body of its own, "Thể dục" and all)."""
+    return lost_letters(body, name) or (misread(body) and len(body.split()) <= len(name.split()))
+
+
+def _rejoined(lines: list[str]) -> list[str]:
+    """Duty lines with a sentence broken across two lines made one again: a line that does not
+    end a sentence, followed by one that opens in lower case or with a number ("… báo cáo kết quả
+    khảo sát" / "6 tháng, 9 tháng về UBND xã"), as a scan's line breaks leave them."""
+    joined: list[str] = []
+    for text in lines:
+        if (
+            joined
+            and not joined[-1].rstrip().endswith((".", ";", ":", "!", "?"))
+            and (text[:1].islower() or text[:1].isdigit())
+        ):
+            joined[-1] = f"{joined[-1].rstrip()} {text}"
+        else:
+            joined.append(text)
+    return joined
+
+
 def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: int) -> list[Reporting]:
     """Reporting duties only a duty line with its OCR-misread words read back states ("Dinh ky
     qy, 6 thang bao ca6 ..."): how often and by when, with a warning; to whom is left out (the
@@ -124,7 +159,7 @@ def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: in
     quiet = Notes()  # the second look does not repeat the first one's warnings
     more: list[Reporting] = []
     dated: list[str] = []
-    for entry in reporting_in(repaired_phrases(text), quiet, line):
+    for entry in reporting_in(period_words(repaired_phrases(text)), quiet, line):
         first = said.get(entry.every)
         if first is None:
             more.append(Reporting(every=entry.every, by=entry.by, text=text))
@@ -141,7 +176,8 @@ _EVERY = [
     (
         "quarter",
         re.compile(
-            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?! dinh)|\bquy\s*(?:i{1,3}|iv|[1-4])\b|\bquy\s*,"
+            r"hang quy|moi quy|lan\s*/\s*quy|dinh ky quy|theo quy\b(?!\s*d[a-z]{0,4}\b)"  # not "theo quy định"
+            r"|\bquy\s*(?:[il1|]{1,3}v?|[il1|]?v|[1-4])\b|\bquy\s*,"
         ),
     ),
     ("half", re.compile(r"\b0?6 thang|sau thang")),
@@ -197,6 +233,8 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
             continue
         if schedule.kind == "deadline" and schedule.date is not None:
             dates.append((due.start(), schedule.date))
+    if not dates:  # "trưoc này 05/12/2026", "tuoc ngy 10/9/2026": the words before the date damaged
+        dates = _damaged_deadlines(folded)
     to = ""
     target = _TO.search(folded)
     if target:
@@ -214,6 +252,62 @@ def _clause_reporting(text: str, notes: Notes, line: int) -> list[Reporting]:
     if not dates and _WRITTEN_DATE.search(folded):  # a date is written, but not one the parser reads
         notes.add(line, f"báo cáo có ghi ngày nhưng không đọc được hạn báo cáo: {text[:80]!r}")
     return [Reporting(every=every, to=to, by=by.get(every), text=text) for every in kinds]
+
+
+_DATE_AFTER = re.compile(
+    r"(?P<before>(?:\S+\s+){1,2})(?P<d>\d{1,2})\s*(?:[/.-]|\s+\S{1,6}\s+)(?P<m>\d{1,2})\s*(?:[/.-]|\s+\S{1,4}\s+)"
+    r"(?P<y>(?:19|20)\d{2})\b"
+)
+
+
+def _damaged_deadlines(folded: str) -> list[tuple[int, dt.date]]:
+    """Dates in a clause whose one or two words before are what OCR left of "trước (ngày)"
+    ("truoc nay", "tuoc ngy", "trướ ny"), with where they stand: a deadline, read on a second look."""
+    found = []
+    for match in _DATE_AFTER.finditer(folded):
+        words = match["before"].split()
+        if not any(len(w) >= 3 and Levenshtein.distance(skeleton(w), skeleton("truoc")) <= 2 for w in words):
+            continue
+        try:
+            found.append((match.start(), dt.date(int(match["y"]), int(match["m"]), int(match["d"]))))
+        except ValueError:
+            continue
+    return found
+
+
+def period_words(text: str) -> str:
+    """A report line (matching form) with what OCR left of its period words read back by their
+    place: after 6 or 9 "tháng" ("6 tán", "9 thá"), after "hằng"/"định kỳ" the period ("hằn qu"),
+    in a list of periods "năm" ("6 thang, nă")."""
+
+    def month(match: re.Match[str]) -> str:
+        return f"{match[1]} thang" if _lost_from(match[2], "thang") else match[0]
+
+    text = re.sub(r"\b([69])\s+([a-z]{1,5})\b", month, text)
+
+    def period(match: re.Match[str]) -> str:
+        word = skeleton(match[2])
+        if match[2] in _EVERY_WORDS:
+            return match[0]
+        for whole in ("quy", "thang", "nam"):
+            close = len(word) >= 3 and Levenshtein.distance(word, skeleton(whole)) <= 1
+            if _lost_from(word, whole) or close:
+                return f"{match[1]} {whole}"
+        return match[0]
+
+    text = re.sub(r"\b(hang|han|ha|hn|moi)\s+([a-z|]{1,5})\b", period, text)  # "hằn qu", "hằng ria"
+    text = re.sub(r"\b(dinh ky|dinh k|din ky)\s+([a-z|]{1,5})\b", period, text)  # "định kỳ qý"
+    text = re.sub(r"\b(?:han|ha|hn)\s+(quy|thang|nam)\b", r"hang \1", text)  # "hằn quý": "hằng quý"
+    return re.sub(r"(,\s*|\bva\s+)(na|nm|am|nim|ndm|narn)\b", r"\1nam", text)
+
+
+_EVERY_WORDS = {"hang", "han", "ha", "hn", "moi", "quy", "thang", "nam", "bao"}
+
+
+def _lost_from(word: str, whole: str) -> bool:
+    """`word` is `whole` with one or two letters lost (in order, nothing added)."""
+    letters = iter(whole)
+    return 0 < len(whole) - len(word) <= 2 and all(ch in letters for ch in word)
 
 
 _WRITTEN_DATE = re.compile(r"\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{2,4})?|\d{1,2}\s+\S{1,6}\s+\d{1,2}")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from services.plans.importer.lines import Line, Notes, fold
+from services.plans.importer.lines import STAMP_WORDS, Line, Notes, fold
+from services.plans.importer.timewords import digits_read_back
 from services.plans.importer.vocabulary import dropped, misread, opens_basis, repaired_time, skeleton
 from shared.text import normalize
 
@@ -80,9 +81,20 @@ def read_symbol(symbol: str, line: Line, notes: Notes, *, what: str = "số kế
     fixed = [_symbol_part(part) for part in parts]
     if fixed != parts:
         notes.add(line, f"{what}: đọc ký hiệu {symbol!r} là {'-'.join(fixed)!r} (chữ bị nhận dạng sai)")
-    if fixed and fixed[0] not in SYMBOL_PARTS:
+    if fixed and (fixed[0] not in SYMBOL_PARTS or any(_cut_short(part) for part in fixed)):
         notes.add(line, f"{what}: ký hiệu {'-'.join(fixed)!r} có thể bị nhận dạng sai")
     return "-".join(fixed)
+
+
+def _cut_short(part: str) -> bool:
+    """A symbol's part that is a known part with letters lost ("UB" of "UBND"): unsure, not another part."""
+    if part in SYMBOL_PARTS:
+        return False
+    for known in SYMBOL_PARTS:
+        letters = iter(known)
+        if len(part) < len(known) and all(ch in letters for ch in part):
+            return True
+    return False
 
 
 def _symbol_part(part: str) -> str:
@@ -100,6 +112,18 @@ def _is_day_word(word: str) -> bool:
     return Levenshtein.distance(skeleton(word.strip()), skeleton("ngay")) <= 1
 
 
+def _place_unsure(place: str, *, damaged: bool) -> bool:
+    """A place name that may be misread: a word that is no syllable, a stroke or a digit in it
+    ("S| a hì"), the motto run into it ("Độ lậ - Tự do - …"), a comma left of a damaged "ngày"."""
+    return (
+        misread(place)
+        or bool(re.search(r"[|!0-9]", place))
+        or " - " in place
+        or len(place.split()) > 6
+        or (damaged and "," in place)
+    )
+
+
 def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | None]:
     for line in head:
         if len(line.text) > 90 or "ke hoach so" in line.norm or line.norm.startswith(("can cu", "thuc hien")):
@@ -107,6 +131,7 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         folded = fold(line.text)
         match = _DATE_WORDS.search(folded) or _DATE_DIGITS.search(folded)
         start = match.start() if match else 0
+        damaged = not match
         if not match:  # the words damaged: "ngy 05 thng 03 rim 2025", "này 10 tháng 3 ăm 2026"
             match = _DATE_SHAPE.search(folded)
             if not match or (match["ngay"] and not _is_day_word(match["ngay"])):
@@ -115,7 +140,12 @@ def read_place_and_date(head: list[Line], notes: Notes) -> tuple[str, dt.date | 
         place = line.text[:start].strip(" ,")
         if fold(place).endswith(" ngay"):  # "Đông Hà, ngày 15/4/2026"
             place = place[: -len("ngay")].strip(" ,")
-        if misread(place):  # "Canh irih": kept as written, said to be unsure
+        left = re.search(r",\s*(\S{1,4})$", place)  # "Don Ha, ày 15/4/2026": what OCR left of "ngày"
+        if left and Levenshtein.distance(normalize(left[1]), "ngay") <= 2:
+            place = place[: left.start()].strip()
+            notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r} (chữ 'ngày' bị nhận dạng sai)")
+        if _place_unsure(place, damaged=damaged):
+            # "Canh irih", "Don Ha, ày": kept as written, said to be unsure
             notes.add(line, f"địa danh có thể bị nhận dạng sai: {place!r}")
         if not match["d"] or not match["m"]:
             notes.add(line, f"ngày ban hành để trống: {line.text.strip()!r}")
@@ -163,6 +193,26 @@ def _title_case(words: str) -> str:
     return text.title()
 
 
+_MOTTO_WORDS = ("cong hoa", "chu nghia", "viet nam", "doc lap", "hanh phuc")
+
+
+def _stamp_words(text: str) -> bool:
+    """A line (or what follows 'ỦY BAN NHÂN DÂN') that is only a stamp's words: 'CHỦ TỊCH', 'ĐÃ KÝ'."""
+    norm = normalize(text).strip(" .:")
+    return any(fuzz.ratio(norm, words) >= 80 for words in STAMP_WORDS)
+
+
+def _checked_issuer(issuer: str, line: Line, notes: Notes) -> str:
+    """The issuer as read, with a warning when it may be misread: no level word opens its name
+    ('xã', 'phường', 'huyện' …), or the national motto's words run into it."""
+    unit = normalize(issuer).removeprefix("uy ban nhan dan ").strip()
+    levels = sorted((normalize(word) for word in ADMIN_WORDS), key=len, reverse=True)
+    opens_with_level = any(unit == level or unit.startswith(level + " ") for level in levels)
+    if not opens_with_level or any(words in unit for words in _MOTTO_WORDS) or misread(issuer):
+        notes.add(line, f"cơ quan ban hành có thể bị nhận dạng sai: {issuer!r}")
+    return issuer
+
+
 def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
     """The issuing People's Committee from the header lines ('ỦY BAN NHÂN DÂN' / 'XÃ IA PẾT'),
     else from the title or the basis paragraph, with a warning."""
@@ -170,11 +220,13 @@ def read_issuer(head: list[Line], title: str, basis: str, notes: Notes) -> str:
         prefix = re.match(r"\s*(?:uy ban nhan dan|ubnd)\b[\s.:]*", fold(line.text[:40]))  # its start is enough
         if prefix and line.text.isupper():
             rest = line.text[prefix.end() :].strip()  # fold() keeps positions: cut the original
-            if re.search(r"\w", rest):
-                return f"Ủy ban nhân dân {_title_case(rest)}"
+            if re.search(r"\w", rest) and not _stamp_words(rest):
+                return _checked_issuer(f"Ủy ban nhân dân {_title_case(rest)}", line, notes)
             for following in head[index + 1 : index + 4]:  # the right column may come in between
+                if _stamp_words(following.text):
+                    continue  # "CHỦ TỊCH", "ĐÃ KÝ" of a stamp between the lines of the header
                 if following.text.isupper() and not following.norm.startswith(("cong hoa", "doc lap", "so")):
-                    return f"Ủy ban nhân dân {_title_case(following.text)}"
+                    return _checked_issuer(f"Ủy ban nhân dân {_title_case(following.text)}", following, notes)
     for source, where in ((title, "tiêu đề"), (basis, "phần căn cứ")):
         unit = _unit_in(source)
         if unit:
@@ -220,7 +272,11 @@ def read_title(lines: list[Line], notes: Notes) -> tuple[str, int]:
         index += 1
     if not parts:
         notes.add(lines[starts], "tiêu đề kế hoạch để trống")
-    return " ".join(parts), index
+    title = " ".join(parts)
+    words = title.split()
+    if words and sum(misread(word) for word in words) > len(words) / 4:  # "Thôg ti, tuy truyề ai cách àh chíb"
+        notes.add(lines[starts], f"tiêu đề có thể bị nhận dạng sai: {title[:80]!r}")
+    return title, index
 
 
 def _looks_like_header(line: Line) -> bool:
@@ -240,12 +296,15 @@ _PERIODS = [
     (re.compile(r"nam\s*(?P<y>(?:19|20)\d{2})"), "{y}"),
 ]
 _QUARTERS = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+# Before a year, what is left of "6 tháng", "9 tháng", "quý …" or "đầu/cuối năm" that did not read.
+_PART_OF_YEAR = re.compile(r"\b(?:[69]|qu\w?|q\w?y|th\w{0,4}g|dau|cuoi|d\w?u|cu\w?i)\b")
 
 
 def read_period(title: str, notes: Notes) -> str:
     """'… năm 2026' → 2026; '6 tháng cuối năm 2025' → 2025-H2; '6 tháng đầu năm' → H1."""
     norm = normalize(title).replace("il", "ii")
-    texts = (norm, repaired_time(title).replace("il", "ii"))  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    fixed = repaired_time(title).replace("il", "ii")  # "nim 2025", "6 thng cuoi ăm", "qy II"
+    texts = (norm, fixed, digits_read_back(fixed))  # "202S", "2O26"
     for pattern, code in _PERIODS:  # the most precise period first, in either text
         for text in texts:
             match = pattern.search(text)
@@ -253,6 +312,9 @@ def read_period(title: str, notes: Notes) -> str:
                 groups = match.groupdict()
                 if "q" in groups:
                     groups["q"] = _QUARTERS.get(groups["q"], groups["q"])
+                if code == "{y}" and _PART_OF_YEAR.search(text[: match.start()][-24:]):
+                    # "6 thág đu năm 2025" read only as its year: a part of the year was named, not read
+                    notes.add(None, f"kỳ của kế hoạch đọc là năm {groups['y']} nhưng tiêu đề có thể nêu kỳ ngắn hơn")
                 return code.format(**groups)
     notes.add(None, "không xác định được kỳ của kế hoạch (năm, 6 tháng …) từ tiêu đề")
     return ""
@@ -275,12 +337,19 @@ _PARENT_DAMAGED = re.compile(
 )
 
 
+_PLAN_SYMBOL = re.compile(r"(?<![\d/])(?P<n>\d{1,4})\s*/\s*(?P<sym>kh(?:\s*-\s*[a-z0-9đ]+)+)")
+
+
 def read_parent(basis: Line | None, notes: Notes) -> ParentPlan | None:
     """'Thực hiện Kế hoạch số 135/KH-UBND ngày 31 tháng 12 năm 2025 của UBND xã về …'."""
     if basis is None:
         return None
     folded = fold(basis.text)
-    match = _PARENT_NUMBER.search(folded) or _PARENT_DAMAGED.search(folded)
+    # the first plan the basis cites, its words damaged or not (another may follow: "…; Kế hoạch số 15/…")
+    found = [m for m in (_PARENT_NUMBER.search(folded), _PARENT_DAMAGED.search(folded)) if m is not None]
+    if not found:  # "Kế hoạch ố 135/KH-UBND", "ế h6ạch 6 204/KH-UBND": a plan's number by its KH symbol alone
+        found = [m for m in (_PLAN_SYMBOL.search(folded),) if m is not None]
+    match = min(found, key=lambda m: m.start()) if found else None
     if match is None:
         if "ke hoach" in folded:
             notes.add(basis, "phần căn cứ nhắc đến kế hoạch cấp trên nhưng không ghi số, ký hiệu")
@@ -314,4 +383,6 @@ def split_basis(title: str, line: Line | None) -> tuple[str, Line | None]:
 def find_basis(lines: list[Line], after: int) -> Line | None:
     """The basis paragraph ('Thực hiện …', 'Căn cứ …') between the title and the first section."""
     basis = [line for line in lines[after : first_section(lines)] if opens_basis(line.text)]
-    return next((line for line in basis if "ke hoach" in line.norm), basis[0] if basis else None)
+    # a plan is cited by its words or by its number's symbol ("Kế hoạcb so 318/KH-UBND"): the first such
+    cites_plan = re.compile(r"ke hoach|\d+\s*/\s*kh\b")
+    return next((line for line in basis if cites_plan.search(line.norm)), basis[0] if basis else None)

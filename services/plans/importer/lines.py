@@ -71,7 +71,7 @@ def _fold_char(ch: str) -> str:
 # Letters OCR reads for digits, inside tokens that hold at least one real digit: "1O" → "10",
 # "2O25" → "2025", "O3/2026" → "03/2026". Roman numerals alone ("quy Il") have no digit: left.
 _DIGITISH = re.compile(r"(?<![\wÀ-ỹ|])(?=[0-9OoIl|]*[0-9])[0-9OoIl|]+(?![\wÀ-ỹ|])")
-_LIST_MARK = re.compile(r"^(?:[-+•*]\s|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
+_LIST_MARK = re.compile(r"^(?:[-+•*](?:\s|$)|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[a-zđ]\)\s|[IVXLl]{1,5}\s*[.)]\s)")
 # A line that opens with a label of a task's facts ("Cơ quan chủ trì: …") starts a line of its own.
 _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|chu tri|phoi hop|tham muu)[^:]{0,30}:")
 # Lines of the header block that are complete however they end: the national motto ("Độc lập - Tự
@@ -80,7 +80,7 @@ _LABELLED = re.compile(r"^(?:co quan|don vi|thoi gian|thoi han|san pham|ket qua|
 _MOTTO = re.compile(
     r"\bd\S{0,2}c\s*l\S{0,2}p\b.{0,12}\bh\S{0,2}nh\s*ph\S{0,3}c\s*$|\bhanh\s*phuc\s*$|\bhan\S?\s*phuc\s*$"
 )
-_NUMBER_LINE = re.compile(r"^s\S{0,2}\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")
+_NUMBER_LINE = re.compile(r"^(?:s\S{0,2}|[o6])\s*[:;.]\s*[0-9oil]*\s*/\s*[\w.-]+$")  # also "ố: 12/KH-UBND"
 # A sentence of the basis opens a line of its own ("Căn cứ …", "Thực hiện …", "Theo đề nghị …").
 _OPENINGS = ("thuc hien", "can cu", "theo de nghi")
 _RULE = re.compile(r"\s*[_=~*─━═]{3,}\s*|^\s*[-–—]{3,}\s*$")
@@ -290,7 +290,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             kept.append(line)
             pieces, joinable, after_stamp = [], False, False
             continue
-        line.text = _without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
+        line.text = without_stamp_words(_RULE.sub("", line.text).strip())  # "______" drawn under a title
         if not line.text or _PAGE_NUMBER.match(line.text):
             continue
         if _STAMP.match(line.norm.rstrip(" .:")):
@@ -300,7 +300,10 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
             continue  # the signer's name under a stamp in the middle of the text (not under the signature)
         after_stamp = False
         last = pieces[-1] if pieces else ""
-        continues = line.text[0].islower() or last.endswith(("-", "–"))
+        # "l. Phòng Nội vụ" is item 1 (its digit read as a letter), not a sentence going on
+        continues = (
+            line.text[0].islower() and not _LIST_MARK.match(line.text) and not _NUMBER_LINE.match(normalize(line.text))
+        ) or last.endswith(("-", "–"))
         if wrapped and line.no == tail + 1:
             continues = continues or (
                 not last.endswith((".", ":", ";", "!", "?", "./."))
@@ -326,7 +329,7 @@ def tidy(lines: list[Line], *, wrapped: bool = False) -> list[Line]:
 STAMP_WORDS = ("uy ban nhan dan", "chu tich", "da ky", "pho chu tich")
 
 
-def _without_stamp_words(text: str) -> str:
+def without_stamp_words(text: str) -> str:
     """A line of running text with a stamp's words in capitals inside it ("Yên CHỦ TỊCH Lộc, ngày
     …", "… Lý Sơn, ỦY BAN NHÂN DÂN"), also damaged, without them; a line in capitals (a heading,
     the header block) is left as it is."""
@@ -370,7 +373,10 @@ def row_number(text: str) -> str | None:
     heading = re.fullmatch(r"(?P<r>[IVX]{1,4}|[A-H])\.?", text.strip())
     if heading:
         return heading["r"]
-    text = text.strip().replace(",", ".").replace("l", "1").replace("O", "0")
+    # digits as OCR misreads them: 1 as l or |, 0 as O, 5 as S (no group is lettered S)
+    text = text.strip().replace(",", ".").replace("l", "1").replace("|", "1").replace("O", "0").replace("S", "5")
+    if re.fullmatch(r"\d{1,3}(?:\.[\dI]{1,2})+\.?", text):  # "4.I": a sub-item's 1 read as a capital I
+        text = text.replace("I", "1")
     match = _ROW_NUMBER.match(text)
     return match["ref"] if match else None
 

@@ -12,16 +12,12 @@ from rapidfuzz import fuzz
 
 from services.plans.importer.header import is_section_heading
 from services.plans.importer.lines import Line, fold
-from services.plans.importer.table import NUMBERED, Row
-from services.plans.importer.vocabulary import repaired, unfamiliar
+from services.plans.importer.table import Row, numbered_item
+from services.plans.importer.vocabulary import label_column, repaired, unfamiliar
 from shared.text import normalize
 
-# A labelled fact, wherever it stands in a line: "Chủ trì: …; Phối hợp: …; Thời gian: …".
-_LABEL = re.compile(
-    r"(?:^|[;(\[]|\s-\s|^-\s*|^\+\s*)\s*(?P<label>(?:co quan |don vi )?(?:chu tri|phoi hop)(?: thuc hien)?"
-    r"|tham muu(?: thuc hien)?|(?:co quan |don vi )thuc hien(?: chinh)?"
-    r"|thoi gian(?: thuc hien| hoan thanh)?|thoi han(?: hoan thanh)?|tien do|san pham|ket qua(?:/san pham)?)\s*:"
-)
+# Any short text before a colon at the start of a segment: a label, if it reads as one, damaged or not.
+_MAYBE_LABEL = re.compile(r"(?:^|[;(\[]|\s-\s|^-\s*|^\+\s*)\s*(?P<label>[^;:()\[\]]{2,40}?)\s*:")
 _FACT = re.compile(r"^[-+•*]?\s*(?P<label>[^:]{3,45}?)\s*:\s*(?P<value>.*)$")
 FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not who does it
     ("coordinating", ("phoi hop",)),
@@ -44,19 +40,27 @@ def _column_of_label(label: str) -> str | None:
         for column, words in FACT_LABELS:
             if any(fuzz.partial_ratio(word, fixed) >= 80 for word in words if len(word) >= 7):
                 return column
-    return None
+    whole = label_column(label)  # the label as one phrase: "Phố| hợp", "Thời ạn", "hủ trì"
+    return whole[0] if whole is not None else None
+
+
+def _labels(text: str) -> list[tuple[int, int, str]]:
+    """Where each labelled fact of a line starts, where its value starts, and its field."""
+    found = []
+    for match in _MAYBE_LABEL.finditer(fold(text)):
+        column = _column_of_label(match["label"])
+        if column is not None:
+            found.append((match.start("label"), match.end(), column))
+    return found
 
 
 def facts_in(text: str) -> list[tuple[str, str]]:
     """Every labelled fact in a line, in order, each value running to the next label."""
-    folded = fold(text)
-    found = list(_LABEL.finditer(folded))
+    found = _labels(text)
     facts = []
-    for index, match in enumerate(found):
-        end = found[index + 1].start() if index + 1 < len(found) else len(text)
-        column = _column_of_label(match["label"])
-        if column is not None:
-            facts.append((column, text[match.end() : end].strip(" ;,.)]")))
+    for index, (_, value_at, column) in enumerate(found):
+        end = found[index + 1][0] if index + 1 < len(found) else len(text)
+        facts.append((column, text[value_at:end].strip(" ;,.)]([-")))
     return facts
 
 
@@ -88,16 +92,16 @@ def list_rows(lines: list[Line], skip: range) -> list[Row]:
                 current.add(column, value)
             pending = fact[0] if not fact[1] else None  # "- Đơn vị phối hợp:" and the value below it
             continue
-        if pending is not None and current is not None and not NUMBERED.match(line.text):
+        if pending is not None and current is not None and not numbered_item(line.text):
             current.add(pending, line.text.lstrip("-+• ").strip())
             pending = None
             continue
         pending = None
-        item = NUMBERED.match(line.text)
+        item = numbered_item(line.text)
         if item and not line.text.rstrip().endswith(";"):
             title, facts = item["title"].strip(), facts_in(item["title"])
             if facts:  # "Nhiệm vụ 5: … (Chủ trì: …; Thời gian: …)": the facts end the title
-                title = title[: fold(title).find(_LABEL.search(fold(title)).group("label"))].rstrip(" ;,.([-")  # type: ignore[union-attr]
+                title = title[: _labels(title)[0][0]].rstrip(" ;,.([-")
             current = Row(line.no, {"ref": item["ref"], "title": title.rstrip(":")})
             for column, value in facts:
                 current.add(column, value)

@@ -8,12 +8,23 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
-from services.plans.bodies import STANDARD_COMMUNE_BODIES, STANDARD_DISTRICT_BODIES, name_key
-from services.plans.importer.vocabulary import repaired, restored
+from services.plans.bodies import (
+    ABBREVIATIONS,
+    COMMON_BODIES,
+    LEVELS,
+    STANDARD_COMMUNE_BODIES,
+    STANDARD_DISTRICT_BODIES,
+    name_key,
+)
+from services.plans.importer.lines import without_stamp_words
+from services.plans.importer.vocabulary import Vocabulary, is_syllable, repaired, restored, skeleton
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
+COMMON_ACCEPT = 0.85  # a damaged name read as one of the common bodies when this alike …
+COMMON_MARGIN = 0.05  # … and this much more alike than with any other common body
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,12 @@ class Resolved:
 
 # "Các cơ quan, đơn vị", "UBND các xã, thị trấn": who, but no one body.
 _GENERIC = re.compile(r"^(cac|toan the|nhung|moi|tat ca|ubnd cac|uy ban nhan dan cac)\b")
+
+
+# "UBND Trung tâm …", "UBND Công an xã": a stamp's "UBND" before a body's name, which no name opens with.
+STAMPED = re.compile(
+    r"^(?:UBND|ỦY BAN NHÂN DÂN|CHỦ TỊCH|ĐÃ KÝ)\s+(?=(?:Trung tâm|Phòng|Công an|Văn phòng|Hội|Đoàn|Tổ|Công chức|Sở)\b)"
+)
 
 
 def is_generic(text: str) -> bool:
@@ -90,6 +107,39 @@ def generic_name(text: str) -> tuple[str, float] | None:
     if text[:1].islower():
         name = name[0].lower() + name[1:]
     return name, score / 100
+
+
+def usual_wording(text: str) -> bool:
+    """Whether a collective body is written in one of its usual wordings ("Các cơ quan, đơn vị")."""
+    return normalize(text).strip(" .;,") in _GENERIC_PLAIN
+
+
+# The words collective bodies are named with ("Các sở, ban, ngành tỉnh; UBND các xã, phường"),
+# as written, by their matching form: a word with letters lost is read back to one of them.
+_COLLECTIVE_WRITTEN: dict[str, str] = {}
+for _name in (*GENERIC_NAMES, *COMMON_BODIES, *LEVELS, "cán bộ công chức viên chức trưởng tổ trưởng thôn trưởng ấp"):
+    for _word in re.findall(r"[\wÀ-ỹ]+", _name):
+        _COLLECTIVE_WRITTEN.setdefault(normalize(_word), _word if _word.isupper() else _word.lower())
+_COLLECTIVE = Vocabulary(frozenset(_COLLECTIVE_WRITTEN), short_words_too=True)
+
+
+def _collective_words(text: str) -> str:
+    """A collective body's words, each one that is no syllable read back
+    to the one it is with a letter or two lost or misread ("Cc" → "các", "nành" → "ngành"), when
+    exactly one fits; its capital kept."""
+
+    def word(match: re.Match[str]) -> str:
+        original = match.group()
+        plain = normalize(original)
+        if plain in _COLLECTIVE_WRITTEN or not plain.isalpha() or is_syllable(plain):
+            return original  # a real word ("mà", "doanh") is no damage, however close to a name's word
+        fixed = _COLLECTIVE.word(plain)
+        if fixed == plain:
+            return original
+        written = _COLLECTIVE_WRITTEN[fixed]
+        return written[:1].upper() + written[1:] if original[:1].isupper() else written
+
+    return re.sub(r"[\wÀ-ỹ|]+", word, text)
 
 
 def _compact(text: str) -> str:
@@ -171,11 +221,81 @@ class _Forms:
         )
 
 
+def _phrase_form(text: str) -> str:
+    """A name as one folded phrase: abbreviations spelt out, OCR confusions folded, letters only —
+    a dropped letter that leaves another word ("Lên" for "Liên") still leaves the phrase close."""
+    words = re.findall(r"[a-z0-9|]+", normalize(text).replace("&", " va "))
+    return re.sub(r"[^a-z]", "", skeleton(" ".join(_SHORT.get(skeleton(word), word) for word in words)))
+
+
+# Abbreviations by their folded form, so that a damaged one ("UBNCL") is spelt out too.
+_SHORT = {skeleton(short): long for short, long in ABBREVIATIONS.items() if short.isalpha()}
+
+
+def lost_letters(text: str, name: str) -> bool:
+    """Whether `text` reads as `name` with letters lost or misread, nothing added ("Con an phuon"
+    for "Công an phường"), as OCR damages a name; "… và Thể dục thể thao" adds words to "… và Thể
+    thao": a name of its own, not a damaged copy."""
+    src, dest = _phrase_form(text), _phrase_form(name)
+    if not src or src == dest:
+        return src == dest and normalize(text) != normalize(name)
+    ops = Levenshtein.editops(src, dest)
+    added = sum(1 for op in ops if op.tag in ("delete", "replace"))
+    return added <= max(1, len(dest) // 15) and len(ops) <= len(dest) // 3
+
+
+# Every common body at every level (and at none), as phrases, with its level: built once.
+_COMMON = [
+    (name, written, _phrase_form(written), _kind(name), _phrase_form(level) if level else "")
+    for name in COMMON_BODIES
+    for written, level in ((name, ""), *((f"{name} {level}", level) for level in LEVELS))
+]
+LEVEL_ALIKE = 60  # % alike the last words of a name must be with a level to be read as it
+
+
+def _ends_with_level(text: str, level: str) -> bool:
+    """Whether the last words of `text` are the level `level` (phrase form), maybe damaged ("ã",
+    "huong", "kbu"): "… các thôn" is no level, and its body no body of a commune or ward."""
+    words = normalize(text).split()
+    size = 2 if len(level) > 5 else 1  # "thi tran", "dac khu", "thanh pho", "thi xa"
+    tail = _phrase_form(" ".join(words[-size:]))
+    return fuzz.ratio(tail, level) >= LEVEL_ALIKE
+
+
+def common_body(text: str) -> tuple[str, float] | None:
+    """The common body (COMMON_BODIES, at the level written after it) a damaged name stands for,
+    with how alike they are: the whole name compared as one phrase. None when none is alike
+    enough, or another body is nearly as alike (no guess between two)."""
+    form = _phrase_form(text)
+    if len(form) < 5:
+        return None
+    kind = _kind(text)
+    words = len(normalize(text).split())
+    best: dict[str, tuple[float, str]] = {}
+    for name, written, phrase, candidate_kind, level in _COMMON:
+        if kind is not None and candidate_kind not in (None, kind):
+            continue
+        if (level and not _ends_with_level(text, level)) or words > len(written.split()):
+            continue  # "Tổ công nghệ số cộng đồng các thôn": more than a common body, at no level
+        score = fuzz.ratio(form, phrase) / 100
+        if score == 1 and _compact(normalize(text)) != _compact(normalize(written)):
+            score = 0.99  # alike only once OCR confusions are folded: nearly, not surely, the same
+        if score > best.get(name, (0.0, ""))[0]:
+            best[name] = (score, written)
+    ranked = sorted(best.values(), reverse=True)
+    if not ranked or ranked[0][0] < COMMON_ACCEPT:
+        return None
+    if len(ranked) > 1 and ranked[1][0] > ranked[0][0] - COMMON_MARGIN:
+        return None
+    return ranked[0][1], ranked[0][0]
+
+
 class BodyNames:
     """The bodies a plan may name: the standard bodies of a commune and of a district, those the
     caller's directory knows (with codes), and those the plan itself lists in its duties."""
 
-    def __init__(self, known: list[Known]) -> None:
+    def __init__(self, known: list[Known], *, common: bool = True) -> None:
+        self.common = common  # also read damaged names back to COMMON_BODIES
         self.forms: list[_Forms] = []
         by_key: dict[str, _Forms] = {}
         for item in known:
@@ -190,12 +310,12 @@ class BodyNames:
         return [forms.body for forms in self.forms]
 
     @classmethod
-    def standard(cls, extra: list[Known] | None = None) -> BodyNames:
+    def standard(cls, extra: list[Known] | None = None, *, common: bool = True) -> BodyNames:
         standard = [Known(name) for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES)]
-        return cls([*(extra or []), *standard])
+        return cls([*(extra or []), *standard], common=common)
 
     def with_names(self, names: list[str]) -> BodyNames:
-        return BodyNames([*self.known, *(Known(n) for n in names)])
+        return BodyNames([*self.known, *(Known(n) for n in names)], common=self.common)
 
     def resolve(self, text: str) -> Resolved:
         text = " ".join(text.split()).strip(" ;,.:-")
@@ -206,6 +326,9 @@ class BodyNames:
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
         fixed = restored(text)
+        collective = _collective_words(fixed)
+        if is_generic(collective):  # "Cc cơ quan, don vị, cán bộ", "Các sở, ban, nành ỉnh": its words read back
+            fixed = collective
         if fixed != text:  # OCR-misread words read back: "C6ng ari xã" → "Công an xã"
             again = self._resolve(fixed)
             if again.name is not None and again.name != fixed:
@@ -236,10 +359,15 @@ class BodyNames:
             if similarity > best[0]:
                 best = (similarity, candidate.body)
         score, item = best
+        common = common_body(text) if self.common else None
+        if common is not None and common[1] > score:  # "Hội Lên hiệp Phụ nữ xa", "Đoàn Thanh niên ã"
+            return Resolved(text, common[0], None, common[1])
         if item is not None and score >= ACCEPT:
-            if item.code is None and level is not None and _level_word(item.name) is None:
-                # as for an exact match: a standard body without a level, at the level the text names
-                return Resolved(text, f"{item.name} {_LEVEL_WRITTEN[level]}", None, score)
+            if item.code is None and level is not None and _level_word(item.name) != level:
+                # as for an exact match: a standard body at the level the text names ("… đặc khu", not "… xã")
+                own = _level_word(item.name)
+                bare = " ".join(item.name.split()[: -len(own.split())]) if own else item.name
+                return Resolved(text, f"{bare} {_LEVEL_WRITTEN[level]}", None, score)
             return Resolved(text, item.name, item.code, score)
         short = _initials(text, abbreviated=True)
         if short:  # "Trung tâm VH TT&TĐTT": the initials of "Trung tâm Văn hóa thông tin và Thể dục thể thao"
@@ -255,7 +383,7 @@ class BodyNames:
         ('Các cơ quan, đơn vị' is one entry)."""
         found: list[Resolved] = []
         for part in re.split(r"\s*[;\n]\s*", cell):
-            part = part.strip(" ;,.:-–")
+            part = STAMPED.sub("", without_stamp_words(part)).strip(" ;,.:-–")
             if not part:
                 continue
             whole = self.resolve(part)

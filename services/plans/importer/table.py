@@ -10,11 +10,26 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from services.plans.importer.lines import Line, Notes, row_number
-from services.plans.importer.vocabulary import repaired, skeleton
+from services.plans.importer.vocabulary import label_column, repaired, skeleton
 from shared.text import normalize
 
 # A numbered item: "1. Tuyên truyền …", "3.1 …", "Nhiệm vụ 2: …" (in a title cell or a list).
 NUMBERED = re.compile(r"^(?:nhiệm vụ\s+|nhiem vu\s+)?(?P<ref>\d{1,2}(?:\.\d{1,2})*)[.):]?\s+(?P<title>\S.*)$", re.I)
+# "Nhiem u 3: …", "Nhiệ vụ 5: …": the words before the number damaged, the colon kept.
+_NUMBERED_DAMAGED = re.compile(r"^(?P<words>\w{1,6}\s+\w{0,3})\s*(?P<ref>\d{1,2})\s*:\s*(?P<title>\S.*)$")
+
+
+def numbered_item(text: str) -> re.Match[str] | None:
+    """A numbered item ("1. …", "3.1 …", "Nhiệm vụ 2: …"), also with "Nhiệm vụ" damaged."""
+    match = NUMBERED.match(text)
+    if match is not None:
+        return match
+    damaged = _NUMBERED_DAMAGED.match(text)
+    if damaged is not None and fuzz.ratio(skeleton(normalize(damaged["words"])), skeleton("nhiem vu")) >= 70:
+        return damaged
+    return None
+
+
 COLUMNS = ("ref", "title", "lead", "coordinating", "timeline", "products")
 _REF_WORDS = {"stt", "tt", "so tt", "so thu tu"}
 
@@ -42,7 +57,8 @@ def column_of(header: str) -> str | None:
     for column, words in checks:  # OCR damage: "Co quan chu tr", "Thoi gan thuc hien"
         if len(fixed) >= 5 and any(fuzz.partial_ratio(word, fixed) >= 85 for word in words if len(word) > 6):
             return column
-    return None
+    whole = label_column(norm)  # the header as one phrase: "Tbời gan tbuc hiệri"
+    return whole[0] if whole is not None else None
 
 
 def header_columns(cells: list[str]) -> dict[int, str] | None:

@@ -9,11 +9,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.plans.importer.lines import Line, Notes, is_roman
-from services.plans.importer.names import BodyNames, Resolved, area_of, channels_in, is_generic, product_kinds
+from services.plans.importer.names import (
+    BodyNames,
+    Resolved,
+    area_of,
+    channels_in,
+    is_generic,
+    product_kinds,
+    usual_wording,
+)
 from services.plans.importer.table import Row
+from services.plans.importer.timewords import read_timeline
 from services.plans.importer.vocabulary import misread, repaired_time
 from shared.text import normalize
 from shared.timelines import Schedule, TimelineError, parse_timeline
+
+_ROMAN_QUARTER = re.compile(r"\bquy\s*[ivl1|]{1,4}\b")
+SURE = 0.9  # a coordinating body read back with less confidence than this is named in a warning
 
 
 @dataclass
@@ -54,7 +66,9 @@ def _products(text: str) -> list[str]:
     return [p.strip(" .;,") for p in parts if p.strip(" .;,")]
 
 
-def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDraft]:
+def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes, *, damaged: bool = False) -> list[TaskDraft]:
+    """The tasks of the rows; in a `damaged` scan what no vocabulary can confirm (a roman numeral
+    that may have lost a stroke, a body's name read back to nothing known) is flagged too."""
     tasks: list[TaskDraft] = []
     heads = {ref.rsplit(".", 1)[0] for ref in (row.values["ref"] for row in rows) if "." in ref}
     heads |= {head.rsplit(".", 1)[0] for head in list(heads) if "." in head}
@@ -64,12 +78,23 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     for index, row in enumerate(rows):
         values = row.values
         ref = values["ref"]
-        if ref == "I" and "1" not in seen and refs[index + 1 : index + 2] == ["2"]:
-            # "1" read as "I" (a group heading) right before task 2: the first task, said so
-            notes.add(row.line, "số thứ tự 'I' đứng ngay trước nhiệm vụ 2: đọc là 1 (có thể bị nhận dạng sai)")
-            ref = values["ref"] = "1"
+        digit = _digit_read_as_letter(refs, index)
+        if digit is not None:
+            # "1" read as "I", "8" as "B" (a group heading) between the tasks it stands between: said so
+            notes.add(
+                row.line, f"số thứ tự {ref!r} đứng giữa các nhiệm vụ liền số: đọc là {digit} (có thể bị nhận dạng sai)"
+            )
+            ref = values["ref"] = refs[index] = digit
         if is_roman(ref):
-            if ref in seen:  # "II" read as "I" (a stroke lost): the group's number is unsure
+            following = _next_roman(section)
+            if ref in seen and following is not None and following not in refs:
+                # "II" read as "I" (a stroke lost) after group I: the next group, said so
+                notes.add(
+                    row.line,
+                    f"nhóm {ref} lặp lại ngay sau nhóm {section}: đọc là {following} (có thể bị nhận dạng sai)",
+                )
+                ref = values["ref"] = refs[index] = following
+            elif ref in seen:
                 notes.add(row.line, f"nhóm {ref} lặp lại: số của nhóm có thể bị nhận dạng sai")
             section = ref
         elif ref in seen and section:  # numbering starts again under each roman group: I.1, II.1
@@ -106,6 +131,12 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                     notes.add(task.line, f"nhiệm vụ {task.ref}: {exc}")
         elif not task.group:
             notes.add(task.line, f"nhiệm vụ {task.ref}: không có thời gian thực hiện")
+        if damaged and task.timeline is not None and _ROMAN_QUARTER.search(normalize(task.timeline_text)):
+            # "Quý I" may be "Quý II" with a stroke lost, and nothing in the cell can tell
+            notes.add(
+                task.line,
+                f"nhiệm vụ {task.ref}: số quý La Mã trong bản quét bị hỏng, cần đối chiếu: {task.timeline_text!r}",
+            )
         if not task.group:
             if not task.lead:
                 notes.add(task.line, f"nhiệm vụ {task.ref}: không có cơ quan, đơn vị chủ trì")
@@ -114,8 +145,24 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
                     notes.add(
                         task.line, f"nhiệm vụ {task.ref}: tên đơn vị phối hợp có thể bị nhận dạng sai: {body.text!r}"
                     )
+                elif damaged and body.name is None and not usual_wording(body.text):
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đơn vị phối hợp chưa đối chiếu được (bản quét bị hỏng): {body.text!r}",
+                    )
+                elif body.name is not None and body.confidence < SURE:
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đọc đơn vị phối hợp {body.text!r} là {body.name!r} "
+                        f"(độ tin cậy {body.confidence:.2f})",
+                    )
             for body in task.lead:
-                if body.name is None and not is_generic(body.text):
+                if damaged and body.name is None and is_generic(body.text) and not usual_wording(body.text):
+                    notes.add(
+                        task.line,
+                        f"nhiệm vụ {task.ref}: đơn vị chủ trì chưa đối chiếu được (bản quét bị hỏng): {body.text!r}",
+                    )
+                elif body.name is None and not is_generic(body.text):
                     notes.add(task.line, f"nhiệm vụ {task.ref}: không nhận ra đơn vị chủ trì {body.text!r}")
                 elif body.name is not None and body.confidence < 1:
                     notes.add(
@@ -128,16 +175,51 @@ def build_tasks(rows: list[Row], bodies: BodyNames, notes: Notes) -> list[TaskDr
     return tasks
 
 
+_ROMANS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+
+def _next_roman(numeral: str) -> str | None:
+    """The group numeral after `numeral` ('II' after 'I'; 'B' after 'A'), None if unknown."""
+    if numeral in _ROMANS[:-1]:
+        return _ROMANS[_ROMANS.index(numeral) + 1]
+    if len(numeral) == 1 and "A" <= numeral < "H":
+        return chr(ord(numeral) + 1)
+    return None
+
+
+_LETTER_DIGITS = {"I": "1", "B": "8"}  # group marks that are also how OCR reads a digit
+
+
+def _digit_read_as_letter(refs: list[str], index: int) -> str | None:
+    """The task number a group mark ('I', 'B') stands for when it sits where that number belongs:
+    right after the number before it (or first) and right before the number after it."""
+    digit = _LETTER_DIGITS.get(refs[index])
+    if digit is None:
+        return None
+    number = int(digit)
+    before = refs[index - 1] if index else None
+    after = refs[index + 1] if index + 1 < len(refs) else None
+    fits_before = (
+        (before is None and number == 1)
+        or before == str(number - 1)
+        or (before is not None and before.split(".")[0] == str(number - 1) and "." in before)
+    )
+    return digit if fits_before and after == str(number + 1) else None
+
+
 def _misread_timeline(task: TaskDraft, notes: Notes) -> Schedule | None:
     """A timeline the parser could not read, read again with its OCR-misread words read back
     ("Thuong xyen" → "thuong xuyen", "Trưóc ngay 3O/11"): kept, with a warning saying so."""
     fixed = repaired_time(task.timeline_text)
-    if fixed == normalize(task.timeline_text):
-        return None
     try:
+        if fixed == normalize(task.timeline_text):
+            raise TimelineError(fixed)
         schedule = parse_timeline(fixed)
     except TimelineError:
-        return None
+        reading = read_timeline(task.timeline_text)  # each word's readings tried whole: "hang 3/2025"
+        if reading is None:
+            return None
+        schedule, fixed = reading.schedule, reading.text
     notes.add(
         task.line, f"nhiệm vụ {task.ref}: đọc thời gian {task.timeline_text!r} là {fixed!r} (chữ bị nhận dạng sai)"
     )

@@ -49,9 +49,11 @@ for _word in (*_WRITTEN.split(), *(w for name in _UNIT_NAMES for w in name.split
 VOCABULARY: frozenset[str] = frozenset(_WORDS.split()) | frozenset(w for w in _UNIT_WORDS if w.isalpha())
 
 # OCR confusions folded away before words are compared: i/l/1/|, o/0/6, đ/d/P, rn/m, cl/d, y/u,
-# e/c, n/ri. Both sides are folded, so a word of the vocabulary folds as its damage does.
+# e/c, n/ri, h/b. Both sides are folded, so a word of the vocabulary folds as its damage does.
 _PAIRS = (("rn", "m"), ("cl", "d"), ("ri", "n"))
-_CHARS = str.maketrans({"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c"})
+_CHARS = str.maketrans(
+    {"1": "i", "l": "i", "|": "i", "!": "i", "0": "o", "6": "o", "p": "d", "y": "u", "e": "c", "b": "h"}
+)
 
 
 def skeleton(word: str) -> str:
@@ -190,6 +192,21 @@ def misread(text: str) -> bool:
     )
 
 
+DAMAGED_SHARE = 0.03  # a document with more words that are no syllable than this is a damaged scan
+
+
+def misread_share(texts: list[str]) -> float:
+    """The share of a document's words that are no Vietnamese syllable (abbreviations in capitals
+    aside): under 2 % in a clean plan (names like VNeID, Zalo), 4 % and more in a damaged scan."""
+    words = [
+        token
+        for text in texts
+        for token in re.findall(r"[^\s,;.:()/&\-\"“”]+", text)
+        if re.search(r"[^\W\d_]", token) and not (token.isupper() and len(token) > 1)
+    ]
+    return sum(not is_syllable(normalize(token)) for token in words) / len(words) if words else 0.0
+
+
 _WRITTEN_WORD = re.compile(r"[^\s,;.:()/&-]+")
 
 
@@ -219,17 +236,34 @@ def unfamiliar(text: str) -> bool:
 
 # Two-word phrases of reporting duties: a pair of words nearly one of them (a letter lost from one
 # word: "ao cao", "6 hang") is read as it.
-REPORT_PHRASES = ("bao cao", "dinh ky", "6 thang", "9 thang", "truoc ngay", "hang quy", "hang nam", "hang thang")
+REPORT_PHRASES = (
+    "bao cao",
+    "dinh ky",
+    "6 thang",
+    "9 thang",
+    "truoc ngay",
+    "hang quy",
+    "hang nam",
+    "hang thang",
+    "va nam",
+    "ca nam",
+    "dau nam",
+    "cuoi nam",
+    "cuoi quy",
+)
+# "năm" before a year, a letter lost or misread ("nă 2026", "nm 2026", "ăm 2026", "narn 2026")
+_YEAR_WORD = re.compile(r"(?<![a-z])(?:na|nm|am|nim|ndm|narn|nam)(?=\s+(?:19|20)\d{2}\b)")
 
 
 def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, similarity: float = 85) -> str:
     """`text` with its words read back, then each pair of words nearly one of `phrases` read as it."""
-    words = repaired(text).split(" ")
+    words = _YEAR_WORD.sub("nam", repaired(text)).split(" ")
     index = 0
     while index < len(words) - 1:
         pair = f"{words[index]} {words[index + 1]}"
         bare = pair.strip(",.;:()")
-        close = [p for p in phrases if p != bare and fuzz.ratio(bare, p) >= similarity]
+        # letters lost from the phrase ("ao cao", "6 hang"), not another phrase ("thang nam" is no "hang nam")
+        close = [p for p in phrases if p != bare and fuzz.ratio(bare, p) >= similarity and _within(bare, p)]
         if len(close) == 1 and bare not in phrases:
             first, second = close[0].split(" ")
             words[index] = words[index].replace(words[index].strip(",.;:()"), first, 1)
@@ -240,6 +274,12 @@ def repaired_phrases(text: str, phrases: tuple[str, ...] = REPORT_PHRASES, *, si
     return " ".join(words)
 
 
+def _within(short: str, long: str) -> bool:
+    """Whether `short` is `long` with letters left out (its letters in order within `long`)."""
+    letters = iter(long)
+    return len(short) < len(long) and all(ch in letters for ch in short)
+
+
 def opens_basis(text: str, openings: tuple[str, ...] = ("thuc hien", "can cu")) -> bool:
     """Whether `text` opens a sentence of the basis: 'Thực hiện …', 'Căn cứ …', also damaged
     ('Tực hiệri …', 'ări cứ …')."""
@@ -248,3 +288,65 @@ def opens_basis(text: str, openings: tuple[str, ...] = ("thuc hien", "can cu")) 
         return True
     head = " ".join(repaired(norm).split()[:2])
     return any(fuzz.ratio(head, opening) >= 75 for opening in openings if len(opening.split()) == 2)
+
+
+# The labels of a task's facts, as plans word them (in a table's header row, or before a colon in
+# a list: "Đơn vị chủ trì:", "Thời gian thực hiện:"). General wording, not any one plan's.
+LABELS: dict[str, tuple[str, ...]] = {
+    "lead": (
+        "chu tri",
+        "co quan chu tri",
+        "don vi chu tri",
+        "chu tri thuc hien",
+        "don vi chu tri thuc hien",
+        "tham muu",
+        "tham muu thuc hien",
+        "co quan thuc hien",
+        "don vi thuc hien",
+        "don vi thuc hien chinh",
+        "co quan tham muu",
+        "don vi tham muu",
+    ),
+    "coordinating": (
+        "phoi hop",
+        "co quan phoi hop",
+        "don vi phoi hop",
+        "phoi hop thuc hien",
+        "co quan, don vi phoi hop",
+        "don vi phoi hop thuc hien",
+    ),
+    "timeline": (
+        "thoi gian",
+        "thoi gian thuc hien",
+        "thoi gian hoan thanh",
+        "thoi han",
+        "thoi han hoan thanh",
+        "tien do",
+        "tien do thuc hien",
+    ),
+    "products": ("san pham", "ket qua", "ket qua/san pham", "ket qua, san pham", "san pham dau ra", "ket qua dau ra"),
+}
+_LABEL_FORMS = [
+    (column, re.sub(r"[^a-z]", "", skeleton(phrase))) for column, phrases in LABELS.items() for phrase in phrases
+]
+LABEL_ALIKE = 80  # % alike (folded, spaces aside) for a damaged label read as a label
+
+
+def label_column(label: str, *, alike: float = LABEL_ALIKE) -> tuple[str, float] | None:
+    """Which task fact a damaged label names ("Phố| hợp", "Thời ạn", "Sảri phẩm", "hủ trì"), with
+    how alike it is: the label compared whole, as one folded phrase, with every wording of every
+    fact, so that a letter lost leaving another word ("lên") still leaves the phrase nearly whole.
+    None when nothing is `alike` % alike, or when two facts are about as alike (no guess)."""
+    form = re.sub(r"[^a-z]", "", skeleton(normalize(label).replace("|", "i")))
+    if len(form) < 4:
+        return None
+    best: dict[str, float] = {}
+    for column, phrase in _LABEL_FORMS:
+        score = fuzz.ratio(form, phrase)
+        if score > best.get(column, 0):
+            best[column] = score
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    column, score = ranked[0]
+    if score < alike or (len(ranked) > 1 and ranked[1][1] > score - 10):
+        return None
+    return column, score / 100
