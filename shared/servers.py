@@ -202,7 +202,11 @@ class EmbeddedNats:
             lines.append(f"http: {self.host}:{self.monitor_port}")
         if self.config:
             lines.append(f'include "{os.path.relpath(self.config, self.data_dir)}"')
-        path.write_text("\n".join(lines) + "\n")
+        # a site's file holds its password on the hub: readable by its owner only, like the users' file
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        path.chmod(0o600)
         return path
 
     def stop(self) -> None:

@@ -57,6 +57,8 @@ async def test_a_commune_site_links_to_its_hub_and_the_hub_counts_its_report(
                 options=("--site", SITE, "--hub-credentials", str(credentials)),
                 timeout=120,
             )
+            # the site's nats-server settings hold its password on the hub: its owner's only
+            assert (tmp_path / "site" / "nats-server.conf").stat().st_mode & 0o077 == 0
             async with await operated(hub.base_url) as at_hub, await operated(site.base_url) as at_site:
                 assert (await at_hub.post("/api/units/load", json={"provinces": ["52"]})).status_code == 200
                 made = await at_hub.post("/api/plans", json=QUARTERLY_PLAN)
