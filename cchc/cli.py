@@ -218,10 +218,8 @@ def run_system(
             )
         if cluster % 2 == 0:
             raise fail(f"--cluster {cluster}: cần số lẻ máy chủ (3 hoặc 5) để JetStream luôn có đa số")
-        if federation:
-            raise fail(
-                "--cluster chưa dùng cùng trạm/trung tâm (--site, --leafnodes) trong cchc up: xem README, mục Mở rộng"
-            )
+        if federation and federation.site:
+            raise fail("một trạm chạy một nats-server: bỏ --cluster (cụm dành cho trung tâm, --leafnodes)")
         # a write is kept once a majority of its 3 copies has it: any one node may go
         settings = settings.model_copy(update={"stream_replicas": 3})
     if federation and settings.nats_url:
@@ -242,7 +240,14 @@ def run_system(
             # a user per service and an operator, passwords in <data>/secrets/nats (cchc/nats_users.py)
             nats_auth = nats_users.prepare_embedded(data_dir, settings)
             if cluster > 1:
-                nodes = EmbeddedNatsCluster(data_dir, size=cluster, config=nats_auth.config, durable=durable)
+                hub: dict[str, Any] = {}
+                if federation:  # a hub cluster: every node in the hub's domain, each with a leaf port
+                    hub = {"domain": settings.hub_domain, "leafnodes": True, "leaf_port": federation.leaf_port}
+                nodes = EmbeddedNatsCluster(
+                    data_dir, size=cluster, config=nats_auth.config, durable=durable, leaf_host=host, **hub
+                )
+                if federation:  # each site's credentials name every node's leaf port
+                    _site_credentials(federation, settings, nats_auth, url=nodes.leaf_urls(host))
                 started.extend(nodes.nodes)  # each node stopped, and restarted by keep_up, on its own
                 nats_url = nodes.start()
             else:
@@ -358,18 +363,23 @@ def _leaf_settings(
             "hub": federation.link.url_with_credentials(),
             "not_across": [f"{settings.nats_prefix}.>"],
         }
+    _site_credentials(federation, settings, nats_auth, url=f"nats-leaf://{host}:{federation.leaf_port}")
+    # the sites' links come to the address the system serves on (--host), not only to loopback
+    return {"domain": settings.hub_domain, "leaf_port": federation.leaf_port, "leaf_host": host}
+
+
+def _site_credentials(
+    federation: FederationOptions, settings: Settings, nats_auth: nats_users.EmbeddedAuth, *, url: str
+) -> None:
+    """Each site's credentials on this hub, written for the operator to hand over."""
+    from shared.federation import domain_of
+
     for site in federation.sites:
         user = domain_of(site)
         HubLink(
-            site=site,
-            url=f"nats-leaf://{host}:{federation.leaf_port}",
-            user=user,
-            password=nats_auth.folder.password(user),
-            hub_domain=settings.hub_domain,
+            site=site, url=url, user=user, password=nats_auth.folder.password(user), hub_domain=settings.hub_domain
         ).write(nats_auth.folder.path / f"site-{site}.json")
     typer.echo(f"Tệp đăng nhập của từng trạm: {nats_auth.folder.path}/site-<đơn vị>.json (chuyển qua kênh an toàn)")
-    # the sites' links come to the address the system serves on (--host), not only to loopback
-    return {"domain": settings.hub_domain, "leaf_port": federation.leaf_port, "leaf_host": host}
 
 
 def _ensure_admin(database_url: str, password: str | None) -> str | None:

@@ -172,7 +172,7 @@ class HubLink:
     (`<data>/secrets/nats/site-<unit>.json`) and `cchc up --site … --hub-credentials` reads."""
 
     site: str
-    url: str  # nats-leaf://host:port
+    url: str  # nats-leaf://host:port (a hub cluster: each node's, comma-separated)
     user: str
     password: str
     hub_domain: str = HUB_DOMAIN
@@ -210,6 +210,10 @@ class HubLink:
         return replace(self, url=url)
 
     def url_with_credentials(self) -> str:
-        parts = urlsplit(self.url)
-        netloc = f"{quote(self.user, safe='')}:{quote(self.password, safe='')}@{parts.hostname}:{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        """The leaf URL(s) with the site's user and password in each (a hub cluster: one per node)."""
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        urls = []
+        for url in self.url.split(","):
+            parts = urlsplit(url.strip())
+            urls.append(urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port}")))
+        return ",".join(urls)

@@ -184,7 +184,8 @@ class EmbeddedNats:
                 lines.append("no_auth_user: local")
         if self.hub:
             remote = {
-                "url": self.hub,
+                # a hub cluster: each node's leaf URL (comma-separated); the link goes to any of them
+                "urls": [url.strip() for url in self.hub.split(",")],
                 # a cut link stays cut: no going round it to servers the hub told about
                 "ignore_discovered_servers": True,
                 "deny_imports": self.not_across,
@@ -235,10 +236,19 @@ class EmbeddedNatsCluster:
     config: Path | None = None
     durable: bool = False
     name: str = "cchc"
+    # a hub of sites (shared/federation.py): every node in its JetStream domain, each taking leaf
+    # connections (the first on `leaf_port`, if given), on `leaf_host`
+    domain: str | None = None
+    leaf_port: int = 0
+    leaf_host: str | None = None
+    leafnodes: bool = False
     nodes: list[EmbeddedNats] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         ports, routes, monitors = ([free_port(self.host) for _ in range(self.size)] for _ in range(3))
+        leaves = [free_port(self.host) for _ in range(self.size)] if self.leafnodes else [0] * self.size
+        if self.leafnodes and self.leaf_port:
+            leaves[0] = self.leaf_port
         self.nodes = [
             EmbeddedNats(
                 self.data_dir,
@@ -251,9 +261,16 @@ class EmbeddedNatsCluster:
                 cluster_port=routes[index],
                 routes=routes,
                 monitor_port=monitors[index],
+                domain=self.domain,
+                leaf_port=leaves[index],
+                leaf_host=self.leaf_host,
             )
             for index in range(self.size)
         ]
+
+    def leaf_urls(self, host: str) -> str:
+        """Every node's leaf URL at `host`, comma-separated (what a site's credentials name)."""
+        return ",".join(f"nats-leaf://{host}:{node.leaf_port}" for node in self.nodes)
 
     @property
     def url(self) -> str:

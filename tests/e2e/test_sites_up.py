@@ -1,7 +1,8 @@
-"""`cchc up --leafnodes … --sites …` (a hub) and `cchc up --site … --hub-credentials …` (a commune
-site), each with its own embedded nats-server and database: the site links to the hub with the
-credentials the hub wrote for it, takes the province's plan, makes its commune's assignment and
-takes its report, which the hub's roll-up counts."""
+"""`cchc up --cluster 3 --leafnodes … --sites …` (a hub: a JetStream cluster of three, each node
+taking leaf connections) and `cchc up --site … --hub-credentials …` (a commune site), each with
+its own embedded nats-server(s) and database: the site links to the hub with the credentials the
+hub wrote for it, takes the province's plan, makes its commune's assignment and takes its report,
+which the hub's roll-up counts."""
 
 from __future__ import annotations
 
@@ -41,14 +42,15 @@ async def test_a_commune_site_links_to_its_hub_and_the_hub_counts_its_report(
     hub = start(
         tmp_path / "hub",
         embedded_nats_environment(servers, database_url, "st"),
-        options=("--leafnodes", str(leaf_port), "--sites", SITE),
+        options=("--cluster", "3", "--leafnodes", str(leaf_port), "--sites", SITE),
         timeout=120,
     )
     site: Running | None = None
     try:
         credentials = tmp_path / "hub" / "secrets" / "nats" / f"site-{SITE}.json"
         link = json.loads(credentials.read_text())
-        assert link["url"] == f"nats-leaf://127.0.0.1:{leaf_port}" and link["site"] == SITE
+        urls = link["url"].split(",")  # every node of the hub's cluster takes the site's link
+        assert len(urls) == 3 and urls[0] == f"nats-leaf://127.0.0.1:{leaf_port}" and link["site"] == SITE
         assert credentials.stat().st_mode & 0o077 == 0  # a secret: its owner only
         async with new_database(servers.database_url) as site_database:
             site = start(
