@@ -31,6 +31,8 @@ from faststream.nats.message import NatsBatchMessage as _NatsBatchMessage
 from faststream.nats.opentelemetry.provider import telemetry_attributes_provider_factory
 from faststream.nats.response import NatsPublishCommand
 from faststream.opentelemetry.middleware import TelemetryMiddleware
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as Subscription_
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
@@ -63,6 +65,28 @@ log = logging.getLogger(__name__)
 # raises the builtin TimeoutError when an idle fetch expires: every idle poll would crash the
 # consume task and log an error. The builtin is a base class of both, so suppress that.
 _pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
+_next_msg = Subscription_.next_msg
+
+
+async def _next_msg_ready_first(self: Subscription_, timeout: float | None = 1.0) -> Msg:  # noqa: ASYNC109 - its signature
+    """nats-py's `next_msg` (how its pull `fetch` takes each message of a batch) makes a task, a
+    uuid and a timer per message, even when the message is already queued, as a fetched batch's
+    are: about a tenth of the batched consumer's CPU. A queued message is taken as next_msg would
+    take it (its pending bytes counted off, the queue told it is done); else next_msg waits."""
+    if not self._conn.is_closed and not self._cb:
+        try:
+            msg = self._pending_queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        else:
+            self._pending_size -= len(msg.data)
+            self._pending_queue.task_done()
+            return msg
+    return await _next_msg(self, timeout)
+
+
+Subscription_.next_msg = _next_msg_ready_first  # type: ignore[method-assign]
+
 tracer = trace.get_tracer("cchc.bus")
 # A batch's span links the traces of a sample of its other events, this many at most, spread over
 # the batch: reading the trace contexts of 100 events of each 200 cost 6 % of the consumer's CPU.
