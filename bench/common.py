@@ -175,12 +175,13 @@ class Up:
 
 
 @contextlib.contextmanager
-def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = ()) -> Iterator[Up]:
+def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = (), replicas: int = 1) -> Iterator[Up]:
     """Start a real `cchc up` in a temporary data dir on a free port, with the environment's CCHC_*
     variables dropped and `extra_env` added, and wait until it prints its servers. Embedded NATS and
     PostgreSQL, or, when CCHC_NATS_URL and CCHC_DATABASE_URL are set, those servers with a fresh
     database and subject prefix, removed afterwards. On an error, prints the end of its log (and of
-    the services' logs named in `logs_on_error`); at the end, stops it."""
+    the services' logs named in `logs_on_error`); at the end, stops it. `replicas`: `cchc up
+    --replicas`, each service's processes on the same durable consumers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")} | extra_env
     env["CCHC_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     nats_env, db_env = os.environ.get("CCHC_NATS_URL"), os.environ.get("CCHC_DATABASE_URL")
@@ -196,6 +197,7 @@ def cchc_up(extra_env: dict[str, str], *, logs_on_error: tuple[str, ...] = ()) -
         Path(tmp).chmod(0o755)  # as root, the embedded PostgreSQL runs as another user
         log, data_dir, port = Path(tmp) / "up.log", Path(tmp) / "data", free_port()
         command = [sys.executable, "-m", "cchc.cli", "up", "--port", str(port), "--data-dir", str(data_dir)]
+        command += ["--replicas", str(replicas)] if replicas > 1 else []
         load = os.getloadavg()[0]
         proc = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
         try:

@@ -476,14 +476,16 @@ async def raw_part(
 # --- the project's paths ---------------------------------------------------------------------
 
 
-def service_pid(up: Up, name: str) -> int:
-    return int(json.loads((up.data_dir / "services.json").read_text())[name]["pid"])
+def service_pids(up: Up, name: str) -> list[int]:
+    """The processes of a service: "reports", and with `--replicas`, "reports-2" …"""
+    running = json.loads((up.data_dir / "services.json").read_text())
+    return [int(info["pid"]) for key, info in running.items() if key == name or key.startswith(f"{name}-")]
 
 
 @contextlib.contextmanager
 def paused(up: Up, *names: str) -> Iterator[None]:
-    """SIGSTOP the services, SIGCONT them at the end (a stopped process also ignores SIGTERM)."""
-    pids = [service_pid(up, name) for name in names]
+    """SIGSTOP the services (every replica), SIGCONT them at the end (a stopped process also ignores SIGTERM)."""
+    pids = [pid for name in names for pid in service_pids(up, name)]
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -662,9 +664,9 @@ async def project_part(
                                 operator_view = operator_settings(up.data_dir, embedded) or settings
                             say("project: rebuild")
                             removed = await rebuild(operator_view)
-                            pid = service_pid(up, "reports")
                             begun = time.monotonic()
-                            os.kill(pid, signal.SIGKILL)
+                            for pid in service_pids(up, "reports"):
+                                os.kill(pid, signal.SIGKILL)
                         # as `cchc rebuild-reports --watch` follows it: from the first event applied
                         # to the last (the restart apart), and from the kill
                         first: tuple[float, int] | None = None
@@ -835,6 +837,9 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2026)
     parser.add_argument("--provinces", type=lambda s: tuple(s.split(",")), default=None, help="codes, default all 34")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each step")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes of each service on the same consumers (cchc up --replicas)"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "build" / "raw_limits.json", help="where the figures go")
     args = parser.parse_args()
     if args.project_events and args.project_events > args.events:
@@ -875,13 +880,13 @@ def main() -> None:
         "read p95": Figure("read, p95: progress row by key (raw) / province roll-up", "ms"),
     }
     started, date, load_before = time.monotonic(), datetime.now(UTC), load()
-    with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}, logs_on_error=("reports",)) as up:
+    with cchc_up({"CCHC_SWEEP_INTERVAL_SECONDS": "60"}, logs_on_error=("reports",), replicas=args.replicas) as up:
         try:
             rows = asyncio.run(run(args, up, figures))
         finally:
             with contextlib.suppress(Exception):  # whatever was paused goes on (and can be stopped)
-                for name in ("reports", "notify"):
-                    os.kill(service_pid(up, name), signal.SIGCONT)
+                for pid in service_pids(up, "reports") + service_pids(up, "notify"):
+                    os.kill(pid, signal.SIGCONT)
         rows["services"] = up.services_row() + (" (reports restarted by each rebuild)" if args.rebuild_runs else "")
     seconds = time.monotonic() - started
     rows["took"] = f"{seconds:.0f} s (load average before {load_before:.2f}, after {load():.2f})"

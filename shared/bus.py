@@ -13,6 +13,7 @@ with set-based statements; the bus falls back to `handle`, one event at a time, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import typing
@@ -30,11 +31,13 @@ from faststream.nats.message import NatsBatchMessage as _NatsBatchMessage
 from faststream.nats.opentelemetry.provider import telemetry_attributes_provider_factory
 from faststream.nats.response import NatsPublishCommand
 from faststream.opentelemetry.middleware import TelemetryMiddleware
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as Subscription_
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry import propagate, trace
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +52,7 @@ from shared.events import (
     Envelope,
     Event,
     Meta,
+    UnitRef,
     current_actor,
     stream_name,
     subject,
@@ -61,6 +65,28 @@ log = logging.getLogger(__name__)
 # raises the builtin TimeoutError when an idle fetch expires: every idle poll would crash the
 # consume task and log an error. The builtin is a base class of both, so suppress that.
 _pull_subscriber.TimeoutError = TimeoutError  # type: ignore[misc,assignment]
+_next_msg = Subscription_.next_msg
+
+
+async def _next_msg_ready_first(self: Subscription_, timeout: float | None = 1.0) -> Msg:  # noqa: ASYNC109 - its signature
+    """nats-py's `next_msg` (how its pull `fetch` takes each message of a batch) makes a task, a
+    uuid and a timer per message, even when the message is already queued, as a fetched batch's
+    are: about a tenth of the batched consumer's CPU. A queued message is taken as next_msg would
+    take it (its pending bytes counted off, the queue told it is done); else next_msg waits."""
+    if not self._conn.is_closed and not self._cb:
+        try:
+            msg = self._pending_queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        else:
+            self._pending_size -= len(msg.data)
+            self._pending_queue.task_done()
+            return msg
+    return await _next_msg(self, timeout)
+
+
+Subscription_.next_msg = _next_msg_ready_first  # type: ignore[method-assign]
+
 tracer = trace.get_tracer("cchc.bus")
 # A batch's span links the traces of a sample of its other events, this many at most, spread over
 # the batch: reading the trace contexts of 100 events of each 200 cost 6 % of the consumer's CPU.
@@ -107,6 +133,11 @@ class Decoded:
 
 def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
     """The typed event in a message, or why it can never be handled (then it is dead-lettered)."""
+    return _decoded_at_once(data, subject_=subject_, prefix=prefix) or checked(data, subject_=subject_, prefix=prefix)
+
+
+def checked(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
+    """`decode` step by step: the envelope, then each check, then the payload by its type."""
     try:
         envelope = Envelope.model_validate_json(data)
     except ValidationError as exc:
@@ -133,6 +164,48 @@ def decode(data: bytes, *, subject_: str, prefix: str) -> Decoded | str:
     disagreement = provenance.payload_problem(event, envelope.unit)
     if disagreement:
         return f"{envelope.type} on {subject_}: {disagreement}"
+    return Decoded(event, Meta.of(envelope))
+
+
+@functools.cache
+def _typed_envelope(event_type: str) -> type[Envelope] | None:
+    """The envelope of `event_type` with its payload typed, so one pass over the bytes validates
+    both; for the types whose payload names its unit (a required `unit: UnitRef`), the only
+    field besides the envelope's that `checked` compares with the subject."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None or (unit := model.model_fields.get("unit")) is None or unit.annotation is not UnitRef:
+        return None
+    return create_model(f"{model.__name__}Envelope", __base__=Envelope, payload=(model, ...))
+
+
+def _decoded_at_once(data: bytes, *, subject_: str, prefix: str) -> Decoded | None:
+    """The hot events (progress, assignments) as `checked` decodes them, in one pass: the event
+    type read from the subject, the envelope and its typed payload validated together, the same
+    checks. None for anything else, or anything wrong: `checked` then says what (the same
+    verdict as ever, and the same reasons)."""
+    head = f"{prefix}."
+    if not subject_.startswith(head):
+        return None
+    family, _, rest = subject_[len(head) :].partition(".")
+    verb, _, _ = rest.partition(".")
+    event_type = f"{family}.{verb}"
+    typed = _typed_envelope(event_type)
+    if typed is None:
+        return None
+    try:
+        envelope = typed.model_validate_json(data)
+    except ValidationError:
+        return None
+    event: Any = envelope.payload  # typed: the model of `event_type`
+    if (
+        envelope.type != event_type
+        or envelope.version not in READABLE_SCHEMA_VERSIONS
+        or provenance.producer_problem(event_type, envelope.producer)
+        or subject_ != subject(prefix, event_type, envelope.unit)
+        or event.unit.path != envelope.unit
+        or provenance.payload_problem(event, envelope.unit)
+    ):
+        return None
     return Decoded(event, Meta.of(envelope))
 
 

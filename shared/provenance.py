@@ -6,6 +6,7 @@ one by one, the versions the owner published before it. Pure: the bus and the ha
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 from pydantic import BaseModel
@@ -99,6 +100,30 @@ def _unit_problems(event: UnitCreated | UnitRenamed, unit_path: str) -> list[str
     return problems
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _unit_ref_problems(code: str, path: str, unit_path: str) -> tuple[str, ...]:
+    """What is wrong with a payload's `unit` on the subject of `unit_path` (remembered: the
+    units are few, their events many)."""
+    problems = [] if code == _code(path) else [f"unit code {code!r} is not the unit at {path}"]
+    if path != unit_path:
+        problems.append(f"unit {path} is not the subject's unit {unit_path}")
+    return tuple(problems)
+
+
+# the events whose payloads say more of units than their `unit`
+_CHECKED_FURTHER = (
+    UnitCreated,
+    UnitRenamed,
+    UnitSucceeded,
+    PlanDrafted,
+    PlanIssued,
+    PlanAmended,
+    PlanClosed,
+    ReportSubmitted,
+    ReportReviewed,
+)
+
+
 def payload_problem(event: BaseModel, unit_path: str) -> str | None:
     """Why what `event` says of units disagrees with its subject's unit `unit_path`, or None:
     a unit's code is the last segment of its path; a directory event describes the unit of its
@@ -107,9 +132,9 @@ def payload_problem(event: BaseModel, unit_path: str) -> str | None:
     problems: list[str | None] = []
     unit = getattr(event, "unit", None)
     if isinstance(unit, UnitRef):
-        problems.append(_ref_problem(unit, "unit"))
-        if unit.path != unit_path:
-            problems.append(f"unit {unit.path} is not the subject's unit {unit_path}")
+        problems += _unit_ref_problems(unit.code, unit.path, unit_path)
+    if not isinstance(event, _CHECKED_FURTHER):  # the hot events (progress, assignments): nothing more
+        return "; ".join(p for p in problems if p) or None
     if isinstance(event, UnitCreated | UnitRenamed):
         problems += _unit_problems(event, unit_path)
     elif isinstance(event, UnitSucceeded):

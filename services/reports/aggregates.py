@@ -9,11 +9,14 @@ today's structure). It counts for every unit on its own path and for the nation,
 today's structure only). Lead assignments add to the counters; every role's latest report adds
 its products.
 
-Maintenance is by difference, one way for every event: the facts an event touches are read
-before and after it is applied, and after − before is added with one set-based upsert per table.
-Progress and assignment batches touch the batch's assignments (`tracking`); a unit event (a
-level, today's structure after a merge) touches the facts of the units whose row it changed
-(`units_before`, then `restate`). A plan amendment touches nothing: the grain is the task, and a
+Maintenance is by difference: what the facts an event touches contributed before it is taken
+away and what they contribute after it is added, in set-based SQL (`_adding`). Progress
+batches do it in the statement that writes the progress rows (`reporting`: the facts before are
+the statement's snapshot, after are those with the rows it returns; PostgreSQL sums the
+difference by key), assignment batches with a statement before and one after the block
+(`tracking`); a unit event (a level, today's structure after a merge) touches the facts of the
+units whose row it changed (`units_before`, then `restate`, which reads the facts and adds
+`Delta` in Python: rare events). A plan amendment touches nothing: the grain is the task, and a
 task's area and channels are joined when the roll-ups are read.
 
 One transaction at a time changes them (a transaction-level advisory lock, taken before the
@@ -186,7 +189,6 @@ def _facts(where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-_FACTS_OF_ASSIGNMENTS = _facts(m.assignments.c.id == any_(bindparam("ids", type_=ARRAY(m.assignments.c.id.type))))
 _FACTS_OF_UNITS = _facts(m.assignments.c.unit_code == any_(bindparam("codes", type_=ARRAY(Text))))
 
 
@@ -208,13 +210,6 @@ def _fact(row: Any) -> Fact:
         done_at=row.done_at,
         outputs=row.outputs or {},
     )
-
-
-async def facts_of(session: AsyncSession, ids: Collection[uuid.UUID]) -> list[Fact]:
-    """The facts of these assignments as the transaction sees them now (unknown ids: none)."""
-    if not ids:
-        return []
-    return [_fact(row) for row in await session.execute(_FACTS_OF_ASSIGNMENTS, {"ids": list(ids)})]
 
 
 # --- applying a difference -------------------------------------------------------------------
@@ -256,44 +251,103 @@ async def lock(session: AsyncSession) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(LOCK))))
 
 
-@dataclass
-class Tracked:
-    """The facts a block changes, as they were before it; and, when the block says what it wrote
-    (`reported`: the progress rows it upserted), no need to read them again after it."""
+# --- progress and assignment batches: set-based ------------------------------------------------
+# The rule of `Delta.add` again, in SQL, for the hot path: a statement's CTE `facts` holds facts
+# with a `sign` (1: add their contribution, -1: take it away); the contributions are summed by
+# key, the keys that come to zero dropped, and each table's rows upserted in key order. `recount`
+# keeps a text of its own: it is the second opinion the tests hold these statements to.
 
-    before: list[Fact]
-    written: dict[uuid.UUID, Any] | None = None
+FACTS = f"""
+    SELECT a.id AS assignment_id, a.plan_id, a.task_ref, a.ancestors, a.period_start, a.period_end,
+           a.due, a.role, coalesce(u.level, 'unknown') AS level, coalesce(u.rollup_to, '{{}}') AS rollup_to,
+           p.assignment_id IS NOT NULL AS reported, p.first_reported_at, p.done_at, p.outputs
+    FROM {m.SCHEMA}.assignments a
+    LEFT JOIN {m.SCHEMA}.progress p ON p.assignment_id = a.id
+    LEFT JOIN {m.SCHEMA}.units u ON u.code = a.unit_code
+    WHERE NOT a.cancelled"""  # a statement adds `AND` what picks the assignments
 
-    def reported(self, rows: Iterable[Any]) -> None:
-        """The block's progress rows as written (RETURNING assignment_id, first_reported_at,
-        done_at, outputs): the only change to these facts."""
-        self.written = {row.assignment_id: row for row in rows}
 
-    def after(self) -> list[Fact]:
-        assert self.written is not None
-        return [
-            replace(
-                fact,
-                reported=True,
-                first_reported_at=row.first_reported_at,
-                done_at=row.done_at,
-                outputs=row.outputs or {},
-            )
-            if (row := self.written.get(fact.assignment_id)) is not None
-            else fact
-            for fact in self.before
-        ]
+def _adding() -> str:
+    """The rest of a statement that begins `WITH facts AS (…)`: one upsert per table."""
+
+    def vn_day(column: str) -> str:
+        return f"date(timezone('{VN_TZ}', {column}))"
+
+    def signed(condition: str) -> str:
+        return f"sum(CASE WHEN {condition} THEN sign ELSE 0 END)"
+
+    def adds(values: tuple[str, ...]) -> str:
+        return ", ".join(f"{c} = held.{c} + excluded.{c}" for c in values)
+
+    key, output_key = ", ".join(COUNT_KEY), ", ".join(OUTPUT_KEY)
+    zeros = ", ".join("0" for _ in COUNTERS)
+    return f"""
+    , counted AS (
+        SELECT f.*, t.unit, false AS restated
+        FROM facts f CROSS JOIN LATERAL unnest(f.ancestors || '{NATION}'::text) AS t(unit)
+        UNION ALL
+        SELECT f.*, t.unit, true FROM facts f CROSS JOIN LATERAL unnest(f.rollup_to) AS t(unit)
+        WHERE NOT t.unit = ANY(f.ancestors)
+    ), counts AS (
+        INSERT INTO {m.rollup_counts.fullname} AS held ({key}, {", ".join(COUNTERS)})
+        SELECT * FROM (
+            SELECT {key}, sum(sign) AS expected, {signed("reported")} AS reported,
+                   {signed(f"{vn_day('first_reported_at')} <= due")} AS on_time,
+                   {signed(f"{vn_day('done_at')} <= due")} AS done_on_time,
+                   {signed(f"{vn_day('done_at')} > due")} AS done_late
+            FROM counted WHERE role = 'lead'
+            GROUP BY {key}
+        ) delta
+        WHERE ({", ".join(COUNTERS)}) <> ({zeros})
+        ORDER BY {key}
+        ON CONFLICT ({key}) DO UPDATE SET {adds(COUNTERS)}
+    )
+    INSERT INTO {m.rollup_outputs.fullname} AS held ({output_key}, {", ".join(OUTPUT_SUMS)})
+    SELECT * FROM (
+        SELECT unit, period_start, period_end, plan_id, task_ref, kv.key AS kind, restated,
+               sum(sign) AS reports, sum(sign * kv.value::numeric)::bigint AS amount
+        FROM counted CROSS JOIN LATERAL jsonb_each_text(outputs) AS kv
+        WHERE reported
+        GROUP BY unit, period_start, period_end, plan_id, task_ref, kv.key, restated
+    ) delta
+    WHERE ({", ".join(OUTPUT_SUMS)}) <> (0, 0)
+    ORDER BY {output_key}
+    ON CONFLICT ({output_key}) DO UPDATE SET {adds(OUTPUT_SUMS)}
+    """
+
+
+_SIGNED = text(
+    f"WITH facts AS (SELECT CAST(:sign AS integer) AS sign, f.* FROM ({FACTS} AND a.id = ANY(:ids)) f)" + _adding()
+).bindparams(bindparam("ids", type_=ARRAY(m.assignments.c.id.type)))
 
 
 @contextlib.asynccontextmanager
-async def tracking(session: AsyncSession, ids: Collection[uuid.UUID]) -> AsyncIterator[Tracked]:
+async def tracking(session: AsyncSession, ids: Collection[uuid.UUID]) -> AsyncIterator[None]:
     """Keep the aggregates equal to the facts across the block, which changes the facts of the
-    assignments `ids` (their rows, their progress) and nothing else they count on."""
+    assignments `ids` (their rows, their progress) and nothing else they count on: their
+    contributions are taken away before it and added again after it, a statement each."""
     await lock(session)
-    tracked = Tracked(await facts_of(session, ids))
-    yield tracked
-    after = tracked.after() if tracked.written is not None else await facts_of(session, ids)
-    await apply(session, Delta().between(tracked.before, after))
+    await session.execute(_SIGNED, {"sign": -1, "ids": list(ids)})
+    yield
+    await session.execute(_SIGNED, {"sign": 1, "ids": list(ids)})
+
+
+def reporting(upsert: str) -> str:
+    """The text of one statement that runs `upsert` — an INSERT INTO progress … ON CONFLICT …
+    RETURNING assignment_id, first_reported_at, done_at, outputs, which returns every row it is
+    given — and moves the aggregates from those assignments' facts before it (the statement's
+    snapshot, which does not see its own writes) to the same facts with the rows it returns.
+    A fact the upsert did not change adds nothing. Run it under `lock`."""
+    return f"""
+    WITH written AS ({upsert}),
+    before AS ({FACTS} AND a.id IN (SELECT assignment_id FROM written)),
+    facts AS (
+        SELECT -1 AS sign, b.* FROM before b
+        UNION ALL
+        SELECT 1, b.assignment_id, b.plan_id, b.task_ref, b.ancestors, b.period_start, b.period_end, b.due,
+               b.role, b.level, b.rollup_to, true, w.first_reported_at, w.done_at, w.outputs
+        FROM before b JOIN written w ON w.assignment_id = b.assignment_id
+    )""" + _adding()
 
 
 # --- unit events: a level, today's structure -------------------------------------------------

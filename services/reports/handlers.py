@@ -16,7 +16,21 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, TableValuedAlias, bindparam, case, false, func, literal, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    TableValuedAlias,
+    TextClause,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -285,36 +299,31 @@ async def assignment_cancelled(session: AsyncSession, event: AssignmentCancelled
 _PROGRESS_COLUMNS = tuple(m.progress.c.keys())  # every column of the read model's row
 
 
-def _newest_report_wins() -> Insert:
-    """progress.reported and progress.corrected: the newest report (by reported_at) counts."""
+def _newest_report_wins() -> TextClause:
+    """progress.reported and progress.corrected: the newest report (by reported_at) counts. One
+    statement for a batch's rows, with the roll-ups' aggregates (aggregates.reporting)."""
     p = m.progress
-    rows = _from_arrays(p, _PROGRESS_COLUMNS)
-    statement = insert(p).from_select(_PROGRESS_COLUMNS, select(*(rows.c[c] for c in _PROGRESS_COLUMNS)))
-    newer = statement.excluded.last_reported_at > p.c.last_reported_at
-
-    def newest(column: str) -> Any:
-        return case((newer, statement.excluded[column]), else_=p.c[column])
-
-    return statement.on_conflict_do_update(
-        index_elements=["assignment_id"],
-        set_={
-            "report_id": newest("report_id"),
-            "status": newest("status"),
-            "outputs": newest("outputs"),
-            "note": newest("note"),
-            "reason": newest("reason"),
-            "good_model": newest("good_model"),
-            "last_reported_at": func.greatest(p.c.last_reported_at, statement.excluded.last_reported_at),
-            "first_reported_at": func.least(p.c.first_reported_at, statement.excluded.first_reported_at),
-            "done_at": newest("done_at"),  # as tasks counts it: since when the newest report says done
-        },
+    newer = "excluded.last_reported_at > held.last_reported_at"
+    newest = ", ".join(
+        f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE held.{c} END"
+        # done_at as tasks counts it: since when the newest report says done
+        for c in ("report_id", "status", "outputs", "note", "reason", "good_model", "done_at")
+    )
+    columns = ", ".join(_PROGRESS_COLUMNS)
+    upsert = f"""
+        INSERT INTO {p.fullname} AS held ({columns})
+        SELECT * FROM unnest({", ".join(f":{c}" for c in _PROGRESS_COLUMNS)}) AS batch({columns})
+        ON CONFLICT (assignment_id) DO UPDATE SET {newest},
+            last_reported_at = greatest(held.last_reported_at, excluded.last_reported_at),
+            first_reported_at = least(held.first_reported_at, excluded.first_reported_at)
+        RETURNING held.assignment_id, held.first_reported_at, held.done_at, held.outputs"""
+    # typed: asyncpg binds $n::uuid[] …
+    return text(aggregates.reporting(upsert)).bindparams(
+        *(bindparam(c, type_=ARRAY(p.c[c].type)) for c in _PROGRESS_COLUMNS)
     )
 
 
-# what the roll-ups' aggregates need of the rows written (aggregates.Tracked.reported)
-_UPSERT_PROGRESS = _newest_report_wins().returning(
-    m.progress.c.assignment_id, m.progress.c.first_reported_at, m.progress.c.done_at, m.progress.c.outputs
-)
+_REPORT_PROGRESS = _newest_report_wins()
 
 
 def progress_row(event: ProgressReported) -> dict[str, Any]:
@@ -356,8 +365,8 @@ async def progress_reported_many(session: AsyncSession, events: list[tuple[Progr
     """progress.reported and progress.corrected of a batch: reduced to one row per assignment
     here, then one statement; the roll-ups' aggregates follow in the same transaction."""
     rows = newest_reports(event for event, _ in events)
-    async with aggregates.tracking(session, [row["assignment_id"] for row in rows]) as tracked:
-        tracked.reported(await session.execute(_UPSERT_PROGRESS, _arrays(rows, _PROGRESS_COLUMNS)))
+    await aggregates.lock(session)
+    await session.execute(_REPORT_PROGRESS, _arrays(rows, _PROGRESS_COLUMNS))
     return []
 
 
