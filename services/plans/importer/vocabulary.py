@@ -238,6 +238,7 @@ def unfamiliar(text: str) -> bool:
 # word: "ao cao", "6 hang") is read as it.
 REPORT_PHRASES = (
     "bao cao",
+    "ket qua",
     "dinh ky",
     "6 thang",
     "9 thang",
