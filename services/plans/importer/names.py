@@ -147,6 +147,9 @@ _COLLECTIVE_FOLDED: dict[str, str | None] = {}
 for _plain in _COLLECTIVE_WRITTEN:
     _COLLECTIVE_FOLDED[skeleton(_plain)] = None if skeleton(_plain) in _COLLECTIVE_FOLDED else _plain
 _AFTER_CAC = re.compile(r"(?<![\wÀ-ỹ])(các\s+|cac\s+)([\wÀ-ỹ]+)", re.IGNORECASE)
+_EACH = re.compile(r"^(?P<head>(?:Tổ|To|Hội|Hoi|Chi hội|Ban)\b.+?)\s+(?:các|cac|cá|ca|cc|ác)\s+(?P<rest>\S.*)$")
+# the places a common body is found in each of ("các thôn", "các bản", "các tổ dân phố")
+_PLACES = {"thon", "ban", "lang", "ap", "buon", "xa", "phuong", "to", "khu", "xom", "soc", "plei", "khom"}
 _PARTS = re.compile(r"(\s*;\s*|\s+(?:và|va)\s+)")
 
 
@@ -169,6 +172,17 @@ def collective_read_back(text: str) -> str:
         words = re.sub(r"[\wÀ-ỹ]+", _misread_word, _collective_words(part))
         out.append(_AFTER_CAC.sub(_after_cac, _paired_words(words)))
     return "".join(out)
+
+
+def _abbreviations_read_back(text: str) -> str:
+    """Abbreviations with a D that OCR read as "CL" ("UBNCL", "HĐNCL") read back, when the word
+    read back is a known abbreviation."""
+
+    def word(match: re.Match[str]) -> str:
+        fixed = match.group().replace("CL", "D")
+        return fixed if normalize(fixed) in ABBREVIATIONS else match.group()
+
+    return re.sub(r"(?<![\wÀ-ỹ])[A-ZĐ]*CL[A-ZĐ]*(?![\wÀ-ỹ])", word, text)
 
 
 def _misread_word(match: re.Match[str]) -> str:
@@ -401,7 +415,10 @@ class BodyNames:
         usual = generic_name(text) if normalize(text) not in _GENERIC_PLAIN else None
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
-        fixed = restored(text)
+        spread = self._common_in_each(text)
+        if spread is not None:
+            return spread
+        fixed = restored(_abbreviations_read_back(text))
         collective = _collective_words(fixed)
         if is_generic(collective_read_back(collective)):
             collective = collective_read_back(collective)
@@ -413,6 +430,24 @@ class BodyNames:
                 return Resolved(text, again.name, again.code, min(again.confidence, 0.95))
             return Resolved(fixed, None, None, found.confidence)  # a name of its own, as read back
         return found
+
+    def _common_in_each(self, text: str) -> Resolved | None:
+        """A common body in each of a collective ("Tổ công nghệ số cộng đồng các thôn", damaged:
+        "Tổ công nghi s cộng đồng các thôn", "… cộn đồng cá bản"): no one body, so its text read
+        back, the common body's name and the collective words, when both read."""
+        if not self.common:
+            return None
+        match = _EACH.match(text)
+        if match is None:
+            return None
+        common = common_body(match["head"])
+        if common is None:
+            return None
+        tail = _AFTER_CAC.sub(_after_cac, _collective_words(f"các {match['rest']}"))
+        words = re.findall(r"[a-z]+", normalize(tail))
+        if len(words) < 2 or words[1] not in _PLACES or not all(word in _COLLECTIVE_WRITTEN for word in words):
+            return None
+        return Resolved(f"{common[0]} {tail}", None, None, common[1])
 
     def _resolve(self, text: str) -> Resolved:
         key = name_key(text)
