@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from services.plans.importer import parse_plan
+from services.plans.importer.lists import facts_in
 from services.plans.importer.names import BodyNames, common_body, lost_letters
 from services.plans.importer.timewords import read_timeline
 from services.plans.importer.vocabulary import label_column, repaired_phrases
@@ -88,6 +89,23 @@ def test_a_damaged_collective_body_is_read_back_part_by_part_and_a_real_one_kept
         assert names.resolve(damaged).text == read
     for real in ("Các hộ gia đình", "Các cơ quan báo chí", "Các cơ sở giáo dục"):
         assert names.resolve(real).text == real
+
+
+def test_a_common_body_in_each_place_is_read_back_as_text_and_an_unsure_place_kept() -> None:
+    names = BodyNames.standard()
+    for damaged in ("Tổ công nghi s cộng đồng các thôn", "Tổ công nghệ số cộn đồng các thôn"):
+        resolved = names.resolve(damaged)
+        assert (resolved.text, resolved.name) == ("Tổ công nghệ số cộng đồng các thôn", None)
+    assert names.resolve("Tổ công nghệ số cộng đồng cá ản").text == "Tổ công nghệ số cộng đồng cá ản"
+    assert names.resolve("Hội Nông dân các thôn").text == "Hội Nông dân các thôn"
+
+
+def test_an_abbreviation_with_its_d_read_as_cl_is_read_back_and_a_label_after_a_sentence_is_found() -> None:
+    names = BodyNames.standard()
+    assert names.resolve("Văn phòng HĐNCL và UBND").name == "Văn phòng HĐND và UBND"
+    assert names.resolve("CLB Văn nghệ").text == "CLB Văn nghệ"
+    joined = "Tuyên truyền tại nhà văn hóa các thôn. hủ trì: Công an xã; Phối hợp: Đoàn Thanh niên xã"
+    assert facts_in(joined) == [("lead", "Công an xã"), ("coordinating", "Đoàn Thanh niên xã")]
 
 
 PLAN = """ỦY BAN NHÂN DÂN
