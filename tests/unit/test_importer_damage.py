@@ -47,10 +47,10 @@ def test_a_few_letters_are_dropped_everywhere_only_at_high_rates() -> None:
 
 # The accuracy reached, share of all fields right (tasks, leads, coordinating bodies, timelines,
 # header facts, duty bodies, reporting duties), and the most wrong values without a warning.
-# Measured on 08/12/2026 (bench/importer_damage.py): 99.3 % and 0 at 0 %, 94.3 % and 0 at 10 %,
-# 81.0 % and 0 at 20 % (before the phrase matching: 85.5 % and 16, 65.5 % and 7). Issue 19's
-# 80 % at 20 % and "none wrong but certain" are met; 95 % at 10 % is not yet (94.3 %).
-FLOORS = {0.0: (0.99, 0), 0.10: (0.94, 0), 0.20: (0.80, 0)}
+# Measured on 08/12/2026 (bench/importer_damage.py): 99.3 % and 0 at 0 %, 95.4 % and 0 at 10 %,
+# 82.6 % and 0 at 20 % (before the phrase matching: 85.5 % and 16, 65.5 % and 7). Issue 19's
+# 95 % at 10 %, 80 % at 20 % and "none wrong but certain" are met.
+FLOORS = {0.0: (0.99, 0), 0.10: (0.95, 0), 0.20: (0.82, 0)}
 
 
 @pytest.mark.parametrize("rate", sorted(FLOORS))

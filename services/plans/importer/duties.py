@@ -159,12 +159,16 @@ def _misread_reporting(text: str, found: list[Reporting], notes: Notes, line: in
     quiet = Notes()  # the second look does not repeat the first one's warnings
     more: list[Reporting] = []
     dated: list[str] = []
-    for entry in reporting_in(period_words(repaired_phrases(text)), quiet, line):
+    second = reporting_in(period_words(repaired_phrases(text)), quiet, line)
+    # Periods the first look did not see ("6 tbág đầu năm … và cả năm …"): the dates it gave went
+    # to the periods it saw, so the second look's, which sees them all, are the better reading.
+    sees_more = any(entry.every not in said for entry in second)
+    for entry in second:
         first = said.get(entry.every)
         if first is None:
             more.append(Reporting(every=entry.every, by=entry.by, text=text))
-        elif first.by is None and entry.by is not None:  # "rước ngy 30/11/2026": the date read on the second look
-            first.by = entry.by
+        elif entry.by is not None and (first.by is None or (sees_more and first.by != entry.by)):
+            first.by = entry.by  # "rước ngy 30/11/2026": the date read on the second look
             dated.append(entry.every)
     if more or dated:
         kinds = ", ".join(entry.every for entry in more) + (f"; hạn của {', '.join(dated)}" if dated else "")
@@ -281,9 +285,12 @@ def period_words(text: str) -> str:
     in a list of periods "năm" ("6 thang, nă")."""
 
     def month(match: re.Match[str]) -> str:
-        return f"{match[1]} thang" if _lost_from(match[2], "thang") else match[0]
+        word = match[2]
+        return f"{match[1]} thang" if _lost_from(word, "thang") or _lost_from(skeleton(word), "thang") else match[0]
 
     text = re.sub(r"\b([69])\s+([a-z]{1,5})\b", month, text)
+    # "qy III/2025", "qu 2/2026": a quarter of a year, its word short of a letter
+    text = re.sub(r"\b(?:qu|qy|uy)\s+(?=(?:[il1|]{1,3}v?|[il1|]?v|[1-4])\s*/\s*(?:19|20)\d{2}\b)", "quy ", text)
 
     def period(match: re.Match[str]) -> str:
         word = skeleton(match[2])

@@ -17,7 +17,7 @@ from services.plans.importer.vocabulary import label_column, repaired, unfamilia
 from shared.text import normalize
 
 # Any short text before a colon at the start of a segment: a label, if it reads as one, damaged or not.
-_MAYBE_LABEL = re.compile(r"(?:^|[;(\[]|\s-\s|^-\s*|^\+\s*)\s*(?P<label>[^;:()\[\]]{2,40}?)\s*:")
+_MAYBE_LABEL = re.compile(r"(?:^|[;(\[]|\.\s|\s-\s|^-\s*|^\+\s*)\s*(?P<label>[^;:()\[\]]{2,40}?)\s*:")
 _FACT = re.compile(r"^[-+•*]?\s*(?P<label>[^:]{3,45}?)\s*:\s*(?P<value>.*)$")
 FACT_LABELS = [  # in this order: "Thời gian thực hiện" is a timeline, not who does it
     ("coordinating", ("phoi hop",)),

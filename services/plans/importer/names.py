@@ -19,7 +19,7 @@ from services.plans.bodies import (
     name_key,
 )
 from services.plans.importer.lines import without_stamp_words
-from services.plans.importer.vocabulary import Vocabulary, is_syllable, repaired, restored, skeleton
+from services.plans.importer.vocabulary import Vocabulary, dropped, is_syllable, repaired, restored, skeleton
 from shared.text import normalize
 
 ACCEPT = 0.8  # below this similarity a name is kept as written, unresolved
@@ -140,6 +140,96 @@ def _collective_words(text: str) -> str:
         return written[:1].upper() + written[1:] if original[:1].isupper() else written
 
     return re.sub(r"[\wÀ-ỹ|]+", word, text)
+
+
+# A collective word's folded form (OCR confusions folded: "buyện" is "huyện") → the word, when one
+_COLLECTIVE_FOLDED: dict[str, str | None] = {}
+for _plain in _COLLECTIVE_WRITTEN:
+    _COLLECTIVE_FOLDED[skeleton(_plain)] = None if skeleton(_plain) in _COLLECTIVE_FOLDED else _plain
+_AFTER_CAC = re.compile(r"(?<![\wÀ-ỹ])(các\s+|cac\s+)([\wÀ-ỹ]+)", re.IGNORECASE)
+_EACH = re.compile(r"^(?P<head>(?:Tổ|To|Hội|Hoi|Chi hội|Ban)\b.+?)\s+(?:các|cac|cá|ca|cc|ác)\s+(?P<rest>\S.*)$")
+# the places a common body is found in each of ("các thôn", "các bản", "các tổ dân phố")
+_PLACES = {"thon", "ban", "lang", "ap", "buon", "xa", "phuong", "to", "khu", "xom", "soc", "plei", "khom"}
+_PARTS = re.compile(r"(\s*;\s*|\s+(?:và|va)\s+)")
+
+
+def collective_read_back(text: str) -> str:
+    """A damaged collective body read back part by part ("Các sở, ban, nành ỉnh; UBND các xã,
+    phuong, đặc khu", "Các ban, ngành, đoàn thể xã và Trưởng các hôn"): a part nearly a usual
+    wording is read as it; in the others, a word that is a collective word with a letter misread
+    ("buyện": "huyện") or, after "các", with a letter lost ("các hôn": "các thôn") is read as that
+    word, when exactly one fits. A word already a collective word is kept."""
+    text = re.sub(r"^(?:Ác|Cc|Cá|ác|cc)(?=\s+(?:cơ quan|ban|sở|phòng|thôn|đoàn thể|tổ|đơn vị)\b)", "Các", text)
+    out = []
+    for part in _PARTS.split(text):
+        if not part.strip() or _PARTS.fullmatch(part):
+            out.append(part)
+            continue
+        usual = generic_name(part) if normalize(part) not in _GENERIC_PLAIN else None
+        if usual is not None and part[:1].isupper() == usual[0][:1].isupper():
+            out.append(usual[0])
+            continue
+        words = re.sub(r"[\wÀ-ỹ]+", _misread_word, _collective_words(part))
+        out.append(_AFTER_CAC.sub(_after_cac, _paired_words(words)))
+    return "".join(out)
+
+
+def _abbreviations_read_back(text: str) -> str:
+    """Abbreviations with a D that OCR read as "CL" ("UBNCL", "HĐNCL") read back, when the word
+    read back is a known abbreviation."""
+
+    def word(match: re.Match[str]) -> str:
+        fixed = match.group().replace("CL", "D")
+        return fixed if normalize(fixed) in ABBREVIATIONS else match.group()
+
+    return re.sub(r"(?<![\wÀ-ỹ])[A-ZĐ]*CL[A-ZĐ]*(?![\wÀ-ỹ])", word, text)
+
+
+def _misread_word(match: re.Match[str]) -> str:
+    original = match.group()
+    plain = normalize(original)
+    if plain in _COLLECTIVE_WRITTEN or not plain.isalpha() or len(plain) < 3:
+        return original
+    fixed = _COLLECTIVE_FOLDED.get(skeleton(plain))
+    if fixed is None:
+        return original
+    written = _COLLECTIVE_WRITTEN[fixed]
+    return written[:1].upper() + written[1:] if original[:1].isupper() else written
+
+
+def _after_cac(match: re.Match[str]) -> str:
+    plain = normalize(match[2])
+    if plain in _COLLECTIVE_WRITTEN or not plain.isalpha():
+        return match[0]
+    fits = {w for w in _COLLECTIVE_WRITTEN if w.isalpha() and dropped(plain, w)}
+    fewest = {w for w in fits if len(w) == min(len(f) for f in fits)}  # "hôn": "thôn" before "phòng"
+    if len(fewest) != 1:
+        return match[0]
+    return match[1] + _COLLECTIVE_WRITTEN[fewest.pop()]
+
+
+# The pairs of words collective bodies are named with ("đơn vị", "sự nghiệp", "thị trấn"): a word
+# with a letter lost beside the other word of exactly one pair is read as its pair's ("đn vị").
+_COLLECTIVE_PAIRS: dict[str, set[str]] = {}
+for _name in GENERIC_NAMES:
+    _words = re.findall(r"[\wÀ-ỹ]+", normalize(_name))
+    for _first, _second in zip(_words, _words[1:], strict=False):
+        _COLLECTIVE_PAIRS.setdefault(_second, set()).add(_first)
+
+
+def _paired_words(text: str) -> str:
+    def word(match: re.Match[str]) -> str:
+        original = match[1]
+        plain = normalize(original)
+        if plain in _COLLECTIVE_WRITTEN or not plain.isalpha():
+            return original
+        fits = {w for w in _COLLECTIVE_PAIRS.get(normalize(match[2]), ()) if dropped(plain, w)}
+        if len(fits) != 1:
+            return original
+        written = _COLLECTIVE_WRITTEN[fits.pop()]
+        return written[:1].upper() + written[1:] if original[:1].isupper() else written
+
+    return re.sub(r"(?<![\wÀ-ỹ])([\wÀ-ỹ]+)(?=\s+([\wÀ-ỹ]+))", word, text)
 
 
 def _compact(text: str) -> str:
@@ -325,8 +415,13 @@ class BodyNames:
         usual = generic_name(text) if normalize(text) not in _GENERIC_PLAIN else None
         if usual is not None:  # a collective body, read back to its usual wording
             return Resolved(usual[0], None, None, usual[1])
-        fixed = restored(text)
+        spread = self._common_in_each(text)
+        if spread is not None:
+            return spread
+        fixed = restored(_abbreviations_read_back(text))
         collective = _collective_words(fixed)
+        if is_generic(collective_read_back(collective)):
+            collective = collective_read_back(collective)
         if is_generic(collective):  # "Cc cơ quan, don vị, cán bộ", "Các sở, ban, nành ỉnh": its words read back
             fixed = collective
         if fixed != text:  # OCR-misread words read back: "C6ng ari xã" → "Công an xã"
@@ -335,6 +430,24 @@ class BodyNames:
                 return Resolved(text, again.name, again.code, min(again.confidence, 0.95))
             return Resolved(fixed, None, None, found.confidence)  # a name of its own, as read back
         return found
+
+    def _common_in_each(self, text: str) -> Resolved | None:
+        """A common body in each of a collective ("Tổ công nghệ số cộng đồng các thôn", damaged:
+        "Tổ công nghi s cộng đồng các thôn", "… cộn đồng cá bản"): no one body, so its text read
+        back, the common body's name and the collective words, when both read."""
+        if not self.common:
+            return None
+        match = _EACH.match(text)
+        if match is None:
+            return None
+        common = common_body(match["head"])
+        if common is None:
+            return None
+        tail = _AFTER_CAC.sub(_after_cac, _collective_words(f"các {match['rest']}"))
+        words = re.findall(r"[a-z]+", normalize(tail))
+        if len(words) < 2 or words[1] not in _PLACES or not all(word in _COLLECTIVE_WRITTEN for word in words):
+            return None
+        return Resolved(f"{common[0]} {tail}", None, None, common[1])
 
     def _resolve(self, text: str) -> Resolved:
         key = name_key(text)

@@ -29,7 +29,7 @@ tam chin muoi la se da nay khi neu hoac tren duoi ra vao len xuong moi tat ca lu
 giam bao kiem sat huong tong day manh dich truc tuc giai quyet dien doi thoai nghi tap huan boi
 duong can bo van the thao kinh te toan phap xay truong doan nien hiep phu nu cuu chien binh nong
 an su dai trang zalo pano bang ron gap tieu luan quyet lanh cap quyen tiep thong ra gui lam
-bai viet kh nhat lap ngan sach nguon tong so xuat ban
+bai viet kh nhat lap ngan sach nguon tong so xuat ban doanh nghiep chuyen mon
 """
 _UNIT_NAMES = [name for _, name in (*STANDARD_COMMUNE_BODIES, *STANDARD_DISTRICT_BODIES)]
 _UNIT_WORDS = {w for name in _UNIT_NAMES for w in normalize(name).split()}
@@ -238,6 +238,7 @@ def unfamiliar(text: str) -> bool:
 # word: "ao cao", "6 hang") is read as it.
 REPORT_PHRASES = (
     "bao cao",
+    "ket qua",
     "dinh ky",
     "6 thang",
     "9 thang",
