@@ -337,10 +337,13 @@ def reporting(upsert: str) -> str:
     RETURNING assignment_id, first_reported_at, done_at, outputs, which returns every row it is
     given — and moves the aggregates from those assignments' facts before it (the statement's
     snapshot, which does not see its own writes) to the same facts with the rows it returns.
+    The facts before are found by the batch's bound ids (`:assignment_id`, the upsert's own
+    array), not by a join with the upsert's rows, whose count the planner cannot know: with a
+    join it scanned every assignment for each batch.
     A fact the upsert did not change adds nothing. Run it under `lock`."""
     return f"""
     WITH written AS ({upsert}),
-    before AS ({FACTS} AND a.id IN (SELECT assignment_id FROM written)),
+    before AS ({FACTS} AND a.id = ANY(:assignment_id)),
     facts AS (
         SELECT -1 AS sign, b.* FROM before b
         UNION ALL
