@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from nats.js.api import ExternalStream, StreamSource, SubjectTransform
 
+from shared.access import within
 from shared.events import stream_name
 from shared.units import SEPARATOR
 
@@ -45,11 +46,6 @@ DOWN_SUBTREE = {"unit": ("*",), "report": ("accepted", "returned")}  # …and th
 def domain_of(path: str) -> str:
     """The JetStream domain of the site serving the unit at `path` (`52.21787` → `site-52-21787`)."""
     return "site-" + path.replace(SEPARATOR, "-")
-
-
-def within(path: str, scope: str) -> bool:
-    """The unit at `path` is the unit at `scope` or below it."""
-    return path == scope or path.startswith(scope + SEPARATOR)
 
 
 def ancestors_of(path: str) -> list[str]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.deadlines import DueRules
-from shared.federation import Federation
+from shared.federation import UNIT_PATH, Federation
 from shared.workdays import WorkingCalendar
+
+UNIT_PATH_PATTERN = f"^{UNIT_PATH.pattern}$"
 
 
 @functools.cache
@@ -33,8 +35,8 @@ class Settings(BaseSettings):
     # Sites on leaf nodes (shared/federation.py). A site: the unit path it serves (CCHC_SITE=52.21787),
     # its nats-server a leaf of the hub's. A hub: the unit paths its sites serve, as JSON
     # (CCHC_SITES='["52.21787", "52.21790"]'); their work is done there and sourced from there.
-    site: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$")
-    sites: list[str] = []
+    site: Annotated[str, Field(pattern=UNIT_PATH_PATTERN)] | None = None
+    sites: list[Annotated[str, Field(pattern=UNIT_PATH_PATTERN)]] = []
     hub_domain: str = Field(default="hub", pattern=r"^[A-Za-z0-9_-]+$")
     # Services: the URL of their own run-time role (shared/db_roles.py); `cchc migrate` and `cchc up`:
     # the admin URL they create the roles, migrate and grant with. The password may come apart
