@@ -8,6 +8,7 @@ date settles them — that record of settled occurrences is kept here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ from shared.events import (
     ReportReviewed,
     UnitRef,
 )
+from shared.federation import Federation
 from shared.settings import Settings
 
 CANCELLED = dt.date.max  # a settled row for every due date of the assignment
@@ -164,10 +166,14 @@ class Notifier:
     def base_url(self) -> str:
         return self.settings.public_url.rstrip("/")
 
+    @functools.cached_property
+    def _federation(self) -> Federation:
+        return self.settings.federation  # once, not per event of a batch
+
     def serves(self, unit_path: str) -> bool:
         """Whether this deployment tells the unit at `unit_path` (a unit served by a site is told
         by its site, shared/federation.py; the hub still escalates to the site's supervisor)."""
-        return self.settings.federation.serves(unit_path)
+        return self._federation.serves(unit_path)
 
     async def _rules(self, session: AsyncSession, wanted: Iterable[RuleKey]) -> dict[RuleKey, domain.Rules]:
         return await rules_for_many(session, self.settings, wanted)

@@ -264,10 +264,7 @@ class Deployment:
         return pid
 
     def kill_nats(self) -> None:
-        assert self.nats.proc is not None
-        self.nats.proc.kill()
-        self.nats.proc.wait(10)
-        self.faults.append("SIGKILL nats-server")
+        self.kill_node(self.nats, "SIGKILL nats-server")
 
     def start_nats(self) -> None:
         self.nats.start()  # same store, same port
@@ -277,11 +274,11 @@ class Deployment:
         assert self.nats_cluster is not None
         return next(n for n in self.nats_cluster.nodes if server_name == f"{n.cluster}-{n.name}")
 
-    def kill_node(self, node: EmbeddedNats) -> None:
+    def kill_node(self, node: EmbeddedNats, fault: str | None = None) -> None:
         assert node.proc is not None
         node.proc.kill()
         node.proc.wait(10)
-        self.faults.append(f"SIGKILL cluster node {node.name}")
+        self.faults.append(fault or f"SIGKILL cluster node {node.name}")
 
     def stop_postgres_hard(self) -> None:
         """`pg_ctl stop -m immediate`: no checkpoint, connections cut, recovery at the next start."""
